@@ -1,0 +1,537 @@
+//! Reading and writing FHIR JSON by hand, with the JSON path of every problem.
+//!
+//! Why by hand and not `#[derive(Deserialize)]`: real forms are sloppy (about
+//! one in five corpus Questionnaires is not strictly valid R4: numbers as
+//! strings, a single object where an array belongs, empty arrays). We want to
+//! read what can be read, record each coercion as a [`Warning`], and fail only
+//! where meaning cannot be recovered, naming the exact JSON path
+//! (`Questionnaire.item[3].enableWhen[0].operator`). Hand-written readers over
+//! `serde_json::Value` also cost far fewer wasm bytes than derived ones.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON object.
+pub type JsonMap = serde_json::Map<String, Json>;
+pub use serde_json::Value as Json;
+
+/// One step in a JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSeg {
+    Field(Cow<'static, str>),
+    Index(usize),
+}
+
+/// A JSON path rendered the way FHIR people write them: `Questionnaire.item[2].linkId`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JsonPath(pub Vec<PathSeg>);
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for seg in &self.0 {
+            match seg {
+                PathSeg::Field(name) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(name)?;
+                }
+                PathSeg::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        if first {
+            f.write_str("(root)")?;
+        }
+        Ok(())
+    }
+}
+
+/// What was wrong at a path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelErrorKind {
+    /// The text is not JSON at all.
+    Syntax { line: usize, column: usize, message: String },
+    /// A value of the wrong JSON type that cannot be coerced.
+    WrongType { expected: &'static str, found: &'static str },
+    /// `resourceType` is missing or not the one expected here.
+    ResourceType { expected: &'static str, found: Option<String> },
+    /// A primitive with the right JSON type but an invalid FHIR lexical form.
+    Invalid { expected: &'static str, value: String },
+    /// More than one `value[x]` (or other choice) variant given.
+    ChoiceConflict { first: String, second: String },
+    /// An element the engine cannot work without.
+    Missing,
+}
+
+/// A problem that stops a resource from loading, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelError {
+    pub path: JsonPath,
+    pub kind: ModelErrorKind,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ModelErrorKind::Syntax { line, column, message } => {
+                write!(f, "not valid JSON at line {line}, column {column}: {message}")
+            }
+            ModelErrorKind::WrongType { expected, found } => {
+                write!(f, "at {}: expected {expected}, found {found}", self.path)
+            }
+            ModelErrorKind::ResourceType { expected, found: Some(found) } => write!(
+                f,
+                "at {}: expected a {expected} resource, found resourceType \"{found}\"",
+                self.path
+            ),
+            ModelErrorKind::ResourceType { expected, found: None } => {
+                write!(f, "at {}: expected a {expected} resource, but resourceType is missing", self.path)
+            }
+            ModelErrorKind::Invalid { expected, value } => {
+                write!(f, "at {}: \"{value}\" is not a valid {expected}", self.path)
+            }
+            ModelErrorKind::ChoiceConflict { first, second } => write!(
+                f,
+                "at {}: only one type may be given, found both {first} and {second}",
+                self.path
+            ),
+            ModelErrorKind::Missing => write!(f, "at {}: required element is missing", self.path),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// Something read leniently: the resource loads, but a strict reader would refuse it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub path: JsonPath,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {}: {}", self.path, self.message)
+    }
+}
+
+/// Reading context: the current path and the warnings gathered so far.
+#[derive(Debug, Default)]
+pub struct Cx {
+    path: Vec<PathSeg>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Cx {
+    pub fn new(root: &'static str) -> Self {
+        Cx { path: vec![PathSeg::Field(Cow::Borrowed(root))], warnings: Vec::new() }
+    }
+
+    pub fn path(&self) -> JsonPath {
+        JsonPath(self.path.clone())
+    }
+
+    pub fn error(&self, kind: ModelErrorKind) -> ModelError {
+        ModelError { path: self.path(), kind }
+    }
+
+    pub fn warn(&mut self, message: impl Into<String>) {
+        let path = self.path();
+        self.warnings.push(Warning { path, message: message.into() });
+    }
+
+    /// Run `f` one field deeper in the path.
+    pub fn field<T>(&mut self, name: impl Into<Cow<'static, str>>, f: impl FnOnce(&mut Cx) -> T) -> T {
+        self.path.push(PathSeg::Field(name.into()));
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+
+    /// Run `f` one array index deeper in the path.
+    pub fn index<T>(&mut self, i: usize, f: impl FnOnce(&mut Cx) -> T) -> T {
+        self.path.push(PathSeg::Index(i));
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+
+    pub fn wrong_type(&self, expected: &'static str, found: &Json) -> ModelError {
+        self.error(ModelErrorKind::WrongType { expected, found: json_kind(found) })
+    }
+}
+
+/// The JSON kind of a value, for messages.
+pub fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Parse JSON text, turning a syntax error into a [`ModelError`] with line and column.
+pub fn parse_text(text: &str) -> Result<Json, ModelError> {
+    serde_json::from_str(text).map_err(|e| ModelError {
+        path: JsonPath::default(),
+        kind: ModelErrorKind::Syntax { line: e.line(), column: e.column(), message: e.to_string() },
+    })
+}
+
+/// A type read from FHIR JSON.
+pub trait FromJson: Sized {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError>;
+}
+
+/// A type written as FHIR JSON.
+pub trait ToJson {
+    fn to_json(&self) -> Json;
+}
+
+/// Read a whole resource from JSON text, returning it with the lenient-read warnings.
+pub fn from_text<T: FromJson + Resource>(text: &str) -> Result<(T, Vec<Warning>), ModelError> {
+    let json = parse_text(text)?;
+    from_value(&json)
+}
+
+/// Read a whole resource from a JSON value, returning it with the lenient-read warnings.
+pub fn from_value<T: FromJson + Resource>(json: &Json) -> Result<(T, Vec<Warning>), ModelError> {
+    let mut cx = Cx::new(T::RESOURCE_TYPE);
+    let value = T::from_json(json, &mut cx)?;
+    Ok((value, cx.warnings))
+}
+
+/// Implemented by every resource type.
+pub trait Resource {
+    const RESOURCE_TYPE: &'static str;
+}
+
+/// An object being read: remembers which keys were consumed so the rest survive in `extra`.
+pub struct Obj<'a> {
+    map: &'a JsonMap,
+    taken: Vec<&'a str>,
+}
+
+impl<'a> Obj<'a> {
+    pub fn new(v: &'a Json, cx: &Cx) -> Result<Self, ModelError> {
+        match v {
+            Json::Object(map) => Ok(Obj { map, taken: Vec::new() }),
+            other => Err(cx.wrong_type("an object", other)),
+        }
+    }
+
+    /// Check `resourceType` and consume it.
+    pub fn resource_type(&mut self, expected: &'static str, cx: &Cx) -> Result<(), ModelError> {
+        let found = self.map.get("resourceType").and_then(Json::as_str);
+        match found {
+            Some(t) if t == expected => {
+                self.taken.push("resourceType");
+                Ok(())
+            }
+            other => Err(cx.error(ModelErrorKind::ResourceType { expected, found: other.map(str::to_owned) })),
+        }
+    }
+
+    fn take(&mut self, key: &'static str) -> Option<&'a Json> {
+        let (k, v) = self.map.get_key_value(key)?;
+        self.taken.push(k.as_str());
+        Some(v)
+    }
+
+    /// An optional single value. `null` reads as absent (with a warning).
+    pub fn opt<T: FromJson>(&mut self, key: &'static str, cx: &mut Cx) -> Result<Option<T>, ModelError> {
+        let Some(v) = self.take(key) else { return Ok(None) };
+        cx.field(key, |cx| {
+            if v.is_null() {
+                cx.warn("null is not allowed in FHIR JSON; read as absent");
+                return Ok(None);
+            }
+            if let Json::Array(items) = v {
+                // A one-element array where a single value belongs: common in hand-written forms.
+                if items.len() == 1 {
+                    cx.warn("an array of one where a single value belongs; read its element");
+                    return cx.index(0, |cx| T::from_json(&items[0], cx)).map(Some);
+                }
+            }
+            T::from_json(v, cx).map(Some)
+        })
+    }
+
+    /// A repeating element. A bare value reads as a list of one; `[]` reads as empty.
+    pub fn vec<T: FromJson>(&mut self, key: &'static str, cx: &mut Cx) -> Result<Vec<T>, ModelError> {
+        let Some(v) = self.take(key) else { return Ok(Vec::new()) };
+        cx.field(key, |cx| match v {
+            Json::Array(items) => {
+                if items.is_empty() {
+                    cx.warn("empty arrays are not allowed in FHIR JSON; read as absent");
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    if item.is_null() {
+                        cx.index(i, |cx| cx.warn("null array entry skipped"));
+                        continue;
+                    }
+                    out.push(cx.index(i, |cx| T::from_json(item, cx))?);
+                }
+                Ok(out)
+            }
+            Json::Null => {
+                cx.warn("null is not allowed in FHIR JSON; read as absent");
+                Ok(Vec::new())
+            }
+            single => {
+                cx.warn("a single value where an array belongs; read as a list of one");
+                Ok(vec![T::from_json(single, cx)?])
+            }
+        })
+    }
+
+    /// A choice element `prefix[x]`: finds `prefixBoolean`, `prefixCoding`, ...
+    pub fn choice<T: Choice>(&mut self, prefix: &'static str, cx: &mut Cx) -> Result<Option<T>, ModelError> {
+        let mut found: Option<(&'a str, &'a Json)> = None;
+        for (k, v) in self.map.iter() {
+            let Some(suffix) = k.strip_prefix(prefix) else { continue };
+            if !suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
+                continue;
+            }
+            if let Some((first, _)) = found {
+                return Err(cx.field(prefix, |cx| {
+                    cx.error(ModelErrorKind::ChoiceConflict { first: first.to_owned(), second: k.clone() })
+                }));
+            }
+            found = Some((k.as_str(), v));
+        }
+        let Some((key, v)) = found else { return Ok(None) };
+        self.taken.push(key);
+        let suffix = &key[prefix.len()..];
+        let key_owned = key.to_owned();
+        cx.field(key_owned, |cx| T::from_choice(suffix, v, cx)).map(Some)
+    }
+
+    /// Everything not consumed, kept so that unknown content survives a round trip.
+    pub fn rest(self) -> JsonMap {
+        let mut out = JsonMap::new();
+        for (k, v) in self.map {
+            if !self.taken.iter().any(|t| *t == k.as_str()) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+/// A FHIR choice type (`value[x]`, `answer[x]`, ...), read from its suffix.
+pub trait Choice: Sized {
+    fn from_choice(suffix: &str, v: &Json, cx: &mut Cx) -> Result<Self, ModelError>;
+    /// The suffix and JSON to write, e.g. `("Coding", {...})`.
+    fn to_choice(&self) -> (Cow<'static, str>, Json);
+}
+
+/// Writing helpers used by the element macros.
+pub fn put<T: ToJson>(m: &mut JsonMap, key: &str, v: &Option<T>) {
+    if let Some(v) = v {
+        m.insert(key.to_owned(), v.to_json());
+    }
+}
+
+pub fn put_vec<T: ToJson>(m: &mut JsonMap, key: &str, v: &[T]) {
+    if !v.is_empty() {
+        m.insert(key.to_owned(), Json::Array(v.iter().map(ToJson::to_json).collect()));
+    }
+}
+
+pub fn put_choice<T: Choice>(m: &mut JsonMap, prefix: &str, v: &Option<T>) {
+    if let Some(v) = v {
+        let (suffix, json) = v.to_choice();
+        m.insert(format!("{prefix}{suffix}"), json);
+    }
+}
+
+// ---- primitives -------------------------------------------------------------
+
+impl FromJson for String {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        match v {
+            Json::String(s) => {
+                if s.is_empty() {
+                    cx.warn("empty strings are not allowed in FHIR JSON");
+                }
+                Ok(s.clone())
+            }
+            Json::Number(n) => {
+                cx.warn(format!("a number where a string belongs; read as \"{n}\""));
+                Ok(n.to_string())
+            }
+            Json::Bool(b) => {
+                cx.warn(format!("a boolean where a string belongs; read as \"{b}\""));
+                Ok(b.to_string())
+            }
+            other => Err(cx.wrong_type("a string", other)),
+        }
+    }
+}
+
+impl ToJson for String {
+    fn to_json(&self) -> Json {
+        Json::String(self.clone())
+    }
+}
+
+impl FromJson for bool {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        match v {
+            Json::Bool(b) => Ok(*b),
+            Json::String(s) if s == "true" || s == "false" => {
+                cx.warn(format!("a string where a boolean belongs; read \"{s}\" as {s}"));
+                Ok(s == "true")
+            }
+            other => Err(cx.wrong_type("a boolean", other)),
+        }
+    }
+}
+
+impl ToJson for bool {
+    fn to_json(&self) -> Json {
+        Json::Bool(*self)
+    }
+}
+
+impl FromJson for i64 {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        match v {
+            Json::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    return Ok(i);
+                }
+                match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                        cx.warn(format!("integer written as {n}; read as {}", f as i64));
+                        Ok(f as i64)
+                    }
+                    _ => Err(cx.error(ModelErrorKind::Invalid { expected: "integer", value: n.to_string() })),
+                }
+            }
+            Json::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => {
+                    cx.warn(format!("a string where an integer belongs; read \"{s}\" as {i}"));
+                    Ok(i)
+                }
+                Err(_) => Err(cx.error(ModelErrorKind::Invalid { expected: "integer", value: s.clone() })),
+            },
+            other => Err(cx.wrong_type("an integer", other)),
+        }
+    }
+}
+
+impl ToJson for i64 {
+    fn to_json(&self) -> Json {
+        Json::from(*self)
+    }
+}
+
+impl FromJson for f64 {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        match v {
+            Json::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| cx.error(ModelErrorKind::Invalid { expected: "decimal", value: n.to_string() })),
+            Json::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => {
+                    cx.warn(format!("a string where a decimal belongs; read \"{s}\" as {f}"));
+                    Ok(f)
+                }
+                _ => Err(cx.error(ModelErrorKind::Invalid { expected: "decimal", value: s.clone() })),
+            },
+            other => Err(cx.wrong_type("a decimal", other)),
+        }
+    }
+}
+
+impl ToJson for f64 {
+    fn to_json(&self) -> Json {
+        decimal_json(*self)
+    }
+}
+
+/// A decimal as JSON: whole numbers without a trailing `.0` so `120` stays `120`.
+pub fn decimal_json(f: f64) -> Json {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Json::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null)
+    }
+}
+
+impl FromJson for Json {
+    fn from_json(v: &Json, _cx: &mut Cx) -> Result<Self, ModelError> {
+        Ok(v.clone())
+    }
+}
+
+impl ToJson for Json {
+    fn to_json(&self) -> Json {
+        self.clone()
+    }
+}
+
+/// Declare a FHIR element struct with its JSON reader and writer.
+///
+/// Field kinds: `opt T` (0..1), `vec T` (0..*), `choice T` (a `[x]` element).
+/// Every struct also gets `extra`, holding unknown keys so they survive a round trip.
+#[macro_export]
+macro_rules! fhir_element {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident $(: resource $rt:literal)? {
+            $( $(#[$fmeta:meta])* $field:ident : $kind:ident $ty:ty = $json:literal ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $crate::fhir_element!(@ty $kind $ty), )*
+            /// Elements this model does not name, kept verbatim for the round trip.
+            pub extra: $crate::json::JsonMap,
+        }
+
+        $( impl $crate::json::Resource for $name { const RESOURCE_TYPE: &'static str = $rt; } )?
+
+        impl $crate::json::FromJson for $name {
+            fn from_json(v: &$crate::json::Json, cx: &mut $crate::json::Cx) -> Result<Self, $crate::json::ModelError> {
+                #[allow(unused_mut)]
+                let mut obj = $crate::json::Obj::new(v, cx)?;
+                $( obj.resource_type($rt, cx)?; )?
+                Ok($name {
+                    $( $field: $crate::fhir_element!(@read obj cx $kind $json), )*
+                    extra: obj.rest(),
+                })
+            }
+        }
+
+        impl $crate::json::ToJson for $name {
+            fn to_json(&self) -> $crate::json::Json {
+                let mut m = $crate::json::JsonMap::new();
+                $( m.insert("resourceType".to_owned(), $crate::json::Json::String($rt.to_owned())); )?
+                $( $crate::fhir_element!(@write m self.$field, $kind $json); )*
+                for (k, v) in &self.extra {
+                    m.insert(k.clone(), v.clone());
+                }
+                $crate::json::Json::Object(m)
+            }
+        }
+    };
+    (@ty opt $ty:ty) => { Option<$ty> };
+    (@ty vec $ty:ty) => { Vec<$ty> };
+    (@ty choice $ty:ty) => { Option<$ty> };
+    (@read $obj:ident $cx:ident opt $json:literal) => { $obj.opt($json, $cx)? };
+    (@read $obj:ident $cx:ident vec $json:literal) => { $obj.vec($json, $cx)? };
+    (@read $obj:ident $cx:ident choice $json:literal) => { $obj.choice($json, $cx)? };
+    (@write $m:ident $v:expr, opt $json:literal) => { $crate::json::put(&mut $m, $json, &$v) };
+    (@write $m:ident $v:expr, vec $json:literal) => { $crate::json::put_vec(&mut $m, $json, &$v) };
+    (@write $m:ident $v:expr, choice $json:literal) => { $crate::json::put_choice(&mut $m, $json, &$v) };
+}
