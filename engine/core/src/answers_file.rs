@@ -1,0 +1,308 @@
+//! The answers file: a plain JSON form of a session's answers, written by hand for scenario
+//! tests and the CLI, and written by the engine as the autosave snapshot (so resuming after a
+//! reload is replaying the file).
+//!
+//! ```json
+//! {
+//!   "format": "intake-answers/1",
+//!   "visit_type": "hypertension-follow-up",
+//!   "patient": "Patient/123",
+//!   "answers": {
+//!     "dizziness": true,
+//!     "home-bp-systolic": 142,
+//!     "symptoms": ["headache", {"system": "http://snomed.info/sct", "code": "25064002"}],
+//!     "allergy": [
+//!       { "@source": "AllergyIntolerance/abc", "allergy.status": "confirmed" },
+//!       { "allergy.substance": "penicillin", "allergy.reaction": ["rash"] }
+//!     ]
+//!   }
+//! }
+//! ```
+//!
+//! Keys are linkIds. A question takes one value, or an array for a repeating question; `null`
+//! clears it. A repeating group takes an array of rows: a row with `"@source"` addresses the
+//! row prefilled from that chart resource, other rows are the patient's additions (they replace
+//! any empty rows the form started with). Inside a row, keys are the row's items. Values are
+//! JSON booleans and numbers, strings (dates as `YYYY-MM-DD`, a choice by code or by its exact
+//! label, free text), or objects for codings (`system`, `code`), quantities (`value`, `unit`)
+//! and references (`reference`).
+
+use std::fmt;
+
+use intake_fhir::{Attachment, Coding, Cx, FromJson, Json, JsonMap, Quantity, Reference, Value};
+
+use crate::answer::{coerce_all, parse_text, AnswerError};
+use crate::questionnaire::{ItemDef, ItemId};
+use crate::session::{NodeId, Session, SessionError};
+
+pub const FORMAT: &str = "intake-answers/1";
+
+/// A problem in an answers file, with the path of the offending value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswersError {
+    /// `answers.allergy[1].allergy.substance`.
+    pub path: String,
+    pub kind: AnswersErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswersErrorKind {
+    Answer(AnswerError),
+    UnknownLinkId(String),
+    /// The item exists but not where the key was given (e.g. a row item at the top level).
+    NotHere(String),
+    ExpectedRows(String),
+    ExpectedObject,
+    UnknownSource(String),
+    BadValue(String),
+}
+
+impl fmt::Display for AnswersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {}: ", self.path)?;
+        match &self.kind {
+            AnswersErrorKind::Answer(e) => write!(f, "{e}"),
+            AnswersErrorKind::UnknownLinkId(l) => write!(f, "'{l}' is not an item of this visit type"),
+            AnswersErrorKind::NotHere(l) => {
+                write!(f, "'{l}' is inside a repeating group; give it inside that group's rows")
+            }
+            AnswersErrorKind::ExpectedRows(l) => write!(f, "'{l}' is a repeating group; expected an array of rows"),
+            AnswersErrorKind::ExpectedObject => write!(f, "expected an object of linkId: answer"),
+            AnswersErrorKind::UnknownSource(r) => write!(f, "no row prefilled from {r} (is it in the chart?)"),
+            AnswersErrorKind::BadValue(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for AnswersError {}
+
+/// Apply an answers file (the whole file, or just its `answers` object) to a session.
+pub fn apply(session: &mut Session, file: &Json) -> Result<(), SessionError> {
+    let answers = match file.get("answers") {
+        Some(a) => a,
+        None if file.get("format").is_some() => return Ok(()),
+        None => file,
+    };
+    if let Some(saved) = file.get("patient").and_then(Json::as_str) {
+        let chart = session.chart();
+        if !chart.aliases.iter().any(|a| a == saved) {
+            return Err(SessionError::PatientMismatch { saved: saved.to_owned(), chart: chart.patient_ref.clone() });
+        }
+    }
+    if let Some(saved) = file.get("visit_type").and_then(Json::as_str) {
+        let current = &session.visit_type().manifest.id;
+        if saved != current {
+            return Err(SessionError::VisitTypeMismatch { saved: saved.to_owned(), current: current.clone() });
+        }
+    }
+    apply_in(session, None, answers, "answers").map_err(SessionError::Answers)
+}
+
+fn apply_in(s: &mut Session, scope: Option<NodeId>, obj: &Json, path: &str) -> Result<(), AnswersError> {
+    let err = |path: &str, kind| AnswersError { path: path.to_owned(), kind };
+    let Json::Object(map) = obj else { return Err(err(path, AnswersErrorKind::ExpectedObject)) };
+    for (key, val) in map {
+        if key.starts_with('@') || key == "$comment" {
+            continue;
+        }
+        let kpath = format!("{path}.{key}");
+        let item = s.form().find(key).ok_or_else(|| err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone())))?;
+        let def = s.form().item(item).clone();
+        if def.is_repeating_group() {
+            apply_rows(s, scope, item, val, &kpath)?;
+        } else if !def.item_type.is_question() {
+            apply_in(s, scope, val, &kpath)?;
+        } else {
+            let node = node_in_scope(s, scope, item).ok_or_else(|| err(&kpath, AnswersErrorKind::NotHere(key.clone())))?;
+            let values = json_values(&def, val).map_err(|kind| err(&kpath, kind))?;
+            answer_keeping_chart_values(s, node, values).map_err(|e| err(&kpath, AnswersErrorKind::Answer(e)))?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_rows(s: &mut Session, scope: Option<NodeId>, group: ItemId, val: &Json, path: &str) -> Result<(), AnswersError> {
+    let err = |path: &str, kind| AnswersError { path: path.to_owned(), kind };
+    let link_id = s.form().item(group).link_id.clone();
+    let Json::Array(rows) = val else { return Err(err(path, AnswersErrorKind::ExpectedRows(link_id))) };
+    let parent = match s.form().item(group).parent {
+        Some(p) => Some(node_in_scope(s, scope, p).ok_or_else(|| err(path, AnswersErrorKind::NotHere(link_id.clone())))?),
+        None => None,
+    };
+    let existing = s.rows(parent, group);
+    let mut fresh: Vec<NodeId> = existing.iter().copied().filter(|r| s.nodes[r.index()].on_file.is_none()).collect();
+    fresh.reverse();
+    for (i, row) in rows.iter().enumerate() {
+        let rpath = format!("{path}[{i}]");
+        let target = match row.get("@source").and_then(Json::as_str) {
+            Some(reference) => existing
+                .iter()
+                .copied()
+                .find(|r| s.nodes[r.index()].on_file.as_ref().is_some_and(|o| o.reference == reference))
+                .ok_or_else(|| err(&rpath, AnswersErrorKind::UnknownSource(reference.to_owned())))?,
+            None => match fresh.pop() {
+                Some(r) => r,
+                None => s.add_row(parent, group).map_err(|e| err(&rpath, AnswersErrorKind::Answer(e)))?.0,
+            },
+        };
+        apply_in(s, Some(target), row, &rpath)?;
+    }
+    // Rows the file does not list are rows the patient did not keep.
+    for r in fresh {
+        s.remove_row(r).map_err(|e| err(path, AnswersErrorKind::Answer(e)))?;
+    }
+    Ok(())
+}
+
+/// The node of `item` inside `scope` (a row), or anywhere outside repeating groups.
+fn node_in_scope(s: &Session, scope: Option<NodeId>, item: ItemId) -> Option<NodeId> {
+    let candidates: Vec<NodeId> = s
+        .nodes_of(item)
+        .iter()
+        .copied()
+        .filter(|n| match scope {
+            Some(sc) => is_within(s, *n, sc),
+            None => true,
+        })
+        .collect();
+    match candidates.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+fn is_within(s: &Session, mut n: NodeId, scope: NodeId) -> bool {
+    loop {
+        if n == scope {
+            return true;
+        }
+        match s.nodes[n.index()].parent {
+            Some(p) => n = p,
+            None => return false,
+        }
+    }
+}
+
+/// Answer a node; values the chart itself supplied to this node are accepted as they are
+/// (a chart code need not be one of the form's options).
+fn answer_keeping_chart_values(s: &mut Session, node: NodeId, values: Vec<Value>) -> Result<(), AnswerError> {
+    let from_chart: Vec<Value> = s.nodes[node.index()].prefilled.as_ref().map(|p| p.values.clone()).unwrap_or_default();
+    let def = s.def(node).clone();
+    let (kept, others): (Vec<Value>, Vec<Value>) = values.into_iter().partition(|v| from_chart.contains(v));
+    let mut checked = coerce_all(&def, others)?;
+    let mut all = kept;
+    all.append(&mut checked);
+    if all.len() > 1 && !def.repeats {
+        return Err(AnswerError::TooManyAnswers { link_id: def.link_id.clone() });
+    }
+    if def.read_only && all != s.nodes[node.index()].answers {
+        return Err(AnswerError::ReadOnly { link_id: def.link_id.clone() });
+    }
+    s.set_answers(node, all);
+    Ok(())
+}
+
+fn json_values(def: &ItemDef, v: &Json) -> Result<Vec<Value>, AnswersErrorKind> {
+    match v {
+        Json::Null => Ok(Vec::new()),
+        Json::Array(items) => items.iter().map(|x| json_value(def, x)).collect(),
+        single => Ok(vec![json_value(def, single)?]),
+    }
+}
+
+/// One JSON answer as a value for an item.
+pub fn json_value(def: &ItemDef, v: &Json) -> Result<Value, AnswersErrorKind> {
+    let bad = |m: String| AnswersErrorKind::BadValue(m);
+    Ok(match v {
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match (n.as_i64(), def.item_type) {
+            (Some(i), t) if t != crate::questionnaire::ItemType::Decimal => Value::Integer(i),
+            _ => Value::Decimal(n.as_f64().ok_or_else(|| bad(format!("{n} is not a number")))?),
+        },
+        Json::String(s) => parse_text(def, s).map_err(AnswersErrorKind::Answer)?,
+        Json::Object(m) => {
+            let mut cx = Cx::new("answer");
+            let read_err = |e: intake_fhir::ModelError| bad(e.to_string());
+            if m.contains_key("code") || m.contains_key("system") {
+                Value::Coding(Coding::from_json(v, &mut cx).map_err(read_err)?)
+            } else if m.contains_key("value") {
+                Value::Quantity(Quantity::from_json(v, &mut cx).map_err(read_err)?)
+            } else if m.contains_key("reference") {
+                Value::Reference(Reference::from_json(v, &mut cx).map_err(read_err)?)
+            } else if m.contains_key("contentType") || m.contains_key("data") || m.contains_key("url") {
+                Value::Attachment(Attachment::from_json(v, &mut cx).map_err(read_err)?)
+            } else {
+                return Err(bad("an object answer needs code/system (coding), value (quantity) or reference".into()));
+            }
+        }
+        Json::Array(_) => return Err(bad("nested arrays are not answers".into())),
+        Json::Null => return Err(bad("null inside a list of answers".into())),
+    })
+}
+
+/// A value as answers-file JSON.
+pub fn value_json(v: &Value) -> Json {
+    use intake_fhir::ToJson;
+    match v {
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Integer(i) => Json::from(*i),
+        Value::Decimal(d) => d.to_json(),
+        Value::String(s) | Value::Text { value: s, .. } => Json::String(s.clone()),
+        Value::Date(d) => Json::String(d.to_string()),
+        Value::DateTime(d) => Json::String(d.to_string()),
+        Value::Time(t) => Json::String(t.to_string()),
+        other => intake_fhir::Choice::to_choice(other).1,
+    }
+}
+
+/// Write a session's answers as an answers file (the autosave snapshot).
+pub fn snapshot(s: &Session) -> Json {
+    let mut root = JsonMap::new();
+    root.insert("format".into(), Json::String(FORMAT.into()));
+    root.insert("visit_type".into(), Json::String(s.visit_type().manifest.id.clone()));
+    root.insert("patient".into(), Json::String(s.chart().patient_ref.clone()));
+    root.insert("session".into(), Json::String(s.id().to_owned()));
+    let mut answers = JsonMap::new();
+    emit(s, s.roots(), &mut answers);
+    root.insert("answers".into(), Json::Object(answers));
+    Json::Object(root)
+}
+
+fn emit(s: &Session, children: &[NodeId], out: &mut JsonMap) {
+    let mut done_groups: Vec<ItemId> = Vec::new();
+    for &c in children {
+        let node = &s.nodes[c.index()];
+        let def = s.form().item(node.item);
+        if def.is_repeating_group() {
+            if done_groups.contains(&node.item) {
+                continue;
+            }
+            done_groups.push(node.item);
+            let rows: Vec<Json> = children
+                .iter()
+                .filter(|r| s.nodes[r.index()].item == node.item)
+                .map(|r| {
+                    let mut row = JsonMap::new();
+                    if let Some(of) = &s.nodes[r.index()].on_file {
+                        row.insert("@source".into(), Json::String(of.reference.clone()));
+                    }
+                    emit(s, &s.nodes[r.index()].children, &mut row);
+                    Json::Object(row)
+                })
+                .collect();
+            out.insert(def.link_id.clone(), Json::Array(rows));
+        } else {
+            if def.item_type.is_question() {
+                let was_prefilled = node.prefilled.as_ref().is_some_and(|p| !p.values.is_empty());
+                if !node.answers.is_empty() {
+                    let vals: Vec<Json> = node.answers.iter().map(value_json).collect();
+                    let json = if def.repeats { Json::Array(vals) } else { vals.into_iter().next().unwrap_or(Json::Null) };
+                    out.insert(def.link_id.clone(), json);
+                } else if was_prefilled {
+                    out.insert(def.link_id.clone(), Json::Null);
+                }
+            }
+            emit(s, &node.children, out);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The patient's current chart, read from a FHIR Bundle (searchset, collection, transaction).
+//!
+//! Identity first: a chart must name exactly one patient. Records merged into it
+//! (`Patient.link` type `replaced-by`) count as the same person; any other second patient is
+//! an error, because attaching answers to a guessed patient is the worst thing intake can do.
+//! Resources that belong to someone else, or to no one, are skipped and listed in
+//! [`Chart::notes`] rather than silently used.
+
+use std::fmt;
+
+use intake_fhir::{
+    status_code, AllergyIntolerance, AnyResource, Bundle, CodeableConcept, Condition, Cx, Date, DateTime, FromJson, Json,
+    MedicationRequest, MedicationStatement, ModelError, Observation, Patient, Reference, RelatedPerson, Value,
+};
+
+/// A chart resource with the reference and version used to update it safely.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnFile<T> {
+    /// `AllergyIntolerance/123`, or the entry's `urn:uuid:` when the resource has no id.
+    pub reference: String,
+    /// `meta.versionId`, used for `If-Match` so a late write never overwrites newer data.
+    pub version: Option<String>,
+    pub resource: T,
+}
+
+/// Where a current medication was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MedicationSource {
+    Statement(MedicationStatement),
+    Request(MedicationRequest),
+}
+
+/// A medication the chart says the patient currently takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnFileMedication {
+    pub reference: String,
+    pub version: Option<String>,
+    pub concept: CodeableConcept,
+    pub dosage: Option<String>,
+    pub source: MedicationSource,
+}
+
+/// Why an entry of the chart was not used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartNote {
+    pub entry: usize,
+    pub message: String,
+}
+
+/// Problems that make a chart unusable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChartError {
+    Model(ModelError),
+    NotABundle { found: Option<String> },
+    NoPatient,
+    /// Several patients, not linked as merged records: we will not guess which one is meant.
+    SeveralPatients { references: Vec<String> },
+}
+
+impl fmt::Display for ChartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChartError::Model(e) => write!(f, "chart: {e}"),
+            ChartError::NotABundle { found: Some(t) } => {
+                write!(f, "chart: expected a Bundle or a Patient, found resourceType \"{t}\"")
+            }
+            ChartError::NotABundle { found: None } => write!(f, "chart: expected a Bundle, but resourceType is missing"),
+            ChartError::NoPatient => write!(f, "chart: the Bundle holds no Patient resource"),
+            ChartError::SeveralPatients { references } => write!(
+                f,
+                "chart: the Bundle holds {} unlinked patients ({}); refusing to guess which one is the subject",
+                references.len(),
+                references.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChartError {}
+
+/// The patient's record as intake needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub patient: Patient,
+    /// How to reference the patient in what we write: `Patient/123` or `urn:uuid:...`.
+    pub patient_ref: String,
+    /// Every reference that means this patient (ids, fullUrls, merged-away records).
+    pub aliases: Vec<String>,
+    /// Records merged into this patient.
+    pub merged: Vec<Patient>,
+    pub allergies: Vec<OnFile<AllergyIntolerance>>,
+    pub medications: Vec<OnFileMedication>,
+    pub conditions: Vec<OnFile<Condition>>,
+    /// Observations, newest first.
+    pub observations: Vec<OnFile<Observation>>,
+    pub related_persons: Vec<OnFile<RelatedPerson>>,
+    pub notes: Vec<ChartNote>,
+}
+
+impl Chart {
+    pub fn from_text(text: &str) -> Result<Chart, ChartError> {
+        let json = intake_fhir::json::parse_text(text).map_err(ChartError::Model)?;
+        Chart::from_json(&json)
+    }
+
+    /// Read a chart from a Bundle, or from a lone Patient resource (a chart with no history).
+    pub fn from_json(json: &Json) -> Result<Chart, ChartError> {
+        let rt = json.get("resourceType").and_then(Json::as_str);
+        let bundle = match rt {
+            Some("Bundle") => Bundle::from_json(json, &mut Cx::new("Bundle")).map_err(ChartError::Model)?,
+            Some("Patient") => Bundle {
+                type_: Some("collection".into()),
+                entry: vec![intake_fhir::BundleEntry { resource: Some(json.clone()), ..Default::default() }],
+                ..Default::default()
+            },
+            other => return Err(ChartError::NotABundle { found: other.map(str::to_owned) }),
+        };
+        let mut typed = Vec::with_capacity(bundle.entry.len());
+        for (i, entry) in bundle.entry.iter().enumerate() {
+            let Some(res) = &entry.resource else { continue };
+            let mut cx = Cx::new("Bundle");
+            let r = cx.field("entry", |cx| {
+                cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx)))
+            });
+            let r = r.map_err(ChartError::Model)?;
+            typed.push((i, entry.full_url.clone(), r));
+        }
+        let (patient_idx, patient, aliases, merged) = choose_patient(&typed)?;
+        let patient_ref = match &patient.id {
+            Some(id) => format!("Patient/{id}"),
+            None => typed[patient_idx].1.clone().unwrap_or_else(|| "Patient/unknown".into()),
+        };
+        let mut chart = Chart {
+            patient,
+            patient_ref,
+            aliases,
+            merged,
+            allergies: Vec::new(),
+            medications: Vec::new(),
+            conditions: Vec::new(),
+            observations: Vec::new(),
+            related_persons: Vec::new(),
+            notes: Vec::new(),
+        };
+        for (i, full_url, r) in typed {
+            chart.take(i, full_url, r);
+        }
+        chart.observations.sort_by(|a, b| {
+            let (ta, tb) = (observed_at(&a.resource), observed_at(&b.resource));
+            tb.map(|t| t.epoch_millis()).cmp(&ta.map(|t| t.epoch_millis()))
+        });
+        Ok(chart)
+    }
+
+    /// True if a reference points at this chart's patient.
+    pub fn is_patient(&self, r: &Option<Reference>) -> bool {
+        let Some(reference) = r.as_ref().and_then(|r| r.reference.as_deref()) else { return false };
+        self.aliases.iter().any(|a| reference == a || reference.ends_with(&format!("/{a}")))
+    }
+
+    fn take(&mut self, entry: usize, full_url: Option<String>, r: AnyResource) {
+        let (subject, kind) = match &r {
+            AnyResource::AllergyIntolerance(a) => (&a.patient, "AllergyIntolerance"),
+            AnyResource::MedicationStatement(m) => (&m.subject, "MedicationStatement"),
+            AnyResource::MedicationRequest(m) => (&m.subject, "MedicationRequest"),
+            AnyResource::Condition(c) => (&c.subject, "Condition"),
+            AnyResource::Observation(o) => (&o.subject, "Observation"),
+            AnyResource::RelatedPerson(p) => (&p.patient, "RelatedPerson"),
+            _ => return,
+        };
+        if !self.is_patient(subject) {
+            let whose = subject.as_ref().and_then(|s| s.reference.clone());
+            self.notes.push(ChartNote {
+                entry,
+                message: match whose {
+                    Some(w) => format!("{kind} belongs to {w}, not to {}; not used", self.patient_ref),
+                    None => format!("{kind} names no patient; not used"),
+                },
+            });
+            return;
+        }
+        let reference = |id: &Option<String>| match id {
+            Some(id) => format!("{kind}/{id}"),
+            None => full_url.clone().unwrap_or_else(|| format!("{kind}/entry-{entry}")),
+        };
+        let version = |m: &Option<intake_fhir::Meta>| m.as_ref().and_then(|m| m.version_id.clone());
+        match r {
+            AnyResource::AllergyIntolerance(a) => {
+                if allergy_is_current(&a) {
+                    self.allergies.push(OnFile { reference: reference(&a.id), version: version(&a.meta), resource: a });
+                }
+            }
+            AnyResource::Condition(c) => {
+                if condition_is_current(&c) {
+                    self.conditions.push(OnFile { reference: reference(&c.id), version: version(&c.meta), resource: c });
+                }
+            }
+            AnyResource::MedicationStatement(m) => {
+                if matches!(m.status.as_deref(), Some("active") | Some("intended")) {
+                    if let Some(concept) = intake_fhir::medication_concept(&m.medication) {
+                        let dosage = m.dosage.iter().find_map(|d| d.text.clone());
+                        self.add_medication(OnFileMedication {
+                            reference: reference(&m.id),
+                            version: version(&m.meta),
+                            concept,
+                            dosage,
+                            source: MedicationSource::Statement(m),
+                        });
+                    }
+                }
+            }
+            AnyResource::MedicationRequest(m) => {
+                let is_order = !matches!(m.intent.as_deref(), Some("proposal"));
+                if m.status.as_deref() == Some("active") && is_order {
+                    if let Some(concept) = intake_fhir::medication_concept(&m.medication) {
+                        let dosage = m.dosage_instruction.iter().find_map(|d| d.text.clone());
+                        self.add_medication(OnFileMedication {
+                            reference: reference(&m.id),
+                            version: version(&m.meta),
+                            concept,
+                            dosage,
+                            source: MedicationSource::Request(m),
+                        });
+                    }
+                }
+            }
+            AnyResource::Observation(o) => {
+                if matches!(o.status.as_deref(), Some("final") | Some("amended") | Some("corrected") | Some("preliminary")) {
+                    self.observations.push(OnFile { reference: reference(&o.id), version: version(&o.meta), resource: o });
+                }
+            }
+            AnyResource::RelatedPerson(p) => {
+                self.related_persons.push(OnFile { reference: reference(&p.id), version: None, resource: p });
+            }
+            _ => {}
+        }
+    }
+
+    /// The same drug prescribed twice is one medication to review.
+    fn add_medication(&mut self, med: OnFileMedication) {
+        if self.medications.iter().any(|m| m.concept.same_concept(&med.concept)) {
+            return;
+        }
+        self.medications.push(med);
+    }
+
+    /// Age in whole years on `today`, if the birth date is known.
+    pub fn age_years(&self, today: &Date) -> Option<i64> {
+        Some(self.patient.birth_date?.whole_years_until(today))
+    }
+
+    pub fn age_months(&self, today: &Date) -> Option<i64> {
+        Some(self.patient.birth_date?.whole_months_until(today))
+    }
+
+    pub fn has_condition(&self, code: &str) -> bool {
+        self.conditions.iter().any(|c| c.resource.code.as_ref().is_some_and(|cc| matches_code(cc, code)))
+    }
+
+    pub fn has_allergy(&self, code: &str) -> bool {
+        self.allergies.iter().any(|a| a.resource.code.as_ref().is_some_and(|cc| matches_code(cc, code)))
+    }
+
+    pub fn takes_medication(&self, code: &str) -> bool {
+        self.medications.iter().any(|m| matches_code(&m.concept, code))
+    }
+
+    /// The newest observation with a code, optionally no older than `within_days` before `now`.
+    pub fn latest_observation(&self, code: &str, now: &DateTime, within_days: Option<f64>) -> Option<&OnFile<Observation>> {
+        self.observations.iter().find(|o| {
+            let coded = o.resource.code.as_ref().is_some_and(|cc| matches_code(cc, code));
+            coded
+                && match within_days {
+                    None => true,
+                    Some(days) => observed_at(&o.resource).is_some_and(|t| {
+                        let age_ms = now.epoch_millis() - t.epoch_millis();
+                        age_ms >= 0 && (age_ms as f64) <= days * 86_400_000.0
+                    }),
+                }
+        })
+    }
+}
+
+/// `code` may be a bare code (any system) or `system|code`.
+pub fn matches_code(cc: &CodeableConcept, code: &str) -> bool {
+    match code.split_once('|') {
+        Some((system, code)) => cc.has_code(system, code),
+        None => cc.has_code_any_system(code),
+    }
+}
+
+/// When an observation was made: effectiveDateTime, the start of effectivePeriod, else issued.
+pub fn observed_at(o: &Observation) -> Option<DateTime> {
+    match &o.effective {
+        Some(Value::DateTime(d)) => Some(*d),
+        Some(Value::Period(p)) => p.start,
+        Some(Value::Other { json, .. }) => json.as_str().and_then(DateTime::parse),
+        _ => o.issued.as_deref().and_then(DateTime::parse),
+    }
+}
+
+fn allergy_is_current(a: &AllergyIntolerance) -> bool {
+    let clinical = status_code(&a.clinical_status);
+    let verification = status_code(&a.verification_status);
+    clinical.is_none_or(|c| c == "active") && !matches!(verification, Some("refuted") | Some("entered-in-error"))
+}
+
+fn condition_is_current(c: &Condition) -> bool {
+    let clinical = status_code(&c.clinical_status);
+    let verification = status_code(&c.verification_status);
+    clinical.is_some_and(|s| matches!(s, "active" | "recurrence" | "relapse"))
+        && !matches!(verification, Some("refuted") | Some("entered-in-error"))
+}
+
+type Typed = (usize, Option<String>, AnyResource);
+
+/// Pick the one patient the chart is about. Returns (index in `typed`, patient, aliases, merged).
+fn choose_patient(typed: &[Typed]) -> Result<(usize, Patient, Vec<String>, Vec<Patient>), ChartError> {
+    let patients: Vec<(usize, &Option<String>, &Patient)> = typed
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (_, url, r))| match r {
+            AnyResource::Patient(p) => Some((k, url, p)),
+            _ => None,
+        })
+        .collect();
+    if patients.is_empty() {
+        return Err(ChartError::NoPatient);
+    }
+    let refs_of = |url: &Option<String>, p: &Patient| {
+        let mut v = Vec::new();
+        if let Some(id) = &p.id {
+            v.push(format!("Patient/{id}"));
+        }
+        if let Some(u) = url {
+            v.push(u.clone());
+        }
+        v
+    };
+    // Records merged away point at their survivor with `replaced-by`.
+    let survivors: Vec<&(usize, &Option<String>, &Patient)> = patients
+        .iter()
+        .filter(|(_, _, p)| !p.link.iter().any(|l| l.type_.as_deref() == Some("replaced-by")))
+        .collect();
+    let survivor = match survivors.as_slice() {
+        [one] => *one,
+        _ => {
+            let references = patients.iter().flat_map(|(_, u, p)| refs_of(u, p).into_iter().take(1)).collect();
+            return Err(ChartError::SeveralPatients { references });
+        }
+    };
+    let (k, url, p) = *survivor;
+    let mut aliases = refs_of(url, p);
+    let mut merged = Vec::new();
+    for (k2, url2, p2) in &patients {
+        if *k2 == k {
+            continue;
+        }
+        // Only records that say they were replaced by the survivor are the same person.
+        let points_to_survivor = p2.link.iter().any(|l| {
+            l.type_.as_deref() == Some("replaced-by")
+                && l.other.as_ref().and_then(|o| o.reference.as_deref()).is_some_and(|r| {
+                    aliases.iter().any(|a| r == a || r.ends_with(&format!("/{a}")))
+                })
+        });
+        if !points_to_survivor {
+            let references = patients.iter().flat_map(|(_, u, p)| refs_of(u, p).into_iter().take(1)).collect();
+            return Err(ChartError::SeveralPatients { references });
+        }
+        aliases.extend(refs_of(url2, p2));
+        merged.push((*p2).clone());
+    }
+    Ok((k, p.clone(), aliases, merged))
+}

@@ -1,0 +1,420 @@
+//! Incremental evaluation: after an answer, recompute only what depends on it.
+//!
+//! Dependencies are recorded, not rediscovered: the form index knows which items' enableWhen
+//! read each item (`Form::enable_when_dependents`), and each rule run records which answers
+//! it read (`Session::readers`). A change flows through a worklist:
+//!
+//! 1. a node's *effective* answers change (its answers, or whether it is enabled);
+//! 2. the answer table entry for its item is refreshed; rules that read it are marked dirty;
+//!    nodes of items whose enableWhen reads it are queued;
+//! 3. a queued node's state is recomputed; if its enabled flag flips, its children are queued
+//!    and, if it holds answers, step 1 repeats for it;
+//! 4. dirty rules re-run; items whose rule effects changed are queued.
+//!
+//! The loop ends when nothing is queued, or after a step budget (then the session is marked
+//! unsettled, which only rules that undo each other can cause). [`Session::evaluate_naive`]
+//! recomputes everything from scratch by plain fixpoint iteration; the property test in
+//! `tests/incremental.rs` checks that both always agree.
+
+use std::borrow::Cow;
+
+use intake_fhir::Value;
+
+use crate::enable_when::{condition_holds, item_enabled};
+use crate::questionnaire::{ItemId, LocalText, Operator};
+use crate::rules::Outcome;
+use crate::session::{Hidden, ItemState, NodeId, RuleRun, RuleView, Session, Why};
+use crate::validate::{validate_answers, validate_rows};
+
+impl Session {
+    /// Evaluate everything: queue every node, mark every rule dirty, propagate.
+    pub(crate) fn evaluate_all(&mut self) {
+        for n in self.preorder() {
+            self.enqueue(n);
+        }
+        for d in self.dirty_rules.iter_mut() {
+            *d = true;
+        }
+        self.propagate();
+    }
+
+    /// Run the worklist until it is empty.
+    pub(crate) fn propagate(&mut self) {
+        let budget = 32 * (self.nodes.len() + 16) + 64 * (self.runs.len() + 1);
+        let mut steps = 0usize;
+        loop {
+            while let Some(n) = self.queue.pop_front() {
+                self.queued[n.index()] = false;
+                steps += 1;
+                if steps > budget {
+                    self.unsettled = true;
+                    self.queue.clear();
+                    self.queued.iter_mut().for_each(|q| *q = false);
+                    return;
+                }
+                self.recompute_node(n);
+            }
+            let dirty: Vec<usize> = (0..self.dirty_rules.len()).filter(|r| self.dirty_rules[*r]).collect();
+            if dirty.is_empty() {
+                break;
+            }
+            for r in dirty {
+                self.dirty_rules[r] = false;
+                steps += 1;
+                self.rerun_rule(r);
+            }
+        }
+        self.unsettled = false;
+    }
+
+    fn recompute_node(&mut self, n: NodeId) {
+        if !self.nodes[n.index()].alive {
+            return;
+        }
+        let new_state = self.compute_state(n);
+        let node = &self.nodes[n.index()];
+        if node.state == new_state {
+            return;
+        }
+        let enabled_changed = node.state.enabled != new_state.enabled;
+        let has_answers = !node.answers.is_empty();
+        self.nodes[n.index()].state = new_state;
+        self.mark_changed(n);
+        if enabled_changed {
+            let children = self.nodes[n.index()].children.clone();
+            for c in children {
+                self.enqueue(c);
+            }
+            if has_answers {
+                self.effective_answers_changed(n);
+            }
+            // A row appearing or disappearing changes its group's row count (checked on row one).
+            if self.vt.form.item(self.nodes[n.index()].item).is_repeating_group() {
+                self.enqueue_rows_of(n);
+            }
+        }
+    }
+
+    /// The state of a node from the current states of the nodes it depends on.
+    pub(crate) fn compute_state(&self, n: NodeId) -> ItemState {
+        let node = &self.nodes[n.index()];
+        let def = self.vt.form.item(node.item);
+        let parent_enabled = node.parent.map(|p| self.nodes[p.index()].state.enabled).unwrap_or(true);
+        if !parent_enabled {
+            return ItemState::default();
+        }
+        let (enabled, why, hidden) = self.own_enabled(n);
+        if !enabled {
+            return ItemState { enabled: false, required: false, why: None, hidden, flags: Vec::new(), errors: Vec::new() };
+        }
+        let view = &self.views[node.item.index()];
+        let required = def.required || view.required;
+        let errors = if def.item_type.is_question() {
+            validate_answers(def, &node.answers, required)
+        } else {
+            Vec::new()
+        };
+        let mut state = ItemState { enabled: true, required, why, hidden: None, flags: view.flags.clone(), errors };
+        // Row-count limits belong to the first row of a repeating group.
+        if def.is_repeating_group() {
+            let rows = self.live_enabled_rows(node.parent, node.item);
+            if rows.first() == Some(&n) {
+                state.errors = validate_rows(def, rows.len(), def.required);
+            }
+        }
+        state
+    }
+
+    fn live_enabled_rows(&self, parent: Option<NodeId>, group: ItemId) -> Vec<NodeId> {
+        self.rows(parent, group).into_iter().filter(|r| self.own_enabled(*r).0).collect()
+    }
+
+    /// Whether a node's own conditions (rules, enableWhen) hold, ignoring its ancestors.
+    fn own_enabled(&self, n: NodeId) -> (bool, Option<Why>, Option<Hidden>) {
+        let node = &self.nodes[n.index()];
+        let item = node.item;
+        let def = self.vt.form.item(item);
+        let view = &self.views[item.index()];
+        let rule_name = |r: usize| self.vt.rules.rules[r].name.clone();
+        if let Some((r, reason)) = &view.hidden {
+            return (false, None, Some(Hidden::Rule { rule: rule_name(*r), reason: reason.clone() }));
+        }
+        if self.is_status_of_new_row(n) {
+            return (false, None, Some(Hidden::NewRow));
+        }
+        if self.vt.gated[item.index()] && view.asked.is_none() {
+            return (false, None, Some(Hidden::NotAsked));
+        }
+        let mut answer_why = None;
+        if !def.enable_when.is_empty() {
+            let mut results = Vec::with_capacity(def.enable_when.len());
+            for c in &def.enable_when {
+                let answers = self.answers_in_scope(n, c.question);
+                let holds = condition_holds(c, &answers);
+                let meaningful = !(c.operator == Operator::Exists && c.answer == Value::Boolean(false));
+                if holds && answer_why.is_none() && meaningful && !answers.is_empty() {
+                    answer_why = Some(Why::Answer { question: c.question, operator: c.operator, value: c.answer.clone() });
+                }
+                results.push(holds);
+            }
+            if !item_enabled(def.enable_behavior, results.into_iter()) {
+                return (false, None, Some(Hidden::EnableWhen));
+            }
+        }
+        let why = match &view.asked {
+            Some((r, reason)) => Some(Why::Rule { rule: rule_name(*r), reason: reason.clone() }),
+            None => answer_why.or_else(|| def.why_asked.clone().map(Why::Author)),
+        };
+        (true, why, None)
+    }
+
+    /// The review question of a row the patient added has nothing to review.
+    fn is_status_of_new_row(&self, n: NodeId) -> bool {
+        let node = &self.nodes[n.index()];
+        let Some(parent) = node.parent else { return false };
+        let row = &self.nodes[parent.index()];
+        match self.vt.list_of_group(row.item) {
+            Some(list) => list.status == Some(node.item) && row.on_file.is_none(),
+            None => false,
+        }
+    }
+
+    /// Effective answers of `question` as seen from node `from`: within the same row of any
+    /// repeating group they share, otherwise across all rows.
+    pub(crate) fn answers_in_scope(&self, from: NodeId, question: ItemId) -> Cow<'_, [Value]> {
+        let qdef = self.vt.form.item(question);
+        let nodes = &self.by_item[question.index()];
+        if !qdef.in_repeating_group {
+            return match nodes.first() {
+                Some(q) if self.nodes[q.index()].state.enabled => Cow::Borrowed(&self.nodes[q.index()].answers),
+                _ => Cow::Borrowed(&[]),
+            };
+        }
+        // The nearest node above `from` whose item contains the question.
+        let mut scope = Some(from);
+        while let Some(s) = scope {
+            if self.vt.form.is_ancestor_or_self(self.nodes[s.index()].item, question) {
+                break;
+            }
+            scope = self.nodes[s.index()].parent;
+        }
+        let mut out = Vec::new();
+        for q in nodes {
+            let qn = &self.nodes[q.index()];
+            if qn.state.enabled && scope.is_none_or(|s| self.is_descendant_or_self(*q, s)) {
+                out.extend(qn.answers.iter().cloned());
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    fn is_descendant_or_self(&self, mut n: NodeId, ancestor: NodeId) -> bool {
+        loop {
+            if n == ancestor {
+                return true;
+            }
+            match self.nodes[n.index()].parent {
+                Some(p) => n = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// The effective answers of a node changed: refresh the table, queue dependents.
+    pub(crate) fn effective_answers_changed(&mut self, n: NodeId) {
+        let item = self.nodes[n.index()].item;
+        let fresh: Vec<Value> = self.by_item[item.index()]
+            .iter()
+            .filter(|m| self.nodes[m.index()].state.enabled)
+            .flat_map(|m| self.nodes[m.index()].answers.iter().cloned())
+            .collect();
+        let changed = {
+            let mut table = self.table.borrow_mut();
+            if table[item.index()] != fresh {
+                table[item.index()] = fresh;
+                true
+            } else {
+                false
+            }
+        };
+        if changed {
+            for &r in &self.readers[item.index()] {
+                self.dirty_rules[r] = true;
+            }
+        }
+        let dependents = self.vt.form.enable_when_dependents[item.index()].clone();
+        for d in dependents {
+            for m in self.by_item[d.index()].clone() {
+                self.enqueue(m);
+            }
+        }
+    }
+
+    fn rerun_rule(&mut self, r: usize) {
+        let outcome = self.vt.rules.run(r, &self.facts, &self.table);
+        let old = std::mem::replace(&mut self.runs[r], RuleRun::Done(outcome));
+        if old == self.runs[r] {
+            return;
+        }
+        let mut touched: Vec<ItemId> = self.touched_by(r, &old);
+        touched.extend(self.touched_by(r, &self.runs[r].clone()));
+        touched.sort();
+        touched.dedup();
+        if let RuleRun::Done(o) = &old {
+            for i in &o.reads {
+                self.readers[i.index()].retain(|x| *x != r);
+            }
+        }
+        if let RuleRun::Done(o) = &self.runs[r] {
+            for i in o.reads.clone() {
+                if !self.readers[i.index()].contains(&r) {
+                    self.readers[i.index()].push(r);
+                }
+            }
+        }
+        for item in touched {
+            let view = self.compute_view(item);
+            if self.views[item.index()] != view {
+                self.views[item.index()] = view;
+                for m in self.by_item[item.index()].clone() {
+                    self.enqueue(m);
+                }
+            }
+        }
+    }
+
+    /// Items a run's effects (or, for a failed run, the rule's gates) touch.
+    fn touched_by(&self, r: usize, run: &RuleRun) -> Vec<ItemId> {
+        match run {
+            RuleRun::NotRun => Vec::new(),
+            RuleRun::Done(Outcome { effects: Ok(e), .. }) => e.touched().collect(),
+            RuleRun::Done(Outcome { effects: Err(_), .. }) => self.vt.rules.rules[r].gates.clone(),
+        }
+    }
+
+    /// What all rules together say about an item. A failed rule asks everything it gates.
+    pub(crate) fn compute_view(&self, item: ItemId) -> RuleView {
+        let mut v = RuleView::default();
+        for (r, run) in self.runs.iter().enumerate() {
+            let RuleRun::Done(outcome) = run else { continue };
+            match &outcome.effects {
+                Ok(e) => {
+                    if v.asked.is_none() {
+                        if let Some((_, reason)) = e.ask.iter().find(|(i, _)| *i == item) {
+                            v.asked = Some((r, reason.clone()));
+                        }
+                    }
+                    if v.hidden.is_none() {
+                        if let Some((_, reason)) = e.hide.iter().find(|(i, _)| *i == item) {
+                            v.hidden = Some((r, reason.clone()));
+                        }
+                    }
+                    v.required |= e.require.contains(&item);
+                    v.flags.extend(e.flag.iter().filter(|(i, _)| *i == item).map(|(_, t)| t.clone()));
+                }
+                Err(err) => {
+                    if v.asked.is_none() && self.vt.rules.rules[r].gates.contains(&item) {
+                        let text = format!(
+                            "Shown because a rule could not run ({}:{}); please answer it.",
+                            err.file, err.span.line
+                        );
+                        v.asked = Some((r, Some(LocalText { text, translations: Vec::new(), rendering: None })));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Recompute everything from scratch by plain fixpoint iteration, without the dependency
+    /// bookkeeping. Slow and obviously correct: the reference the incremental path is tested
+    /// against.
+    pub fn evaluate_naive(&mut self) {
+        for node in self.nodes.iter_mut() {
+            node.state = ItemState::default();
+        }
+        for entry in self.table.borrow_mut().iter_mut() {
+            entry.clear();
+        }
+        for run in self.runs.iter_mut() {
+            *run = RuleRun::NotRun;
+        }
+        for v in self.views.iter_mut() {
+            *v = RuleView::default();
+        }
+        let order = self.preorder();
+        let max_rounds = 4 * order.len() + 16;
+        for _ in 0..max_rounds {
+            let mut changed = false;
+            for &n in &order {
+                let s = self.compute_state(n);
+                if self.nodes[n.index()].state != s {
+                    self.nodes[n.index()].state = s;
+                    changed = true;
+                }
+            }
+            {
+                let mut table = self.table.borrow_mut();
+                for (i, entry) in table.iter_mut().enumerate() {
+                    *entry = self.by_item[i]
+                        .iter()
+                        .filter(|m| self.nodes[m.index()].state.enabled)
+                        .flat_map(|m| self.nodes[m.index()].answers.iter().cloned())
+                        .collect();
+                }
+            }
+            for r in 0..self.runs.len() {
+                let outcome = RuleRun::Done(self.vt.rules.run(r, &self.facts, &self.table));
+                if self.runs[r] != outcome {
+                    self.runs[r] = outcome;
+                    changed = true;
+                }
+            }
+            for i in 0..self.views.len() {
+                self.views[i] = self.compute_view(ItemId(i as u32));
+            }
+            if !changed {
+                break;
+            }
+        }
+        // Keep the incremental bookkeeping consistent with the fresh state.
+        for readers in self.readers.iter_mut() {
+            readers.clear();
+        }
+        for (r, run) in self.runs.iter().enumerate() {
+            if let RuleRun::Done(o) = run {
+                for i in &o.reads {
+                    self.readers[i.index()].push(r);
+                }
+            }
+        }
+    }
+
+    /// A stable key for a node: linkIds and row positions from the root
+    /// (`allergy[1]/allergy.substance`). Used to compare sessions built separately.
+    pub fn node_key(&self, n: NodeId) -> String {
+        let mut parts = Vec::new();
+        let mut cur = Some(n);
+        while let Some(c) = cur {
+            let node = &self.nodes[c.index()];
+            let def = self.vt.form.item(node.item);
+            if def.is_repeating_group() {
+                let pos = self.rows(node.parent, node.item).iter().position(|x| *x == c).unwrap_or(0);
+                parts.push(format!("{}[{pos}]", def.link_id));
+            } else {
+                parts.push(def.link_id.clone());
+            }
+            cur = node.parent;
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+
+    /// Queue every row of the repeating group `row` belongs to.
+    pub(crate) fn enqueue_rows_of(&mut self, row: NodeId) {
+        let node = &self.nodes[row.index()];
+        for r in self.rows(node.parent, node.item) {
+            self.enqueue(r);
+        }
+    }
+}

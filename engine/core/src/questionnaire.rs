@@ -1,0 +1,680 @@
+//! A Questionnaire indexed for evaluation: a flat preorder list of items with parents,
+//! children, typed SDC settings and resolved enableWhen targets.
+//!
+//! Loading is where form authors learn what is wrong, so every problem names the item's
+//! linkId and its JSON path. Problems that make answers ambiguous (duplicate or missing
+//! linkIds, enableWhen on an unknown item) are errors; problems that only make a condition
+//! never true are warnings, so forms from other tools still load.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use intake_fhir::{
+    find_ext, find_exts, Coding, Cx, Expression, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
+    QuestionnaireItem, Value, ValueSet,
+};
+
+use crate::sdc;
+
+/// Index of an item in [`Form::items`] (preorder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemId(pub u32);
+
+impl ItemId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The R4 item types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemType {
+    Group,
+    Display,
+    Boolean,
+    Decimal,
+    Integer,
+    Date,
+    DateTime,
+    Time,
+    String,
+    Text,
+    Url,
+    Choice,
+    OpenChoice,
+    Attachment,
+    Reference,
+    Quantity,
+}
+
+impl ItemType {
+    pub fn parse(s: &str) -> Option<ItemType> {
+        Some(match s {
+            "group" => ItemType::Group,
+            "display" => ItemType::Display,
+            "boolean" => ItemType::Boolean,
+            "decimal" => ItemType::Decimal,
+            "integer" => ItemType::Integer,
+            "date" => ItemType::Date,
+            "dateTime" => ItemType::DateTime,
+            "time" => ItemType::Time,
+            "string" => ItemType::String,
+            "text" => ItemType::Text,
+            "url" => ItemType::Url,
+            "choice" => ItemType::Choice,
+            "open-choice" => ItemType::OpenChoice,
+            "attachment" => ItemType::Attachment,
+            "reference" => ItemType::Reference,
+            "quantity" => ItemType::Quantity,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ItemType::Group => "group",
+            ItemType::Display => "display",
+            ItemType::Boolean => "boolean",
+            ItemType::Decimal => "decimal",
+            ItemType::Integer => "integer",
+            ItemType::Date => "date",
+            ItemType::DateTime => "dateTime",
+            ItemType::Time => "time",
+            ItemType::String => "string",
+            ItemType::Text => "text",
+            ItemType::Url => "url",
+            ItemType::Choice => "choice",
+            ItemType::OpenChoice => "open-choice",
+            ItemType::Attachment => "attachment",
+            ItemType::Reference => "reference",
+            ItemType::Quantity => "quantity",
+        }
+    }
+
+    /// Items that hold answers (not groups or display text).
+    pub fn is_question(self) -> bool {
+        !matches!(self, ItemType::Group | ItemType::Display)
+    }
+}
+
+/// enableWhen comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Exists,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+impl Operator {
+    pub fn parse(s: &str) -> Option<Operator> {
+        Some(match s {
+            "exists" => Operator::Exists,
+            "=" => Operator::Eq,
+            "!=" => Operator::Ne,
+            ">" => Operator::Gt,
+            "<" => Operator::Lt,
+            ">=" => Operator::Ge,
+            "<=" => Operator::Le,
+            _ => return None,
+        })
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Operator::Exists => "exists",
+            Operator::Eq => "=",
+            Operator::Ne => "!=",
+            Operator::Gt => ">",
+            Operator::Lt => "<",
+            Operator::Ge => ">=",
+            Operator::Le => "<=",
+        }
+    }
+}
+
+/// One resolved enableWhen condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub question: ItemId,
+    pub operator: Operator,
+    pub answer: Value,
+}
+
+/// How the conditions of an item combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnableBehavior {
+    #[default]
+    Any,
+    All,
+}
+
+/// A permitted answer with its label and translations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerChoice {
+    pub value: Value,
+    pub label: String,
+    /// Label translations and synonyms: `(language, text)`; language `None` for a synonym.
+    pub designations: Vec<(Option<String>, String)>,
+    pub initial_selected: bool,
+}
+
+/// How questionnaire text should be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendering {
+    Plain,
+    Markdown(String),
+    Xhtml(String),
+}
+
+/// Text with its translations (from the FHIR translation extension).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalText {
+    pub text: String,
+    pub translations: Vec<(String, String)>,
+    pub rendering: Option<Rendering>,
+}
+
+impl LocalText {
+    fn read(text: Option<&String>, ext: Option<&PrimitiveElement>) -> Option<LocalText> {
+        let text = text?.clone();
+        let mut out = LocalText { text, translations: Vec::new(), rendering: None };
+        if let Some(el) = ext {
+            out.translations = sdc::translations(&el.extension);
+            out.rendering = sdc::rendering(&el.extension);
+        }
+        Some(out)
+    }
+
+    /// The text in a language, falling back to the base text. `es-MX` matches `es`.
+    pub fn in_lang(&self, lang: &str) -> &str {
+        let base = lang.split('-').next().unwrap_or(lang);
+        self.translations
+            .iter()
+            .find(|(l, _)| l == lang)
+            .or_else(|| self.translations.iter().find(|(l, _)| l.split('-').next() == Some(base)))
+            .map(|(_, t)| t.as_str())
+            .unwrap_or(&self.text)
+    }
+}
+
+/// Everything the engine knows about one item.
+#[derive(Debug, Clone)]
+pub struct ItemDef {
+    pub id: ItemId,
+    pub link_id: String,
+    /// JSON path of the item, for messages: `Questionnaire.item[2].item[0]`.
+    pub path: String,
+    pub item_type: ItemType,
+    pub text: Option<LocalText>,
+    pub prefix: Option<String>,
+    pub parent: Option<ItemId>,
+    pub children: Vec<ItemId>,
+    pub depth: u32,
+    pub required: bool,
+    pub repeats: bool,
+    pub read_only: bool,
+    /// SDC `questionnaire-hidden`: kept in the response but never shown.
+    pub hidden: bool,
+    pub max_length: Option<usize>,
+    pub min_length: Option<usize>,
+    pub min_value: Option<Value>,
+    pub max_value: Option<Value>,
+    pub regex: Option<String>,
+    pub min_occurs: Option<usize>,
+    pub max_occurs: Option<usize>,
+    pub enable_when: Vec<Condition>,
+    pub enable_behavior: EnableBehavior,
+    pub options: Vec<AnswerChoice>,
+    /// An `answerValueSet` that is not contained (needs a terminology server).
+    pub external_value_set: Option<String>,
+    pub initial: Vec<Value>,
+    pub item_control: Option<String>,
+    /// Units a quantity may be given in (`questionnaire-unitOption`), or the one fixed unit.
+    pub units: Vec<Coding>,
+    pub code: Vec<Coding>,
+    pub definition: Option<String>,
+    pub help: Option<LocalText>,
+    pub entry_format: Option<String>,
+    /// SDC observation-based extraction of this item (or this group as a panel).
+    pub observation_extract: bool,
+    /// SDC observation-based population: prefill from an observation no older than this.
+    pub observation_link_period_days: Option<f64>,
+    /// Why this item is asked, stated by the form author (our extension).
+    pub why_asked: Option<LocalText>,
+    pub enable_when_expression: Option<Expression>,
+    pub calculated_expression: Option<Expression>,
+    pub initial_expression: Option<Expression>,
+    /// True when this item or an ancestor is a repeating group.
+    pub in_repeating_group: bool,
+}
+
+impl ItemDef {
+    pub fn is_repeating_group(&self) -> bool {
+        self.item_type == ItemType::Group && self.repeats
+    }
+
+    /// Label for messages: text if present, else linkId.
+    pub fn label(&self) -> &str {
+        self.text.as_ref().map(|t| t.text.as_str()).unwrap_or(&self.link_id)
+    }
+}
+
+/// A load problem, with the item and path it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormError {
+    /// Not readable as a Questionnaire at all.
+    Model(ModelError),
+    MissingLinkId { path: String },
+    DuplicateLinkId { link_id: String, first: String, second: String },
+    UnknownItemType { link_id: String, path: String, found: String },
+    UnknownOperator { link_id: String, path: String, operator: String },
+    EnableWhenUnknownQuestion { link_id: String, path: String, question: String },
+    EnableWhenNoAnswer { link_id: String, path: String },
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormError::Model(e) => write!(f, "{e}"),
+            FormError::MissingLinkId { path } => write!(f, "at {path}: item has no linkId"),
+            FormError::DuplicateLinkId { link_id, first, second } => {
+                write!(f, "at {second}: linkId '{link_id}' is already used at {first}")
+            }
+            FormError::UnknownItemType { link_id, path, found } => {
+                write!(f, "at {path}.type: item '{link_id}' has unknown type '{found}'")
+            }
+            FormError::UnknownOperator { link_id, path, operator } => {
+                write!(f, "at {path}.operator: item '{link_id}' uses unknown enableWhen operator '{operator}'")
+            }
+            FormError::EnableWhenUnknownQuestion { link_id, path, question } => write!(
+                f,
+                "at {path}.question: item '{link_id}' depends on '{question}', which is not an item of this form"
+            ),
+            FormError::EnableWhenNoAnswer { link_id, path } => {
+                write!(f, "at {path}: item '{link_id}' has an enableWhen without answer[x]")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FormError {}
+
+impl From<ModelError> for FormError {
+    fn from(e: ModelError) -> Self {
+        FormError::Model(e)
+    }
+}
+
+/// A non-fatal problem found while loading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormWarning {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for FormWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {}: {}", self.path, self.message)
+    }
+}
+
+/// A loaded, indexed Questionnaire.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub questionnaire: Questionnaire,
+    pub items: Vec<ItemDef>,
+    pub roots: Vec<ItemId>,
+    by_link_id: HashMap<String, ItemId>,
+    /// For each item, the items whose enableWhen reads it.
+    pub enable_when_dependents: Vec<Vec<ItemId>>,
+    pub warnings: Vec<FormWarning>,
+    pub features: sdc::FeatureReport,
+}
+
+impl Form {
+    /// Parse and index a Questionnaire from JSON text.
+    pub fn from_text(text: &str) -> Result<Form, FormError> {
+        let json = intake_fhir::json::parse_text(text)?;
+        Form::from_json(&json)
+    }
+
+    pub fn from_json(json: &Json) -> Result<Form, FormError> {
+        let mut cx = Cx::new("Questionnaire");
+        let q = Questionnaire::from_json(json, &mut cx)?;
+        let mut form = Form::from_questionnaire(q)?;
+        let model_warnings = cx.warnings.into_iter().map(|w| FormWarning { path: w.path.to_string(), message: w.message });
+        let mut all: Vec<FormWarning> = model_warnings.collect();
+        all.append(&mut form.warnings);
+        form.warnings = all;
+        Ok(form)
+    }
+
+    pub fn from_questionnaire(q: Questionnaire) -> Result<Form, FormError> {
+        let value_sets = contained_value_sets(&q);
+        let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets };
+        let mut roots = Vec::new();
+        for (i, item) in q.item.iter().enumerate() {
+            let path = format!("Questionnaire.item[{i}]");
+            roots.push(b.add(item, None, 0, false, path)?);
+        }
+        // Second pass: enableWhen targets can be anywhere in the form.
+        let mut dependents = vec![Vec::new(); b.items.len()];
+        let mut raw = Vec::new();
+        collect_raw(&q.item, &mut raw);
+        for (idx, item) in raw.iter().enumerate() {
+            let id = ItemId(idx as u32);
+            let mut conditions = Vec::new();
+            for (k, ew) in item.enable_when.iter().enumerate() {
+                let def = &b.items[idx];
+                let path = format!("{}.enableWhen[{k}]", def.path);
+                let question = ew.question.clone().unwrap_or_default();
+                let Some(&target) = b.by_link_id.get(&question) else {
+                    return Err(FormError::EnableWhenUnknownQuestion { link_id: def.link_id.clone(), path, question });
+                };
+                let op_text = ew.operator.as_deref().unwrap_or("");
+                let Some(operator) = Operator::parse(op_text) else {
+                    return Err(FormError::UnknownOperator { link_id: def.link_id.clone(), path, operator: op_text.into() });
+                };
+                let Some(answer) = ew.answer.clone() else {
+                    return Err(FormError::EnableWhenNoAnswer { link_id: def.link_id.clone(), path });
+                };
+                let target_def = &b.items[target.index()];
+                if let Some(msg) = crate::enable_when::type_mismatch(target_def, operator, &answer) {
+                    b.warnings.push(FormWarning { path: path.clone(), message: msg });
+                }
+                if !dependents[target.index()].contains(&id) {
+                    dependents[target.index()].push(id);
+                }
+                conditions.push(Condition { question: target, operator, answer });
+            }
+            b.items[idx].enable_when = conditions;
+        }
+        let features = sdc::FeatureReport::of(&q);
+        Ok(Form {
+            questionnaire: q,
+            items: b.items,
+            roots,
+            by_link_id: b.by_link_id,
+            enable_when_dependents: dependents,
+            warnings: b.warnings,
+            features,
+        })
+    }
+
+    pub fn item(&self, id: ItemId) -> &ItemDef {
+        &self.items[id.index()]
+    }
+
+    pub fn find(&self, link_id: &str) -> Option<ItemId> {
+        self.by_link_id.get(link_id).copied()
+    }
+
+    /// Ancestors of an item, nearest first.
+    pub fn ancestors(&self, id: ItemId) -> impl Iterator<Item = ItemId> + '_ {
+        std::iter::successors(self.item(id).parent, move |p| self.item(*p).parent)
+    }
+
+    /// True if `ancestor` is `id` or one of its ancestors.
+    pub fn is_ancestor_or_self(&self, ancestor: ItemId, id: ItemId) -> bool {
+        ancestor == id || self.ancestors(id).any(|a| a == ancestor)
+    }
+
+    /// The canonical to put in `QuestionnaireResponse.questionnaire`.
+    pub fn canonical(&self) -> Option<String> {
+        let url = self.questionnaire.url.clone()?;
+        Some(match &self.questionnaire.version {
+            Some(v) => format!("{url}|{v}"),
+            None => url,
+        })
+    }
+
+    /// Form title in a language.
+    pub fn title(&self, lang: &str) -> String {
+        let base = self.questionnaire.title.clone().or_else(|| self.questionnaire.name.clone()).unwrap_or_default();
+        let lt = LocalText::read(Some(&base), self.questionnaire.title_ext.as_ref());
+        lt.map(|t| t.in_lang(lang).to_owned()).unwrap_or(base)
+    }
+}
+
+fn collect_raw<'a>(items: &'a [QuestionnaireItem], out: &mut Vec<&'a QuestionnaireItem>) {
+    for it in items {
+        out.push(it);
+        collect_raw(&it.item, out);
+    }
+}
+
+struct Builder {
+    items: Vec<ItemDef>,
+    by_link_id: HashMap<String, ItemId>,
+    warnings: Vec<FormWarning>,
+    value_sets: HashMap<String, Vec<AnswerChoice>>,
+}
+
+impl Builder {
+    fn add(
+        &mut self,
+        item: &QuestionnaireItem,
+        parent: Option<ItemId>,
+        depth: u32,
+        in_repeating: bool,
+        path: String,
+    ) -> Result<ItemId, FormError> {
+        let id = ItemId(self.items.len() as u32);
+        let link_id = match &item.link_id {
+            Some(l) if !l.is_empty() => l.clone(),
+            _ => return Err(FormError::MissingLinkId { path }),
+        };
+        if let Some(prev) = self.by_link_id.get(&link_id) {
+            return Err(FormError::DuplicateLinkId {
+                link_id,
+                first: self.items[prev.index()].path.clone(),
+                second: path,
+            });
+        }
+        let type_text = item.type_.as_deref().unwrap_or("");
+        let item_type = match ItemType::parse(type_text) {
+            Some(t) => t,
+            // STU3's "question" type still appears in old forms; a string is its closest R4 reading.
+            None if type_text == "question" => {
+                self.warnings.push(FormWarning {
+                    path: format!("{path}.type"),
+                    message: "STU3 type 'question' read as 'string'".into(),
+                });
+                ItemType::String
+            }
+            None => return Err(FormError::UnknownItemType { link_id, path, found: type_text.into() }),
+        };
+        let exts = &item.extension;
+        let repeats = item.repeats.unwrap_or(false);
+        let in_repeating_group = in_repeating || (item_type == ItemType::Group && repeats);
+        let options = self.options(item, &path);
+        let external_value_set = item
+            .answer_value_set
+            .as_ref()
+            .filter(|vs| !vs.starts_with('#') && !self.value_sets.contains_key(vs.as_str()))
+            .cloned();
+        let mut units: Vec<Coding> = find_exts(exts, sdc::UNIT_OPTION)
+            .filter_map(|e| e.value.as_ref()?.as_coding().cloned())
+            .collect();
+        if let Some(c) = find_ext(exts, sdc::UNIT).and_then(|e| e.value.as_ref()?.as_coding()) {
+            units.push(c.clone());
+        }
+        let def = ItemDef {
+            id,
+            link_id: link_id.clone(),
+            path: path.clone(),
+            item_type,
+            text: LocalText::read(item.text.as_ref(), item.text_ext.as_ref()),
+            prefix: item.prefix.clone(),
+            parent,
+            children: Vec::new(),
+            depth,
+            required: item.required.unwrap_or(false),
+            repeats,
+            read_only: item.read_only.unwrap_or(false),
+            hidden: sdc::bool_ext(exts, sdc::HIDDEN),
+            max_length: item.max_length.and_then(|n| usize::try_from(n).ok()),
+            min_length: sdc::int_ext(exts, sdc::MIN_LENGTH).and_then(|n| usize::try_from(n).ok()),
+            min_value: find_ext(exts, sdc::MIN_VALUE).and_then(|e| e.value.clone()),
+            max_value: find_ext(exts, sdc::MAX_VALUE).and_then(|e| e.value.clone()),
+            regex: find_ext(exts, sdc::REGEX).and_then(|e| e.value.as_ref()?.as_str().map(str::to_owned)),
+            min_occurs: sdc::int_ext(exts, sdc::MIN_OCCURS).and_then(|n| usize::try_from(n).ok()),
+            max_occurs: sdc::int_ext(exts, sdc::MAX_OCCURS).and_then(|n| usize::try_from(n).ok()),
+            enable_when: Vec::new(),
+            enable_behavior: match item.enable_behavior.as_deref() {
+                Some("all") => EnableBehavior::All,
+                _ => EnableBehavior::Any,
+            },
+            options,
+            external_value_set,
+            initial: item.initial.iter().filter_map(|i| i.value.clone()).collect(),
+            item_control: sdc::item_control(exts),
+            units,
+            code: item.code.clone(),
+            definition: item.definition.clone(),
+            help: None,
+            entry_format: find_ext(exts, sdc::ENTRY_FORMAT).and_then(|e| e.value.as_ref()?.as_str().map(str::to_owned)),
+            observation_extract: sdc::bool_ext(exts, sdc::OBSERVATION_EXTRACT),
+            observation_link_period_days: find_ext(exts, sdc::OBSERVATION_LINK_PERIOD)
+                .and_then(|e| sdc::duration_days(e.value.as_ref()?)),
+            why_asked: find_ext(exts, sdc::WHY_ASKED).and_then(|e| {
+                let s = e.value.as_ref()?.as_str()?.to_owned();
+                Some(LocalText { translations: sdc::translations(&e.extension), text: s, rendering: None })
+            }),
+            enable_when_expression: sdc::expression_ext(exts, sdc::ENABLE_WHEN_EXPRESSION),
+            calculated_expression: sdc::expression_ext(exts, sdc::CALCULATED_EXPRESSION),
+            initial_expression: sdc::expression_ext(exts, sdc::INITIAL_EXPRESSION),
+            in_repeating_group,
+        };
+        self.items.push(def);
+        self.by_link_id.insert(link_id, id);
+        let mut children = Vec::new();
+        for (i, child) in item.item.iter().enumerate() {
+            let child_path = format!("{path}.item[{i}]");
+            let cid = self.add(child, Some(id), depth + 1, in_repeating_group, child_path)?;
+            // A display child with itemControl help/flyover is the parent's help text, not an item to show.
+            let cdef = &self.items[cid.index()];
+            if cdef.item_type == ItemType::Display
+                && matches!(cdef.item_control.as_deref(), Some("help") | Some("flyover"))
+            {
+                let help = cdef.text.clone();
+                self.items[id.index()].help = help;
+            }
+            children.push(cid);
+        }
+        self.items[id.index()].children = children;
+        Ok(id)
+    }
+
+    fn options(&mut self, item: &QuestionnaireItem, path: &str) -> Vec<AnswerChoice> {
+        if !item.answer_option.is_empty() {
+            return item
+                .answer_option
+                .iter()
+                .filter_map(|o| {
+                    let value = o.value.clone()?;
+                    let mut designations: Vec<(Option<String>, String)> = Vec::new();
+                    if let Value::Coding(c) = &value {
+                        if let Some(Json::Object(m)) = c.extra.get("_display") {
+                            if let Ok(el) = PrimitiveElement::from_json(&Json::Object(m.clone()), &mut Cx::new("Coding")) {
+                                designations
+                                    .extend(sdc::translations(&el.extension).into_iter().map(|(l, t)| (Some(l), t)));
+                            }
+                        }
+                    }
+                    if let Some(el) = &o.value_string_ext {
+                        designations.extend(sdc::translations(&el.extension).into_iter().map(|(l, t)| (Some(l), t)));
+                    }
+                    Some(AnswerChoice {
+                        label: value.display(),
+                        value,
+                        designations,
+                        initial_selected: o.initial_selected.unwrap_or(false),
+                    })
+                })
+                .collect();
+        }
+        if let Some(vs) = &item.answer_value_set {
+            if let Some(choices) = self.value_sets.get(vs.as_str()) {
+                return choices.clone();
+            }
+            if vs.starts_with('#') {
+                self.warnings.push(FormWarning {
+                    path: format!("{path}.answerValueSet"),
+                    message: format!("contained value set '{vs}' not found; the item has no options"),
+                });
+            }
+        }
+        Vec::new()
+    }
+}
+
+/// Contained ValueSets, by `#id` and by url, as answer choices.
+fn contained_value_sets(q: &Questionnaire) -> HashMap<String, Vec<AnswerChoice>> {
+    let mut out = HashMap::new();
+    for c in &q.contained {
+        if c.get("resourceType").and_then(Json::as_str) != Some("ValueSet") {
+            continue;
+        }
+        let Ok(vs) = ValueSet::from_json(c, &mut Cx::new("ValueSet")) else { continue };
+        let mut choices = Vec::new();
+        if let Some(compose) = &vs.compose {
+            for inc in &compose.include {
+                for concept in &inc.concept {
+                    let coding = Coding {
+                        system: inc.system.clone(),
+                        version: inc.version.clone(),
+                        code: concept.code.clone(),
+                        display: concept.display.clone(),
+                        ..Default::default()
+                    };
+                    choices.push(AnswerChoice {
+                        label: concept.display.clone().or_else(|| concept.code.clone()).unwrap_or_default(),
+                        value: Value::Coding(coding),
+                        designations: concept
+                            .designation
+                            .iter()
+                            .filter_map(|d| Some((d.language.clone(), d.value.clone()?)))
+                            .collect(),
+                        initial_selected: false,
+                    });
+                }
+            }
+        }
+        if choices.is_empty() {
+            if let Some(exp) = &vs.expansion {
+                flatten_expansion(&exp.contains, &mut choices);
+            }
+        }
+        if let Some(id) = &vs.id {
+            out.insert(format!("#{id}"), choices.clone());
+        }
+        if let Some(url) = &vs.url {
+            out.insert(url.clone(), choices);
+        }
+    }
+    out
+}
+
+fn flatten_expansion(contains: &[intake_fhir::ExpansionContains], out: &mut Vec<AnswerChoice>) {
+    for c in contains {
+        if c.code.is_some() {
+            out.push(AnswerChoice {
+                label: c.display.clone().or_else(|| c.code.clone()).unwrap_or_default(),
+                value: Value::Coding(Coding {
+                    system: c.system.clone(),
+                    code: c.code.clone(),
+                    display: c.display.clone(),
+                    ..Default::default()
+                }),
+                designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
+                initial_selected: false,
+            });
+        }
+        flatten_expansion(&c.contains, out);
+    }
+}

@@ -1,0 +1,135 @@
+//! Building the QuestionnaireResponse from a session.
+//!
+//! The item tree mirrors the Questionnaire and holds only enabled items with answers (and the
+//! groups around them): answers the patient gave to questions later hidden stay in the session
+//! (so re-showing restores them) but never reach the response. Rows prefilled from the chart
+//! carry an extension naming their chart resource, so the response alone says what was
+//! confirmed, changed or stopped.
+
+use intake_fhir::{
+    Extension, HumanName, Identifier, JsonMap, QuestionnaireResponse, Reference, RelatedPerson, ResponseAnswer,
+    ResponseItem, ToJson, Value,
+};
+
+use crate::context::{Proxy, Respondent};
+use crate::ids::{stable_uuid, URN_SYSTEM};
+use crate::sdc::ON_FILE_SOURCE;
+use crate::session::{NodeId, Session};
+
+/// `in-progress` while answering, `completed` at submit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    InProgress,
+    Completed,
+}
+
+impl Status {
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::InProgress => "in-progress",
+            Status::Completed => "completed",
+        }
+    }
+}
+
+/// The QR's stable UUID within the session.
+pub fn response_uuid(s: &Session) -> String {
+    stable_uuid(s.id(), "QuestionnaireResponse")
+}
+
+/// The patient as a reference, with their display name.
+pub fn patient_reference(s: &Session) -> Reference {
+    let chart = s.chart();
+    let display = crate::prefill::current_name(&chart.patient, false).map(HumanName::display);
+    Reference { reference: Some(chart.patient_ref.clone()), display, ..Default::default() }
+}
+
+/// Who answered: the patient, a RelatedPerson from the chart, or a contained one.
+pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
+    match &s.context().respondent {
+        Respondent::Patient => (patient_reference(s), None),
+        Respondent::Proxy(Proxy { reference: Some(r), name, .. }) => {
+            (Reference { reference: Some(r.clone()), display: name.clone(), ..Default::default() }, None)
+        }
+        Respondent::Proxy(Proxy { relationship, name, .. }) => {
+            let rp = RelatedPerson {
+                id: Some("respondent".into()),
+                patient: Some(Reference::to(s.chart().patient_ref.clone())),
+                relationship: relationship.iter().cloned().map(intake_fhir::CodeableConcept::from_coding).collect(),
+                name: name.iter().map(|n| HumanName { text: Some(n.clone()), ..Default::default() }).collect(),
+                ..Default::default()
+            };
+            (Reference { reference: Some("#respondent".into()), display: name.clone(), ..Default::default() }, Some(rp))
+        }
+    }
+}
+
+/// Build the QuestionnaireResponse.
+pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
+    let uuid = response_uuid(s);
+    let (author, contained) = author_reference(s);
+    let form = s.form();
+    let questionnaire = form.canonical().or_else(|| form.questionnaire.id.as_ref().map(|id| format!("Questionnaire/{id}")));
+    QuestionnaireResponse {
+        language: Some(s.context().language.clone()),
+        contained: contained.iter().map(ToJson::to_json).collect(),
+        identifier: Some(Identifier {
+            system: Some(URN_SYSTEM.into()),
+            value: Some(format!("urn:uuid:{uuid}")),
+            ..Default::default()
+        }),
+        questionnaire,
+        status: Some(status.code().into()),
+        subject: Some(patient_reference(s)),
+        authored: Some(s.now()),
+        author: Some(author.clone()),
+        source: Some(author),
+        item: items(s, s.roots()),
+        ..Default::default()
+    }
+}
+
+fn items(s: &Session, nodes: &[NodeId]) -> Vec<ResponseItem> {
+    nodes.iter().filter_map(|n| item(s, *n)).collect()
+}
+
+fn item(s: &Session, n: NodeId) -> Option<ResponseItem> {
+    let node = s.node(n)?;
+    if !node.state.enabled {
+        return None;
+    }
+    let def = s.def(n);
+    let children = items(s, &node.children);
+    let mut out = ResponseItem {
+        link_id: Some(def.link_id.clone()),
+        definition: def.definition.clone(),
+        text: def.text.as_ref().map(|t| t.text.clone()),
+        extension: Vec::new(),
+        answer: Vec::new(),
+        item: Vec::new(),
+        extra: JsonMap::new(),
+    };
+    if let Some(of) = &node.on_file {
+        out.extension.push(Extension::with_value(ON_FILE_SOURCE, Value::Reference(Reference::to(of.reference.clone()))));
+    }
+    if def.item_type.is_question() {
+        if node.answers.is_empty() {
+            return None;
+        }
+        out.answer = node
+            .answers
+            .iter()
+            .map(|v| ResponseAnswer { value: Some(v.clone()), ..Default::default() })
+            .collect();
+        // Items nested under a question belong under its (first) answer.
+        if let Some(first) = out.answer.first_mut() {
+            first.item = children;
+        }
+    } else {
+        if children.is_empty() {
+            return None;
+        }
+        out.item = children;
+    }
+    Some(out)
+}

@@ -1,0 +1,624 @@
+//! Clinical-context branching rules, written by informaticists in rhai (`rules/*.rhai`).
+//!
+//! A rule reads the chart, the visit context and the current answers, and decides: ask an
+//! item (with the patient-facing reason it is asked), hide one, make one required, or flag an
+//! answer for clinician review. The host API is documented in `rules/README.md`.
+//!
+//! Safety: rules come from files an informaticist edits, and a vendor may load their own, so
+//! the engine is sandboxed. It is built raw (`Engine::new_raw`) with only logic, string, array,
+//! map and math packages: no `eval`, no modules, no I/O, no clock. Operations, call depth,
+//! expression depth, string, array and map sizes are capped, so an endless loop, runaway
+//! recursion or a giant string stops within milliseconds with an error naming the file, line
+//! and column. A failing rule never takes the session down: the session records the error
+//! and fails *open* (every item the rule could ask is shown), because asking one question too
+//! many is safer than silently skipping one.
+//!
+//! Each script is compiled once when the visit type loads. Its AST is walked to find every
+//! linkId it mentions (`answer("x")`, `ask("x", ...)`): unknown linkIds are load errors with
+//! positions, and the items a rule can `ask` are *gated*: hidden unless a rule asks for them.
+//! At run time the engine records which answers a rule actually read, so after an answer only
+//! the rules that read it run again.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use intake_fhir::{Date, DateTime, Value};
+use rhai::packages::{
+    BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
+};
+use rhai::{ASTNode, Dynamic, Engine, EvalAltResult, Expr, ImmutableString, NativeCallContext, Position, AST, FLOAT, INT};
+
+use crate::chart::{observed_at, Chart};
+use crate::context::VisitContext;
+use crate::questionnaire::{Form, ItemId, LocalText};
+
+/// Limits that make a hostile or broken script stop fast.
+pub const MAX_OPERATIONS: u64 = 50_000;
+pub const MAX_CALL_LEVELS: usize = 16;
+pub const MAX_STRING_SIZE: usize = 4_096;
+pub const MAX_ARRAY_SIZE: usize = 1_000;
+pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+
+/// Host functions whose first argument is a linkId.
+const LINK_ID_FUNCTIONS: &[&str] =
+    &["answer", "answers", "answered", "has_answer_code", "ask", "hide", "require", "flag"];
+
+/// A rule script as text, with the name used in messages (its path).
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    pub name: String,
+    pub text: String,
+}
+
+/// Where in a rule file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Span {
+    fn of(pos: Position) -> Span {
+        Span { line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) }
+    }
+}
+
+/// A rule problem: what and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleError {
+    pub file: String,
+    pub span: Span,
+    pub kind: RuleErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleErrorKind {
+    TooLarge { bytes: usize },
+    Syntax(String),
+    UnknownLinkId { function: String, link_id: String },
+    /// The script ran too long, recursed too deep, or built too large a value.
+    Limit(String),
+    Runtime(String),
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        match &self.kind {
+            RuleErrorKind::TooLarge { bytes } => {
+                write!(f, "rule script is {bytes} bytes; the limit is {MAX_SCRIPT_BYTES}")
+            }
+            RuleErrorKind::Syntax(m) => write!(f, "syntax error: {m}"),
+            RuleErrorKind::UnknownLinkId { function, link_id } => {
+                write!(f, "{function}(\"{link_id}\"): no item with linkId '{link_id}' in this visit type")
+            }
+            RuleErrorKind::Limit(m) => write!(f, "rule stopped: {m}"),
+            RuleErrorKind::Runtime(m) => write!(f, "rule failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// A non-fatal finding about a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleWarning {
+    pub file: String,
+    pub span: Span,
+    pub message: String,
+}
+
+/// A linkId a rule mentions, found by reading the script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    pub function: String,
+    pub link_id: String,
+    pub item: ItemId,
+    pub span: Span,
+}
+
+/// One compiled rule script.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    ast: AST,
+    pub mentions: Vec<Mention>,
+    /// Items this rule may `ask`: they stay hidden unless some rule asks for them.
+    pub gates: Vec<ItemId>,
+}
+
+/// What one run of a rule decided.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Effects {
+    pub ask: Vec<(ItemId, Option<LocalText>)>,
+    pub hide: Vec<(ItemId, Option<LocalText>)>,
+    pub require: Vec<ItemId>,
+    pub flag: Vec<(ItemId, LocalText)>,
+}
+
+impl Effects {
+    /// Items whose state these effects touch.
+    pub fn touched(&self) -> impl Iterator<Item = ItemId> + '_ {
+        self.ask
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(self.hide.iter().map(|(i, _)| *i))
+            .chain(self.require.iter().copied())
+            .chain(self.flag.iter().map(|(i, _)| *i))
+    }
+}
+
+/// The outcome of a run: effects (or the error that stopped it), and which items' answers the
+/// run read before it ended. A failed run keeps its reads so it runs again when they change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub effects: Result<Effects, RuleError>,
+    pub reads: Vec<ItemId>,
+}
+
+/// Session-constant inputs to rules.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub chart: Rc<Chart>,
+    pub now: DateTime,
+    pub context: Rc<VisitContext>,
+}
+
+/// Effective answers by item, kept current by the session.
+pub type AnswerTable = Vec<Vec<Value>>;
+
+struct RunState {
+    facts: Facts,
+    answers: Rc<RefCell<AnswerTable>>,
+    reads: Vec<ItemId>,
+    effects: Effects,
+}
+
+type Slot = Rc<RefCell<Option<RunState>>>;
+
+/// The compiled rules of a visit type.
+pub struct RuleBook {
+    engine: Engine,
+    pub rules: Vec<Rule>,
+    slot: Slot,
+}
+
+impl fmt::Debug for RuleBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleBook").field("rules", &self.rules).finish()
+    }
+}
+
+impl RuleBook {
+    /// Compile scripts against a form. Fails on the first script with a syntax error or an
+    /// unknown linkId; warnings (linkIds given as expressions) are returned alongside.
+    pub fn compile(form: &Form, sources: &[RuleSource]) -> Result<(RuleBook, Vec<RuleWarning>), RuleError> {
+        let slot: Slot = Rc::new(RefCell::new(None));
+        let link_ids: Rc<HashMap<String, ItemId>> =
+            Rc::new(form.items.iter().map(|i| (i.link_id.clone(), i.id)).collect());
+        let engine = sandboxed_engine(&slot, &link_ids);
+        let mut rules = Vec::new();
+        let mut warnings = Vec::new();
+        for src in sources {
+            if src.text.len() > MAX_SCRIPT_BYTES {
+                return Err(RuleError {
+                    file: src.name.clone(),
+                    span: Span::default(),
+                    kind: RuleErrorKind::TooLarge { bytes: src.text.len() },
+                });
+            }
+            let ast = engine.compile(&src.text).map_err(|e| RuleError {
+                file: src.name.clone(),
+                span: Span::of(e.position()),
+                kind: RuleErrorKind::Syntax(e.err_type().to_string()),
+            })?;
+            let (mentions, mut w) = find_mentions(&ast, &src.name, &link_ids)?;
+            warnings.append(&mut w);
+            let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
+            gates.sort();
+            gates.dedup();
+            rules.push(Rule { name: src.name.clone(), ast, mentions, gates });
+        }
+        Ok((RuleBook { engine, rules, slot }, warnings))
+    }
+
+    /// Run one rule. The slot holds the run's state for the host functions and is always
+    /// emptied again, also when the script fails.
+    pub fn run(&self, rule: usize, facts: &Facts, answers: &Rc<RefCell<AnswerTable>>) -> Outcome {
+        let r = &self.rules[rule];
+        *self.slot.borrow_mut() = Some(RunState {
+            facts: facts.clone(),
+            answers: answers.clone(),
+            reads: Vec::new(),
+            effects: Effects::default(),
+        });
+        let result = self.engine.run_ast(&r.ast);
+        let (mut reads, effects) = match self.slot.borrow_mut().take() {
+            Some(st) => (st.reads, st.effects),
+            None => (Vec::new(), Effects::default()),
+        };
+        reads.sort();
+        reads.dedup();
+        let effects = result.map(|()| effects).map_err(|e| runtime_error(&r.name, &e));
+        Outcome { effects, reads }
+    }
+}
+
+fn runtime_error(file: &str, e: &EvalAltResult) -> RuleError {
+    // Errors inside a script function carry the inner error; report the innermost position.
+    let mut err = e;
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = err {
+        err = inner;
+    }
+    let span = Span::of(err.position());
+    let kind = match err {
+        EvalAltResult::ErrorTooManyOperations(_) => RuleErrorKind::Limit(format!(
+            "it ran more than {MAX_OPERATIONS} operations (an endless loop?)"
+        )),
+        EvalAltResult::ErrorStackOverflow(_) => {
+            RuleErrorKind::Limit(format!("calls nested deeper than {MAX_CALL_LEVELS} levels (runaway recursion?)"))
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            RuleErrorKind::Limit(format!("{what} grew past its limit ({MAX_STRING_SIZE} characters / {MAX_ARRAY_SIZE} items)"))
+        }
+        EvalAltResult::ErrorTooManyVariables(_) => RuleErrorKind::Limit("too many variables".into()),
+        EvalAltResult::ErrorRuntime(d, _) => RuleErrorKind::Runtime(d.to_string()),
+        other => RuleErrorKind::Runtime(other.to_string().split(" (line").next().unwrap_or_default().to_owned()),
+    };
+    RuleError { file: file.to_owned(), span, kind }
+}
+
+/// Walk the AST for host calls whose first argument names an item.
+fn find_mentions(
+    ast: &AST,
+    file: &str,
+    link_ids: &HashMap<String, ItemId>,
+) -> Result<(Vec<Mention>, Vec<RuleWarning>), RuleError> {
+    let mut mentions = Vec::new();
+    let mut warnings = Vec::new();
+    let mut error = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = path.last() else { return true };
+        let name = call.name.as_str();
+        if !LINK_ID_FUNCTIONS.contains(&name) {
+            return true;
+        }
+        match call.args.first() {
+            Some(Expr::StringConstant(s, arg_pos)) => match link_ids.get(s.as_str()) {
+                Some(item) => mentions.push(Mention {
+                    function: name.to_owned(),
+                    link_id: s.to_string(),
+                    item: *item,
+                    span: Span::of(*arg_pos),
+                }),
+                None => {
+                    error = Some(RuleError {
+                        file: file.to_owned(),
+                        span: Span::of(*arg_pos),
+                        kind: RuleErrorKind::UnknownLinkId { function: name.to_owned(), link_id: s.to_string() },
+                    });
+                    return false;
+                }
+            },
+            _ => warnings.push(RuleWarning {
+                file: file.to_owned(),
+                span: Span::of(*pos),
+                message: format!(
+                    "{name}() is given a computed linkId; `intake check` cannot verify it{}",
+                    if name == "ask" { ", and the item will not be hidden before the rule asks for it" } else { "" }
+                ),
+            }),
+        }
+        true
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok((mentions, warnings)),
+    }
+}
+
+fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engine {
+    let mut engine = Engine::new_raw();
+    LogicPackage::new().register_into_engine(&mut engine);
+    BasicStringPackage::new().register_into_engine(&mut engine);
+    MoreStringPackage::new().register_into_engine(&mut engine);
+    BasicArrayPackage::new().register_into_engine(&mut engine);
+    BasicMapPackage::new().register_into_engine(&mut engine);
+    BasicMathPackage::new().register_into_engine(&mut engine);
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_ARRAY_SIZE)
+        .set_max_map_size(MAX_ARRAY_SIZE)
+        .set_max_variables(256)
+        .set_max_functions(64)
+        .set_strict_variables(true);
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    register_chart_api(&mut engine, slot);
+    register_answer_api(&mut engine, slot, link_ids);
+    register_effect_api(&mut engine, slot, link_ids);
+    engine
+}
+
+type HostResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn host_error(ctx: &NativeCallContext, msg: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(msg.into(), ctx.call_position()).into()
+}
+
+/// Read the facts of the current run.
+fn with_facts<T>(slot: &Slot, f: impl FnOnce(&Facts) -> T) -> Option<T> {
+    slot.borrow().as_ref().map(|st| f(&st.facts))
+}
+
+fn today(facts: &Facts) -> Date {
+    facts.now.date
+}
+
+fn register_chart_api(engine: &mut Engine, slot: &Slot) {
+    let s = slot.clone();
+    engine.register_fn("age", move || -> INT {
+        with_facts(&s, |f| f.chart.age_years(&today(f))).flatten().unwrap_or(-1)
+    });
+    let s = slot.clone();
+    engine.register_fn("age_in_months", move || -> INT {
+        with_facts(&s, |f| f.chart.age_months(&today(f))).flatten().unwrap_or(-1)
+    });
+    let s = slot.clone();
+    engine.register_fn("sex", move || -> ImmutableString {
+        with_facts(&s, |f| f.chart.patient.gender.clone().unwrap_or_else(|| "unknown".into()))
+            .unwrap_or_default()
+            .into()
+    });
+    let s = slot.clone();
+    engine.register_fn("today", move || -> ImmutableString {
+        with_facts(&s, |f| today(f).to_string()).unwrap_or_default().into()
+    });
+    let s = slot.clone();
+    engine.register_fn("has_condition", move |code: &str| -> bool {
+        with_facts(&s, |f| f.chart.has_condition(code)).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("has_allergy", move |code: &str| -> bool {
+        with_facts(&s, |f| f.chart.has_allergy(code)).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("takes_medication", move |code: &str| -> bool {
+        with_facts(&s, |f| f.chart.takes_medication(code)).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("conditions", move || -> rhai::Array {
+        with_facts(&s, |f| {
+            f.chart
+                .conditions
+                .iter()
+                .filter_map(|c| c.resource.code.as_ref())
+                .map(|cc| concept_map(cc).into())
+                .collect()
+        })
+        .unwrap_or_default()
+    });
+    let s = slot.clone();
+    engine.register_fn("allergies", move || -> rhai::Array {
+        with_facts(&s, |f| {
+            f.chart
+                .allergies
+                .iter()
+                .map(|a| {
+                    let mut m = a.resource.code.as_ref().map(concept_map).unwrap_or_default();
+                    m.insert("criticality".into(), a.resource.criticality.clone().unwrap_or_default().into());
+                    let reactions: rhai::Array = a
+                        .resource
+                        .reaction
+                        .iter()
+                        .flat_map(|r| r.manifestation.iter().map(|c| Dynamic::from(c.label())))
+                        .collect();
+                    m.insert("reactions".into(), reactions.into());
+                    m.into()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    });
+    let s = slot.clone();
+    engine.register_fn("medications", move || -> rhai::Array {
+        with_facts(&s, |f| {
+            f.chart
+                .medications
+                .iter()
+                .map(|m| {
+                    let mut map = concept_map(&m.concept);
+                    map.insert("dosage".into(), m.dosage.clone().unwrap_or_default().into());
+                    map.into()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    });
+    let s = slot.clone();
+    engine.register_fn("latest_observation", move |code: &str| -> Dynamic {
+        with_facts(&s, |f| observation_map(f, code, None)).unwrap_or(Dynamic::UNIT)
+    });
+    let s = slot.clone();
+    engine.register_fn("latest_observation_within", move |code: &str, days: INT| -> Dynamic {
+        with_facts(&s, |f| observation_map(f, code, Some(days as f64))).unwrap_or(Dynamic::UNIT)
+    });
+    let s = slot.clone();
+    engine.register_fn("visit_reason", move || -> ImmutableString {
+        with_facts(&s, |f| f.context.reasons.first().cloned().unwrap_or_default()).unwrap_or_default().into()
+    });
+    let s = slot.clone();
+    engine.register_fn("has_visit_reason", move |reason: &str| -> bool {
+        with_facts(&s, |f| f.context.reasons.iter().any(|r| r == reason)).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("is_proxy", move || -> bool { with_facts(&s, |f| f.context.is_proxy()).unwrap_or(false) });
+    let s = slot.clone();
+    engine.register_fn("context", move |key: &str| -> Dynamic {
+        with_facts(&s, |f| f.context.values.get(key).map(|v| Dynamic::from(v.clone())))
+            .flatten()
+            .unwrap_or(Dynamic::UNIT)
+    });
+}
+
+fn concept_map(cc: &intake_fhir::CodeableConcept) -> rhai::Map {
+    let mut m = rhai::Map::new();
+    let first = cc.coding.first();
+    m.insert("code".into(), first.and_then(|c| c.code.clone()).unwrap_or_default().into());
+    m.insert("system".into(), first.and_then(|c| c.system.clone()).unwrap_or_default().into());
+    m.insert("display".into(), cc.label().into());
+    m
+}
+
+fn observation_map(f: &Facts, code: &str, within: Option<f64>) -> Dynamic {
+    let Some(obs) = f.chart.latest_observation(code, &f.now, within) else { return Dynamic::UNIT };
+    let o = &obs.resource;
+    let mut m = rhai::Map::new();
+    if let Some(v) = &o.value {
+        m.insert("value".into(), value_to_dynamic(v));
+        if let Value::Quantity(q) = v {
+            m.insert("unit".into(), q.unit_key().unwrap_or_default().to_owned().into());
+        }
+    }
+    if let Some(t) = observed_at(o) {
+        m.insert("date".into(), t.date.to_string().into());
+        let days = (f.now.epoch_millis() - t.epoch_millis()) / 86_400_000;
+        m.insert("days_ago".into(), (days as INT).into());
+    }
+    let mut comps = rhai::Map::new();
+    for c in &o.component {
+        if let (Some(code), Some(v)) = (c.code.as_ref().and_then(|c| c.first_code()), &c.value) {
+            comps.insert(code.into(), value_to_dynamic(v));
+        }
+    }
+    m.insert("components".into(), comps.into());
+    m.into()
+}
+
+/// How an answer looks to a rule: booleans, numbers and strings; a coding is its code;
+/// a quantity is its number; a date is its `YYYY-MM-DD` text.
+pub fn value_to_dynamic(v: &Value) -> Dynamic {
+    match v {
+        Value::Boolean(b) => (*b).into(),
+        Value::Integer(i) => (*i as INT).into(),
+        Value::Decimal(d) => (*d as FLOAT).into(),
+        Value::Quantity(q) => q.value.map(|x| Dynamic::from(x as FLOAT)).unwrap_or(Dynamic::UNIT),
+        Value::Coding(c) => c.code.clone().unwrap_or_default().into(),
+        other => other.display().into(),
+    }
+}
+
+fn resolve(ctx: &NativeCallContext, link_ids: &HashMap<String, ItemId>, id: &str) -> HostResult<ItemId> {
+    link_ids
+        .get(id)
+        .copied()
+        .ok_or_else(|| host_error(ctx, format!("no item with linkId '{id}' in this visit type")))
+}
+
+/// Answers of an item, recording the read.
+fn read_answers(slot: &Slot, item: ItemId) -> Vec<Value> {
+    let mut guard = slot.borrow_mut();
+    let Some(st) = guard.as_mut() else { return Vec::new() };
+    st.reads.push(item);
+    let table = st.answers.borrow();
+    table.get(item.index()).cloned().unwrap_or_default()
+}
+
+fn register_answer_api(engine: &mut Engine, slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) {
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("answer", move |ctx: NativeCallContext, id: &str| -> HostResult<Dynamic> {
+        let item = resolve(&ctx, &l, id)?;
+        Ok(read_answers(&s, item).first().map(value_to_dynamic).unwrap_or(Dynamic::UNIT))
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("answers", move |ctx: NativeCallContext, id: &str| -> HostResult<rhai::Array> {
+        let item = resolve(&ctx, &l, id)?;
+        Ok(read_answers(&s, item).iter().map(value_to_dynamic).collect())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("answered", move |ctx: NativeCallContext, id: &str| -> HostResult<bool> {
+        let item = resolve(&ctx, &l, id)?;
+        Ok(!read_answers(&s, item).is_empty())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("has_answer_code", move |ctx: NativeCallContext, id: &str, code: &str| -> HostResult<bool> {
+        let item = resolve(&ctx, &l, id)?;
+        Ok(read_answers(&s, item).iter().any(|v| match v {
+            Value::Coding(c) => c.code.as_deref() == Some(code),
+            other => other.as_str() == Some(code),
+        }))
+    });
+}
+
+/// A reason is a string, or a map of language to string (`#{ en: "...", es: "..." }`).
+fn reason_from(ctx: &NativeCallContext, d: &Dynamic) -> HostResult<LocalText> {
+    if let Some(s) = d.clone().try_cast::<ImmutableString>() {
+        return Ok(LocalText { text: s.to_string(), translations: Vec::new(), rendering: None });
+    }
+    if let Some(m) = d.clone().try_cast::<rhai::Map>() {
+        let mut translations: Vec<(String, String)> =
+            m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        translations.sort();
+        let text = m
+            .get("en")
+            .map(|v| v.to_string())
+            .or_else(|| translations.first().map(|(_, t)| t.clone()))
+            .unwrap_or_default();
+        return Ok(LocalText { text, translations, rendering: None });
+    }
+    Err(host_error(ctx, format!("a reason must be a string or a map of language to text, not {}", d.type_name())))
+}
+
+fn with_effects(slot: &Slot, f: impl FnOnce(&mut Effects)) {
+    if let Some(st) = slot.borrow_mut().as_mut() {
+        f(&mut st.effects);
+    }
+}
+
+fn register_effect_api(engine: &mut Engine, slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) {
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("ask", move |ctx: NativeCallContext, id: &str| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        with_effects(&s, |e| e.ask.push((item, None)));
+        Ok(())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("ask", move |ctx: NativeCallContext, id: &str, reason: Dynamic| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        let reason = reason_from(&ctx, &reason)?;
+        with_effects(&s, |e| e.ask.push((item, Some(reason))));
+        Ok(())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("hide", move |ctx: NativeCallContext, id: &str| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        with_effects(&s, |e| e.hide.push((item, None)));
+        Ok(())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("hide", move |ctx: NativeCallContext, id: &str, reason: Dynamic| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        let reason = reason_from(&ctx, &reason)?;
+        with_effects(&s, |e| e.hide.push((item, Some(reason))));
+        Ok(())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("require", move |ctx: NativeCallContext, id: &str| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        with_effects(&s, |e| e.require.push(item));
+        Ok(())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("flag", move |ctx: NativeCallContext, id: &str, reason: Dynamic| -> HostResult<()> {
+        let item = resolve(&ctx, &l, id)?;
+        let reason = reason_from(&ctx, &reason)?;
+        with_effects(&s, |e| e.flag.push((item, reason)));
+        Ok(())
+    });
+}

@@ -1,0 +1,277 @@
+//! SDC (Structured Data Capture 4.0) and core extension URLs, readers, and the feature report
+//! that tells a form author which SDC features a Questionnaire uses and which we do not run yet.
+
+use std::collections::BTreeMap;
+
+use intake_fhir::{find_ext, CodeableConcept, Expression, Extension, Questionnaire, QuestionnaireItem, Value};
+
+use crate::questionnaire::Rendering;
+
+pub const ITEM_CONTROL: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl";
+pub const MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
+pub const MAX_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/maxValue";
+pub const MIN_LENGTH: &str = "http://hl7.org/fhir/StructureDefinition/minLength";
+pub const REGEX: &str = "http://hl7.org/fhir/StructureDefinition/regex";
+pub const MIN_OCCURS: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-minOccurs";
+pub const MAX_OCCURS: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs";
+pub const HIDDEN: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden";
+pub const UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+pub const UNIT_OPTION: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption";
+pub const ENTRY_FORMAT: &str = "http://hl7.org/fhir/StructureDefinition/entryFormat";
+pub const TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/translation";
+pub const RENDERING_XHTML: &str = "http://hl7.org/fhir/StructureDefinition/rendering-xhtml";
+pub const RENDERING_MARKDOWN: &str = "http://hl7.org/fhir/StructureDefinition/rendering-markdown";
+pub const CHOICE_ORIENTATION: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
+pub const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+pub const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
+pub const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+const SDC: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/";
+pub const OBSERVATION_EXTRACT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract";
+pub const OBSERVATION_LINK_PERIOD: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationLinkPeriod";
+pub const ENABLE_WHEN_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression";
+pub const CALCULATED_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+pub const INITIAL_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub const OPEN_LABEL: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-openLabel";
+pub const SHORT_TEXT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-shortText";
+
+/// Our own extensions live under this base.
+pub const INTAKE_BASE: &str = "http://intake-engine.org/fhir";
+/// Why the form author asks this item, shown to the patient.
+pub const WHY_ASKED: &str = "http://intake-engine.org/fhir/StructureDefinition/why-asked";
+/// On a response item (repeating group instance): the chart resource this row was prefilled from.
+pub const ON_FILE_SOURCE: &str = "http://intake-engine.org/fhir/StructureDefinition/on-file-source";
+
+pub fn bool_ext(exts: &[Extension], url: &str) -> bool {
+    find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_bool()).unwrap_or(false)
+}
+
+pub fn int_ext(exts: &[Extension], url: &str) -> Option<i64> {
+    find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_integer())
+}
+
+pub fn expression_ext(exts: &[Extension], url: &str) -> Option<Expression> {
+    find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_expression().cloned())
+}
+
+/// The itemControl code (`radio-button`, `drop-down`, `page`, `help`, ...).
+pub fn item_control(exts: &[Extension]) -> Option<String> {
+    match find_ext(exts, ITEM_CONTROL)?.value.as_ref()? {
+        Value::CodeableConcept(CodeableConcept { coding, .. }) => coding.iter().find_map(|c| c.code.clone()),
+        Value::Coding(c) => c.code.clone(),
+        _ => None,
+    }
+}
+
+/// `(lang, content)` pairs from FHIR translation extensions.
+pub fn translations(exts: &[Extension]) -> Vec<(String, String)> {
+    exts.iter()
+        .filter(|e| e.url.as_deref() == Some(TRANSLATION))
+        .filter_map(|e| {
+            let lang = e.sub("lang")?.value.as_ref()?.as_str()?.to_owned();
+            let content = e.sub("content")?.value.as_ref()?.as_str()?.to_owned();
+            Some((lang, content))
+        })
+        .collect()
+}
+
+/// Rich-text rendering of a text element, if given.
+pub fn rendering(exts: &[Extension]) -> Option<Rendering> {
+    if let Some(x) = find_ext(exts, RENDERING_XHTML).and_then(|e| e.value.as_ref()?.as_str()) {
+        return Some(Rendering::Xhtml(x.to_owned()));
+    }
+    find_ext(exts, RENDERING_MARKDOWN)
+        .and_then(|e| e.value.as_ref()?.as_str())
+        .map(|m| Rendering::Markdown(m.to_owned()))
+}
+
+/// A `valueDuration` as days (UCUM `d`, `wk`, `mo`, `a`, `h`).
+pub fn duration_days(v: &Value) -> Option<f64> {
+    let (value, unit) = match v {
+        Value::Quantity(q) => (q.value?, q.code.clone().or(q.unit.clone())?),
+        Value::Other { json, .. } => (
+            json.get("value")?.as_f64()?,
+            json.get("code").or(json.get("unit"))?.as_str()?.to_owned(),
+        ),
+        _ => return None,
+    };
+    let per = match unit.as_str() {
+        "d" | "day" | "days" => 1.0,
+        "wk" | "week" | "weeks" => 7.0,
+        "mo" | "month" | "months" => 30.0,
+        "a" | "year" | "years" => 365.0,
+        "h" | "hour" | "hours" => 1.0 / 24.0,
+        _ => return None,
+    };
+    Some(value * per)
+}
+
+/// Which SDC features a Questionnaire uses, and which the engine does not run yet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureReport {
+    pub item_count: usize,
+    pub used: BTreeMap<&'static str, usize>,
+}
+
+/// Features the engine reads and acts on.
+const SUPPORTED: &[&str] = &[
+    "enableWhen",
+    "enableBehavior",
+    "answerOption",
+    "answerValueSet(contained)",
+    "initial",
+    "itemControl",
+    "required",
+    "repeats",
+    "readOnly",
+    "maxLength",
+    "minLength",
+    "minValue/maxValue",
+    "regex",
+    "minOccurs/maxOccurs",
+    "hidden",
+    "unit",
+    "unitOption",
+    "entryFormat",
+    "translation",
+    "rendering-xhtml/markdown",
+    "observationExtract",
+    "observationLinkPeriod",
+    "item.definition",
+    "item.code",
+    "choiceOrientation",
+    "openLabel",
+    "shortText",
+];
+
+impl FeatureReport {
+    pub fn of(q: &Questionnaire) -> FeatureReport {
+        let mut r = FeatureReport::default();
+        for e in &q.extension {
+            if let Some(url) = e.url.as_deref() {
+                r.note_ext(url, true);
+            }
+        }
+        if q.contained.iter().any(|c| c.get("resourceType").and_then(|v| v.as_str()) == Some("ValueSet")) {
+            r.bump("contained ValueSet");
+        }
+        for it in &q.item {
+            r.walk(it);
+        }
+        r.used.remove("contained ValueSet");
+        r
+    }
+
+    fn bump(&mut self, f: &'static str) {
+        *self.used.entry(f).or_insert(0) += 1;
+    }
+
+    fn walk(&mut self, it: &QuestionnaireItem) {
+        self.item_count += 1;
+        if !it.enable_when.is_empty() {
+            self.bump("enableWhen");
+        }
+        if it.enable_behavior.is_some() {
+            self.bump("enableBehavior");
+        }
+        if !it.answer_option.is_empty() {
+            self.bump("answerOption");
+        }
+        if let Some(vs) = &it.answer_value_set {
+            self.bump(if vs.starts_with('#') { "answerValueSet(contained)" } else { "answerValueSet(external)" });
+        }
+        if !it.initial.is_empty() {
+            self.bump("initial");
+        }
+        if it.required == Some(true) {
+            self.bump("required");
+        }
+        if it.repeats == Some(true) {
+            self.bump("repeats");
+        }
+        if it.read_only == Some(true) {
+            self.bump("readOnly");
+        }
+        if it.max_length.is_some() {
+            self.bump("maxLength");
+        }
+        if it.definition.is_some() {
+            self.bump("item.definition");
+        }
+        if !it.code.is_empty() {
+            self.bump("item.code");
+        }
+        for el in [&it.text_ext, &it.prefix_ext].into_iter().flatten() {
+            for e in &el.extension {
+                match e.url.as_deref() {
+                    Some(TRANSLATION) => self.bump("translation"),
+                    Some(RENDERING_XHTML) | Some(RENDERING_MARKDOWN) => self.bump("rendering-xhtml/markdown"),
+                    _ => {}
+                }
+            }
+        }
+        for e in &it.extension {
+            if let Some(url) = e.url.as_deref() {
+                self.note_ext(url, false);
+            }
+        }
+        for child in &it.item {
+            self.walk(child);
+        }
+    }
+
+    fn note_ext(&mut self, url: &str, _root: bool) {
+        let name: &'static str = match url {
+            ITEM_CONTROL => "itemControl",
+            MIN_VALUE | MAX_VALUE => "minValue/maxValue",
+            MIN_LENGTH => "minLength",
+            REGEX => "regex",
+            MIN_OCCURS | MAX_OCCURS => "minOccurs/maxOccurs",
+            HIDDEN => "hidden",
+            UNIT => "unit",
+            UNIT_OPTION => "unitOption",
+            ENTRY_FORMAT => "entryFormat",
+            CHOICE_ORIENTATION => "choiceOrientation",
+            ORDINAL_VALUE | ITEM_WEIGHT => "ordinalValue/itemWeight",
+            VARIABLE => "variable",
+            OBSERVATION_EXTRACT => "observationExtract",
+            OBSERVATION_LINK_PERIOD => "observationLinkPeriod",
+            ENABLE_WHEN_EXPRESSION => "enableWhenExpression",
+            CALCULATED_EXPRESSION => "calculatedExpression",
+            INITIAL_EXPRESSION => "initialExpression",
+            OPEN_LABEL => "openLabel",
+            SHORT_TEXT => "shortText",
+            WHY_ASKED => "why-asked",
+            u if u.starts_with(SDC) => match &u[SDC.len()..] {
+                "sdc-questionnaire-launchContext" => "launchContext",
+                "sdc-questionnaire-answerExpression" => "answerExpression",
+                "sdc-questionnaire-itemPopulationContext" => "itemPopulationContext",
+                "sdc-questionnaire-templateExtract" => "templateExtract",
+                "sdc-questionnaire-templateExtractContext" => "templateExtract",
+                "sdc-questionnaire-templateExtractValue" => "templateExtract",
+                "sdc-questionnaire-extractAllocateId" => "extractAllocateId",
+                "sdc-questionnaire-sourceQueries" => "sourceQueries",
+                "sdc-questionnaire-itemExtractionContext" => "itemExtractionContext",
+                "sdc-questionnaire-definitionExtract" => "definitionExtract",
+                "sdc-questionnaire-answerOptionsToggleExpression" => "answerOptionsToggleExpression",
+                "sdc-questionnaire-targetConstraint" => "targetConstraint",
+                "sdc-questionnaire-collapsible" => "collapsible",
+                "sdc-questionnaire-preferredTerminologyServer" => "preferredTerminologyServer",
+                "sdc-questionnaire-width" => "width",
+                "sdc-questionnaire-entryMode" => "entryMode",
+                _ => "other SDC extension",
+            },
+            u if u.contains("cqf-expression") => "cqf-expression",
+            u if u.contains("cqf-library") => "cqf-library",
+            _ => return,
+        };
+        self.bump(name);
+    }
+
+    /// Features present that the engine does not act on yet.
+    pub fn unsupported(&self) -> Vec<&'static str> {
+        self.used.keys().copied().filter(|f| !SUPPORTED.contains(f) && *f != "why-asked").collect()
+    }
+}

@@ -1,0 +1,558 @@
+//! One patient filling in one visit type: the answers, the rows of repeating groups, and the
+//! computed state of every item (shown, required, why, errors).
+//!
+//! The item tree is instantiated as *nodes*: one per item, except that a repeating group has
+//! one node per row, each with its own children. Node ids are stable for the session's life
+//! (a removed row's nodes are retired, never reused), so a UI can key its widgets by them.
+//!
+//! Every change goes through [`Session::answer`], [`Session::add_row`] or
+//! [`Session::remove_row`], which re-evaluate only what depends on the change (see
+//! `evaluate.rs`) and return the nodes whose state changed.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+
+use intake_fhir::{DateTime, Value};
+
+use crate::answer::{coerce_all, AnswerError};
+use crate::chart::Chart;
+use crate::context::VisitContext;
+use crate::questionnaire::{Form, ItemDef, ItemId, LocalText, Operator};
+use crate::rules::{AnswerTable, Facts, Outcome, RuleError};
+use crate::validate::ValidationError;
+use crate::visit_type::{ListKind, VisitType};
+
+/// A node of the instantiated item tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Why an item is shown to the patient.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    /// A rule asked for it, with its patient-facing reason.
+    Rule { rule: String, reason: Option<LocalText> },
+    /// An earlier answer enabled it.
+    Answer { question: ItemId, operator: Operator, value: Value },
+    /// The form author's stated reason (`why-asked` extension).
+    Author(LocalText),
+}
+
+/// Why an item is not shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hidden {
+    /// Its group (or parent question) is hidden.
+    Parent,
+    /// Its enableWhen conditions are not met.
+    EnableWhen,
+    /// A rule may ask for it, and none has.
+    NotAsked,
+    /// A rule hid it.
+    Rule { rule: String, reason: Option<LocalText> },
+    /// The review question of a row the patient added (there is nothing on file to review).
+    NewRow,
+}
+
+/// What the engine decided about one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemState {
+    pub enabled: bool,
+    pub required: bool,
+    pub why: Option<Why>,
+    pub hidden: Option<Hidden>,
+    /// Reasons a clinician should review this answer.
+    pub flags: Vec<LocalText>,
+    pub errors: Vec<ValidationError>,
+}
+
+impl Default for ItemState {
+    fn default() -> Self {
+        ItemState { enabled: false, required: false, why: None, hidden: Some(Hidden::Parent), flags: Vec::new(), errors: Vec::new() }
+    }
+}
+
+/// A row of an on-file list: the chart entry it shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnFileRow {
+    pub kind: ListKind,
+    /// `AllergyIntolerance/123`.
+    pub reference: String,
+    /// A one-line summary for the patient ("Penicillin: hives").
+    pub summary: String,
+}
+
+/// Values an item was prefilled with from the chart, to show "on file" and to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prefilled {
+    /// Where they came from: `Patient.telecom`, `Observation/abc`.
+    pub source: String,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub item: ItemId,
+    pub parent: Option<NodeId>,
+    pub children: Vec<NodeId>,
+    pub alive: bool,
+    pub answers: Vec<Value>,
+    pub on_file: Option<OnFileRow>,
+    pub prefilled: Option<Prefilled>,
+    pub state: ItemState,
+}
+
+/// How a rule's last run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RuleRun {
+    NotRun,
+    Done(Outcome),
+}
+
+/// Per item, what all rules together currently say.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct RuleView {
+    pub asked: Option<(usize, Option<LocalText>)>,
+    pub hidden: Option<(usize, Option<LocalText>)>,
+    pub required: bool,
+    pub flags: Vec<LocalText>,
+}
+
+/// What changed after an operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Changes {
+    /// Nodes whose state, answers or children changed (including new ones).
+    pub nodes: Vec<NodeId>,
+    /// Nodes retired by a row removal.
+    pub removed: Vec<NodeId>,
+}
+
+/// Problems starting or restoring a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionError {
+    EmptySessionId,
+    /// Saved answers belong to a different patient than the chart.
+    PatientMismatch { saved: String, chart: String },
+    /// Saved answers belong to a different visit type.
+    VisitTypeMismatch { saved: String, current: String },
+    Answers(crate::answers_file::AnswersError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::EmptySessionId => write!(f, "a session needs a non-empty id"),
+            SessionError::PatientMismatch { saved, chart } => write!(
+                f,
+                "saved answers are for {saved}, but the chart is for {chart}; they were not loaded"
+            ),
+            SessionError::VisitTypeMismatch { saved, current } => {
+                write!(f, "saved answers are for visit type '{saved}', not '{current}'")
+            }
+            SessionError::Answers(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// One intake in progress.
+pub struct Session {
+    pub(crate) vt: Rc<VisitType>,
+    pub(crate) facts: Facts,
+    pub(crate) id: String,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) roots: Vec<NodeId>,
+    /// Live nodes of each item.
+    pub(crate) by_item: Vec<Vec<NodeId>>,
+    /// Effective answers per item, shared with the rule host functions.
+    pub(crate) table: Rc<RefCell<AnswerTable>>,
+    pub(crate) runs: Vec<RuleRun>,
+    /// For each item, the rules whose last run read it.
+    pub(crate) readers: Vec<Vec<usize>>,
+    pub(crate) views: Vec<RuleView>,
+    pub(crate) queue: VecDeque<NodeId>,
+    pub(crate) queued: Vec<bool>,
+    pub(crate) dirty_rules: Vec<bool>,
+    pub(crate) changed: Vec<NodeId>,
+    pub(crate) changed_mark: Vec<bool>,
+    pub(crate) removed: Vec<NodeId>,
+    /// Set when evaluation did not settle (rules that keep flipping each other).
+    pub(crate) unsettled: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).field("nodes", &self.nodes.len()).finish()
+    }
+}
+
+impl Session {
+    /// Start a session: instantiate the form, prefill it from the chart, evaluate everything.
+    pub fn new(
+        vt: Rc<VisitType>,
+        chart: Rc<Chart>,
+        context: VisitContext,
+        now: DateTime,
+        session_id: &str,
+    ) -> Result<Session, SessionError> {
+        if session_id.trim().is_empty() {
+            return Err(SessionError::EmptySessionId);
+        }
+        let n_items = vt.form.items.len();
+        let n_rules = vt.rules.rules.len();
+        let mut s = Session {
+            facts: Facts { chart, now, context: Rc::new(context) },
+            id: session_id.to_owned(),
+            nodes: Vec::new(),
+            roots: Vec::new(),
+            by_item: vec![Vec::new(); n_items],
+            table: Rc::new(RefCell::new(vec![Vec::new(); n_items])),
+            runs: vec![RuleRun::NotRun; n_rules],
+            readers: vec![Vec::new(); n_items],
+            views: vec![RuleView::default(); n_items],
+            queue: VecDeque::new(),
+            queued: Vec::new(),
+            dirty_rules: vec![true; n_rules],
+            changed: Vec::new(),
+            changed_mark: Vec::new(),
+            removed: Vec::new(),
+            unsettled: false,
+            vt,
+        };
+        let roots: Vec<ItemId> = s.vt.form.roots.clone();
+        for item in roots {
+            s.instantiate(item, None);
+        }
+        crate::prefill::prefill(&mut s);
+        s.evaluate_all();
+        s.take_changes();
+        Ok(s)
+    }
+
+    /// Create the nodes for an item (and its subtree) under `parent`. A repeating group gets
+    /// one empty row, unless it is an on-file list (whose rows come from the chart).
+    fn instantiate(&mut self, item: ItemId, parent: Option<NodeId>) {
+        let def = self.vt.form.item(item);
+        if def.is_repeating_group() {
+            if self.vt.list_of_group(item).is_none() {
+                self.new_row(item, parent);
+            }
+            return;
+        }
+        self.new_node(item, parent);
+    }
+
+    /// A node for one item (a row, when the item is a repeating group) and its subtree.
+    pub(crate) fn new_node(&mut self, item: ItemId, parent: Option<NodeId>) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        let def = self.vt.form.item(item);
+        let answers = initial_answers(def);
+        self.nodes.push(Node {
+            item,
+            parent,
+            children: Vec::new(),
+            alive: true,
+            answers,
+            on_file: None,
+            prefilled: None,
+            state: ItemState::default(),
+        });
+        self.queued.push(false);
+        self.changed_mark.push(false);
+        self.by_item[item.index()].push(id);
+        match parent {
+            Some(p) => {
+                // Keep siblings in questionnaire order; rows of one group stay together.
+                let pos = self.nodes[p.index()]
+                    .children
+                    .iter()
+                    .position(|c| self.nodes[c.index()].item > item)
+                    .unwrap_or(self.nodes[p.index()].children.len());
+                self.nodes[p.index()].children.insert(pos, id);
+            }
+            None => {
+                let pos = self.roots.iter().position(|c| self.nodes[c.index()].item > item).unwrap_or(self.roots.len());
+                self.roots.insert(pos, id);
+            }
+        }
+        let children = self.vt.form.item(item).children.clone();
+        for c in children {
+            self.instantiate(c, Some(id));
+        }
+        self.enqueue_subtree(id);
+        self.mark_changed(id);
+        id
+    }
+
+    pub(crate) fn new_row(&mut self, group: ItemId, parent: Option<NodeId>) -> NodeId {
+        self.new_node(group, parent)
+    }
+
+    // ---- reading -----------------------------------------------------------------------
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn visit_type(&self) -> &Rc<VisitType> {
+        &self.vt
+    }
+
+    pub fn form(&self) -> &Form {
+        &self.vt.form
+    }
+
+    pub fn chart(&self) -> &Chart {
+        &self.facts.chart
+    }
+
+    pub fn context(&self) -> &VisitContext {
+        &self.facts.context
+    }
+
+    pub fn now(&self) -> DateTime {
+        self.facts.now
+    }
+
+    pub fn roots(&self) -> &[NodeId] {
+        &self.roots
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id.index()).filter(|n| n.alive)
+    }
+
+    pub fn def(&self, id: NodeId) -> &ItemDef {
+        self.vt.form.item(self.nodes[id.index()].item)
+    }
+
+    /// Live nodes of an item.
+    pub fn nodes_of(&self, item: ItemId) -> &[NodeId] {
+        &self.by_item[item.index()]
+    }
+
+    /// The single node of an item outside any repeating group.
+    pub fn node_of_link_id(&self, link_id: &str) -> Result<NodeId, AnswerError> {
+        let item = self.vt.form.find(link_id).ok_or_else(|| AnswerError::UnknownItem { link_id: link_id.to_owned() })?;
+        if self.vt.form.item(item).in_repeating_group {
+            return Err(AnswerError::AmbiguousRow { link_id: link_id.to_owned() });
+        }
+        self.by_item[item.index()].first().copied().ok_or(AnswerError::NoSuchNode)
+    }
+
+    /// Rows of a repeating group under a parent node (or at the top level).
+    pub fn rows(&self, parent: Option<NodeId>, group: ItemId) -> Vec<NodeId> {
+        let siblings = match parent {
+            Some(p) => &self.nodes[p.index()].children,
+            None => &self.roots,
+        };
+        siblings.iter().copied().filter(|c| self.nodes[c.index()].item == group).collect()
+    }
+
+    /// Live nodes in document order.
+    pub fn preorder(&self) -> Vec<NodeId> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut stack: Vec<NodeId> = self.roots.iter().rev().copied().collect();
+        while let Some(n) = stack.pop() {
+            out.push(n);
+            stack.extend(self.nodes[n.index()].children.iter().rev().copied());
+        }
+        out
+    }
+
+    /// The row prefilled from a chart resource.
+    pub fn nodes_of_on_file(&self, reference: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|n| n.alive && n.on_file.as_ref().is_some_and(|o| o.reference == reference))
+            .map(|i| NodeId(i as u32))
+    }
+
+    /// The row (repeating group node) a node belongs to, nearest first.
+    pub fn row_of(&self, mut n: NodeId) -> Option<NodeId> {
+        loop {
+            let node = &self.nodes[n.index()];
+            if self.vt.form.item(node.item).is_repeating_group() {
+                return Some(n);
+            }
+            n = node.parent?;
+        }
+    }
+
+    /// Errors of rules that failed (the session showed everything those rules could ask).
+    pub fn rule_errors(&self) -> Vec<&RuleError> {
+        self.runs
+            .iter()
+            .filter_map(|r| match r {
+                RuleRun::Done(Outcome { effects: Err(e), .. }) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True if evaluation stopped before settling (rules that keep undoing each other).
+    pub fn unsettled(&self) -> bool {
+        self.unsettled
+    }
+
+    /// Effective answers of an item across its nodes (what rules and extraction see).
+    pub fn effective_answers(&self, item: ItemId) -> Vec<Value> {
+        self.table.borrow()[item.index()].clone()
+    }
+
+    // ---- changing ------------------------------------------------------------------------
+
+    /// Set the answers of a node (replacing any it had). Returns what changed.
+    pub fn answer(&mut self, node: NodeId, values: Vec<Value>) -> Result<Changes, AnswerError> {
+        let n = self.node(node).ok_or(AnswerError::NoSuchNode)?;
+        let def = self.vt.form.item(n.item);
+        if def.read_only {
+            return Err(AnswerError::ReadOnly { link_id: def.link_id.clone() });
+        }
+        let values = coerce_all(def, values)?;
+        self.set_answers(node, values);
+        Ok(self.take_changes())
+    }
+
+    /// Answer an item outside repeating groups by linkId.
+    pub fn answer_link_id(&mut self, link_id: &str, values: Vec<Value>) -> Result<Changes, AnswerError> {
+        let node = self.node_of_link_id(link_id)?;
+        self.answer(node, values)
+    }
+
+    /// Store checked answers and re-evaluate what depends on them.
+    pub(crate) fn set_answers(&mut self, node: NodeId, values: Vec<Value>) {
+        if self.nodes[node.index()].answers == values {
+            return;
+        }
+        self.nodes[node.index()].answers = values;
+        self.mark_changed(node);
+        self.enqueue(node);
+        if self.nodes[node.index()].state.enabled {
+            self.effective_answers_changed(node);
+        }
+        self.propagate();
+    }
+
+    /// Add an empty row to a repeating group under `parent` (None at the top level).
+    pub fn add_row(&mut self, parent: Option<NodeId>, group: ItemId) -> Result<(NodeId, Changes), AnswerError> {
+        let def = self.vt.form.item(group);
+        if !def.is_repeating_group() {
+            return Err(AnswerError::NotAQuestion { link_id: def.link_id.clone(), item_type: "non-repeating" });
+        }
+        let expected_parent = def.parent;
+        let actual_parent = match parent {
+            Some(p) => Some(self.node(p).ok_or(AnswerError::NoSuchNode)?.item),
+            None => None,
+        };
+        if expected_parent != actual_parent {
+            return Err(AnswerError::NoSuchNode);
+        }
+        let row = self.new_row(group, parent);
+        if let Some(p) = parent {
+            self.mark_changed(p);
+        }
+        self.enqueue_rows_of(row);
+        self.propagate();
+        Ok((row, self.take_changes()))
+    }
+
+    /// Remove a row the patient added. Rows from the chart cannot be removed: the patient
+    /// marks them "no longer" instead, so the clinician sees what changed.
+    pub fn remove_row(&mut self, row: NodeId) -> Result<Changes, AnswerError> {
+        let n = self.node(row).ok_or(AnswerError::NoSuchNode)?;
+        let def = self.vt.form.item(n.item);
+        if !def.is_repeating_group() {
+            return Err(AnswerError::NotAQuestion { link_id: def.link_id.clone(), item_type: "non-repeating" });
+        }
+        if n.on_file.is_some() {
+            return Err(AnswerError::ReadOnly { link_id: def.link_id.clone() });
+        }
+        let parent = n.parent;
+        let mut doomed = Vec::new();
+        let mut stack = vec![row];
+        while let Some(x) = stack.pop() {
+            doomed.push(x);
+            stack.extend(self.nodes[x.index()].children.iter().copied());
+        }
+        for &x in &doomed {
+            let item = self.nodes[x.index()].item;
+            let had_effective = self.nodes[x.index()].state.enabled && !self.nodes[x.index()].answers.is_empty();
+            self.nodes[x.index()].alive = false;
+            self.by_item[item.index()].retain(|m| *m != x);
+            if had_effective {
+                self.effective_answers_changed(x);
+            }
+            self.removed.push(x);
+        }
+        match parent {
+            Some(p) => {
+                self.nodes[p.index()].children.retain(|c| *c != row);
+                self.mark_changed(p);
+            }
+            None => self.roots.retain(|c| *c != row),
+        }
+        let group = self.nodes[row.index()].item;
+        for r in self.rows(parent, group) {
+            self.enqueue(r);
+        }
+        self.propagate();
+        Ok(self.take_changes())
+    }
+
+    pub(crate) fn mark_changed(&mut self, n: NodeId) {
+        if !self.changed_mark[n.index()] {
+            self.changed_mark[n.index()] = true;
+            self.changed.push(n);
+        }
+    }
+
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        for n in &self.changed {
+            self.changed_mark[n.index()] = false;
+        }
+        let nodes: Vec<NodeId> = std::mem::take(&mut self.changed).into_iter().filter(|n| self.nodes[n.index()].alive).collect();
+        Changes { nodes, removed: std::mem::take(&mut self.removed) }
+    }
+
+    pub(crate) fn enqueue(&mut self, n: NodeId) {
+        if !self.queued[n.index()] {
+            self.queued[n.index()] = true;
+            self.queue.push_back(n);
+        }
+    }
+
+    pub(crate) fn enqueue_subtree(&mut self, n: NodeId) {
+        self.enqueue(n);
+        let children = self.nodes[n.index()].children.clone();
+        for c in children {
+            self.enqueue_subtree(c);
+        }
+    }
+}
+
+/// Answers an item starts with: `initial[x]`, or options marked `initialSelected`.
+fn initial_answers(def: &ItemDef) -> Vec<Value> {
+    if !def.item_type.is_question() {
+        return Vec::new();
+    }
+    let mut v: Vec<Value> = def.initial.clone();
+    if v.is_empty() {
+        v = def.options.iter().filter(|o| o.initial_selected).map(|o| o.value.clone()).collect();
+    }
+    if !def.repeats {
+        v.truncate(1);
+    }
+    // Initial values that do not fit the item (sloppy forms) are dropped rather than stored unchecked.
+    match coerce_all(def, v) {
+        Ok(v) => v,
+        Err(_) => Vec::new(),
+    }
+}
