@@ -141,7 +141,17 @@ pub fn coerce(def: &ItemDef, v: Value) -> Result<Value, AnswerError> {
 }
 
 /// The option an answer names: by code or equal value, or (for text) by exact label match.
+/// The option's own extensions (display translations) are not part of the answer.
 fn choose(def: &ItemDef, v: &Value) -> Option<Value> {
+    choose_option(def, v).map(|mut o| {
+        if let Value::Coding(c) = &mut o {
+            c.extra.remove("_display");
+        }
+        o
+    })
+}
+
+fn choose_option(def: &ItemDef, v: &Value) -> Option<Value> {
     match v {
         Value::Coding(c) => def
             .options

@@ -824,6 +824,16 @@ impl<'a> Builder<'a> {
                 for &c in &node.children {
                     let Some(cn) = s.node(c) else { continue };
                     let cdef = s.def(c);
+                    // An uncoded date in a panel says when it was measured.
+                    if cn.state.enabled
+                        && cdef.code.is_empty()
+                        && matches!(cdef.item_type, ItemType::Date | ItemType::DateTime)
+                    {
+                        if let Some(when) = cn.answers.first().and_then(as_date_time) {
+                            obs.effective = Some(when);
+                        }
+                        continue;
+                    }
                     if !cn.state.enabled || cdef.code.is_empty() {
                         continue;
                     }

@@ -18,6 +18,7 @@ pub mod chart;
 pub mod context;
 pub mod enable_when;
 mod evaluate;
+pub mod explain;
 pub mod extract;
 pub mod ids;
 pub mod json_locate;

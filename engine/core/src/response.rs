@@ -37,11 +37,25 @@ pub fn response_uuid(s: &Session) -> String {
     stable_uuid(s.id(), "QuestionnaireResponse")
 }
 
-/// The patient as a reference, with their display name.
+/// The patient as a reference, with their display name and current record number, so the
+/// receiving system can check identity rather than trust a bare id.
 pub fn patient_reference(s: &Session) -> Reference {
     let chart = s.chart();
     let display = crate::prefill::current_name(&chart.patient, false).map(HumanName::display);
-    Reference { reference: Some(chart.patient_ref.clone()), display, ..Default::default() }
+    let identifier = current_identifier(&chart.patient, &s.now());
+    Reference { reference: Some(chart.patient_ref.clone()), display, identifier, ..Default::default() }
+}
+
+/// The identifier to carry: a current (not `old`, not ended) one, preferring an MRN.
+pub fn current_identifier(p: &intake_fhir::Patient, now: &intake_fhir::DateTime) -> Option<Identifier> {
+    let current = |i: &&Identifier| {
+        i.use_.as_deref() != Some("old")
+            && i.value.is_some()
+            && i.period.as_ref().and_then(|p| p.end.as_ref()).is_none_or(|end| end.partial_cmp_fhir(now) == Some(std::cmp::Ordering::Greater))
+    };
+    let is_mrn = |i: &&Identifier| i.type_.as_ref().is_some_and(|t| t.has_code_any_system("MR"));
+    let found = p.identifier.iter().filter(current).find(is_mrn).or_else(|| p.identifier.iter().find(current))?;
+    Some(Identifier { use_: None, period: None, ..found.clone() })
 }
 
 /// Who answered: the patient, a RelatedPerson from the chart, or a contained one.

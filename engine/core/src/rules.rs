@@ -28,7 +28,7 @@ use intake_fhir::{Date, DateTime, Value};
 use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
 };
-use rhai::{ASTNode, Dynamic, Engine, EvalAltResult, Expr, ImmutableString, NativeCallContext, Position, AST, FLOAT, INT};
+use rhai::{ASTNode, Dynamic, Engine, EvalAltResult, Expr, ImmutableString, NativeCallContext, Position, Stmt, AST, FLOAT, INT};
 
 use crate::chart::{observed_at, Chart};
 use crate::context::VisitContext;
@@ -43,7 +43,7 @@ pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 
 /// Host functions whose first argument is a linkId.
 const LINK_ID_FUNCTIONS: &[&str] =
-    &["answer", "answers", "answered", "has_answer_code", "ask", "hide", "require", "flag"];
+    &["answer", "answers", "answer_in", "answered", "has_answer_code", "ask", "hide", "require", "flag"];
 
 /// A rule script as text, with the name used in messages (its path).
 #[derive(Debug, Clone)]
@@ -280,7 +280,12 @@ fn find_mentions(
     let mut warnings = Vec::new();
     let mut error = None;
     ast.walk(&mut |path: &[ASTNode]| {
-        let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = path.last() else { return true };
+        // A call used as a statement is a `Stmt::FnCall`; inside an expression, an `Expr::FnCall`.
+        let (call, pos) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, pos))) => (call, pos),
+            Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => (call, pos),
+            _ => return true,
+        };
         let name = call.name.as_str();
         if !LINK_ID_FUNCTIONS.contains(&name) {
             return true;
@@ -540,6 +545,16 @@ fn register_answer_api(engine: &mut Engine, slot: &Slot, link_ids: &Rc<HashMap<S
     engine.register_fn("answers", move |ctx: NativeCallContext, id: &str| -> HostResult<rhai::Array> {
         let item = resolve(&ctx, &l, id)?;
         Ok(read_answers(&s, item).iter().map(value_to_dynamic).collect())
+    });
+    let (s, l) = (slot.clone(), link_ids.clone());
+    engine.register_fn("answer_in", move |ctx: NativeCallContext, id: &str, unit: &str| -> HostResult<Dynamic> {
+        let item = resolve(&ctx, &l, id)?;
+        let Some(Value::Quantity(q)) = read_answers(&s, item).into_iter().next() else { return Ok(Dynamic::UNIT) };
+        let (Some(v), Some(from)) = (q.value, q.unit_key()) else { return Ok(Dynamic::UNIT) };
+        match crate::units::convert(v, from, unit) {
+            Some(x) => Ok(Dynamic::from(x as FLOAT)),
+            None => Err(host_error(&ctx, format!("cannot convert '{id}' from {from} to {unit}"))),
+        }
     });
     let (s, l) = (slot.clone(), link_ids.clone());
     engine.register_fn("answered", move |ctx: NativeCallContext, id: &str| -> HostResult<bool> {

@@ -1,0 +1,360 @@
+//! The `intake` subcommands. Each returns its exit code; output goes to stdout, problems to stderr.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use intake_engine::answers_file;
+use intake_engine::context::VisitContext;
+use intake_engine::explain::{hidden_text, why_source, why_text};
+use intake_engine::extract::{self, SubmitError};
+use intake_engine::fhir::{DateTime, Json, ToJson};
+use intake_engine::ids::uuid_v5;
+use intake_engine::response::Status;
+use intake_engine::visit_type::{Diagnostic, Severity};
+use intake_engine::{Form, Session, VisitType};
+
+use crate::args::Args;
+use crate::project::{display, parse_now, read_chart, read_json, system_now, Project};
+
+pub const USAGE: &str = "\
+intake: check, load, fill and explain intake visit types
+
+USAGE:
+  intake check [DIR]                  validate all visit types and rules (default: ./visit-types)
+  intake load FILE                    parse one Questionnaire and summarise it
+  intake fill --visit-type ID --chart FILE [--answers FILE] [--now RFC3339] [--submit]
+                                      print the QuestionnaireResponse, or with --submit the
+                                      write-back transaction Bundle
+  intake explain --visit-type ID --chart FILE [--answers FILE] [--now RFC3339]
+                                      which items are shown, hidden or required, and why
+  intake test [DIR]                   run the scenario files beside each visit type
+
+OPTIONS:
+  --dir DIR        visit types directory (default: nearest visit-types/)
+  --rules DIR      rules directory (default: rules/ beside the visit types)
+  --session ID     session id; the same id makes a retried submit produce the same Bundle
+  --context FILE   visit context JSON (reasons, respondent, language, values)
+  --reason CODE    a visit reason (shortcut for a one-reason context)
+  --lang LANG      language for explain (en, es)
+";
+
+fn print_diagnostics(ds: &[Diagnostic]) {
+    for d in ds {
+        eprintln!("{d}");
+    }
+}
+
+/// `intake check [DIR]`
+pub fn check(args: &Args) -> i32 {
+    let project = match Project::locate(args.positional.first().map(String::as_str).or(args.opt("--dir")), args.opt("--rules")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let dirs = project.visit_type_dirs();
+    if dirs.is_empty() {
+        eprintln!("{}: error: no visit types (folders with a manifest.json)", display(&project.visit_types));
+        return 1;
+    }
+    let (mut errors, mut warnings) = (0, 0);
+    let mut used_rules: Vec<PathBuf> = Vec::new();
+    for dir in &dirs {
+        // Rules a manifest lists count as used even if the visit type fails to load.
+        if let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) {
+            if let Ok(m) = intake_engine::visit_type::Manifest::from_text("", &text) {
+                used_rules.extend(m.rules.iter().map(|r| project.rules.join(r)));
+            }
+        }
+        match project.load_dir(dir) {
+            Ok(vt) => {
+                print_diagnostics(&vt.warnings);
+                warnings += vt.warnings.len();
+                println!(
+                    "ok  {}: {} items, {} rules, {} on-file lists",
+                    vt.manifest.id,
+                    vt.form.items.len(),
+                    vt.rules.rules.len(),
+                    vt.lists.len()
+                );
+            }
+            Err(ds) => {
+                print_diagnostics(&ds);
+                errors += ds.iter().filter(|d| d.severity == Severity::Error).count();
+                warnings += ds.iter().filter(|d| d.severity == Severity::Warning).count();
+            }
+        }
+    }
+    // A rule file no visit type lists is dead code an author may think is running.
+    if let Ok(rd) = std::fs::read_dir(&project.rules) {
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "rhai")).collect();
+        files.sort();
+        for f in files {
+            if !used_rules.contains(&f) {
+                eprintln!("{}: warning: no visit type lists this rule file", display(&f));
+                warnings += 1;
+            }
+        }
+    }
+    println!("{} visit types checked: {errors} errors, {warnings} warnings", dirs.len());
+    if errors + warnings > 0 { 1 } else { 0 }
+}
+
+/// `intake load FILE`
+pub fn load(args: &Args) -> i32 {
+    let Some(file) = args.positional.first() else {
+        eprintln!("usage: intake load FILE");
+        return 2;
+    };
+    let path = Path::new(file);
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("{file}: error: cannot read: {e}");
+            return 1;
+        }
+    };
+    match Form::from_text(&text) {
+        Ok(form) => {
+            println!("{}", summary_line(file, &form));
+            for w in &form.warnings {
+                eprintln!("{file}: warning: {w}");
+            }
+            0
+        }
+        Err(e) => {
+            let d = intake_engine::visit_type::form_diagnostic(file, &text, &e);
+            eprintln!("{d}");
+            1
+        }
+    }
+}
+
+/// One line: title, items by kind, features used, features not supported yet.
+pub fn summary_line(file: &str, form: &Form) -> String {
+    let groups = form.items.iter().filter(|i| i.item_type == intake_engine::ItemType::Group).count();
+    let display_items = form.items.iter().filter(|i| i.item_type == intake_engine::ItemType::Display).count();
+    let questions = form.items.len() - groups - display_items;
+    let title = form.title("en");
+    let mut line = format!(
+        "ok  {file}: \"{}\" {} items ({questions} questions, {groups} groups, {display_items} display)",
+        if title.is_empty() { "(untitled)" } else { &title },
+        form.items.len()
+    );
+    let used: Vec<String> = form.features.used.iter().map(|(f, n)| format!("{f}\u{d7}{n}")).collect();
+    if !used.is_empty() {
+        let _ = write!(line, "; features: {}", used.join(", "));
+    }
+    let unsupported = form.features.unsupported();
+    if !unsupported.is_empty() {
+        let _ = write!(line, "; not supported yet: {}", unsupported.join(", "));
+    }
+    if !form.warnings.is_empty() {
+        let _ = write!(line, "; {} warnings", form.warnings.len());
+    }
+    line
+}
+
+/// Everything needed to start a session from files.
+pub struct Inputs {
+    pub vt: Rc<VisitType>,
+    pub chart: Rc<intake_engine::Chart>,
+    pub context: VisitContext,
+    pub now: DateTime,
+    pub session_id: String,
+    pub answers: Option<Json>,
+}
+
+/// Read the inputs of `fill` / `explain` from the command line.
+pub fn inputs(args: &Args) -> Result<Inputs, String> {
+    let project = Project::locate(args.opt("--dir"), args.opt("--rules"))?;
+    let id = args.require("--visit-type")?;
+    let vt = project.load(id).map_err(|ds| ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))?;
+    let chart_path = PathBuf::from(args.require("--chart")?);
+    let chart = read_chart(&chart_path)?;
+    let answers = match args.opt("--answers") {
+        Some(p) => Some(read_json(Path::new(p))?),
+        None => None,
+    };
+    let mut context = match (args.opt("--context"), answers.as_ref().and_then(|a| a.get("context"))) {
+        (Some(p), _) => VisitContext::from_json(&read_json(Path::new(p))?).map_err(|e| format!("{p}: {e}"))?,
+        (None, Some(c)) => VisitContext::from_json(c).map_err(|e| format!("answers file: {e}"))?,
+        (None, None) => VisitContext::default(),
+    };
+    if let Some(r) = args.opt("--reason") {
+        context.reasons.push(r.to_owned());
+    }
+    if let Some(l) = args.opt("--lang") {
+        context.language = l.to_owned();
+    }
+    let now = match args.opt("--now").or_else(|| answers.as_ref().and_then(|a| a.get("now")).and_then(Json::as_str)) {
+        Some(n) => parse_now(n)?,
+        None => system_now(),
+    };
+    let session_id = match args.opt("--session").or_else(|| answers.as_ref().and_then(|a| a.get("session")).and_then(Json::as_str)) {
+        Some(s) => s.to_owned(),
+        // Same inputs and time, same ids: a retried command yields the same Bundle.
+        None => uuid_v5(&format!(
+            "{id}|{}|{}|{now}",
+            chart.patient_ref,
+            answers.as_ref().map(Json::to_string).unwrap_or_default()
+        )),
+    };
+    Ok(Inputs { vt: Rc::new(vt), chart: Rc::new(chart), context, now, session_id, answers })
+}
+
+pub fn start(i: &Inputs) -> Result<Session, String> {
+    let mut s = Session::new(i.vt.clone(), i.chart.clone(), i.context.clone(), i.now, &i.session_id).map_err(|e| e.to_string())?;
+    if let Some(a) = &i.answers {
+        answers_file::apply(&mut s, a).map_err(|e| format!("answers file: {e}"))?;
+    }
+    Ok(s)
+}
+
+fn pretty(j: &Json) -> String {
+    serde_json::to_string_pretty(j).unwrap_or_else(|_| j.to_string())
+}
+
+/// `intake fill`
+pub fn fill(args: &Args) -> i32 {
+    let session = match inputs(args).and_then(|i| start(&i)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    for e in session.rule_errors() {
+        eprintln!("warning: {e} (items this rule could ask are shown)");
+    }
+    if !args.flag("--submit") {
+        println!("{}", pretty(&extract::response_json(&session, Status::InProgress)));
+        return 0;
+    }
+    match extract::bundle(&session) {
+        Ok(wb) => {
+            println!("{}", pretty(&wb.bundle.to_json()));
+            0
+        }
+        Err(e @ SubmitError::Invalid(_)) | Err(e @ SubmitError::Unsettled) => {
+            eprintln!("submit refused: {e}");
+            1
+        }
+    }
+}
+
+/// `intake explain`
+pub fn explain(args: &Args) -> i32 {
+    let session = match inputs(args).and_then(|i| start(&i)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    print!("{}", explain_text(&session, args.opt("--lang").unwrap_or("en")));
+    0
+}
+
+/// The explanation as text (also used by scenario failure messages).
+pub fn explain_text(s: &Session, lang: &str) -> String {
+    let mut out = String::new();
+    let vt = s.visit_type();
+    let chart = s.chart();
+    let name = intake_engine::prefill::current_name(&chart.patient, false).map(|n| n.display()).unwrap_or_default();
+    let _ = writeln!(out, "{} ({}) for {name} [{}]", vt.manifest.title_in(lang), vt.manifest.id, chart.patient_ref);
+    let _ = writeln!(
+        out,
+        "chart: {} allergies, {} medications, {} problems, {} observations on file; {} entries not used",
+        chart.allergies.len(),
+        chart.medications.len(),
+        chart.conditions.len(),
+        chart.observations.len(),
+        chart.notes.len()
+    );
+    for n in &chart.notes {
+        let _ = writeln!(out, "  chart entry {}: {}", n.entry, n.message);
+    }
+    if let Err(why) = vt.applies(chart, s.context(), &s.now().date) {
+        let _ = writeln!(out, "note: this visit type is meant {why}");
+    }
+    let _ = writeln!(out);
+    for n in s.preorder() {
+        let Some(node) = s.node(n) else { continue };
+        let def = s.def(n);
+        let key = s.node_key(n);
+        let indent = "  ".repeat(def.depth as usize);
+        let st = &node.state;
+        let (shown, reason) = if st.enabled {
+            let why = st.why.as_ref().map(|w| format!("{}: {}", why_source(w), why_text(s.form(), w, lang))).unwrap_or_default();
+            ("shown ", why)
+        } else {
+            ("hidden", st.hidden.as_ref().map(|h| hidden_text(s.form(), h, node.item)).unwrap_or_default())
+        };
+        let req = if st.required { "req" } else { "   " };
+        let mut line = format!("{shown} {req} {indent}{key}");
+        if let Some(of) = &node.on_file {
+            let _ = write!(line, "  [on file: {} = {}]", of.reference, of.summary);
+        }
+        if !node.answers.is_empty() {
+            let vals: Vec<String> = node.answers.iter().map(|v| v.display()).collect();
+            let _ = write!(line, " = {}", vals.join(", "));
+            if node.prefilled.as_ref().is_some_and(|p| p.values == node.answers) {
+                line.push_str(" (on file)");
+            }
+        }
+        if !reason.is_empty() {
+            let _ = write!(line, "  -- {reason}");
+        }
+        let _ = writeln!(out, "{line}");
+        for f in &st.flags {
+            let _ = writeln!(out, "       {indent}  ! review: {}", f.text);
+        }
+        for e in &st.errors {
+            let _ = writeln!(out, "       {indent}  x {}", e.message(lang));
+        }
+    }
+    for e in s.rule_errors() {
+        let _ = writeln!(out, "\nrule error: {e} (items it could ask are shown)");
+    }
+    let _ = writeln!(out);
+    match extract::bundle(s) {
+        Ok(wb) => {
+            let _ = writeln!(out, "write-back ({} entries):", wb.bundle.entry.len());
+            for d in &wb.decisions {
+                let _ = writeln!(out, "  {:<7} {:<20} {:<6} {}  -- {}", d.action.code(), d.resource_type, d.change.code(), d.item, d.reason);
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "write-back not possible yet: {e}");
+        }
+    }
+    out
+}
+
+/// `intake test [DIR]`
+pub fn test(args: &Args) -> i32 {
+    let project = match Project::locate(args.positional.first().map(String::as_str).or(args.opt("--dir")), args.opt("--rules")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let report = crate::scenario::run_all(&project);
+    for r in &report {
+        match &r.result {
+            Ok(()) => println!("ok    {}", r.name),
+            Err(msg) => println!("FAIL  {}\n{}", r.name, indent_block(msg)),
+        }
+    }
+    let failed = report.iter().filter(|r| r.result.is_err()).count();
+    println!("{} scenarios: {} passed, {failed} failed", report.len(), report.len() - failed);
+    if report.is_empty() || failed > 0 { 1 } else { 0 }
+}
+
+fn indent_block(s: &str) -> String {
+    s.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n")
+}

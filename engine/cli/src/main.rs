@@ -1,0 +1,35 @@
+//! `intake`: the command line for clinical informaticists and for tests.
+
+use intake_cli::args::Args;
+use intake_cli::commands;
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = raw.split_first() else {
+        eprint!("{}", commands::USAGE);
+        std::process::exit(2);
+    };
+    let args = match Args::parse(rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{}", commands::USAGE);
+            std::process::exit(2);
+        }
+    };
+    let code = match cmd.as_str() {
+        "check" => commands::check(&args),
+        "load" => commands::load(&args),
+        "fill" => commands::fill(&args),
+        "explain" => commands::explain(&args),
+        "test" => commands::test(&args),
+        "help" | "--help" | "-h" => {
+            print!("{}", commands::USAGE);
+            0
+        }
+        other => {
+            eprintln!("unknown command '{other}'\n\n{}", commands::USAGE);
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,350 @@
+//! Scenario tests: `visit-types/<id>/scenarios/*.json`, each a chart + answers and what must
+//! follow (items shown, hidden, required, reasons, review flags, the Bundle's content).
+//!
+//! ```json
+//! {
+//!   "description": "Penicillin causes rash becomes a coded allergy",
+//!   "chart": "charts/new-patient.json",
+//!   "now": "2026-11-20T09:00:00Z",
+//!   "context": { "reasons": ["new-patient"] },
+//!   "answers": { "allergy": [ { "allergy.substance": "penicillin", "allergy.reaction": ["rash"] } ] },
+//!   "expect": {
+//!     "shown": ["allergy.reaction"], "hidden": ["pregnant"], "required": ["reason"],
+//!     "reasons": { "home-bp-monitoring": "high blood pressure" },
+//!     "flagged": ["allergies.none"],
+//!     "submit": "ok",
+//!     "bundle": {
+//!       "counts": { "AllergyIntolerance": 1, "Task": 0 },
+//!       "contains": [ { "resourceType": "AllergyIntolerance", "code": { "coding": [ { "code": "764146007" } ] } } ],
+//!       "excludes": [ { "resourceType": "Condition" } ]
+//!     },
+//!     "decisions": [ { "item": "allergy[0]", "action": "auto" } ]
+//!   }
+//! }
+//! ```
+//!
+//! `contains` entries match a Bundle entry's resource as a *subset*: every key given must be
+//! there with a matching value; every array element given must match some element. A path
+//! `chart` is relative to the scenario file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use intake_engine::answers_file;
+use intake_engine::context::VisitContext;
+use intake_engine::explain::why_text;
+use intake_engine::extract;
+use intake_engine::fhir::{Json, ToJson};
+use intake_engine::response::Status;
+use intake_engine::{Session, VisitType};
+
+use crate::project::{display, parse_now, read_json, Project};
+
+/// The result of one scenario, with what it produced (for validators in the test suite).
+#[derive(Debug)]
+pub struct Report {
+    pub name: String,
+    pub result: Result<(), String>,
+    pub response: Option<Json>,
+    pub bundle: Option<Json>,
+}
+
+/// Every scenario of every visit type, in name order.
+pub fn run_all(project: &Project) -> Vec<Report> {
+    let mut out = Vec::new();
+    for dir in project.visit_type_dirs() {
+        let scen_dir = dir.join("scenarios");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&scen_dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+            .unwrap_or_default();
+        files.sort();
+        let vt = project.load_dir(&dir).map(Rc::new);
+        for f in files {
+            let name = display(&f);
+            let report = match &vt {
+                Ok(vt) => run_one(vt, &f),
+                Err(ds) => Report {
+                    name: name.clone(),
+                    result: Err(ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
+                    response: None,
+                    bundle: None,
+                },
+            };
+            out.push(Report { name, ..report });
+        }
+    }
+    out
+}
+
+/// Run one scenario file against a loaded visit type.
+pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
+    let name = display(file);
+    let mut report = Report { name: name.clone(), result: Ok(()), response: None, bundle: None };
+    let result = (|| -> Result<(), String> {
+        let scen = read_json(file)?;
+        let expect = scen.get("expect").cloned().unwrap_or(Json::Null);
+        check_keys(&scen, &["description", "chart", "now", "session", "context", "answers", "expect", "$comment"], "")?;
+        check_keys(&expect, EXPECT_KEYS, "expect.")?;
+        if let Some(b) = expect.get("bundle") {
+            check_keys(b, &["counts", "contains", "excludes", "requests"], "expect.bundle.")?;
+        }
+        let base = file.parent().unwrap_or(Path::new("."));
+        let chart_rel = scen.get("chart").and_then(Json::as_str).ok_or("scenario needs \"chart\"")?;
+        let chart_path = base.join(chart_rel);
+        let chart_text = std::fs::read_to_string(&chart_path).map_err(|e| format!("{}: {e}", display(&chart_path)))?;
+        let chart = match intake_engine::Chart::from_text(&chart_text) {
+            Ok(c) => c,
+            Err(e) => {
+                return match expect.get("chart_error").and_then(Json::as_str) {
+                    Some(want) if e.to_string().contains(want) => Ok(()),
+                    Some(want) => Err(format!("chart error \"{e}\" does not mention \"{want}\"")),
+                    None => Err(format!("{}: {e}", display(&chart_path))),
+                };
+            }
+        };
+        if let Some(want) = expect.get("chart_error").and_then(Json::as_str) {
+            return Err(format!("expected the chart to be refused (\"{want}\"), but it loaded"));
+        }
+        let now = parse_now(scen.get("now").and_then(Json::as_str).ok_or("scenario needs \"now\" (RFC 3339)")?)?;
+        let context = match scen.get("context") {
+            Some(c) => VisitContext::from_json(c).map_err(|e| e.to_string())?,
+            None => VisitContext::default(),
+        };
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let session_id = scen
+            .get("session")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("scenario:{}/{stem}", vt.manifest.id));
+        let mut s = Session::new(vt.clone(), Rc::new(chart), context, now, &session_id).map_err(|e| e.to_string())?;
+        if let Some(a) = scen.get("answers") {
+            if let Err(e) = answers_file::apply(&mut s, a) {
+                return match expect.get("answers_error").and_then(Json::as_str) {
+                    Some(want) if e.to_string().contains(want) => Ok(()),
+                    _ => Err(format!("answers: {e}")),
+                };
+            }
+        }
+        if let Some(want) = expect.get("answers_error").and_then(Json::as_str) {
+            return Err(format!("expected the answers to be refused (\"{want}\"), but they applied"));
+        }
+        report.response = Some(extract::response_json(&s, Status::InProgress));
+        let mut failures = check_items(&s, &expect);
+        let submit = extract::bundle(&s);
+        let want_submit = expect.get("submit").and_then(Json::as_str).unwrap_or("ok");
+        match (&submit, want_submit) {
+            (Ok(wb), "ok") => {
+                let bundle = wb.bundle.to_json();
+                if let Some(b) = expect.get("bundle") {
+                    failures.extend(check_bundle(&bundle, b));
+                }
+                if let Some(Json::Array(ds)) = expect.get("decisions") {
+                    let actual: Vec<Json> = wb
+                        .decisions
+                        .iter()
+                        .map(|d| {
+                            serde_json::json!({
+                                "item": d.item, "resource": d.resource_type, "change": d.change.code(),
+                                "action": d.action.code(), "reason": d.reason
+                            })
+                        })
+                        .collect();
+                    for d in ds {
+                        if !actual.iter().any(|a| json_contains(a, d)) {
+                            failures.push(format!("no write-back decision matches {d}; decisions: {}", Json::Array(actual.clone())));
+                        }
+                    }
+                }
+                report.bundle = Some(bundle);
+            }
+            (Err(e), "refused") => {
+                if let (extract::SubmitError::Invalid(items), Some(Json::Array(want))) = (e, expect.get("refused_items")) {
+                    for w in want.iter().filter_map(Json::as_str) {
+                        if !items.iter().any(|i| i.link_id == w || i.key == w) {
+                            failures.push(format!("submit refused, but not because of '{w}': {e}"));
+                        }
+                    }
+                }
+            }
+            (Ok(_), _) => failures.push("submit succeeded, but the scenario expects it refused".into()),
+            (Err(e), _) => failures.push(format!("submit refused: {e}")),
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}\n--- explain ---\n{}", failures.join("\n"), crate::commands::explain_text(&s, "en")))
+        }
+    })();
+    report.result = result;
+    report
+}
+
+const EXPECT_KEYS: &[&str] = &[
+    "shown", "hidden", "required", "flagged", "not_flagged", "reasons", "answers", "submit", "refused_items", "bundle",
+    "decisions", "chart_error", "answers_error",
+];
+
+/// A misspelt expectation must fail loudly, not pass by checking nothing.
+fn check_keys(v: &Json, allowed: &[&str], prefix: &str) -> Result<(), String> {
+    if let Json::Object(m) = v {
+        for k in m.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(format!("unknown scenario key '{prefix}{k}' (known: {})", allowed.join(", ")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Items named by linkId (any node) or by node key (`allergy[1]/allergy.reason`).
+fn nodes_named<'a>(s: &'a Session, name: &str) -> Vec<&'a intake_engine::session::Node> {
+    let by_key: Vec<_> = s.preorder().into_iter().filter(|n| s.node_key(*n) == name).filter_map(|n| s.node(n)).collect();
+    if !by_key.is_empty() {
+        return by_key;
+    }
+    match s.form().find(name) {
+        Some(item) => s.nodes_of(item).iter().filter_map(|n| s.node(*n)).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn strings(v: Option<&Json>) -> Vec<String> {
+    match v {
+        Some(Json::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_items(s: &Session, expect: &Json) -> Vec<String> {
+    let mut f = Vec::new();
+    let lang = s.context().language.clone();
+    let known = |name: &str, f: &mut Vec<String>| -> bool {
+        let ok = !nodes_named(s, name).is_empty();
+        if !ok {
+            f.push(format!("'{name}' names no item or node of this form"));
+        }
+        ok
+    };
+    for name in strings(expect.get("shown")) {
+        if known(&name, &mut f) && !nodes_named(s, &name).iter().any(|n| n.state.enabled) {
+            f.push(format!("expected '{name}' shown, but it is hidden"));
+        }
+    }
+    for name in strings(expect.get("hidden")) {
+        if known(&name, &mut f) && nodes_named(s, &name).iter().any(|n| n.state.enabled) {
+            f.push(format!("expected '{name}' hidden, but it is shown"));
+        }
+    }
+    for name in strings(expect.get("required")) {
+        if known(&name, &mut f) && !nodes_named(s, &name).iter().any(|n| n.state.enabled && n.state.required) {
+            f.push(format!("expected '{name}' shown and required"));
+        }
+    }
+    for name in strings(expect.get("flagged")) {
+        if known(&name, &mut f) && !nodes_named(s, &name).iter().any(|n| n.state.enabled && !n.state.flags.is_empty()) {
+            f.push(format!("expected '{name}' flagged for review"));
+        }
+    }
+    for name in strings(expect.get("not_flagged")) {
+        if known(&name, &mut f) && nodes_named(s, &name).iter().any(|n| !n.state.flags.is_empty()) {
+            f.push(format!("expected '{name}' not flagged"));
+        }
+    }
+    if let Some(Json::Object(reasons)) = expect.get("reasons") {
+        for (name, want) in reasons {
+            let want = want.as_str().unwrap_or_default();
+            if !known(name, &mut f) {
+                continue;
+            }
+            let texts: Vec<String> = nodes_named(s, name)
+                .iter()
+                .filter_map(|n| n.state.why.as_ref().map(|w| why_text(s.form(), w, &lang)))
+                .collect();
+            if !texts.iter().any(|t| t.contains(want)) {
+                f.push(format!("expected '{name}' shown because \"{want}\", got {texts:?}"));
+            }
+        }
+    }
+    if let Some(Json::Object(values)) = expect.get("answers") {
+        for (name, want) in values {
+            if !known(name, &mut f) {
+                continue;
+            }
+            let got: Vec<Json> = nodes_named(s, name)
+                .iter()
+                .flat_map(|n| n.answers.iter().map(answers_file::value_json))
+                .collect();
+            let ok = match want {
+                Json::Array(w) => w.iter().all(|x| got.iter().any(|g| json_contains(g, x))),
+                single => got.iter().any(|g| json_contains(g, single)),
+            };
+            if !ok {
+                f.push(format!("expected '{name}' to hold {want}, it holds {}", Json::Array(got)));
+            }
+        }
+    }
+    f
+}
+
+fn check_bundle(bundle: &Json, expect: &Json) -> Vec<String> {
+    let mut f = Vec::new();
+    let entries: Vec<&Json> = bundle.get("entry").and_then(Json::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let resources: Vec<&Json> = entries.iter().filter_map(|e| e.get("resource")).collect();
+    if let Some(Json::Object(counts)) = expect.get("counts") {
+        let mut actual: BTreeMap<String, i64> = BTreeMap::new();
+        for r in &resources {
+            if let Some(t) = r.get("resourceType").and_then(Json::as_str) {
+                *actual.entry(t.to_owned()).or_default() += 1;
+            }
+        }
+        for (t, n) in counts {
+            let got = actual.get(t).copied().unwrap_or(0);
+            if Some(got) != n.as_i64() {
+                f.push(format!("expected {n} {t} in the Bundle, found {got} (all: {actual:?})"));
+            }
+        }
+    }
+    for want in expect.get("contains").and_then(Json::as_array).into_iter().flatten() {
+        if !resources.iter().any(|r| json_contains(r, want)) {
+            f.push(format!("no Bundle entry matches {want}"));
+        }
+    }
+    for unwanted in expect.get("excludes").and_then(Json::as_array).into_iter().flatten() {
+        if resources.iter().any(|r| json_contains(r, unwanted)) {
+            f.push(format!("a Bundle entry matches {unwanted}, which must not be written"));
+        }
+    }
+    for want in expect.get("requests").and_then(Json::as_array).into_iter().flatten() {
+        if !entries.iter().filter_map(|e| e.get("request")).any(|r| json_contains(r, want)) {
+            f.push(format!("no Bundle request matches {want}"));
+        }
+    }
+    f
+}
+
+/// `expected` is a subset of `actual`: objects by key, arrays element-wise by "some element".
+pub fn json_contains(actual: &Json, expected: &Json) -> bool {
+    match (actual, expected) {
+        (Json::Object(a), Json::Object(e)) => e.iter().all(|(k, ev)| a.get(k).is_some_and(|av| json_contains(av, ev))),
+        (Json::Array(a), Json::Array(e)) => e.iter().all(|ev| a.iter().any(|av| json_contains(av, ev))),
+        (Json::Number(a), Json::Number(e)) => a.as_f64() == e.as_f64(),
+        (a, e) => a == e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_contains;
+    use serde_json::json;
+
+    #[test]
+    fn subset_matching() {
+        let a = json!({"a": 1, "b": [{"c": 2, "d": 3}, {"c": 4}], "e": "x"});
+        assert!(json_contains(&a, &json!({"b": [{"c": 4}]})));
+        assert!(json_contains(&a, &json!({"a": 1.0})));
+        assert!(!json_contains(&a, &json!({"b": [{"c": 5}]})));
+        assert!(!json_contains(&a, &json!({"z": 1})));
+        assert!(!json_contains(&a, &json!({"e": "y"})));
+    }
+}
