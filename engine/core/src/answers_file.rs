@@ -290,16 +290,16 @@ fn emit(s: &Session, children: &[NodeId], out: &mut JsonMap) {
                     Json::Object(row)
                 })
                 .collect();
-            out.insert(def.link_id.clone(), Json::Array(rows));
+            out.insert(def.key.clone(), Json::Array(rows));
         } else {
             if def.item_type.is_question() {
                 let was_prefilled = node.prefilled.as_ref().is_some_and(|p| !p.values.is_empty());
                 if !node.answers.is_empty() {
                     let vals: Vec<Json> = node.answers.iter().map(value_json).collect();
                     let json = if def.repeats { Json::Array(vals) } else { vals.into_iter().next().unwrap_or(Json::Null) };
-                    out.insert(def.link_id.clone(), json);
+                    out.insert(def.key.clone(), json);
                 } else if was_prefilled {
-                    out.insert(def.link_id.clone(), Json::Null);
+                    out.insert(def.key.clone(), Json::Null);
                 }
             }
             emit(s, &node.children, out);

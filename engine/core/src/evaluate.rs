@@ -400,9 +400,9 @@ impl Session {
             let def = self.vt.form.item(node.item);
             if def.is_repeating_group() {
                 let pos = self.rows(node.parent, node.item).iter().position(|x| *x == c).unwrap_or(0);
-                parts.push(format!("{}[{pos}]", def.link_id));
+                parts.push(format!("{}[{pos}]", def.key));
             } else {
-                parts.push(def.link_id.clone());
+                parts.push(def.key.clone());
             }
             cur = node.parent;
         }

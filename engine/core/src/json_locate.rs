@@ -163,8 +163,8 @@ mod tests {
 
     #[test]
     fn finds_nested_values() {
-        assert_eq!(locate(DOC, "Questionnaire.item[1].enableWhen[0].question"), Some((7, 35)));
-        assert_eq!(locate(DOC, "Questionnaire.item[0].type"), Some((4, 32)));
+        assert_eq!(locate(DOC, "Questionnaire.item[1].enableWhen[0].question"), Some((7, 37)));
+        assert_eq!(locate(DOC, "Questionnaire.item[0].type"), Some((4, 30)));
     }
 
     #[test]

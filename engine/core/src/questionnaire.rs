@@ -206,6 +206,9 @@ impl LocalText {
 pub struct ItemDef {
     pub id: ItemId,
     pub link_id: String,
+    /// Unique within the form: the linkId, or `linkId#2` for a later duplicate of it. Used
+    /// in answers files, autosave and DOM ids; the response always carries `link_id`.
+    pub key: String,
     /// JSON path of the item, for messages: `Questionnaire.item[2].item[0]`.
     pub path: String,
     pub item_type: ItemType,
@@ -269,7 +272,8 @@ pub enum FormError {
     /// Not readable as a Questionnaire at all.
     Model(ModelError),
     MissingLinkId { path: String },
-    DuplicateLinkId { link_id: String, first: String, second: String },
+    /// An enableWhen refers to a linkId that several items share: which one is meant?
+    AmbiguousLinkId { link_id: String, path: String, question: String },
     UnknownItemType { link_id: String, path: String, found: String },
     UnknownOperator { link_id: String, path: String, operator: String },
     EnableWhenUnknownQuestion { link_id: String, path: String, question: String },
@@ -281,9 +285,10 @@ impl fmt::Display for FormError {
         match self {
             FormError::Model(e) => write!(f, "{e}"),
             FormError::MissingLinkId { path } => write!(f, "at {path}: item has no linkId"),
-            FormError::DuplicateLinkId { link_id, first, second } => {
-                write!(f, "at {second}: linkId '{link_id}' is already used at {first}")
-            }
+            FormError::AmbiguousLinkId { link_id, path, question } => write!(
+                f,
+                "at {path}.question: item '{link_id}' depends on '{question}', but several items share that linkId"
+            ),
             FormError::UnknownItemType { link_id, path, found } => {
                 write!(f, "at {path}.type: item '{link_id}' has unknown type '{found}'")
             }
@@ -329,6 +334,8 @@ pub struct Form {
     pub items: Vec<ItemDef>,
     pub roots: Vec<ItemId>,
     by_link_id: HashMap<String, ItemId>,
+    /// linkIds used by more than one item (allowed with a warning unless referenced).
+    pub duplicated: Vec<String>,
     /// For each item, the items whose enableWhen reads it.
     pub enable_when_dependents: Vec<Vec<ItemId>>,
     pub warnings: Vec<FormWarning>,
@@ -355,7 +362,7 @@ impl Form {
 
     pub fn from_questionnaire(q: Questionnaire) -> Result<Form, FormError> {
         let value_sets = contained_value_sets(&q);
-        let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets };
+        let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets, duplicated: Vec::new() };
         let mut roots = Vec::new();
         for (i, item) in q.item.iter().enumerate() {
             let path = format!("Questionnaire.item[{i}]");
@@ -372,6 +379,9 @@ impl Form {
                 let def = &b.items[idx];
                 let path = format!("{}.enableWhen[{k}]", def.path);
                 let question = ew.question.clone().unwrap_or_default();
+                if b.duplicated.contains(&question) {
+                    return Err(FormError::AmbiguousLinkId { link_id: def.link_id.clone(), path, question });
+                }
                 let Some(&target) = b.by_link_id.get(&question) else {
                     return Err(FormError::EnableWhenUnknownQuestion { link_id: def.link_id.clone(), path, question });
                 };
@@ -393,12 +403,23 @@ impl Form {
             }
             b.items[idx].enable_when = conditions;
         }
+        if let Some(cycle) = find_cycle(&b.items) {
+            let names: Vec<&str> = cycle.iter().map(|i| b.items[i.index()].link_id.as_str()).collect();
+            b.warnings.push(FormWarning {
+                path: b.items[cycle[0].index()].path.clone(),
+                message: format!(
+                    "enableWhen conditions form a cycle ({}); which items show can depend on the order answers were given",
+                    names.join(" -> ")
+                ),
+            });
+        }
         let features = sdc::FeatureReport::of(&q);
         Ok(Form {
             questionnaire: q,
             items: b.items,
             roots,
             by_link_id: b.by_link_id,
+            duplicated: b.duplicated,
             enable_when_dependents: dependents,
             warnings: b.warnings,
             features,
@@ -409,8 +430,9 @@ impl Form {
         &self.items[id.index()]
     }
 
-    pub fn find(&self, link_id: &str) -> Option<ItemId> {
-        self.by_link_id.get(link_id).copied()
+    /// The item with this key (a linkId names its first item; `linkId#2` a later duplicate).
+    pub fn find(&self, key: &str) -> Option<ItemId> {
+        self.by_link_id.get(key).copied()
     }
 
     /// Ancestors of an item, nearest first.
@@ -440,6 +462,54 @@ impl Form {
     }
 }
 
+/// A cycle in "is enabled depending on": an item depends on its parent and on the questions
+/// its enableWhen reads. Returns the items of the first cycle found.
+fn find_cycle(items: &[ItemDef]) -> Option<Vec<ItemId>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let deps = |i: usize| {
+        items[i].parent.into_iter().chain(items[i].enable_when.iter().map(|c| c.question)).collect::<Vec<_>>()
+    };
+    let mut mark = vec![Mark::New; items.len()];
+    for start in 0..items.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        // Iterative DFS keeping the path, so deep forms cannot overflow the stack.
+        let mut path: Vec<(usize, Vec<ItemId>)> = vec![(start, deps(start))];
+        mark[start] = Mark::Active;
+        while let Some((node, pending)) = path.last_mut() {
+            match pending.pop() {
+                Some(next) => {
+                    let n = next.index();
+                    match mark[n] {
+                        Mark::Active => {
+                            let from = path.iter().position(|(x, _)| *x == n).unwrap_or(0);
+                            let mut cycle: Vec<ItemId> = path[from..].iter().map(|(x, _)| ItemId(*x as u32)).collect();
+                            cycle.push(next);
+                            return Some(cycle);
+                        }
+                        Mark::New => {
+                            mark[n] = Mark::Active;
+                            path.push((n, deps(n)));
+                        }
+                        Mark::Done => {}
+                    }
+                }
+                None => {
+                    mark[*node] = Mark::Done;
+                    path.pop();
+                }
+            }
+        }
+    }
+    None
+}
+
 fn collect_raw<'a>(items: &'a [QuestionnaireItem], out: &mut Vec<&'a QuestionnaireItem>) {
     for it in items {
         out.push(it);
@@ -452,6 +522,7 @@ struct Builder {
     by_link_id: HashMap<String, ItemId>,
     warnings: Vec<FormWarning>,
     value_sets: HashMap<String, Vec<AnswerChoice>>,
+    duplicated: Vec<String>,
 }
 
 impl Builder {
@@ -468,13 +539,25 @@ impl Builder {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return Err(FormError::MissingLinkId { path }),
         };
-        if let Some(prev) = self.by_link_id.get(&link_id) {
-            return Err(FormError::DuplicateLinkId {
-                link_id,
-                first: self.items[prev.index()].path.clone(),
-                second: path,
-            });
-        }
+        // Duplicate linkIds are invalid R4, but common (MDS 3.0 has one). Answers are kept per
+        // item, so a duplicate only becomes a problem when a condition or rule names it.
+        let key = match self.by_link_id.get(&link_id) {
+            None => link_id.clone(),
+            Some(prev) => {
+                self.warnings.push(FormWarning {
+                    path: format!("{path}.linkId"),
+                    message: format!(
+                        "linkId '{link_id}' is already used at {}; both items load, and nothing may refer to it",
+                        self.items[prev.index()].path
+                    ),
+                });
+                if !self.duplicated.contains(&link_id) {
+                    self.duplicated.push(link_id.clone());
+                }
+                let n = (2..).find(|n| !self.by_link_id.contains_key(&format!("{link_id}#{n}"))).unwrap_or(2);
+                format!("{link_id}#{n}")
+            }
+        };
         let type_text = item.type_.as_deref().unwrap_or("");
         let item_type = match ItemType::parse(type_text) {
             Some(t) => t,
@@ -505,6 +588,7 @@ impl Builder {
         }
         let def = ItemDef {
             id,
+            key: key.clone(),
             link_id: link_id.clone(),
             path: path.clone(),
             item_type,
@@ -551,7 +635,7 @@ impl Builder {
             in_repeating_group,
         };
         self.items.push(def);
-        self.by_link_id.insert(link_id, id);
+        self.by_link_id.insert(key, id);
         let mut children = Vec::new();
         for (i, child) in item.item.iter().enumerate() {
             let child_path = format!("{path}.item[{i}]");

@@ -196,8 +196,10 @@ impl RuleBook {
     /// unknown linkId; warnings (linkIds given as expressions) are returned alongside.
     pub fn compile(form: &Form, sources: &[RuleSource]) -> Result<(RuleBook, Vec<RuleWarning>), RuleError> {
         let slot: Slot = Rc::new(RefCell::new(None));
-        let link_ids: Rc<HashMap<String, ItemId>> =
-            Rc::new(form.items.iter().map(|i| (i.link_id.clone(), i.id)).collect());
+        // Rules name items by key; a linkId several items share cannot be named.
+        let link_ids: Rc<HashMap<String, ItemId>> = Rc::new(
+            form.items.iter().filter(|i| !form.duplicated.contains(&i.key)).map(|i| (i.key.clone(), i.id)).collect(),
+        );
         let engine = sandboxed_engine(&slot, &link_ids);
         let mut rules = Vec::new();
         let mut warnings = Vec::new();
@@ -342,6 +344,9 @@ fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engi
         .set_max_variables(256)
         .set_max_functions(64)
         .set_strict_variables(true);
+    // No AST optimisation: it would delete `ask(...)` calls under constant conditions before
+    // the static walk sees them, and these scripts are too small for it to matter.
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
     engine.disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});

@@ -666,6 +666,39 @@ impl VisitType {
         Ok(VisitType { manifest, form: Rc::new(form), rules, lists, patient_fields, gated, warnings })
     }
 
+    /// A visit type for a bare Questionnaire from another tool: no rules, no on-file lists,
+    /// nothing written back but the response (every policy is the default, review).
+    pub fn from_form(form: Form, rules: &[RuleSource]) -> Result<VisitType, Vec<Diagnostic>> {
+        let id: String = form
+            .questionnaire
+            .id
+            .clone()
+            .unwrap_or_else(|| "questionnaire".into())
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .collect();
+        let manifest = Manifest {
+            id,
+            title: form.title("en"),
+            title_translations: Vec::new(),
+            description: form.questionnaire.description.clone(),
+            questionnaire: "questionnaire.json".into(),
+            rules: rules.iter().map(|r| r.name.clone()).collect(),
+            applies_to: AppliesTo::default(),
+            raw_patient_fields: Vec::new(),
+            raw_lists: Vec::new(),
+            policy: Policy::default(),
+        };
+        let src = VisitTypeSource {
+            manifest_file: "(none)".into(),
+            manifest_text: String::new(),
+            questionnaire_file: "questionnaire".into(),
+            questionnaire_text: String::new(),
+            rules: rules.to_vec(),
+        };
+        Self::assemble(manifest, form, &src)
+    }
+
     /// The on-file list whose group is `group`.
     pub fn list_of_group(&self, group: ItemId) -> Option<&OnFileList> {
         self.lists.iter().find(|l| l.group == group)
@@ -722,7 +755,7 @@ pub fn form_diagnostic(file: &str, text: &str, e: &FormError) -> Diagnostic {
             (m.path.to_string(), None)
         }
         FormError::MissingLinkId { path } => (path.clone(), None),
-        FormError::DuplicateLinkId { link_id, second, .. } => (format!("{second}.linkId"), Some(link_id.clone())),
+        FormError::AmbiguousLinkId { link_id, path, .. } => (format!("{path}.question"), Some(link_id.clone())),
         FormError::UnknownItemType { link_id, path, .. } => (format!("{path}.type"), Some(link_id.clone())),
         FormError::UnknownOperator { link_id, path, .. } => (format!("{path}.operator"), Some(link_id.clone())),
         FormError::EnableWhenUnknownQuestion { link_id, path, .. } => (format!("{path}.question"), Some(link_id.clone())),

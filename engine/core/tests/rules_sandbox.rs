@@ -1,0 +1,155 @@
+//! Rule scripts are code an informaticist (or a vendor) wrote: broken or hostile scripts must
+//! fail fast, say where, and never take the session down.
+
+mod support;
+
+use intake_engine::fhir::Value;
+use intake_engine::visit_type::Diagnostic;
+use serde_json::json;
+use support::*;
+
+fn q() -> serde_json::Value {
+    questionnaire(json!([
+        {"linkId": "trigger", "type": "boolean", "text": "Trigger"},
+        {"linkId": "gated", "type": "string", "text": "Gated"},
+        {"linkId": "other", "type": "string", "text": "Other"}
+    ]))
+}
+
+fn load_error(script: &str) -> Diagnostic {
+    let errs = try_visit_type(q(), &[("rules/bad.rhai", script)], json!({})).expect_err("script should be refused at load");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    errs.into_iter().next().unwrap()
+}
+
+#[test]
+fn syntax_errors_name_file_line_and_column() {
+    let d = load_error("// comment\nlet x = 1;\nlet y = ;\n");
+    assert_eq!(d.file, "rules/bad.rhai");
+    assert_eq!(d.line, Some(3), "{d}");
+    assert!(d.column.is_some_and(|c| c > 0), "{d}");
+    assert!(d.to_string().starts_with("rules/bad.rhai:3:"), "{d}");
+}
+
+#[test]
+fn unknown_link_ids_are_load_errors_with_position() {
+    let d = load_error("if true {\n    ask(\"gatd\", \"typo\");\n}\n");
+    assert_eq!((d.line, d.item.as_deref()), (Some(2), Some("gatd")), "{d}");
+    assert!(d.to_string().contains("no item with linkId 'gatd'"), "{d}");
+}
+
+#[test]
+fn undefined_variables_are_caught_at_load() {
+    let d = load_error("ask(gated, \"x\");");
+    assert!(d.to_string().contains("gated"), "{d}");
+}
+
+#[test]
+fn no_eval_and_no_modules() {
+    let d = load_error("let x = eval(\"40 + 2\");");
+    assert!(d.to_string().contains("eval"), "{d}");
+    load_error("import \"fs\" as fs;");
+}
+
+#[test]
+fn oversized_scripts_are_refused() {
+    let big = format!("// {}\n", "x".repeat(70_000));
+    let d = load_error(&big);
+    assert!(d.to_string().contains("limit"), "{d}");
+}
+
+/// A rule that turns hostile only after `trigger` is answered yes: the session must survive,
+/// report the error with its position, and show what the rule could ask (fail open).
+fn hostile_after_trigger(body: &str) {
+    let script = format!("if answer(\"trigger\") == true {{\n{body}\n}}\nif false {{ ask(\"gated\", \"never\"); }}\n");
+    let vt = visit_type(q(), &[("rules/hostile.rhai", &script)]);
+    let mut s = session(&vt);
+    assert!(s.rule_errors().is_empty());
+    assert!(!shown(&s, "gated"), "gated until a rule asks");
+    s.answer_link_id("trigger", vec![Value::Boolean(true)]).unwrap();
+    let errors = s.rule_errors();
+    assert_eq!(errors.len(), 1, "the hostile run must be reported");
+    let e = errors[0].to_string();
+    assert!(e.starts_with("rules/hostile.rhai:"), "{e}");
+    assert!(errors[0].span.line >= 2, "the error points into the body: {e}");
+    assert!(shown(&s, "gated"), "fail open: a failed rule shows what it could ask");
+    // The session still works.
+    s.answer_link_id("other", vec![Value::String("still here".into())]).unwrap();
+    // And recovers when the input that triggered the failure changes.
+    s.answer_link_id("trigger", vec![Value::Boolean(false)]).unwrap();
+    assert!(s.rule_errors().is_empty());
+    assert!(!shown(&s, "gated"));
+}
+
+#[test]
+fn endless_loops_stop() {
+    hostile_after_trigger("    loop { }");
+}
+
+#[test]
+fn runaway_recursion_stops() {
+    // Functions must be defined at the top level; call it from inside the branch.
+    let script = "fn deeper(n) { deeper(n + 1) }\nif answer(\"trigger\") == true {\n    deeper(0);\n}\nif false { ask(\"gated\", \"x\"); }\n";
+    let vt = visit_type(q(), &[("rules/recurse.rhai", script)]);
+    let mut s = session(&vt);
+    s.answer_link_id("trigger", vec![Value::Boolean(true)]).unwrap();
+    let e = s.rule_errors().first().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("rules/recurse.rhai:") && e.contains("deeper than"), "{e}");
+    assert!(shown(&s, "gated"));
+}
+
+#[test]
+fn giant_strings_stop() {
+    hostile_after_trigger("    let s = \"xxxxxxxxxx\";\n    loop { s += s; }");
+}
+
+#[test]
+fn giant_arrays_stop() {
+    hostile_after_trigger("    let a = [];\n    loop { a.push(1); }");
+}
+
+#[test]
+fn runtime_errors_name_the_line() {
+    hostile_after_trigger("    let zero = 0;\n    let x = 10 / zero;");
+}
+
+#[test]
+fn wrong_argument_types_are_runtime_errors_not_panics() {
+    hostile_after_trigger("    ask(\"gated\", 42);");
+}
+
+#[test]
+fn rules_cannot_print_or_read_time() {
+    // print is accepted and discarded; there is no timestamp() in the sandbox.
+    let vt = visit_type(q(), &[("rules/quiet.rhai", "print(\"hello\");")]);
+    assert!(session(&vt).rule_errors().is_empty());
+    let errs = try_visit_type(q(), &[("rules/time.rhai", "let t = timestamp();")], json!({}));
+    match errs {
+        Err(_) => {}
+        Ok(vt) => {
+            let s = session(&std::rc::Rc::new(vt));
+            assert!(!s.rule_errors().is_empty(), "timestamp() must not exist");
+        }
+    }
+}
+
+#[test]
+fn reasons_can_be_translated_and_requirements_follow_rules() {
+    let script = r#"
+        if answer("trigger") == true {
+            ask("gated", #{ en: "Because you said so.", es: "Porque usted lo dijo." });
+            require("gated");
+            flag("trigger", "Check this.");
+        }
+    "#;
+    let vt = visit_type(q(), &[("rules/ok.rhai", script)]);
+    let mut s = session(&vt);
+    s.answer_link_id("trigger", vec![Value::Boolean(true)]).unwrap();
+    let node = s.node(s.node_of_link_id("gated").unwrap()).unwrap().clone();
+    assert!(node.state.enabled && node.state.required);
+    let why = node.state.why.as_ref().unwrap();
+    assert_eq!(intake_engine::explain::why_text(s.form(), why, "es"), "Porque usted lo dijo.");
+    assert_eq!(intake_engine::explain::why_text(s.form(), why, "en"), "Because you said so.");
+    let trig = s.node(s.node_of_link_id("trigger").unwrap()).unwrap();
+    assert_eq!(trig.state.flags.len(), 1);
+}
