@@ -8,7 +8,7 @@ use intake_engine::answers_file;
 use intake_engine::context::VisitContext;
 use intake_engine::explain::{hidden_text, why_source, why_text};
 use intake_engine::extract::{self, SubmitError};
-use intake_engine::fhir::{DateTime, Json, ToJson};
+use intake_engine::fhir::{DateTime, Json};
 use intake_engine::ids::uuid_v5;
 use intake_engine::response::Status;
 use intake_engine::visit_type::{Diagnostic, Severity};
@@ -235,7 +235,7 @@ pub fn fill(args: &Args) -> i32 {
     }
     match extract::bundle(&session) {
         Ok(wb) => {
-            println!("{}", pretty(&wb.bundle.to_json()));
+            println!("{}", pretty(&wb.to_json()));
             0
         }
         Err(e @ SubmitError::Invalid(_)) | Err(e @ SubmitError::Unsettled) => {
@@ -322,7 +322,7 @@ pub fn explain_text(s: &Session, lang: &str) -> String {
     let _ = writeln!(out);
     match extract::bundle(s) {
         Ok(wb) => {
-            let _ = writeln!(out, "write-back ({} entries):", wb.bundle.entry.len());
+            let _ = writeln!(out, "write-back ({} entries):", wb.entries.len());
             for d in &wb.decisions {
                 let _ = writeln!(out, "  {:<7} {:<20} {:<6} {}  -- {}", d.action.code(), d.resource_type, d.change.code(), d.item, d.reason);
             }

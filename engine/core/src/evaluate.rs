@@ -81,8 +81,8 @@ impl Session {
         self.nodes[n.index()].state = new_state;
         self.mark_changed(n);
         if enabled_changed {
-            let children = self.nodes[n.index()].children.clone();
-            for c in children {
+            for i in 0..self.nodes[n.index()].children.len() {
+                let c = self.nodes[n.index()].children[i];
                 self.enqueue(c);
             }
             if has_answers {
@@ -147,17 +147,18 @@ impl Session {
         }
         let mut answer_why = None;
         if !def.enable_when.is_empty() {
-            let mut results = Vec::with_capacity(def.enable_when.len());
-            for c in &def.enable_when {
+            // The reason shown is the first satisfied condition on a real answer (an
+            // `exists = false` condition is no reason to ask anything).
+            let results = def.enable_when.iter().map(|c| {
                 let answers = self.answers_in_scope(n, c.question);
                 let holds = condition_holds(c, &answers);
                 let meaningful = !(c.operator == Operator::Exists && c.answer == Value::Boolean(false));
-                if holds && answer_why.is_none() && meaningful && !answers.is_empty() {
+                if holds && meaningful && answer_why.is_none() && !answers.is_empty() {
                     answer_why = Some(Why::Answer { question: c.question, operator: c.operator, value: c.answer.clone() });
                 }
-                results.push(holds);
-            }
-            if !item_enabled(def.enable_behavior, results.into_iter()) {
+                holds
+            });
+            if !item_enabled(def.enable_behavior, results) {
                 return (false, None, Some(Hidden::EnableWhen));
             }
         }
@@ -242,9 +243,10 @@ impl Session {
                 self.dirty_rules[r] = true;
             }
         }
-        let dependents = self.vt.form.enable_when_dependents[item.index()].clone();
-        for d in dependents {
-            for m in self.by_item[d.index()].clone() {
+        let vt = self.vt.clone();
+        for d in &vt.form.enable_when_dependents[item.index()] {
+            for i in 0..self.by_item[d.index()].len() {
+                let m = self.by_item[d.index()][i];
                 self.enqueue(m);
             }
         }

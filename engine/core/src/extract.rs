@@ -29,8 +29,8 @@ use std::fmt;
 use intake_fhir::{
     clinical, coded, AllergyIntolerance, AllergyReaction, Annotation, Bundle, BundleEntry, BundleRequest, CodeableConcept,
     Coding, Condition, DateTime, Dosage, Identifier, Json, Meta, MedicationStatement, Observation, ObservationComponent,
-    Patient, Provenance, ProvenanceAgent, ProvenanceEntity, Quantity, Reference, Task, TaskInput, ToJson,
-    Value,
+    Patient, Provenance, ProvenanceAgent, ProvenanceEntity, Quantity, QuestionnaireResponse, Reference, RelatedPerson,
+    Task, TaskInput, ToJson, Value, WriteJson,
 };
 
 use crate::chart::{MedicationSource, OnFileMedication};
@@ -102,11 +102,124 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// The write-back result: the Bundle and a readable account of every decision.
+/// A resource in the write-back, kept typed until it is written out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    QuestionnaireResponse(QuestionnaireResponse),
+    AllergyIntolerance(AllergyIntolerance),
+    MedicationStatement(MedicationStatement),
+    Condition(Condition),
+    Observation(Observation),
+    Patient(Patient),
+    RelatedPerson(RelatedPerson),
+    Task(Task),
+    Provenance(Provenance),
+}
+
+macro_rules! each_resource {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            Resource::QuestionnaireResponse($r) => $e,
+            Resource::AllergyIntolerance($r) => $e,
+            Resource::MedicationStatement($r) => $e,
+            Resource::Condition($r) => $e,
+            Resource::Observation($r) => $e,
+            Resource::Patient($r) => $e,
+            Resource::RelatedPerson($r) => $e,
+            Resource::Task($r) => $e,
+            Resource::Provenance($r) => $e,
+        }
+    };
+}
+
+impl Resource {
+    pub fn to_json(&self) -> Json {
+        each_resource!(self, r => r.to_json())
+    }
+
+    pub fn write_json(&self, out: &mut String) {
+        each_resource!(self, r => r.write_json(out))
+    }
+
+    /// Put our stable identifier first (Provenance has none: it is matched by tag).
+    fn set_identifier(&mut self, id: Identifier) {
+        match self {
+            Resource::QuestionnaireResponse(r) => r.identifier = Some(id),
+            Resource::AllergyIntolerance(r) => r.identifier.insert(0, id),
+            Resource::MedicationStatement(r) => r.identifier.insert(0, id),
+            Resource::Condition(r) => r.identifier.insert(0, id),
+            Resource::Observation(r) => r.identifier.insert(0, id),
+            Resource::Patient(r) => r.identifier.insert(0, id),
+            Resource::RelatedPerson(r) => r.identifier.insert(0, id),
+            Resource::Task(r) => r.identifier.insert(0, id),
+            Resource::Provenance(_) => {}
+        }
+    }
+}
+
+/// One transaction entry. The resource is boxed: resources are large, entries move around.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub full_url: String,
+    pub resource: Box<Resource>,
+    pub request: BundleRequest,
+}
+
+/// The write-back result: the transaction and a readable account of every decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteBack {
-    pub bundle: Bundle,
+    /// `urn:uuid:...`, stable for the session: `Bundle.identifier`.
+    pub identifier: String,
+    pub timestamp: DateTime,
+    pub entries: Vec<Entry>,
     pub decisions: Vec<Decision>,
+}
+
+impl WriteBack {
+    /// The transaction Bundle as JSON text, written directly (no intermediate tree).
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::with_capacity(4096 + self.entries.len() * 1024);
+        out.push_str("{\"resourceType\":\"Bundle\",\"identifier\":");
+        Identifier { system: Some(URN_SYSTEM.into()), value: Some(self.identifier.clone()), ..Default::default() }.write_json(&mut out);
+        out.push_str(",\"type\":\"transaction\",\"timestamp\":");
+        self.timestamp.write_json(&mut out);
+        out.push_str(",\"entry\":[");
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"fullUrl\":");
+            intake_fhir::json::write_str(&mut out, &e.full_url);
+            out.push_str(",\"resource\":");
+            e.resource.write_json(&mut out);
+            out.push_str(",\"request\":");
+            e.request.write_json(&mut out);
+            out.push('}');
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// The transaction Bundle as a JSON tree (for callers that inspect it).
+    pub fn to_json(&self) -> Json {
+        Bundle {
+            identifier: Some(Identifier { system: Some(URN_SYSTEM.into()), value: Some(self.identifier.clone()), ..Default::default() }),
+            type_: Some("transaction".into()),
+            timestamp: Some(self.timestamp.to_string()),
+            entry: self
+                .entries
+                .iter()
+                .map(|e| BundleEntry {
+                    full_url: Some(e.full_url.clone()),
+                    resource: Some(e.resource.to_json()),
+                    request: Some(e.request.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+        .to_json()
+    }
 }
 
 /// Every enabled item with validation errors, in document order.
@@ -141,12 +254,12 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     }
     let mut b = Builder::new(s);
     let qr = response::build(s, Status::Completed);
-    b.entries.push(BundleEntry {
-        full_url: Some(b.qr_url.clone()),
-        resource: Some(qr.to_json()),
-        request: Some(post_request("QuestionnaireResponse", &response::response_uuid(s))),
-        ..Default::default()
+    b.entries.push(Entry {
+        full_url: b.qr_url.clone(),
+        resource: Box::new(Resource::QuestionnaireResponse(qr)),
+        request: post_request("QuestionnaireResponse", &response::response_uuid(s)),
     });
+    b.reporter = b.reporter_reference();
     for list in &s.visit_type().lists {
         for row in rows_of_list(s, list) {
             b.list_row(list, row);
@@ -156,18 +269,12 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.patient_changes();
     b.flags();
     b.provenance();
-    let bundle = Bundle {
-        identifier: Some(Identifier {
-            system: Some(URN_SYSTEM.into()),
-            value: Some(format!("urn:uuid:{}", stable_uuid(s.id(), "Bundle"))),
-            ..Default::default()
-        }),
-        type_: Some("transaction".into()),
-        timestamp: Some(s.now().to_string()),
-        entry: b.entries,
-        ..Default::default()
-    };
-    Ok(WriteBack { bundle, decisions: b.decisions })
+    Ok(WriteBack {
+        identifier: format!("urn:uuid:{}", stable_uuid(s.id(), "Bundle")),
+        timestamp: s.now(),
+        entries: b.entries,
+        decisions: b.decisions,
+    })
 }
 
 fn rows_of_list(s: &Session, list: &OnFileList) -> Vec<NodeId> {
@@ -219,7 +326,7 @@ struct Builder<'a> {
     patient: Reference,
     /// Who reported: the patient, or a RelatedPerson for a proxy.
     reporter: Reference,
-    entries: Vec<BundleEntry>,
+    entries: Vec<Entry>,
     /// Resources written, for the Provenance.
     targets: Vec<Reference>,
     decisions: Vec<Decision>,
@@ -231,7 +338,7 @@ impl<'a> Builder<'a> {
     fn new(s: &'a Session) -> Self {
         let qr_url = format!("urn:uuid:{}", response::response_uuid(s));
         let patient = patient_reference(s);
-        let mut b = Builder {
+        let b = Builder {
             s,
             qr_url,
             reporter: patient.clone(),
@@ -241,7 +348,6 @@ impl<'a> Builder<'a> {
             decisions: Vec::new(),
             added: Vec::new(),
         };
-        b.reporter = b.reporter_reference();
         b
     }
 
@@ -267,11 +373,10 @@ impl<'a> Builder<'a> {
                 rp.id = None;
                 rp.identifier = vec![urn_identifier(&uuid)];
                 let url = format!("urn:uuid:{uuid}");
-                self.entries.push(BundleEntry {
-                    full_url: Some(url.clone()),
-                    resource: Some(rp.to_json()),
-                    request: Some(post_request("RelatedPerson", &uuid)),
-                    ..Default::default()
+                self.entries.push(Entry {
+                    full_url: url.clone(),
+                    resource: Box::new(Resource::RelatedPerson(rp)),
+                    request: post_request("RelatedPerson", &uuid),
                 });
                 Reference { reference: Some(url), display: name.clone(), ..Default::default() }
             }
@@ -283,50 +388,39 @@ impl<'a> Builder<'a> {
     }
 
     /// POST a new resource conditionally; returns its fullUrl.
-    fn create(&mut self, key: &str, resource_type: &str, mut resource: Json) -> String {
+    fn create(&mut self, key: &str, resource_type: &str, mut resource: Resource) -> String {
         let uuid = stable_uuid(self.s.id(), key);
-        if let Json::Object(m) = &mut resource {
-            let mut ids = vec![urn_identifier(&uuid).to_json()];
-            if let Some(Json::Array(existing)) = m.get("identifier") {
-                ids.extend(existing.iter().cloned());
-            }
-            m.insert("identifier".into(), Json::Array(ids));
-        }
+        resource.set_identifier(urn_identifier(&uuid));
         let url = format!("urn:uuid:{uuid}");
-        self.entries.push(BundleEntry {
-            full_url: Some(url.clone()),
-            resource: Some(resource),
-            request: Some(post_request(resource_type, &uuid)),
-            ..Default::default()
-        });
+        self.entries.push(Entry { full_url: url.clone(), resource: Box::new(resource), request: post_request(resource_type, &uuid) });
         self.targets.push(Reference::to(url.clone()));
         url
     }
 
     /// PUT an updated chart resource, guarded by its version.
-    fn update(&mut self, reference: &str, version: Option<&str>, resource: Json) {
-        self.entries.push(BundleEntry {
-            full_url: Some(reference.to_owned()),
-            resource: Some(resource),
-            request: Some(BundleRequest {
+    fn update(&mut self, reference: &str, version: Option<&str>, resource: Resource) {
+        self.entries.push(Entry {
+            full_url: reference.to_owned(),
+            resource: Box::new(resource),
+            request: BundleRequest {
                 method: Some("PUT".into()),
                 url: Some(reference.into()),
                 if_match: version.map(|v| format!("W/\"{v}\"")),
                 ..Default::default()
-            }),
-            ..Default::default()
+            },
         });
         self.targets.push(Reference::to(reference));
     }
 
     /// A Task asking a clinician to review, with the proposed resource when there is one.
-    fn review(&mut self, key: &str, description: String, focus: Reference, inputs: Vec<(&str, Value)>, proposed: Option<Json>) {
+    fn review(&mut self, key: &str, description: String, focus: Reference, inputs: Vec<(&str, Value)>, proposed: Option<Resource>) {
         let mut contained = Vec::new();
         let mut input: Vec<TaskInput> = inputs
             .into_iter()
             .map(|(t, v)| TaskInput { type_: Some(CodeableConcept::text(t)), value: Some(v), ..Default::default() })
             .collect();
-        if let Some(mut p) = proposed {
+        if let Some(p) = proposed {
+            let mut p = p.to_json();
             if let Json::Object(m) = &mut p {
                 m.insert("id".into(), Json::String("proposed".into()));
                 m.remove("meta");
@@ -338,7 +432,10 @@ impl<'a> Builder<'a> {
                 ..Default::default()
             });
         }
+        let uuid = stable_uuid(self.s.id(), key);
         let task = Task {
+            contained,
+            identifier: vec![urn_identifier(&uuid)],
             status: Some("requested".into()),
             intent: Some("proposal".into()),
             priority: Some("routine".into()),
@@ -351,21 +448,10 @@ impl<'a> Builder<'a> {
             input,
             ..Default::default()
         };
-        let mut json = task.to_json();
-        if !contained.is_empty() {
-            if let Json::Object(m) = &mut json {
-                m.insert("contained".into(), Json::Array(contained));
-            }
-        }
-        let uuid = stable_uuid(self.s.id(), key);
-        if let Json::Object(m) = &mut json {
-            m.insert("identifier".into(), Json::Array(vec![urn_identifier(&uuid).to_json()]));
-        }
-        self.entries.push(BundleEntry {
-            full_url: Some(format!("urn:uuid:{uuid}")),
-            resource: Some(json),
-            request: Some(post_request("Task", &uuid)),
-            ..Default::default()
+        self.entries.push(Entry {
+            full_url: format!("urn:uuid:{uuid}"),
+            resource: Box::new(Resource::Task(task)),
+            request: post_request("Task", &uuid),
         });
     }
 
@@ -484,7 +570,7 @@ impl<'a> Builder<'a> {
                     a.note.push(note("Updated"));
                 }
                 let (action, why) = self.action_for("AllergyIntolerance", change, &flags, &uncoded);
-                self.emit_update(key, "AllergyIntolerance", change, action, why, reference, on.version.as_deref(), a.to_json());
+                self.emit_update(key, "AllergyIntolerance", change, action, why, reference, on.version.as_deref(), Resource::AllergyIntolerance(a));
             }
             ListKind::Conditions => {
                 let Some(on) = chart.conditions.iter().find(|c| c.reference == reference) else { return };
@@ -506,7 +592,7 @@ impl<'a> Builder<'a> {
                     c.note.push(note("Updated"));
                 }
                 let (action, why) = self.action_for("Condition", change, &flags, &uncoded);
-                self.emit_update(key, "Condition", change, action, why, reference, on.version.as_deref(), c.to_json());
+                self.emit_update(key, "Condition", change, action, why, reference, on.version.as_deref(), Resource::Condition(c));
             }
             ListKind::Medications => {
                 let Some(on) = chart.medications.iter().find(|m| m.reference == reference).cloned() else { return };
@@ -525,7 +611,7 @@ impl<'a> Builder<'a> {
         why: String,
         reference: &str,
         version: Option<&str>,
-        resource: Json,
+        resource: Resource,
     ) {
         match action {
             Action::Auto => self.update(reference, version, resource),
@@ -631,7 +717,7 @@ impl<'a> Builder<'a> {
                 if a.code.is_none() {
                     a.code = Some(CodeableConcept::text(&code_value.display()));
                 }
-                a.to_json()
+                Resource::AllergyIntolerance(a)
             }
             ListKind::Conditions => {
                 let code = match concept_of(code_value) {
@@ -657,7 +743,7 @@ impl<'a> Builder<'a> {
                         .collect(),
                     ..Default::default()
                 };
-                c.to_json()
+                Resource::Condition(c)
             }
             ListKind::Medications => {
                 let med = match concept_of(code_value) {
@@ -668,7 +754,7 @@ impl<'a> Builder<'a> {
                     }
                 };
                 let dosage = self.field(row, list.field(ListField::Dosage)).first().map(|d| d.display());
-                self.medication_statement("active", med, dosage, None, None).to_json()
+                Resource::MedicationStatement(self.medication_statement("active", med, dosage, None, None))
             }
         };
         let (action, why) = self.action_for(rt, Change::Add, &flags, &uncoded);
@@ -753,7 +839,7 @@ impl<'a> Builder<'a> {
                 if !m.derived_from.contains(&self.qr_ref()) {
                     m.derived_from.push(self.qr_ref());
                 }
-                self.emit_update(key, "MedicationStatement", change, action, why, &on.reference, on.version.as_deref(), m.to_json());
+                self.emit_update(key, "MedicationStatement", change, action, why, &on.reference, on.version.as_deref(), Resource::MedicationStatement(m));
             }
             // A prescriber's order is not the patient's to edit: record what the patient says
             // as a new MedicationStatement based on it.
@@ -768,7 +854,7 @@ impl<'a> Builder<'a> {
                 let summary = self.summary_of(&on.reference);
                 match action {
                     Action::Auto => {
-                        self.create(&format!("MedicationStatement|{key}"), "MedicationStatement", ms.to_json());
+                        self.create(&format!("MedicationStatement|{key}"), "MedicationStatement", Resource::MedicationStatement(ms));
                     }
                     Action::Review => {
                         let verb = if change == Change::Remove { "has stopped" } else { "takes differently" };
@@ -777,7 +863,7 @@ impl<'a> Builder<'a> {
                             format!("Patient {verb}: {summary}. Review before updating the medication list ({why})."),
                             Reference::to(on.reference.clone()),
                             vec![("questionnaire-response", Value::Reference(self.qr_ref()))],
-                            Some(ms.to_json()),
+                            Some(Resource::MedicationStatement(ms)),
                         );
                     }
                     Action::Never => {}
@@ -860,7 +946,7 @@ impl<'a> Builder<'a> {
             let (action, why) = self.action_for("Observation", Change::Add, &flags, &[]);
             match action {
                 Action::Auto => {
-                    self.create(&format!("Observation|{key}"), "Observation", obs.to_json());
+                    self.create(&format!("Observation|{key}"), "Observation", Resource::Observation(obs));
                 }
                 Action::Review => {
                     let label = def.label().to_owned();
@@ -869,7 +955,7 @@ impl<'a> Builder<'a> {
                         format!("Patient-reported {label}: review before filing ({why})."),
                         self.qr_ref(),
                         vec![],
-                        Some(obs.to_json()),
+                        Some(Resource::Observation(obs)),
                     );
                 }
                 Action::Never => {}
@@ -960,7 +1046,7 @@ impl<'a> Builder<'a> {
             let version = chart.patient.meta.as_ref().and_then(|m| m.version_id.clone());
             let mut p = updated;
             p.meta = p.meta.map(|m| Meta { version_id: None, last_updated: None, ..m });
-            self.update(&patient_ref, version.as_deref(), p.to_json());
+            self.update(&patient_ref, version.as_deref(), Resource::Patient(p));
         }
         if !review_lines.is_empty() {
             self.review(
@@ -1025,16 +1111,15 @@ impl<'a> Builder<'a> {
             entity: vec![ProvenanceEntity { role: Some("source".into()), what: Some(self.qr_ref()), ..Default::default() }],
             ..Default::default()
         };
-        self.entries.push(BundleEntry {
-            full_url: Some(format!("urn:uuid:{uuid}")),
-            resource: Some(p.to_json()),
-            request: Some(BundleRequest {
+        self.entries.push(Entry {
+            full_url: format!("urn:uuid:{uuid}"),
+            resource: Box::new(Resource::Provenance(p)),
+            request: BundleRequest {
                 method: Some("POST".into()),
                 url: Some("Provenance".into()),
                 if_none_exist: Some(format!("_tag={INTAKE_TAG_SYSTEM}|urn:uuid:{uuid}")),
                 ..Default::default()
-            }),
-            ..Default::default()
+            },
         });
     }
 }

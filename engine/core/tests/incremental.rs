@@ -43,7 +43,6 @@ impl Rng {
 struct Q {
     link_id: String,
     kind: &'static str,
-    in_repeating: bool,
 }
 
 struct Gen<'a> {
@@ -127,7 +126,7 @@ impl Gen<'_> {
                 if kind == "integer" && self.rng.chance(30) {
                     item["extension"] = json!([{"url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueInteger": 5}]);
                 }
-                self.questions.push(Q { link_id, kind, in_repeating });
+                self.questions.push(Q { link_id, kind });
             }
             out.push(item);
         }

@@ -4,6 +4,7 @@ use crate::datatypes::{
     Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Meta, Reference, Value,
 };
 use crate::fhir_element;
+use crate::json::Json;
 use crate::temporal::{Date, DateTime};
 
 fhir_element! {
@@ -222,6 +223,7 @@ fhir_element! {
     pub struct Task: resource "Task" {
         id: opt String = "id",
         meta: opt Meta = "meta",
+        contained: vec Json = "contained",
         extension: vec Extension = "extension",
         identifier: vec Identifier = "identifier",
         status: opt String = "status",

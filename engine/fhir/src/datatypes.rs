@@ -459,6 +459,36 @@ impl Choice for Value {
         })
     }
 
+    fn choice_suffix(&self) -> Cow<'static, str> {
+        match self {
+            Value::Text { type_name, .. } => Cow::Borrowed(*type_name),
+            Value::Other { type_name, .. } => Cow::Owned(type_name.clone()),
+            other => Cow::Owned(other.type_name().to_owned()),
+        }
+    }
+
+    fn write_choice_value(&self, out: &mut String) {
+        use crate::json::WriteJson;
+        match self {
+            Value::Boolean(b) => b.write_json(out),
+            Value::Integer(i) => i.write_json(out),
+            Value::Decimal(d) => d.write_json(out),
+            Value::String(s) | Value::Text { value: s, .. } => s.write_json(out),
+            Value::Date(d) => d.write_json(out),
+            Value::DateTime(d) => d.write_json(out),
+            Value::Time(t) => t.write_json(out),
+            Value::Coding(c) => c.write_json(out),
+            Value::Quantity(q) => q.write_json(out),
+            Value::Reference(r) => r.write_json(out),
+            Value::Attachment(a) => a.write_json(out),
+            Value::CodeableConcept(c) => c.write_json(out),
+            Value::Period(p) => p.write_json(out),
+            Value::Expression(e) => e.write_json(out),
+            Value::Identifier(i) => i.write_json(out),
+            Value::Other { json, .. } => json.write_json(out),
+        }
+    }
+
     fn to_choice(&self) -> (Cow<'static, str>, Json) {
         let json = match self {
             Value::Boolean(b) => b.to_json(),

@@ -193,6 +193,155 @@ pub trait ToJson {
     fn to_json(&self) -> Json;
 }
 
+/// A type written straight to JSON text, in declared field order, without building a
+/// `serde_json::Value` tree first (much less allocation: the write-back Bundle is written
+/// this way). `to_json` and `write_json` produce the same JSON; a test checks it on the corpus.
+pub trait WriteJson {
+    fn write_json(&self, out: &mut String);
+
+    fn to_json_string(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write_json(&mut out);
+        out
+    }
+}
+
+/// Write a JSON string literal.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Write `,"key":` (or `"key":` for the first member).
+pub fn write_key(out: &mut String, first: &mut bool, key: &str) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    write_str(out, key);
+    out.push(':');
+}
+
+pub fn write_opt<T: WriteJson>(out: &mut String, first: &mut bool, key: &str, v: &Option<T>) {
+    if let Some(v) = v {
+        write_key(out, first, key);
+        v.write_json(out);
+    }
+}
+
+pub fn write_vec<T: WriteJson>(out: &mut String, first: &mut bool, key: &str, v: &[T]) {
+    if v.is_empty() {
+        return;
+    }
+    write_key(out, first, key);
+    out.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        x.write_json(out);
+    }
+    out.push(']');
+}
+
+pub fn write_choice<T: Choice>(out: &mut String, first: &mut bool, prefix: &str, v: &Option<T>) {
+    if let Some(v) = v {
+        if !*first {
+            out.push(',');
+        }
+        *first = false;
+        // Prefixes and type names are plain ASCII identifiers: no escaping needed.
+        out.push('"');
+        out.push_str(prefix);
+        out.push_str(&v.choice_suffix());
+        out.push_str("\":");
+        v.write_choice_value(out);
+    }
+}
+
+pub fn write_extra(out: &mut String, first: &mut bool, extra: &JsonMap) {
+    for (k, v) in extra {
+        write_key(out, first, k);
+        v.write_json(out);
+    }
+}
+
+impl WriteJson for String {
+    fn write_json(&self, out: &mut String) {
+        write_str(out, self);
+    }
+}
+
+impl WriteJson for bool {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+
+impl WriteJson for i64 {
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{self}");
+    }
+}
+
+impl WriteJson for f64 {
+    fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", decimal_json(*self));
+    }
+}
+
+impl WriteJson for Json {
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => b.write_json(out),
+            Json::Number(n) => {
+                use std::fmt::Write;
+                let _ = write!(out, "{n}");
+            }
+            Json::String(s) => write_str(out, s),
+            Json::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    x.write_json(out);
+                }
+                out.push(']');
+            }
+            Json::Object(m) => {
+                out.push('{');
+                let mut first = true;
+                write_extra(out, &mut first, m);
+                out.push('}');
+            }
+        }
+    }
+}
+
 /// Read a whole resource from JSON text, returning it with the lenient-read warnings.
 pub fn from_text<T: FromJson + Resource>(text: &str) -> Result<(T, Vec<Warning>), ModelError> {
     let json = parse_text(text)?;
@@ -330,6 +479,10 @@ pub trait Choice: Sized {
     fn from_choice(suffix: &str, v: &Json, cx: &mut Cx) -> Result<Self, ModelError>;
     /// The suffix and JSON to write, e.g. `("Coding", {...})`.
     fn to_choice(&self) -> (Cow<'static, str>, Json);
+    /// The suffix alone (`Coding`).
+    fn choice_suffix(&self) -> Cow<'static, str>;
+    /// Write the value as JSON text.
+    fn write_choice_value(&self, out: &mut String);
 }
 
 /// Writing helpers used by the element macros.
@@ -513,6 +666,21 @@ macro_rules! fhir_element {
             }
         }
 
+        impl $crate::json::WriteJson for $name {
+            fn write_json(&self, out: &mut String) {
+                out.push('{');
+                #[allow(unused_mut)]
+                let mut first = true;
+                $(
+                    $crate::json::write_key(out, &mut first, "resourceType");
+                    $crate::json::write_str(out, $rt);
+                )?
+                $( $crate::fhir_element!(@wr out first self.$field, $kind $json); )*
+                $crate::json::write_extra(out, &mut first, &self.extra);
+                out.push('}');
+            }
+        }
+
         impl $crate::json::ToJson for $name {
             fn to_json(&self) -> $crate::json::Json {
                 let mut m = $crate::json::JsonMap::new();
@@ -534,4 +702,7 @@ macro_rules! fhir_element {
     (@write $m:ident $v:expr, opt $json:literal) => { $crate::json::put(&mut $m, $json, &$v) };
     (@write $m:ident $v:expr, vec $json:literal) => { $crate::json::put_vec(&mut $m, $json, &$v) };
     (@write $m:ident $v:expr, choice $json:literal) => { $crate::json::put_choice(&mut $m, $json, &$v) };
+    (@wr $out:ident $first:ident $v:expr, opt $json:literal) => { $crate::json::write_opt($out, &mut $first, $json, &$v) };
+    (@wr $out:ident $first:ident $v:expr, vec $json:literal) => { $crate::json::write_vec($out, &mut $first, $json, &$v) };
+    (@wr $out:ident $first:ident $v:expr, choice $json:literal) => { $crate::json::write_choice($out, &mut $first, $json, &$v) };
 }

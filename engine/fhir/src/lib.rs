@@ -17,7 +17,7 @@ pub mod temporal;
 pub use bundle::{Bundle, BundleEntry, BundleRequest};
 pub use clinical::*;
 pub use datatypes::*;
-pub use json::{from_text, from_value, Choice, Cx, FromJson, Json, JsonMap, JsonPath, ModelError, ModelErrorKind, ToJson, Warning};
+pub use json::{from_text, from_value, Choice, Cx, FromJson, Json, JsonMap, JsonPath, ModelError, ModelErrorKind, ToJson, Warning, WriteJson};
 pub use questionnaire::*;
 pub use temporal::{Date, DateTime, Precision, Time};
 

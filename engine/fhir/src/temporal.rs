@@ -355,6 +355,14 @@ macro_rules! string_primitive {
                 Json::String(self.to_string())
             }
         }
+        impl crate::json::WriteJson for $ty {
+            fn write_json(&self, out: &mut String) {
+                use std::fmt::Write;
+                out.push('"');
+                let _ = write!(out, "{self}");
+                out.push('"');
+            }
+        }
     };
 }
 

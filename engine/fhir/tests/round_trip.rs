@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use intake_fhir::{AnyResource, Bundle, Cx, FromJson, Json, Questionnaire, ToJson};
+use intake_fhir::{AnyResource, Bundle, Cx, FromJson, Json, Questionnaire, ToJson, WriteJson};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
@@ -36,6 +36,10 @@ fn questionnaires_round_trip_without_loss() {
         let mut cx = Cx::new("Questionnaire");
         match Questionnaire::from_json(&json, &mut cx) {
             Ok(q) => {
+                // The streaming writer and the tree writer agree on every form.
+                let streamed: Json = serde_json::from_str(&q.to_json_string())
+                    .unwrap_or_else(|e| panic!("{}: streamed JSON does not parse: {e}", f.display()));
+                assert_eq!(streamed, q.to_json(), "{}: write_json and to_json differ", f.display());
                 if cx.warnings.is_empty() {
                     assert_eq!(q.to_json(), json, "{} did not round-trip", f.display());
                     exact += 1;
@@ -88,4 +92,11 @@ fn chart_bundles_round_trip_without_loss() {
         }
     }
     assert!(checked > 500, "only {checked} resources checked");
+}
+
+#[test]
+fn strings_are_escaped() {
+    let q = Questionnaire { title: Some("quote \" back \\ nl \n tab \t bell \u{7} é ✓".into()), ..Default::default() };
+    let back: Json = serde_json::from_str(&q.to_json_string()).unwrap();
+    assert_eq!(back["title"], Json::String("quote \" back \\ nl \n tab \t bell \u{7} é ✓".into()));
 }

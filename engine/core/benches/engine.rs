@@ -1,0 +1,177 @@
+//! Engine benchmarks: figures, not assertions. Run: `cargo bench -p intake-engine`.
+//!
+//! - load + compile the largest shipped visit type (questionnaire parse, index, rules compile)
+//! - one answer -> re-evaluation on a generated 1,000-item enableWhen chain:
+//!   the next question appears (1 dependent), nothing depends on it, and the worst case
+//!   (the head of a fully answered chain flips all 999 items)
+//! - one answer -> re-evaluation on the 808-item MBS 715 health check (its enableWhen parts)
+//! - the write-back Bundle for 100 answers (QR + 100 Observations + Provenance)
+
+use std::path::Path;
+use std::rc::Rc;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use intake_engine::context::VisitContext;
+use intake_engine::fhir::{DateTime, Value};
+use intake_engine::rules::RuleSource;
+use intake_engine::visit_type::VisitTypeSource;
+use intake_engine::{Chart, Form, Session, VisitType};
+use serde_json::json;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn now() -> DateTime {
+    DateTime::parse("2026-11-20T09:00:00Z").unwrap()
+}
+
+fn chart() -> Rc<Chart> {
+    let text = std::fs::read_to_string(root().join("web/demo/charts/maria-hernandez.json")).unwrap();
+    Rc::new(Chart::from_text(&text).unwrap())
+}
+
+fn source(id: &str) -> VisitTypeSource {
+    let dir = root().join("visit-types").join(id);
+    let manifest_text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let m = intake_engine::visit_type::Manifest::from_text("manifest.json", &manifest_text).unwrap();
+    VisitTypeSource {
+        questionnaire_text: std::fs::read_to_string(dir.join(&m.questionnaire)).unwrap(),
+        questionnaire_file: m.questionnaire.clone(),
+        rules: m
+            .rules
+            .iter()
+            .map(|r| RuleSource { name: r.clone(), text: std::fs::read_to_string(root().join("rules").join(r)).unwrap() })
+            .collect(),
+        manifest_file: "manifest.json".into(),
+        manifest_text,
+    }
+}
+
+fn session_of(form: Form) -> Session {
+    let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
+    Session::new(vt, chart(), VisitContext::default(), now(), "bench").unwrap()
+}
+
+/// i0 .. i999, each enabled when the previous one is answered `true`.
+fn chain(n: usize) -> Form {
+    let items: Vec<_> = (0..n)
+        .map(|i| {
+            let mut item = json!({"linkId": format!("i{i}"), "type": "boolean", "text": format!("Question {i}")});
+            if i > 0 {
+                item["enableWhen"] = json!([{"question": format!("i{}", i - 1), "operator": "=", "answerBoolean": true}]);
+            }
+            item
+        })
+        .collect();
+    Form::from_json(&json!({"resourceType": "Questionnaire", "status": "active", "item": items})).unwrap()
+}
+
+fn bench_load(c: &mut Criterion) {
+    let src = source("new-patient-adult");
+    c.bench_function("load+compile new-patient-adult (46 items, 3 rules)", |b| {
+        b.iter(|| VisitType::load(black_box(&src)).unwrap())
+    });
+}
+
+fn bench_chain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("1000-item enableWhen chain: one answer");
+    // The next question appears: items 0..=500 answered, toggle 500.
+    let mut s = session_of(chain(1000));
+    for i in 0..=500 {
+        s.answer_link_id(&format!("i{i}"), vec![Value::Boolean(true)]).unwrap();
+    }
+    let mut flip = false;
+    g.bench_function("reveals the next question", |b| {
+        b.iter(|| {
+            flip = !flip;
+            black_box(s.answer_link_id("i500", vec![Value::Boolean(flip)]).unwrap())
+        })
+    });
+    // Nothing depends on the answer: the last question.
+    let mut s = session_of(chain(1000));
+    for i in 0..1000 {
+        s.answer_link_id(&format!("i{i}"), vec![Value::Boolean(true)]).unwrap();
+    }
+    g.bench_function("no dependents (last item)", |b| {
+        b.iter(|| {
+            flip = !flip;
+            black_box(s.answer_link_id("i999", vec![Value::Boolean(flip)]).unwrap())
+        })
+    });
+    // Worst case: the head of a fully answered chain hides/shows all 999 items.
+    g.bench_function("worst case: head flips all 999", |b| {
+        b.iter(|| {
+            flip = !flip;
+            black_box(s.answer_link_id("i0", vec![Value::Boolean(flip)]).unwrap())
+        })
+    });
+    g.finish();
+}
+
+fn bench_mbs715(c: &mut Criterion) {
+    let path = root().join(
+        "../shared/corpus/questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json",
+    );
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("MBS 715 form not found at {}; skipped", path.display());
+        return;
+    };
+    let form = Form::from_text(&text).unwrap();
+    let items = form.items.len();
+    // The question most other items' enableWhen depends on (outside repeating groups).
+    let (hub, deps) = form
+        .items
+        .iter()
+        .filter(|i| i.item_type.is_question() && !i.in_repeating_group)
+        .map(|i| (i.clone(), form.enable_when_dependents[i.id.index()].len()))
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    let values: Vec<Value> = match hub.options.first() {
+        Some(_) => hub.options.iter().take(2).map(|o| o.value.clone()).collect(),
+        None => vec![Value::Boolean(true), Value::Boolean(false)],
+    };
+    let mut s = session_of(form);
+    let mut k = 0;
+    c.bench_function(&format!("MBS 715 ({items} items): answer '{}' ({deps} enableWhen dependents)", hub.link_id), |b| {
+        b.iter(|| {
+            k += 1;
+            let v = values[k % values.len()].clone();
+            black_box(s.answer_link_id(&hub.link_id, vec![v]).unwrap())
+        })
+    });
+}
+
+fn bench_bundle(c: &mut Criterion) {
+    let items: Vec<_> = (0..100)
+        .map(|i| {
+            json!({"linkId": format!("q{i}"), "type": "integer", "text": format!("Reading {i}"),
+                   "code": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}],
+                   "extension": [
+                     {"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-observationExtract", "valueBoolean": true},
+                     {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-unit", "valueCoding": {"system": "http://unitsofmeasure.org", "code": "/min", "display": "/min"}}]})
+        })
+        .collect();
+    let form = Form::from_json(&json!({"resourceType": "Questionnaire", "status": "active", "url": "http://example.org/q", "item": items})).unwrap();
+    let mut manifest = intake_engine::visit_type::Manifest::from_text("m", r#"{"id":"b","title":"b","questionnaire":"q","write_back":{"Observation":{"add":"auto"}}}"#).unwrap();
+    manifest.rules.clear();
+    let src = VisitTypeSource { manifest_file: "m".into(), manifest_text: String::new(), questionnaire_file: "q".into(), questionnaire_text: String::new(), rules: vec![] };
+    let vt = Rc::new(VisitType::assemble(manifest, form, &src).unwrap());
+    let mut s = Session::new(vt, chart(), VisitContext::default(), now(), "bench").unwrap();
+    for i in 0..100 {
+        s.answer_link_id(&format!("q{i}"), vec![Value::Integer(60 + i)]).unwrap();
+    }
+    let n = intake_engine::extract::bundle(&s).unwrap().entries.len();
+    c.bench_function(&format!("write-back Bundle for 100 answers ({n} entries)"), |b| {
+        b.iter(|| black_box(intake_engine::extract::bundle(&s).unwrap()))
+    });
+    c.bench_function("... and serialised to JSON text", |b| {
+        b.iter(|| {
+            let wb = intake_engine::extract::bundle(&s).unwrap();
+            black_box(wb.to_json_string())
+        })
+    });
+}
+
+criterion_group!(benches, bench_load, bench_chain, bench_mbs715, bench_bundle);
+criterion_main!(benches);
