@@ -29,6 +29,7 @@ USAGE:
   intake explain --visit-type ID --chart FILE [--answers FILE] [--now RFC3339]
                                       which items are shown, hidden or required, and why
   intake test [DIR]                   run the scenario files beside each visit type
+  intake serve [DIR] [--port N]       serve a built site (default web/dist) on 127.0.0.1
 
 OPTIONS:
   --dir DIR        visit types directory (default: nearest visit-types/)

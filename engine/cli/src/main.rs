@@ -22,6 +22,17 @@ fn main() {
         "fill" => commands::fill(&args),
         "explain" => commands::explain(&args),
         "test" => commands::test(&args),
+        "serve" => {
+            let dir = args.positional.first().map(String::as_str).unwrap_or("web/dist");
+            let port = args.opt("--port").and_then(|p| p.parse().ok()).unwrap_or(8080);
+            match intake_cli::serve::serve(std::path::Path::new(dir), port) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: cannot serve on 127.0.0.1:{port}: {e}");
+                    1
+                }
+            }
+        }
         "help" | "--help" | "-h" => {
             print!("{}", commands::USAGE);
             0

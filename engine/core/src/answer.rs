@@ -171,20 +171,22 @@ fn choose_option(def: &ItemDef, v: &Value) -> Option<Value> {
 }
 
 /// Normalised for exact matching: lower case, single spaces, no accents on Latin letters.
+/// (Latin folding is spelled out rather than using Unicode case tables, which cost wasm bytes;
+/// option labels and synonyms are in Latin script.)
 pub fn normalise(s: &str) -> String {
     let folded: String = s
         .trim()
         .chars()
         .map(|c| match c {
-            'á' | 'à' | 'â' | 'ä' | 'Á' => 'a',
-            'é' | 'è' | 'ê' | 'ë' | 'É' => 'e',
-            'í' | 'ì' | 'î' | 'ï' | 'Í' => 'i',
-            'ó' | 'ò' | 'ô' | 'ö' | 'Ó' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' | 'Ú' => 'u',
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => 'a',
+            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
             'ñ' | 'Ñ' => 'n',
-            c => c,
+            'ç' | 'Ç' => 'c',
+            c => c.to_ascii_lowercase(),
         })
-        .flat_map(char::to_lowercase)
         .collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -273,7 +275,7 @@ pub fn parse_text(def: &ItemDef, text: &str) -> Result<Value, AnswerError> {
         },
         T::Time => Value::Time(Time::parse(t).ok_or_else(|| bad("a time (hh:mm)"))?),
         T::Quantity => {
-            let (num, unit) = match t.find(|c: char| c.is_alphabetic() || c == '[') {
+            let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic() || c == '[' || c == '°') {
                 Some(i) => (t[..i].trim(), Some(t[i..].trim())),
                 None => (t, None),
             };

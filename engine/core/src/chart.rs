@@ -145,9 +145,9 @@ impl Chart {
         for (i, full_url, r) in typed {
             chart.take(i, full_url, r);
         }
-        chart.observations.sort_by(|a, b| {
-            let (ta, tb) = (observed_at(&a.resource), observed_at(&b.resource));
-            tb.map(|t| t.epoch_millis()).cmp(&ta.map(|t| t.epoch_millis()))
+        // Newest first; undated observations last.
+        crate::small::sort_by_key(&mut chart.observations, |o| {
+            std::cmp::Reverse(observed_at(&o.resource).map(|t| t.epoch_millis()))
         });
         Ok(chart)
     }

@@ -27,7 +27,7 @@
 use std::fmt;
 
 use intake_fhir::{
-    clinical, coded, AllergyIntolerance, AllergyReaction, Annotation, Bundle, BundleEntry, BundleRequest, CodeableConcept,
+    clinical, coded, AllergyIntolerance, AllergyReaction, Annotation, BundleRequest, CodeableConcept,
     Coding, Condition, DateTime, Dosage, Identifier, Json, Meta, MedicationStatement, Observation, ObservationComponent,
     Patient, Provenance, ProvenanceAgent, ProvenanceEntity, Quantity, QuestionnaireResponse, Reference, RelatedPerson,
     Task, TaskInput, ToJson, Value, WriteJson,
@@ -202,23 +202,7 @@ impl WriteBack {
 
     /// The transaction Bundle as a JSON tree (for callers that inspect it).
     pub fn to_json(&self) -> Json {
-        Bundle {
-            identifier: Some(Identifier { system: Some(URN_SYSTEM.into()), value: Some(self.identifier.clone()), ..Default::default() }),
-            type_: Some("transaction".into()),
-            timestamp: Some(self.timestamp.to_string()),
-            entry: self
-                .entries
-                .iter()
-                .map(|e| BundleEntry {
-                    full_url: Some(e.full_url.clone()),
-                    resource: Some(e.resource.to_json()),
-                    request: Some(e.request.clone()),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
-        .to_json()
+        serde_json::from_str(&self.to_json_string()).unwrap_or(Json::Null)
     }
 }
 

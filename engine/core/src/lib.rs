@@ -27,6 +27,7 @@ pub mod questionnaire;
 pub mod response;
 pub mod rules;
 pub mod sdc;
+mod small;
 pub mod session;
 pub mod units;
 pub mod validate;

@@ -251,7 +251,7 @@ fn current_telecom<'a>(p: &'a Patient, system: &str) -> Option<&'a ContactPoint>
         .filter(|t| t.system.as_deref() == Some(system) && t.period.as_ref().and_then(|p| p.end.as_ref()).is_none())
         .filter(|t| t.use_.as_deref() != Some("old"))
         .collect();
-    candidates.sort_by_key(|t| (t.rank.unwrap_or(i64::MAX), if t.use_.as_deref() == Some("mobile") { 0 } else { 1 }));
+    crate::small::sort_by_key(&mut candidates, |t| (t.rank.unwrap_or(i64::MAX), if t.use_.as_deref() == Some("mobile") { 0 } else { 1 }));
     candidates.first().copied()
 }
 

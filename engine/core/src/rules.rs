@@ -5,11 +5,11 @@
 //! answer for clinician review. The host API is documented in `rules/README.md`.
 //!
 //! Safety: rules come from files an informaticist edits, and a vendor may load their own, so
-//! the engine is sandboxed. It is built raw (`Engine::new_raw`) with only logic, string, array,
-//! map and math packages: no `eval`, no modules, no I/O, no clock. Operations, call depth,
-//! expression depth, string, array and map sizes are capped, so an endless loop, runaway
-//! recursion or a giant string stops within milliseconds with an error naming the file, line
-//! and column. A failing rule never takes the session down: the session records the error
+//! the engine is sandboxed. It is built raw (`Engine::new_raw`) with no standard packages, only
+//! the host API: no `eval`, no modules, no I/O, no clock, no script-defined functions (so no
+//! recursion at all). Operations, expression depth, string, array and map sizes are capped, so
+//! an endless loop or a giant string stops within milliseconds with an error naming the file,
+//! line and column. A failing rule never takes the session down: the session records the error
 //! and fails *open* (every item the rule could ask is shown), because asking one question too
 //! many is safer than silently skipping one.
 //!
@@ -25,9 +25,6 @@ use std::fmt;
 use std::rc::Rc;
 
 use intake_fhir::{Date, DateTime, Value};
-use rhai::packages::{
-    BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
-};
 use rhai::{ASTNode, Dynamic, Engine, EvalAltResult, Expr, ImmutableString, NativeCallContext, Position, Stmt, AST, FLOAT, INT};
 
 use crate::chart::{observed_at, Chart};
@@ -36,7 +33,8 @@ use crate::questionnaire::{Form, ItemId, LocalText};
 
 /// Limits that make a hostile or broken script stop fast.
 pub const MAX_OPERATIONS: u64 = 50_000;
-pub const MAX_CALL_LEVELS: usize = 16;
+/// Expression nesting allowed in a script (deeper nesting is refused when it loads).
+pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_STRING_SIZE: usize = 4_096;
 pub const MAX_ARRAY_SIZE: usize = 1_000;
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
@@ -219,8 +217,7 @@ impl RuleBook {
             let (mentions, mut w) = find_mentions(&ast, &src.name, &link_ids)?;
             warnings.append(&mut w);
             let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
-            gates.sort();
-            gates.dedup();
+            crate::small::sort_dedup(&mut gates);
             rules.push(Rule { name: src.name.clone(), ast, mentions, gates });
         }
         Ok((RuleBook { engine, rules, slot }, warnings))
@@ -241,8 +238,7 @@ impl RuleBook {
             Some(st) => (st.reads, st.effects),
             None => (Vec::new(), Effects::default()),
         };
-        reads.sort();
-        reads.dedup();
+        crate::small::sort_dedup(&mut reads);
         let effects = result.map(|()| effects).map_err(|e| runtime_error(&r.name, &e));
         Outcome { effects, reads }
     }
@@ -260,7 +256,7 @@ fn runtime_error(file: &str, e: &EvalAltResult) -> RuleError {
             "it ran more than {MAX_OPERATIONS} operations (an endless loop?)"
         )),
         EvalAltResult::ErrorStackOverflow(_) => {
-            RuleErrorKind::Limit(format!("calls nested deeper than {MAX_CALL_LEVELS} levels (runaway recursion?)"))
+            RuleErrorKind::Limit(format!("expressions nested deeper than {MAX_EXPR_DEPTH} levels"))
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             RuleErrorKind::Limit(format!("{what} grew past its limit ({MAX_STRING_SIZE} characters / {MAX_ARRAY_SIZE} items)"))
@@ -328,28 +324,26 @@ fn find_mentions(
 
 fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engine {
     let mut engine = Engine::new_raw();
-    LogicPackage::new().register_into_engine(&mut engine);
-    BasicStringPackage::new().register_into_engine(&mut engine);
-    MoreStringPackage::new().register_into_engine(&mut engine);
-    BasicArrayPackage::new().register_into_engine(&mut engine);
-    BasicMapPackage::new().register_into_engine(&mut engine);
-    BasicMathPackage::new().register_into_engine(&mut engine);
+    // No standard packages: rhai's built-in operators already cover arithmetic and comparisons
+    // of the types rules see, and the array package alone instantiates sorting for every
+    // element type (about 75 KB of wasm on a patient's phone). Rules get exactly the array
+    // functions they need.
+    register_array_api(&mut engine);
     engine
         .set_max_operations(MAX_OPERATIONS)
-        .set_max_call_levels(MAX_CALL_LEVELS)
-        .set_max_expr_depths(64, 32)
+        .set_max_expr_depths(MAX_EXPR_DEPTH)
         .set_max_string_size(MAX_STRING_SIZE)
         .set_max_array_size(MAX_ARRAY_SIZE)
         .set_max_map_size(MAX_ARRAY_SIZE)
         .set_max_variables(256)
-        .set_max_functions(64)
         .set_strict_variables(true);
-    // No AST optimisation: it would delete `ask(...)` calls under constant conditions before
-    // the static walk sees them, and these scripts are too small for it to matter.
-    engine.set_optimization_level(rhai::OptimizationLevel::None);
     engine.disable_symbol("eval");
+    // Scripts may print while being written; the output goes nowhere (no I/O from rules).
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
+    // rhai calls `print`/`debug` to render the value, then hands it to the (silent) callbacks.
+    engine.register_fn("print", |_: Dynamic| -> ImmutableString { ImmutableString::new() });
+    engine.register_fn("debug", |_: Dynamic| -> ImmutableString { ImmutableString::new() });
     register_chart_api(&mut engine, slot);
     register_answer_api(&mut engine, slot, link_ids);
     register_effect_api(&mut engine, slot, link_ids);
@@ -477,6 +471,31 @@ fn register_chart_api(engine: &mut Engine, slot: &Slot) {
     });
 }
 
+/// `len`, `is_empty`, `contains` (and so the `in` operator), and `for x in array`.
+fn register_array_api(engine: &mut Engine) {
+    engine.register_iterator::<rhai::Array>();
+    engine.register_fn("len", |a: &mut rhai::Array| a.len() as INT);
+    engine.register_fn("is_empty", |a: &mut rhai::Array| a.is_empty());
+    engine.register_fn("contains", |a: &mut rhai::Array, x: Dynamic| a.iter().any(|y| same_value(y, &x)));
+}
+
+/// Equality of the plain values rules handle (booleans, numbers, strings, unit).
+fn same_value(a: &Dynamic, b: &Dynamic) -> bool {
+    if let (Some(x), Some(y)) = (a.clone().try_cast::<INT>(), b.clone().try_cast::<INT>()) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_float().or_else(|_| a.as_int().map(|i| i as FLOAT)), b.as_float().or_else(|_| b.as_int().map(|i| i as FLOAT))) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (a.clone().try_cast::<ImmutableString>(), b.clone().try_cast::<ImmutableString>()) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        return x == y;
+    }
+    a.is_unit() && b.is_unit()
+}
+
 fn concept_map(cc: &intake_fhir::CodeableConcept) -> rhai::Map {
     let mut m = rhai::Map::new();
     let first = cc.coding.first();
@@ -584,7 +603,7 @@ fn reason_from(ctx: &NativeCallContext, d: &Dynamic) -> HostResult<LocalText> {
     if let Some(m) = d.clone().try_cast::<rhai::Map>() {
         let mut translations: Vec<(String, String)> =
             m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        translations.sort();
+        crate::small::sort_by_key(&mut translations, |(lang, _)| lang.clone());
         let text = m
             .get("en")
             .map(|v| v.to_string())

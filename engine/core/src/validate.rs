@@ -100,10 +100,10 @@ pub fn validate_answers(def: &ItemDef, answers: &[Value], required: bool) -> Vec
                 push_once(&mut errors, ValidationError::TooShort { min });
             }
             if let Some(pattern) = &def.regex {
-                match regex_lite::Regex::new(&anchored(pattern)) {
-                    Ok(re) if !re.is_match(s) => push_once(&mut errors, ValidationError::Pattern { pattern: pattern.clone() }),
-                    Ok(_) => {}
-                    Err(_) => push_once(&mut errors, ValidationError::BadPattern { pattern: pattern.clone() }),
+                match pattern_matches(&anchored(pattern), s) {
+                    Some(false) => push_once(&mut errors, ValidationError::Pattern { pattern: pattern.clone() }),
+                    Some(true) => {}
+                    None => push_once(&mut errors, ValidationError::BadPattern { pattern: pattern.clone() }),
                 }
             }
         }
@@ -119,6 +119,27 @@ pub fn validate_answers(def: &ItemDef, answers: &[Value], required: bool) -> Vec
         }
     }
     errors
+}
+
+/// Does `text` match `pattern`? `None` if the pattern is invalid.
+#[cfg(not(target_arch = "wasm32"))]
+fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
+    regex_lite::Regex::new(pattern).ok().map(|re| re.is_match(text))
+}
+
+/// In the browser: the browser's RegExp (`u` flag: match by code point, as regex-lite does).
+#[cfg(target_arch = "wasm32")]
+fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
+    // Constructing a RegExp from an invalid pattern throws; check it first with the engine's
+    // own syntax check so a bad form pattern reports instead of trapping.
+    let valid = js_sys::Reflect::construct(
+        &js_sys::Function::from(js_sys::RegExp::new(".", "").constructor()),
+        &js_sys::Array::of2(&pattern.into(), &"u".into()),
+    );
+    match valid {
+        Ok(re) => Some(js_sys::RegExp::from(re).test(text)),
+        Err(_) => None,
+    }
 }
 
 /// The regex extension matches the whole answer (as in FHIR validators), not a substring.

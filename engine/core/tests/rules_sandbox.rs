@@ -87,15 +87,17 @@ fn endless_loops_stop() {
 }
 
 #[test]
-fn runaway_recursion_stops() {
-    // Functions must be defined at the top level; call it from inside the branch.
-    let script = "fn deeper(n) { deeper(n + 1) }\nif answer(\"trigger\") == true {\n    deeper(0);\n}\nif false { ask(\"gated\", \"x\"); }\n";
-    let vt = visit_type(q(), &[("rules/recurse.rhai", script)]);
-    let mut s = session(&vt);
-    s.answer_link_id("trigger", vec![Value::Boolean(true)]).unwrap();
-    let e = s.rule_errors().first().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("rules/recurse.rhai:") && e.contains("deeper than"), "{e}");
-    assert!(shown(&s, "gated"));
+fn recursion_is_impossible_functions_are_refused_at_load() {
+    // Rules cannot define functions, so a recursive script fails fast, before any patient sees it.
+    let d = load_error("fn deeper(n) { deeper(n + 1) }\ndeeper(0);\n");
+    assert_eq!((d.file.as_str(), d.line), ("rules/bad.rhai", Some(1)), "{d}");
+}
+
+#[test]
+fn deeply_nested_expressions_are_refused_at_load() {
+    let nested = format!("let x = {}1{};", "(".repeat(200), ")".repeat(200));
+    let d = load_error(&nested);
+    assert!(d.to_string().contains("rules/bad.rhai:1:"), "{d}");
 }
 
 #[test]
@@ -121,8 +123,9 @@ fn wrong_argument_types_are_runtime_errors_not_panics() {
 #[test]
 fn rules_cannot_print_or_read_time() {
     // print is accepted and discarded; there is no timestamp() in the sandbox.
-    let vt = visit_type(q(), &[("rules/quiet.rhai", "print(\"hello\");")]);
-    assert!(session(&vt).rule_errors().is_empty());
+    let vt = visit_type(q(), &[("rules/quiet.rhai", "print(\"hello\");\ndebug(42);")]);
+    let errors: Vec<String> = session(&vt).rule_errors().iter().map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
     let errs = try_visit_type(q(), &[("rules/time.rhai", "let t = timestamp();")], json!({}));
     match errs {
         Err(_) => {}
@@ -152,4 +155,23 @@ fn reasons_can_be_translated_and_requirements_follow_rules() {
     assert_eq!(intake_engine::explain::why_text(s.form(), why, "en"), "Because you said so.");
     let trig = s.node(s.node_of_link_id("trigger").unwrap()).unwrap();
     assert_eq!(trig.state.flags.len(), 1);
+}
+
+#[test]
+fn the_array_and_comparison_functions_rules_rely_on_work() {
+    let script = r#"
+        let codes = ["a", "b"];
+        let n = 0;
+        for c in codes { n += 1; }
+        let t = answer("trigger");
+        if n == 2 && codes.len() == 2 && "b" in codes && !("z" in codes) && [1, 2].contains(2)
+            && 2 > 1.5 && 40.0 >= 40 && t == () && !(t == true) && t != false && ![].is_empty() == false {
+            ask("gated", "all good");
+        }
+    "#;
+    let vt = visit_type(q(), &[("rules/arrays.rhai", script)]);
+    let s = session(&vt);
+    let errors: Vec<String> = s.rule_errors().iter().map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(shown(&s, "gated"), "every expression in the condition must hold");
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::fhir_element;
-use crate::json::{decimal_json, Choice, Cx, FromJson, Json, ModelError, ToJson};
+use crate::json::{decimal_json, Choice, Cx, FromJson, Json, ModelError};
 use crate::temporal::{Date, DateTime, Time};
 
 fhir_element! {
@@ -490,30 +490,8 @@ impl Choice for Value {
     }
 
     fn to_choice(&self) -> (Cow<'static, str>, Json) {
-        let json = match self {
-            Value::Boolean(b) => b.to_json(),
-            Value::Integer(i) => i.to_json(),
-            Value::Decimal(d) => d.to_json(),
-            Value::String(s) => s.to_json(),
-            Value::Text { value, .. } => value.to_json(),
-            Value::Date(d) => d.to_json(),
-            Value::DateTime(d) => d.to_json(),
-            Value::Time(t) => t.to_json(),
-            Value::Coding(c) => c.to_json(),
-            Value::Quantity(q) => q.to_json(),
-            Value::Reference(r) => r.to_json(),
-            Value::Attachment(a) => a.to_json(),
-            Value::CodeableConcept(c) => c.to_json(),
-            Value::Period(p) => p.to_json(),
-            Value::Expression(e) => e.to_json(),
-            Value::Identifier(i) => i.to_json(),
-            Value::Other { json, .. } => json.clone(),
-        };
-        let name = match self {
-            Value::Text { type_name, .. } => Cow::Borrowed(*type_name),
-            Value::Other { type_name, .. } => Cow::Owned(type_name.clone()),
-            other => Cow::Owned(other.type_name().to_owned()),
-        };
-        (name, json)
+        let mut text = String::new();
+        self.write_choice_value(&mut text);
+        (self.choice_suffix(), serde_json::from_str(&text).unwrap_or(Json::Null))
     }
 }

@@ -485,24 +485,11 @@ pub trait Choice: Sized {
     fn write_choice_value(&self, out: &mut String);
 }
 
-/// Writing helpers used by the element macros.
-pub fn put<T: ToJson>(m: &mut JsonMap, key: &str, v: &Option<T>) {
-    if let Some(v) = v {
-        m.insert(key.to_owned(), v.to_json());
-    }
-}
-
-pub fn put_vec<T: ToJson>(m: &mut JsonMap, key: &str, v: &[T]) {
-    if !v.is_empty() {
-        m.insert(key.to_owned(), Json::Array(v.iter().map(ToJson::to_json).collect()));
-    }
-}
-
-pub fn put_choice<T: Choice>(m: &mut JsonMap, prefix: &str, v: &Option<T>) {
-    if let Some(v) = v {
-        let (suffix, json) = v.to_choice();
-        m.insert(format!("{prefix}{suffix}"), json);
-    }
+/// The JSON tree of an element, from its text. Elements are written once, by the streaming
+/// writer; the tree form (for tests, pretty printing, inspection) is parsed from that text, so
+/// there is one serialiser to keep correct and to ship.
+pub fn tree_of<T: WriteJson + ?Sized>(v: &T) -> Json {
+    serde_json::from_str(&v.to_json_string()).unwrap_or(Json::Null)
 }
 
 // ---- primitives -------------------------------------------------------------
@@ -683,13 +670,7 @@ macro_rules! fhir_element {
 
         impl $crate::json::ToJson for $name {
             fn to_json(&self) -> $crate::json::Json {
-                let mut m = $crate::json::JsonMap::new();
-                $( m.insert("resourceType".to_owned(), $crate::json::Json::String($rt.to_owned())); )?
-                $( $crate::fhir_element!(@write m self.$field, $kind $json); )*
-                for (k, v) in &self.extra {
-                    m.insert(k.clone(), v.clone());
-                }
-                $crate::json::Json::Object(m)
+                $crate::json::tree_of(self)
             }
         }
     };
@@ -699,9 +680,6 @@ macro_rules! fhir_element {
     (@read $obj:ident $cx:ident opt $json:literal) => { $obj.opt($json, $cx)? };
     (@read $obj:ident $cx:ident vec $json:literal) => { $obj.vec($json, $cx)? };
     (@read $obj:ident $cx:ident choice $json:literal) => { $obj.choice($json, $cx)? };
-    (@write $m:ident $v:expr, opt $json:literal) => { $crate::json::put(&mut $m, $json, &$v) };
-    (@write $m:ident $v:expr, vec $json:literal) => { $crate::json::put_vec(&mut $m, $json, &$v) };
-    (@write $m:ident $v:expr, choice $json:literal) => { $crate::json::put_choice(&mut $m, $json, &$v) };
     (@wr $out:ident $first:ident $v:expr, opt $json:literal) => { $crate::json::write_opt($out, &mut $first, $json, &$v) };
     (@wr $out:ident $first:ident $v:expr, vec $json:literal) => { $crate::json::write_vec($out, &mut $first, $json, &$v) };
     (@wr $out:ident $first:ident $v:expr, choice $json:literal) => { $crate::json::write_choice($out, &mut $first, $json, &$v) };

@@ -36,10 +36,6 @@ fn questionnaires_round_trip_without_loss() {
         let mut cx = Cx::new("Questionnaire");
         match Questionnaire::from_json(&json, &mut cx) {
             Ok(q) => {
-                // The streaming writer and the tree writer agree on every form.
-                let streamed: Json = serde_json::from_str(&q.to_json_string())
-                    .unwrap_or_else(|e| panic!("{}: streamed JSON does not parse: {e}", f.display()));
-                assert_eq!(streamed, q.to_json(), "{}: write_json and to_json differ", f.display());
                 if cx.warnings.is_empty() {
                     assert_eq!(q.to_json(), json, "{} did not round-trip", f.display());
                     exact += 1;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the browser bundle: cargo (wasm32, size profile) -> wasm-bindgen -> wasm-opt -Oz.
+# Output: web/dist (the demo site) and pkg/dist (the npm package's runtime files).
+# Prints the size of everything on the wire, raw and gzip.
+set -euo pipefail
+cd "$(dirname "$0")"
+./setup.sh web >&2
+
+cargo build --locked -p intake-web --target wasm32-unknown-unknown --profile wasm >&2
+
+out=web/dist
+rm -rf "$out"
+mkdir -p "$out/pkg"
+wasm-bindgen --target web --out-dir "$out/pkg" target/wasm32-unknown-unknown/wasm/intake_web.wasm
+tests/e2e/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  "$out/pkg/intake_web_bg.wasm" -o "$out/pkg/intake_web_bg.wasm"
+cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
+
+# The npm package ships the same runtime files.
+mkdir -p pkg/dist
+cp "$out/pkg/intake_web.js" "$out/pkg/intake_web_bg.wasm" "$out/pkg/intake_web.d.ts" web/intake.css pkg/dist/ 2>/dev/null || true
+
+echo "== bytes on the wire (demo page)"
+total_raw=0; total_gz=0
+for f in "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_web.js "$out"/pkg/intake_web_bg.wasm; do
+  raw=$(wc -c < "$f"); gz=$(gzip -9 -c "$f" | wc -c)
+  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+  printf '%-40s %9d raw %9d gzip\n' "${f#$out/}" "$raw" "$gz"
+done
+printf '%-40s %9d raw %9d gzip\n' "total" "$total_raw" "$total_gz"

@@ -1,0 +1,84 @@
+// The demo host page: a portal would do the same with its own chart and visit types.
+import init, { mount, visitTypes, demoCharts } from './pkg/intake_web.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+// Who answers, and why they come, per demo patient (a portal knows this from scheduling).
+const CONTEXT = {
+  'maria-hernandez': { reasons: ['bp-follow-up'] },
+  'leo-hernandez': { reasons: ['sick-visit'], respondent: { relationship: 'MTH', name: 'Ana Hernández', reference: 'RelatedPerson/leo-mother' } },
+  'sam-okafor': { reasons: ['new-patient'] },
+};
+const DEFAULT_PATIENT = { 'hypertension-follow-up': 'maria-hernandez', 'pediatric-sick-visit': 'leo-hernandez', 'new-patient-adult': 'sam-okafor' };
+
+let form = null;
+
+function option(select, value, label) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = label;
+  select.append(o);
+}
+
+function show(bundle, qr) {
+  const text = (v) => JSON.stringify(v, null, 2);
+  $('bundle').textContent = text(bundle);
+  $('qr').textContent = text(qr);
+  $('dl-bundle').href = URL.createObjectURL(new Blob([text(bundle)], { type: 'application/fhir+json' }));
+  $('dl-qr').href = URL.createObjectURL(new Blob([text(qr)], { type: 'application/fhir+json' }));
+  $('result').hidden = false;
+}
+
+function start(visitType, patient, lang) {
+  $('start').hidden = true;
+  $('form-area').hidden = false;
+  $('load-error').hidden = true;
+  const host = $('intake');
+  try {
+    form = mount(host, {
+      visitType,
+      chartId: patient,
+      locale: lang,
+      context: CONTEXT[patient] || {},
+      onSubmit: (bundle, qr) => show(bundle, qr),
+      onError: (e) => console.warn('intake:', e),
+    });
+    window.intakeForm = form;
+  } catch (e) {
+    // mount() also shows the error in the element; keep the landing page usable.
+    $('load-error').textContent = String(e.message || e);
+    $('load-error').hidden = false;
+  }
+  const url = new URL(location.href);
+  url.search = new URLSearchParams({ visitType, patient, lang }).toString();
+  history.replaceState(null, '', url);
+}
+
+await init();
+const types = visitTypes();
+const charts = demoCharts();
+for (const t of types) option($('visit-type'), t.id, t.title);
+for (const c of charts) option($('patient'), c.id, `${c.name} (born ${c.birthDate})`);
+
+const vt = params.get('visitType');
+const pt = params.get('patient');
+const lang = params.get('lang') || (navigator.language || 'en').slice(0, 2);
+$('lang').value = lang === 'es' ? 'es' : 'en';
+$('visit-type').addEventListener('change', () => { $('patient').value = DEFAULT_PATIENT[$('visit-type').value] || $('patient').value; });
+if (vt) $('visit-type').value = vt;
+$('patient').value = pt || DEFAULT_PATIENT[$('visit-type').value] || charts[0]?.id;
+
+$('start-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  start($('visit-type').value, $('patient').value, $('lang').value);
+});
+$('restart').addEventListener('click', () => {
+  if (form) { form.clearSaved(); form.unmount(); form = null; }
+  $('result').hidden = true;
+  $('form-area').hidden = true;
+  $('start').hidden = false;
+  history.replaceState(null, '', location.pathname);
+});
+if (vt && pt) start(vt, pt, $('lang').value);
+document.body.dataset.ready = 'true';

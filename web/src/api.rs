@@ -1,0 +1,229 @@
+//! The JavaScript API: `mount(element, options)` returns a handle; `visitTypes()` and
+//! `demoCharts()` list what is embedded. Errors are thrown as JS `Error`s with a message naming
+//! the problem, and are also shown in the element, so a host never gets a blank page.
+
+use std::any::Any;
+use std::rc::Rc;
+
+use intake_engine::context::VisitContext;
+use intake_engine::fhir::{DateTime, Json};
+use intake_engine::response::Status;
+use intake_engine::Session;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::i18n::strings;
+use crate::loader;
+use crate::state::{Callbacks, Ui};
+use crate::storage::{Host, Local, Memory, Storage};
+
+fn get(opts: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(opts, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn func(opts: &JsValue, key: &str) -> Option<js_sys::Function> {
+    get(opts, key).dyn_into::<js_sys::Function>().ok()
+}
+
+fn js_error(msg: &str) -> JsValue {
+    js_sys::Error::new(msg).into()
+}
+
+/// A fresh random session id (UUID v4 form) from the browser's CSPRNG.
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    if let Some(c) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = c.get_random_values_with_u8_array(&mut b);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn now_from(opts: &JsValue) -> Result<DateTime, String> {
+    let text = get(opts, "now").as_string().unwrap_or_else(|| js_sys::Date::new_0().to_iso_string().into());
+    DateTime::parse(&text).ok_or_else(|| format!("options.now: \"{text}\" is not an ISO date-time"))
+}
+
+/// A mounted intake form.
+#[wasm_bindgen]
+pub struct IntakeForm {
+    ui: Rc<Ui>,
+    handle: Option<Box<dyn Any>>,
+}
+
+#[wasm_bindgen]
+impl IntakeForm {
+    /// The QuestionnaireResponse so far (status in-progress).
+    #[wasm_bindgen(js_name = getResponse)]
+    pub fn get_response(&self) -> JsValue {
+        js_sys::JSON::parse(&self.ui.response_json(Status::InProgress)).unwrap_or(JsValue::NULL)
+    }
+
+    /// Submit: resolves to the write-back transaction Bundle (also passed to `onSubmit`).
+    /// Throws, naming the items, if answers are missing or invalid.
+    pub fn submit(&self) -> Result<JsValue, JsValue> {
+        let text = self.ui.submit().map_err(|e| js_error(&e))?;
+        js_sys::JSON::parse(&text)
+    }
+
+    /// Remove the form from the page (saved answers stay).
+    pub fn unmount(&mut self) {
+        self.handle.take();
+    }
+
+    /// Forget the answers saved on this device (e.g. after the host confirmed the write-back).
+    #[wasm_bindgen(js_name = clearSaved)]
+    pub fn clear_saved(&self) {
+        self.ui.clear_saved();
+    }
+
+    /// The session id: the same id makes a retried submit produce the same Bundle.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> String {
+        self.ui.session.borrow().id().to_owned()
+    }
+}
+
+/// Mount an intake form into `element`. See `pkg/README.md` for the options.
+#[wasm_bindgen]
+pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<IntakeForm, JsValue> {
+    match build(&element, &options) {
+        Ok(form) => Ok(form),
+        Err(msg) => {
+            let lang = get(&options, "locale").as_string().unwrap_or_default();
+            show_error(&element, strings(&lang).error_title, &msg);
+            if let Some(f) = func(&options, "onError") {
+                let _ = f.call1(&JsValue::NULL, &js_error(&msg));
+            }
+            Err(js_error(&msg))
+        }
+    }
+}
+
+/// A readable error in place of the form (text only: messages may contain form content).
+fn show_error(element: &web_sys::HtmlElement, title: &str, msg: &str) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    element.set_text_content(None);
+    if let (Ok(div), Ok(h), Ok(p)) = (doc.create_element("div"), doc.create_element("h2"), doc.create_element("pre")) {
+        let _ = div.set_attribute("class", "ik ik-failed");
+        let _ = div.set_attribute("role", "alert");
+        h.set_text_content(Some(title));
+        p.set_text_content(Some(msg));
+        let _ = div.append_child(&h);
+        let _ = div.append_child(&p);
+        let _ = element.append_child(&div);
+    }
+}
+
+fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, String> {
+    if !opts.is_object() {
+        return Err("mount(element, options): options must be an object".into());
+    }
+    // Visit type: embedded by id, or the host's own Questionnaire (+ manifest, rules).
+    let vt = if let Some(id) = get(opts, "visitType").as_string() {
+        loader::embedded_visit_type(&id)?
+    } else {
+        let q = get(opts, "questionnaire");
+        let q = loader::json_text(&q).ok_or("options: give visitType (an id) or questionnaire (a FHIR Questionnaire)")?;
+        let manifest = loader::json_text(&get(opts, "manifest"));
+        let rules_obj = get(opts, "rules");
+        let mut rules = Vec::new();
+        if rules_obj.is_object() {
+            let obj: js_sys::Object = rules_obj.clone().unchecked_into();
+            for key in js_sys::Object::keys(&obj).iter() {
+                let name = key.as_string().unwrap_or_default();
+                let text = get(&rules_obj, &name).as_string().ok_or_else(|| format!("options.rules.{name} must be the script text"))?;
+                rules.push((name, text));
+            }
+        }
+        loader::host_visit_type(&q, manifest.as_deref(), rules)?
+    };
+    let chart = if let Some(id) = get(opts, "chartId").as_string() {
+        loader::chart(loader::embedded_chart(&id).ok_or_else(|| format!("unknown demo chart '{id}' (available: {})", loader::chart_ids().join(", ")))?)?
+    } else {
+        let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
+        loader::chart(&c)?
+    };
+    let lang = get(opts, "locale")
+        .as_string()
+        .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+        .unwrap_or_else(|| "en".into());
+    let text = strings(&lang);
+    let mut context = match get(opts, "context") {
+        c if c.is_object() => {
+            let s = js_sys::JSON::stringify(&c).ok().and_then(|s| s.as_string()).unwrap_or_default();
+            let j: Json = serde_json::from_str(&s).map_err(|e| format!("options.context: {e}"))?;
+            VisitContext::from_json(&j).map_err(|e| format!("options.{e}"))?
+        }
+        _ => VisitContext::default(),
+    };
+    context.language = text.lang.into();
+    let now = now_from(opts)?;
+    let storage: Box<dyn Storage> = match get(opts, "storage") {
+        v if v.is_undefined() || v.is_null() => Box::new(Local),
+        v if v.as_bool() == Some(false) => Box::new(Memory::default()),
+        v if v.is_object() => Box::new(Host(v)),
+        _ => return Err("options.storage: an object with getItem/setItem/removeItem, or false".into()),
+    };
+    let vt = Rc::new(vt);
+    let key = get(opts, "storageKey")
+        .as_string()
+        .unwrap_or_else(|| format!("intake:{}:{}", vt.manifest.id, chart.patient_ref));
+    // Resume: saved answers for this visit type and this patient only.
+    let saved: Option<Json> = storage.get(&key).and_then(|t| loader::parse(&t));
+    let saved = match saved {
+        Some(s) if s.get("patient").and_then(Json::as_str).is_some_and(|p| chart.aliases.iter().any(|a| a == p))
+            && s.get("visit_type").and_then(Json::as_str) == Some(vt.manifest.id.as_str()) => Some(s),
+        Some(_) => {
+            // Saved answers of someone else: never load them into this patient's form.
+            None
+        }
+        None => None,
+    };
+    let session_id = get(opts, "sessionId")
+        .as_string()
+        .or_else(|| saved.as_ref().and_then(|s| s.get("session")).and_then(Json::as_str).map(str::to_owned))
+        .unwrap_or_else(random_id);
+    let session = Session::new(vt.clone(), chart, context, now, &session_id).map_err(|e| e.to_string())?;
+    let callbacks = Callbacks { on_change: func(opts, "onChange"), on_submit: func(opts, "onSubmit"), on_error: func(opts, "onError") };
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref());
+    let ui_ref = StoredValue::new_local(ui.clone());
+    element.set_text_content(None);
+    let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));
+    Ok(IntakeForm { ui, handle: Some(Box::new(handle)) })
+}
+
+/// The embedded visit types: `[{ id, title, titles: {es}, description }]`.
+#[wasm_bindgen(js_name = visitTypes)]
+pub fn visit_types() -> JsValue {
+    let list: Vec<Json> = loader::VISIT_TYPES
+        .iter()
+        .filter_map(|v| {
+            let m = intake_engine::visit_type::Manifest::from_text("manifest", v.manifest).ok()?;
+            Some(serde_json::json!({
+                "id": m.id, "title": m.title, "description": m.description,
+                "titles": m.title_translations.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect::<serde_json::Map<String, Json>>(),
+            }))
+        })
+        .collect();
+    js_sys::JSON::parse(&Json::Array(list).to_string()).unwrap_or(JsValue::NULL)
+}
+
+/// The embedded demo charts: `[{ id, name, birthDate, gender }]`.
+#[wasm_bindgen(js_name = demoCharts)]
+pub fn demo_charts() -> JsValue {
+    let list: Vec<Json> = loader::CHARTS
+        .iter()
+        .filter_map(|(id, text)| {
+            let c = intake_engine::Chart::from_text(text).ok()?;
+            let name = intake_engine::prefill::current_name(&c.patient, false).map(|n| n.display()).unwrap_or_default();
+            Some(serde_json::json!({
+                "id": id, "name": name, "birthDate": c.patient.birth_date.map(|d| d.to_string()), "gender": c.patient.gender,
+            }))
+        })
+        .collect();
+    js_sys::JSON::parse(&Json::Array(list).to_string()).unwrap_or(JsValue::NULL)
+}

@@ -1,0 +1,566 @@
+//! The bridge between the engine session and the view.
+//!
+//! Every node has a signal holding what the view needs (`NodeVm`); every parent a signal with
+//! its children. An operation goes to the engine, and only the nodes the engine reports as
+//! changed get their signals updated, so an answer re-renders only what depends on it. The view
+//! never decides what is shown, required or wrong: it renders these signals.
+//!
+//! Every change is autosaved (the engine's answers snapshot, the page, unparsed drafts and the
+//! session id) and reported to the host's `onChange`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use intake_engine::answer::{parse_text, AnswerError};
+use intake_engine::answers_file;
+use intake_engine::explain::why_text;
+use intake_engine::extract::{self, SubmitError};
+use intake_engine::fhir::{Json, Value, WriteJson};
+use intake_engine::questionnaire::{ItemId, ItemType};
+use intake_engine::response::{self, Status};
+use intake_engine::session::{Changes, NodeId};
+use intake_engine::Session;
+use leptos::prelude::*;
+use wasm_bindgen::JsValue;
+
+use crate::i18n::Strings;
+use crate::storage::Storage;
+
+/// What the view shows for one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeVm {
+    pub enabled: bool,
+    pub required: bool,
+    pub why: Option<String>,
+    pub errors: Vec<String>,
+    pub answers: Vec<Value>,
+    /// The patient has changed this field (errors show from then on).
+    pub touched: bool,
+    /// Text the patient typed that is not a valid answer yet (kept, never lost).
+    pub draft: Option<String>,
+    pub draft_error: Option<String>,
+}
+
+/// Where the patient is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Phase {
+    Filling,
+    Submitting,
+    Submitted,
+}
+
+/// Host callbacks (JS functions), all optional.
+#[derive(Default)]
+pub struct Callbacks {
+    pub on_change: Option<js_sys::Function>,
+    pub on_submit: Option<js_sys::Function>,
+    pub on_error: Option<js_sys::Function>,
+}
+
+/// One mounted form.
+pub struct Ui {
+    pub session: RefCell<Session>,
+    pub text: &'static Strings,
+    pub lang: &'static str,
+    vms: RefCell<HashMap<NodeId, RwSignal<NodeVm>>>,
+    kids: RefCell<HashMap<Option<NodeId>, RwSignal<Vec<NodeId>>>>,
+    /// Index into `pages()`; `pages().len()` is the review page.
+    pub page: RwSignal<usize>,
+    pub phase: RwSignal<Phase>,
+    /// Pages on which the patient tried to continue: their errors show even untouched.
+    pub attempted: RwSignal<Vec<usize>>,
+    /// Items that block continuing: (node, message), shown as the error summary.
+    pub summary: RwSignal<Vec<(NodeId, String)>>,
+    /// Polite announcements (new questions and why they appeared).
+    pub announce: RwSignal<String>,
+    pub save_error: RwSignal<Option<String>>,
+    pub restored: bool,
+    storage: Box<dyn Storage>,
+    storage_key: String,
+    callbacks: Callbacks,
+    /// The submitted Bundle (JSON text), kept so a retry sends the very same Bundle.
+    pub submitted: RefCell<Option<String>>,
+}
+
+/// A Copy handle for closures in views (the engine is single-threaded).
+pub type UiRef = StoredValue<Rc<Ui>, LocalStorage>;
+
+impl Ui {
+    pub fn new(
+        session: Session,
+        text: &'static Strings,
+        storage: Box<dyn Storage>,
+        storage_key: String,
+        callbacks: Callbacks,
+        saved: Option<&Json>,
+    ) -> Rc<Ui> {
+        let mut session = session;
+        let mut restored = false;
+        let mut page = 0;
+        let mut drafts: Vec<(String, String)> = Vec::new();
+        let mut submitted = None;
+        if let Some(saved) = saved {
+            if let Some(answers) = saved.get("answers") {
+                restored = answers_file::apply(&mut session, answers).is_ok();
+            }
+            page = saved.get("page").and_then(Json::as_u64).unwrap_or(0) as usize;
+            if let Some(Json::Object(d)) = saved.get("drafts") {
+                drafts = d.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
+            }
+            submitted = saved.get("bundle").and_then(Json::as_str).map(str::to_owned);
+        }
+        let ui = Rc::new(Ui {
+            session: RefCell::new(session),
+            text,
+            lang: text.lang,
+            vms: RefCell::new(HashMap::new()),
+            kids: RefCell::new(HashMap::new()),
+            page: RwSignal::new(page),
+            phase: RwSignal::new(if submitted.is_some() { Phase::Submitted } else { Phase::Filling }),
+            attempted: RwSignal::new(Vec::new()),
+            summary: RwSignal::new(Vec::new()),
+            announce: RwSignal::new(String::new()),
+            save_error: RwSignal::new(None),
+            restored,
+            storage,
+            storage_key,
+            callbacks,
+            submitted: RefCell::new(submitted),
+        });
+        ui.build_signals();
+        // Restore text the patient typed that was not valid yet.
+        for (key, text) in drafts {
+            let node = ui.session.borrow().preorder().into_iter().find(|n| ui.session.borrow().node_key(*n) == key);
+            if let Some(n) = node {
+                ui.set_draft(n, text);
+            }
+        }
+        if ui.page.get_untracked() > ui.pages().len() {
+            ui.page.set(0);
+        }
+        ui
+    }
+
+    fn build_signals(&self) {
+        let s = self.session.borrow();
+        let mut vms = self.vms.borrow_mut();
+        let mut kids = self.kids.borrow_mut();
+        kids.insert(None, RwSignal::new(s.roots().to_vec()));
+        for n in s.preorder() {
+            vms.insert(n, RwSignal::new(self.vm_of(&s, n, false)));
+            let node = s.node(n).map(|x| x.children.clone()).unwrap_or_default();
+            kids.insert(Some(n), RwSignal::new(node));
+        }
+    }
+
+    fn vm_of(&self, s: &Session, n: NodeId, touched: bool) -> NodeVm {
+        let Some(node) = s.node(n) else {
+            return NodeVm { enabled: false, required: false, why: None, errors: vec![], answers: vec![], touched, draft: None, draft_error: None };
+        };
+        let st = &node.state;
+        NodeVm {
+            enabled: st.enabled,
+            required: st.required,
+            why: st.why.as_ref().map(|w| why_text(s.form(), w, self.lang)),
+            errors: st.errors.iter().map(|e| e.message(self.lang)).collect(),
+            answers: node.answers.clone(),
+            touched,
+            draft: None,
+            draft_error: None,
+        }
+    }
+
+    /// The signal of a node (created on first use, e.g. for a new row).
+    pub fn vm(&self, n: NodeId) -> RwSignal<NodeVm> {
+        if let Some(s) = self.vms.borrow().get(&n) {
+            return *s;
+        }
+        let vm = self.vm_of(&self.session.borrow(), n, false);
+        let sig = RwSignal::new(vm);
+        self.vms.borrow_mut().insert(n, sig);
+        sig
+    }
+
+    /// The children signal of a node (None: the top level).
+    pub fn kids(&self, parent: Option<NodeId>) -> RwSignal<Vec<NodeId>> {
+        if let Some(s) = self.kids.borrow().get(&parent) {
+            return *s;
+        }
+        let list = match parent {
+            Some(p) => self.session.borrow().node(p).map(|x| x.children.clone()).unwrap_or_default(),
+            None => self.session.borrow().roots().to_vec(),
+        };
+        let sig = RwSignal::new(list);
+        self.kids.borrow_mut().insert(parent, sig);
+        sig
+    }
+
+    /// Push engine changes into the signals; announce questions that appeared with a reason.
+    fn apply(&self, changes: Changes) {
+        let mut announce = Vec::new();
+        {
+            let s = self.session.borrow();
+            for n in &changes.nodes {
+                let sig = self.vm(*n);
+                let old = sig.get_untracked();
+                let mut new = self.vm_of(&s, *n, old.touched);
+                new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
+                new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
+                if !old.enabled && new.enabled {
+                    if let (Some(why), Some(text)) = (&new.why, s.def(*n).text.as_ref()) {
+                        announce.push(format!("{}: {}. {}", self.text.new_question, text.in_lang(self.lang), why));
+                    }
+                }
+                if new != old {
+                    sig.set(new);
+                }
+                let children = s.node(*n).map(|x| x.children.clone()).unwrap_or_default();
+                let k = self.kids(Some(*n));
+                if k.get_untracked() != children {
+                    k.set(children);
+                }
+            }
+            let roots = s.roots().to_vec();
+            let k = self.kids(None);
+            if k.get_untracked() != roots {
+                k.set(roots);
+            }
+        }
+        for n in changes.removed {
+            self.vms.borrow_mut().remove(&n);
+            self.kids.borrow_mut().remove(&Some(n));
+        }
+        if !announce.is_empty() {
+            self.announce.set(announce.join(" "));
+        }
+        self.refresh_summary();
+        self.changed();
+    }
+
+    /// Set a node's answers (from a control).
+    pub fn answer(&self, n: NodeId, values: Vec<Value>) {
+        if self.phase.get_untracked() != Phase::Filling {
+            return;
+        }
+        let result = self.session.borrow_mut().answer(n, values);
+        let sig = self.vm(n);
+        sig.update(|v| {
+            v.touched = true;
+            v.draft = None;
+            v.draft_error = None;
+        });
+        match result {
+            Ok(changes) => self.apply(changes),
+            Err(e) => sig.update(|v| v.draft_error = Some(answer_error_text(&e, self.lang))),
+        }
+    }
+
+    /// Text typed into a field: parsed for the item's type; kept as a draft if not valid yet.
+    pub fn answer_text(&self, n: NodeId, text: String) {
+        let def = self.session.borrow().def(n).clone();
+        if text.trim().is_empty() {
+            self.answer(n, Vec::new());
+            return;
+        }
+        match parse_text(&def, &text) {
+            Ok(v) => self.answer(n, vec![v]),
+            Err(e) => {
+                self.set_draft(n, text);
+                self.vm(n).update(|v| {
+                    v.touched = true;
+                    v.draft_error = Some(answer_error_text(&e, self.lang));
+                });
+                self.changed();
+            }
+        }
+    }
+
+    fn set_draft(&self, n: NodeId, text: String) {
+        self.vm(n).update(|v| v.draft = Some(text));
+    }
+
+    pub fn add_row(&self, parent: Option<NodeId>, group: ItemId) -> Option<NodeId> {
+        let result = self.session.borrow_mut().add_row(parent, group);
+        match result {
+            Ok((row, changes)) => {
+                self.apply(changes);
+                Some(row)
+            }
+            Err(_) => None,
+        }
+    }
+
+    pub fn remove_row(&self, row: NodeId) {
+        let result = self.session.borrow_mut().remove_row(row);
+        if let Ok(changes) = result {
+            self.apply(changes);
+        }
+    }
+
+    /// The page items: the top-level items of the form, in order.
+    pub fn pages(&self) -> Vec<ItemId> {
+        self.session.borrow().form().roots.clone()
+    }
+
+    /// Is any node of a top-level item shown?
+    pub fn page_enabled(&self, item: ItemId) -> bool {
+        let s = self.session.borrow();
+        s.nodes_of(item).iter().any(|n| self.vm(*n).get().enabled)
+    }
+
+    /// Nodes on a page with errors to fix before continuing, in document order.
+    pub fn page_problems(&self, page: usize) -> Vec<(NodeId, String)> {
+        let s = self.session.borrow();
+        let Some(item) = self.pages().get(page).copied() else { return Vec::new() };
+        let mut out = Vec::new();
+        for n in s.preorder() {
+            let Some(node) = s.node(n) else { continue };
+            let on_page = std::iter::once(node.item).chain(s.form().ancestors(node.item)).any(|i| i == item);
+            if !on_page || !node.state.enabled {
+                continue;
+            }
+            let vm = self.vm(n).get_untracked();
+            let label = label_of(&s, n, self.lang);
+            if let Some(e) = vm.draft_error {
+                out.push((n, format!("{label}: {e}")));
+            } else if let Some(e) = vm.errors.first() {
+                out.push((n, format!("{label}: {e}")));
+            }
+        }
+        out
+    }
+
+    /// Go to the next shown page, unless this one has problems (then show them).
+    pub fn next(&self) {
+        let page = self.page.get_untracked();
+        let problems = self.page_problems(page);
+        self.attempted.update(|a| {
+            if !a.contains(&page) {
+                a.push(page);
+            }
+        });
+        if !problems.is_empty() {
+            self.summary.set(problems);
+            return;
+        }
+        self.summary.set(Vec::new());
+        let pages = self.pages();
+        let mut p = page + 1;
+        while p < pages.len() && !self.page_enabled(pages[p]) {
+            p += 1;
+        }
+        self.page.set(p.min(pages.len()));
+        self.changed();
+    }
+
+    pub fn back(&self) {
+        let pages = self.pages();
+        let mut p = self.page.get_untracked();
+        while p > 0 {
+            p -= 1;
+            if self.page_enabled(pages[p]) {
+                break;
+            }
+        }
+        self.summary.set(Vec::new());
+        self.page.set(p);
+        self.changed();
+    }
+
+    pub fn go_to(&self, page: usize) {
+        self.summary.set(Vec::new());
+        self.page.set(page.min(self.pages().len()));
+        self.changed();
+    }
+
+    /// The page (index) a node is on.
+    pub fn page_of(&self, n: NodeId) -> usize {
+        let s = self.session.borrow();
+        let item = s.node(n).map(|x| x.item);
+        self.pages()
+            .iter()
+            .position(|p| item.is_some_and(|i| *p == i || s.form().ancestors(i).any(|a| a == *p)))
+            .unwrap_or(0)
+    }
+
+    fn refresh_summary(&self) {
+        if self.summary.get_untracked().is_empty() {
+            return;
+        }
+        let page = self.page.get_untracked();
+        let fresh = if page >= self.pages().len() { self.all_problems() } else { self.page_problems(page) };
+        self.summary.set(fresh);
+    }
+
+    fn all_problems(&self) -> Vec<(NodeId, String)> {
+        (0..self.pages().len()).flat_map(|p| self.page_problems(p)).collect()
+    }
+
+    /// Submit: the Bundle goes to the host's `onSubmit`. A second submit (double click, retry
+    /// after a reload) sends the very same Bundle: same identifier, same conditional creates.
+    pub fn submit(&self) -> Result<String, String> {
+        if let Some(b) = self.submitted.borrow().clone() {
+            self.call_submit(&b);
+            return Ok(b);
+        }
+        let problems = self.all_problems();
+        if !problems.is_empty() {
+            let first = self.page_of(problems[0].0);
+            self.attempted.update(|a| a.extend(0..=self.pages().len()));
+            self.page.set(first);
+            self.summary.set(self.page_problems(first));
+            return Err(problems.iter().map(|p| p.1.clone()).collect::<Vec<_>>().join("\n"));
+        }
+        self.phase.set(Phase::Submitting);
+        let result = extract::bundle(&self.session.borrow());
+        match result {
+            Ok(wb) => {
+                let text = wb.to_json_string();
+                *self.submitted.borrow_mut() = Some(text.clone());
+                self.phase.set(Phase::Submitted);
+                self.save();
+                self.call_submit(&text);
+                Ok(text)
+            }
+            Err(e) => {
+                self.phase.set(Phase::Filling);
+                let msg = match e {
+                    SubmitError::Invalid(items) => items.iter().map(|i| i.key.clone()).collect::<Vec<_>>().join(", "),
+                    SubmitError::Unsettled => "the form's rules did not settle".into(),
+                };
+                self.error(&msg);
+                Err(msg)
+            }
+        }
+    }
+
+    fn call_submit(&self, bundle: &str) {
+        if let Some(f) = &self.callbacks.on_submit {
+            let qr = self.response_json(Status::Completed);
+            let b = js_sys::JSON::parse(bundle).unwrap_or(JsValue::NULL);
+            let q = js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL);
+            let _ = f.call2(&JsValue::NULL, &b, &q);
+        }
+    }
+
+    pub fn error(&self, msg: &str) {
+        if let Some(f) = &self.callbacks.on_error {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(msg));
+        }
+    }
+
+    /// The QuestionnaireResponse as JSON text.
+    pub fn response_json(&self, status: Status) -> String {
+        response::build(&self.session.borrow(), status).to_json_string()
+    }
+
+    /// After every change: autosave, then tell the host.
+    fn changed(&self) {
+        self.save();
+        if let Some(f) = &self.callbacks.on_change {
+            let qr = self.response_json(Status::InProgress);
+            let _ = f.call1(&JsValue::NULL, &js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL));
+        }
+    }
+
+    fn save(&self) {
+        let s = self.session.borrow();
+        let mut snapshot = answers_file::snapshot(&s);
+        if let Json::Object(m) = &mut snapshot {
+            m.insert("page".into(), Json::from(self.page.get_untracked() as u64));
+            let drafts: serde_json::Map<String, Json> = s
+                .preorder()
+                .into_iter()
+                .filter_map(|n| Some((s.node_key(n), Json::String(self.vms.borrow().get(&n)?.get_untracked().draft?))))
+                .collect();
+            m.insert("drafts".into(), Json::Object(drafts));
+            if let Some(b) = self.submitted.borrow().as_ref() {
+                m.insert("bundle".into(), Json::String(b.clone()));
+            }
+        }
+        let mut text = String::new();
+        snapshot.write_json(&mut text);
+        match self.storage.set(&self.storage_key, &text) {
+            Ok(()) => self.save_error.set(None),
+            Err(e) => self.save_error.set(Some(e)),
+        }
+    }
+
+    /// Forget the saved answers (after the host confirms the write-back, or to start over).
+    pub fn clear_saved(&self) {
+        self.storage.remove(&self.storage_key);
+    }
+
+    /// Mark every on-file row of a list confirmed, unless the patient already reviewed it.
+    pub fn confirm_unreviewed(&self, parent: Option<NodeId>, group: ItemId) {
+        let (status_item, rows) = {
+            let s = self.session.borrow();
+            let Some(list) = s.visit_type().list_of_group(group) else { return };
+            (list.status, s.rows(parent, group))
+        };
+        let Some(status_item) = status_item else { return };
+        for row in rows {
+            let target = {
+                let s = self.session.borrow();
+                let node = s.node(row);
+                if node.is_none_or(|r| r.on_file.is_none()) {
+                    continue;
+                }
+                let Some(status) = node.and_then(|r| r.children.iter().copied().find(|c| s.node(*c).is_some_and(|x| x.item == status_item))) else {
+                    continue;
+                };
+                if !s.node(status).is_some_and(|x| x.answers.is_empty()) {
+                    continue;
+                }
+                let value = s.def(status).options.iter().find(|o| o.value.as_coding().and_then(|c| c.code.as_deref()) == Some("confirmed")).map(|o| o.value.clone());
+                value.map(|v| (status, v))
+            };
+            if let Some((status, v)) = target {
+                self.answer(status, vec![v]);
+            }
+        }
+    }
+}
+
+/// The label of a node in a language.
+pub fn label_of(s: &Session, n: NodeId, lang: &str) -> String {
+    let def = s.def(n);
+    let text = def.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_else(|| def.link_id.clone());
+    let plain = match def.text.as_ref().and_then(|t| t.rendering.as_ref()) {
+        Some(intake_engine::questionnaire::Rendering::Xhtml(x)) => crate::rich_text::plain(&crate::rich_text::from_xhtml(x)),
+        _ => text,
+    };
+    if plain.trim().is_empty() { def.link_id.clone() } else { plain }
+}
+
+/// A refused answer in the patient's words.
+pub fn answer_error_text(e: &AnswerError, lang: &str) -> String {
+    let es = lang.starts_with("es");
+    match (e, es) {
+        (AnswerError::Unparseable { expected, .. }, false) => format!("Please enter {expected}."),
+        (AnswerError::Unparseable { expected, .. }, true) => format!("Escriba {}.", spanish_expected(expected)),
+        (AnswerError::UnknownUnit { .. }, false) => "Please choose a unit from the list.".into(),
+        (AnswerError::UnknownUnit { .. }, true) => "Elija una unidad de la lista.".into(),
+        (AnswerError::NotAnOption { .. }, false) => "Please choose one of the options.".into(),
+        (AnswerError::NotAnOption { .. }, true) => "Elija una de las opciones.".into(),
+        (other, _) => other.to_string(),
+    }
+}
+
+fn spanish_expected(e: &str) -> &'static str {
+    match e {
+        "a whole number" => "un número entero",
+        "a number" => "un número",
+        "yes or no" => "sí o no",
+        "a time (hh:mm)" => "una hora (hh:mm)",
+        "a date and time" => "una fecha y hora",
+        "an amount with a unit" => "una cantidad con su unidad",
+        _ => "una fecha (AAAA, AAAA-MM o AAAA-MM-DD)",
+    }
+}
+
+/// Is this item a question the patient answers?
+pub fn is_question(t: ItemType) -> bool {
+    t.is_question()
+}

@@ -1,0 +1,972 @@
+//! The patient's form. Components render engine state (`NodeVm` signals) and send every change
+//! back to the engine; none decides what is shown, required or wrong.
+//!
+//! Accessibility: native controls only; groups and choice sets are `fieldset`/`legend`; every
+//! field has a `label`; help, units, "why we ask" and errors are tied to the control with
+//! `aria-describedby`; errors set `aria-invalid` and are announced politely, as are questions
+//! that appear. Pages move focus to their heading; the error summary links to each field.
+
+use intake_engine::fhir::{Quantity, Value};
+use intake_engine::questionnaire::{AnswerChoice, ItemDef, ItemId, ItemType, LocalText, Rendering};
+use intake_engine::session::NodeId;
+use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::rich_text::{self, Rich};
+use crate::state::{label_of, NodeVm, Phase, Ui, UiRef};
+
+fn ui(r: UiRef) -> std::rc::Rc<Ui> {
+    r.get_value()
+}
+
+/// The whole form.
+pub fn form(r: UiRef) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let title = u.session.borrow().visit_type().manifest.title_in(u.lang).to_owned();
+    let lang = u.lang;
+    let root = NodeRef::<leptos::html::Div>::new();
+    let restored = u.restored;
+    view! {
+        <div class="ik" lang=lang node_ref=root>
+            <h2 class="ik-title">{title}</h2>
+            <p class="ik-note">{t.saved}</p>
+            {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
+            <div class="ik-sr" aria-live="polite" aria-atomic="true">{move || ui(r).announce.get()}</div>
+            {move || ui(r).save_error.get().map(|e| view! { <p class="ik-warn" role="status">{e}</p> })}
+            {move || rule_notice(r)}
+            {move || match ui(r).phase.get() {
+                Phase::Submitted => thanks(r).into_any(),
+                _ => view! {
+                    {progress(r)}
+                    {summary(r, root)}
+                    {move || {
+                        let u = ui(r);
+                        let page = u.page.get();
+                        let pages = u.pages();
+                        if page >= pages.len() { review(r, root).into_any() } else { page_view(r, page, pages[page], root).into_any() }
+                    }}
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+fn rule_notice(r: UiRef) -> Option<impl IntoView> {
+    let u = ui(r);
+    // Re-read when anything changes on the page.
+    u.page.track();
+    let has = !u.session.borrow().rule_errors().is_empty();
+    has.then(|| view! { <p class="ik-warn" role="status">{u.text.rule_problem}</p> })
+}
+
+fn progress(r: UiRef) -> impl IntoView {
+    move || {
+        let u = ui(r);
+        let page = u.page.get();
+        let pages = u.pages();
+        let shown: Vec<usize> = (0..pages.len()).filter(|p| u.page_enabled(pages[*p])).collect();
+        let total = shown.len() + 1;
+        let step = shown.iter().position(|p| *p == page).map(|i| i + 1).unwrap_or(total);
+        let t = u.text;
+        view! {
+            <div class="ik-progress">
+                <span>{format!("{} {step} {} {total}", t.step, t.of)}</span>
+                <progress max=total.to_string() value=step.to_string() aria-label=t.progress></progress>
+            </div>
+        }
+    }
+}
+
+fn focus_in(root: NodeRef<leptos::html::Div>, selector: &str) {
+    if let Some(el) = root.get_untracked().and_then(|r| r.query_selector(selector).ok().flatten()) {
+        if let Ok(h) = el.dyn_into::<web_sys::HtmlElement>() {
+            let _ = h.focus();
+            let opts = web_sys::ScrollIntoViewOptions::new();
+            opts.set_block(web_sys::ScrollLogicalPosition::Center);
+            h.scroll_into_view_with_scroll_into_view_options(&opts);
+        }
+    }
+}
+
+fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
+    let box_ref = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if !ui(r).summary.get().is_empty() {
+            if let Some(b) = box_ref.get() {
+                let _ = b.focus();
+            }
+        }
+    });
+    move || {
+        let u = ui(r);
+        let items = u.summary.get();
+        (!items.is_empty()).then(|| {
+            let t = u.text;
+            view! {
+                <div class="ik-summary" role="alert" tabindex="-1" node_ref=box_ref>
+                    <h3>{t.problem_title}</h3>
+                    <p>{t.problem_intro}</p>
+                    <ul>
+                        {items.into_iter().map(|(n, msg)| {
+                            let href = format!("#f-{}", n.0);
+                            view! {
+                                <li><a href=href.clone() on:click=move |ev| {
+                                    ev.prevent_default();
+                                    focus_in(root, &format!("[id='f-{}']", n.0));
+                                }>{msg}</a></li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </div>
+            }
+        })
+    }
+}
+
+fn page_view(r: UiRef, page: usize, item: ItemId, root: NodeRef<leptos::html::Div>) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let heading = NodeRef::<leptos::html::H3>::new();
+    Effect::new(move |prev: Option<()>| {
+        // Focus the heading when a page opens (not on first render, to leave the host's focus alone).
+        if prev.is_some() || ui(r).page.get_untracked() > 0 {
+            if let Some(h) = heading.get() {
+                let _ = h.focus();
+            }
+        }
+    });
+    let (title, blocks) = {
+        let s = u.session.borrow();
+        let def = s.form().item(item).clone();
+        let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
+        (title, def)
+    };
+    let is_group = blocks.item_type == ItemType::Group && !blocks.repeats;
+    let nodes: Vec<NodeId> = u.session.borrow().nodes_of(item).to_vec();
+    let body = if is_group {
+        let n = nodes.first().copied();
+        match n {
+            Some(n) => view! { {help_of(&blocks, u.lang, n)} {children(r, Some(n))} }.into_any(),
+            None => ().into_any(),
+        }
+    } else if blocks.is_repeating_group() {
+        rows(r, None, item).into_any()
+    } else {
+        nodes.first().map(|n| node(r, *n)).into_any()
+    };
+    let heading_text = if is_group || blocks.is_repeating_group() { title } else { String::new() };
+    let _ = root;
+    view! {
+        <section class="ik-page" aria-labelledby=format!("page-{page}")>
+            <h3 id=format!("page-{page}") tabindex="-1" node_ref=heading>{heading_text}</h3>
+            {body}
+            <div class="ik-nav">
+                {(page > 0).then(|| view! { <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button> })}
+                <button type="button" class="ik-primary" on:click=move |_| ui(r).next()>{t.next}</button>
+            </div>
+        </section>
+    }
+}
+
+/// What to render under a parent: one block per child item, where a repeating group is one
+/// block (its rows and its Add button), even with no rows yet.
+fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
+    let u = ui(r);
+    let kids = u.kids(parent);
+    let parent_item = parent.and_then(|p| u.session.borrow().node(p).map(|n| n.item));
+    let child_items: Vec<ItemId> = match parent_item {
+        Some(i) => u.session.borrow().form().item(i).children.clone(),
+        None => u.session.borrow().form().roots.clone(),
+    };
+    child_items
+        .into_iter()
+        .map(move |item| {
+            let (repeating, hidden, help) = {
+                let u = ui(r);
+                let s = u.session.borrow();
+                let d = s.form().item(item);
+                let help_child = d.item_type == ItemType::Display && matches!(d.item_control.as_deref(), Some("help") | Some("flyover"));
+                (d.is_repeating_group(), d.hidden || help_child, help_child)
+            };
+            if hidden || help {
+                return ().into_any();
+            }
+            if repeating {
+                return rows(r, parent, item).into_any();
+            }
+            (move || {
+                let n = kids.get().into_iter().find(|n| ui(r).session.borrow().node(*n).is_some_and(|x| x.item == item));
+                n.map(|n| node(r, n))
+            })
+            .into_any()
+        })
+        .collect_view()
+}
+
+/// One node: a group, display text, or a question. Hidden nodes render nothing.
+fn node(r: UiRef, n: NodeId) -> AnyView {
+    let u = ui(r);
+    let vm = u.vm(n);
+    let enabled = Memo::new(move |_| vm.with(|v| v.enabled));
+    let def = u.session.borrow().def(n).clone();
+    if def.hidden {
+        return ().into_any();
+    }
+    (move || {
+        if !enabled.get() {
+            return ().into_any();
+        }
+        let def = def.clone();
+        match def.item_type {
+            ItemType::Group => group(r, n, &def).into_any(),
+            ItemType::Display => view! { <div class="ik-display">{rich(def.text.as_ref(), ui(r).lang)}</div> }.into_any(),
+            _ => question(r, n, &def).into_any(),
+        }
+    })
+    .into_any()
+}
+
+fn group(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
+    let u = ui(r);
+    let vm = u.vm(n);
+    view! {
+        <fieldset class="ik-group" id=format!("f-{}", n.0)>
+            <legend>{rich(def.text.as_ref(), u.lang)}</legend>
+            {help_of(def, u.lang, n)}
+            {move || vm.with(|v| v.why.clone()).map(|w| why_view(ui(r).text.why_we_ask, w, n))}
+            {children(r, Some(n))}
+        </fieldset>
+    }
+}
+
+fn why_view(label: &'static str, text: String, n: NodeId) -> impl IntoView {
+    view! { <p class="ik-why" id=format!("w-{}", n.0)><span class="ik-why-label">{label}": "</span>{text}</p> }
+}
+
+fn help_of(def: &ItemDef, lang: &str, n: NodeId) -> Option<impl IntoView> {
+    def.help.as_ref().map(|h| view! { <div class="ik-help" id=format!("h-{}", n.0)>{rich(Some(h), lang)}</div> })
+}
+
+/// Safe rich text (see `rich_text`): never innerHTML.
+fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
+    let Some(t) = text else { return ().into_any() };
+    let nodes = match &t.rendering {
+        Some(Rendering::Xhtml(x)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_xhtml(x),
+        Some(Rendering::Markdown(m)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_markdown(m),
+        _ => vec![Rich::Text(t.in_lang(lang).to_owned())],
+    };
+    render_rich(nodes)
+}
+
+fn render_rich(nodes: Vec<Rich>) -> AnyView {
+    nodes
+        .into_iter()
+        .map(|n| match n {
+            Rich::Text(t) => t.into_any(),
+            Rich::Link { href, children } => {
+                view! { <a href=href target="_blank" rel="noopener noreferrer">{render_rich(children)}</a> }.into_any()
+            }
+            Rich::Elem { tag, children } => {
+                let inner = render_rich(children);
+                match tag {
+                    "b" | "strong" => view! { <strong>{inner}</strong> }.into_any(),
+                    "i" | "em" => view! { <em>{inner}</em> }.into_any(),
+                    "u" => view! { <u>{inner}</u> }.into_any(),
+                    "br" => view! { <br/> }.into_any(),
+                    "sub" => view! { <sub>{inner}</sub> }.into_any(),
+                    "sup" => view! { <sup>{inner}</sup> }.into_any(),
+                    "small" => view! { <small>{inner}</small> }.into_any(),
+                    "ul" => view! { <ul>{inner}</ul> }.into_any(),
+                    "ol" => view! { <ol>{inner}</ol> }.into_any(),
+                    "li" => view! { <li>{inner}</li> }.into_any(),
+                    // Block tags inside labels would be invalid: render as spans.
+                    _ => view! { <span class="ik-block">{inner}</span> }.into_any(),
+                }
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+/// The label of an option in a language.
+fn option_label(o: &AnswerChoice, lang: &str) -> String {
+    let base = lang.split('-').next().unwrap_or(lang);
+    o.designations.iter().find(|(l, _)| l.as_deref() == Some(base)).map(|(_, t)| t.clone()).unwrap_or_else(|| o.label.clone())
+}
+
+/// The label of an answer value: its option's label in the language, else its display.
+pub fn value_label(def: &ItemDef, v: &Value, lang: &str, t: &crate::i18n::Strings) -> String {
+    if let Value::Boolean(b) = v {
+        return if *b { t.yes.into() } else { t.no.into() };
+    }
+    def.options
+        .iter()
+        .find(|o| intake_engine::enable_when::compare(&o.value, v) == Some(std::cmp::Ordering::Equal))
+        .map(|o| option_label(o, lang))
+        .unwrap_or_else(|| v.display())
+}
+
+fn is_option(def: &ItemDef, v: &Value) -> bool {
+    def.options.iter().any(|o| intake_engine::enable_when::compare(&o.value, v) == Some(std::cmp::Ordering::Equal))
+}
+
+/// A question: label (or legend for a set of choices), hints, control, errors.
+fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let id = format!("f-{}", n.0);
+    let page = u.page_of(n);
+    let show_errors = Memo::new(move |_| {
+        let v = vm.get();
+        (v.touched || ui(r).attempted.get().contains(&page)) && (v.draft_error.is_some() || !v.errors.is_empty())
+    });
+    let errors = move || {
+        let v = vm.get();
+        v.draft_error.into_iter().chain(v.errors).collect::<Vec<_>>()
+    };
+    let has_help = def.help.is_some();
+    let unit_text = (def.units.len() == 1 && def.item_type != ItemType::Quantity)
+        .then(|| def.units[0].display.clone().or_else(|| def.units[0].code.clone()).unwrap_or_default());
+    let has_unit = unit_text.is_some();
+    let described = move || {
+        let mut ids = Vec::new();
+        if has_help {
+            ids.push(format!("h-{}", n.0));
+        }
+        if has_unit {
+            ids.push(format!("u-{}", n.0));
+        }
+        if vm.with(|v| v.why.is_some()) {
+            ids.push(format!("w-{}", n.0));
+        }
+        if show_errors.get() {
+            ids.push(format!("e-{}", n.0));
+        }
+        (!ids.is_empty()).then(|| ids.join(" "))
+    };
+    let invalid = move || show_errors.get().then_some("true");
+    let required = move || vm.with(|v| v.required);
+    let label = view! {
+        {def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> })}
+        {rich(def.text.as_ref(), lang)}
+        {move || required().then(|| view! { <span class="ik-req">" ("{t.required}")"</span> })}
+    };
+    let as_fieldset = uses_fieldset(def);
+    let control = control(r, n, def, id.clone(), described, invalid, required);
+    let hints = view! {
+        {help_of(def, lang, n)}
+        {unit_text.map(|u| view! { <span class="ik-unit" id=format!("u-{}", n.0)>{u}</span> })}
+        {move || vm.with(|v| v.why.clone()).map(|w| why_view(t.why_we_ask, w, n))}
+    };
+    let error_view = view! {
+        <div class="ik-errors" id=format!("e-{}", n.0) aria-live="polite">
+            {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
+        </div>
+    };
+    let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
+    if as_fieldset {
+        view! {
+            <fieldset class=class id=format!("q-{}", n.0)>
+                <legend>{label}</legend>
+                {hints}
+                {error_view}
+                {control}
+            </fieldset>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class=class id=format!("q-{}", n.0)>
+                <label for=id>{label}</label>
+                {hints}
+                {error_view}
+                {control}
+            </div>
+        }
+        .into_any()
+    }
+}
+
+/// Radio and checkbox sets are fieldsets; single inputs have a label.
+fn uses_fieldset(def: &ItemDef) -> bool {
+    match def.item_type {
+        ItemType::Boolean => true,
+        ItemType::Choice | ItemType::OpenChoice => choice_style(def) != ChoiceStyle::Select && choice_style(def) != ChoiceStyle::Autocomplete,
+        ItemType::Quantity => def.units.len() > 1,
+        _ => false,
+    }
+}
+
+#[derive(PartialEq, Clone, Copy)]
+enum ChoiceStyle {
+    Radio,
+    Checkbox,
+    Select,
+    Autocomplete,
+}
+
+fn choice_style(def: &ItemDef) -> ChoiceStyle {
+    match def.item_control.as_deref() {
+        Some("autocomplete") | Some("lookup") => ChoiceStyle::Autocomplete,
+        Some("drop-down") if !def.repeats => ChoiceStyle::Select,
+        Some("check-box") => ChoiceStyle::Checkbox,
+        Some("radio-button") if !def.repeats => ChoiceStyle::Radio,
+        _ if def.repeats => ChoiceStyle::Checkbox,
+        _ if def.options.is_empty() => ChoiceStyle::Autocomplete,
+        _ if def.options.len() > 8 => ChoiceStyle::Select,
+        _ => ChoiceStyle::Radio,
+    }
+}
+
+fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> String {
+    if let Some(d) = &v.draft {
+        return d.clone();
+    }
+    v.answers.first().map(|a| match (def.item_type, a) {
+        (ItemType::DateTime, Value::DateTime(d)) => {
+            let s = d.to_string();
+            s.get(..16).map(str::to_owned).unwrap_or(s)
+        }
+        (ItemType::Time, Value::Time(tm)) => format!("{:02}:{:02}", tm.hour, tm.minute),
+        (ItemType::Quantity, Value::Quantity(q)) => q.value.map(intake_engine::fhir::format_decimal).unwrap_or_default(),
+        _ => value_label(def, a, lang, t),
+    }).unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn control(
+    r: UiRef,
+    n: NodeId,
+    def: &ItemDef,
+    id: String,
+    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+) -> AnyView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let d = def.clone();
+    let read_only = def.read_only;
+    let (d_text, id_text) = (def.clone(), id.clone());
+    let text_input = move |kind: &'static str, inputmode: Option<&'static str>, placeholder: Option<String>| {
+        let d = d_text.clone();
+        let value = move || text_of(&d, &vm.get(), lang, t);
+        view! {
+            <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder prop:value=value readonly=read_only
+                aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+                autocomplete="off"
+                on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
+        }
+        .into_any()
+    };
+    match def.item_type {
+        ItemType::Boolean => {
+            let name = format!("f-{}", n.0);
+            let opts = [(true, t.yes), (false, t.no)];
+            opts.into_iter()
+                .enumerate()
+                .map(|(i, (b, label))| {
+                    let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(b)));
+                    let rid = if i == 0 { format!("f-{}", n.0) } else { format!("f-{}-{i}", n.0) };
+                    view! {
+                        <div class="ik-option">
+                            <input type="radio" id=rid.clone() name=name.clone() prop:checked=checked disabled=read_only
+                                aria-describedby=described aria-invalid=invalid
+                                on:change=move |_| ui(r).answer(n, vec![Value::Boolean(b)]) />
+                            <label for=rid>{label}</label>
+                        </div>
+                    }
+                })
+                .collect_view()
+                .into_any()
+        }
+        ItemType::Choice | ItemType::OpenChoice => choice_control(r, n, def, id, described, invalid, required),
+        ItemType::Text => {
+            let d = d.clone();
+            let value = move || text_of(&d, &vm.get(), lang, t);
+            view! {
+                <textarea id=id rows="4" prop:value=value readonly=read_only maxlength=def.max_length.map(|m| m.to_string())
+                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev))></textarea>
+            }
+            .into_any()
+        }
+        ItemType::Integer => text_input("text", Some("numeric"), def.entry_format.clone()),
+        ItemType::Decimal => text_input("text", Some("decimal"), def.entry_format.clone()),
+        ItemType::Date => text_input("text", Some("numeric"), Some(def.entry_format.clone().unwrap_or_else(|| t.date_hint.into()))),
+        ItemType::DateTime => text_input("datetime-local", None, None),
+        ItemType::Time => text_input("time", None, None),
+        ItemType::Url => text_input("url", None, def.entry_format.clone()),
+        ItemType::Quantity => quantity_control(r, n, def, id, described, invalid),
+        ItemType::Attachment => attachment_control(r, n, id, described, invalid),
+        _ => text_input("text", None, def.entry_format.clone()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn choice_control(
+    r: UiRef,
+    n: NodeId,
+    def: &ItemDef,
+    id: String,
+    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+) -> AnyView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let style = choice_style(def);
+    let open = def.item_type == ItemType::OpenChoice;
+    let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), option_label(o, lang))).collect();
+    match style {
+        ChoiceStyle::Autocomplete => {
+            let list_id = format!("dl-{}", n.0);
+            let d = def.clone();
+            let value = move || text_of(&d, &vm.get(), lang, t);
+            let opts = options.clone();
+            view! {
+                <input type="text" id=id list=list_id.clone() prop:value=value autocomplete="off"
+                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
+                <datalist id=list_id>
+                    {opts.into_iter().map(|(_, l)| view! { <option value=l></option> }).collect_view()}
+                </datalist>
+            }
+            .into_any()
+        }
+        ChoiceStyle::Select => {
+            let opts = options.clone();
+            let opts2 = options.clone();
+            let selected = move || {
+                vm.with(|v| v.answers.first().and_then(|a| opts2.iter().position(|(o, _)| o == a)).map(|i| i.to_string()).unwrap_or_default())
+            };
+            let opts3 = options.clone();
+            view! {
+                <select id=id prop:value=selected aria-describedby=described aria-invalid=invalid
+                    aria-required=move || required().then_some("true")
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        let vals = v.parse::<usize>().ok().and_then(|i| opts3.get(i)).map(|(o, _)| vec![o.clone()]).unwrap_or_default();
+                        ui(r).answer(n, vals);
+                    }>
+                    <option value="">{t.choose}</option>
+                    {opts.into_iter().enumerate().map(|(i, (_, l))| view! { <option value=i.to_string()>{l}</option> }).collect_view()}
+                </select>
+            }
+            .into_any()
+        }
+        ChoiceStyle::Radio | ChoiceStyle::Checkbox => {
+            let multi = style == ChoiceStyle::Checkbox || def.repeats;
+            let name = format!("f-{}", n.0);
+            let d = def.clone();
+            let boxes = options
+                .into_iter()
+                .enumerate()
+                .map(|(i, (value, label))| {
+                    let rid = if i == 0 { id.clone() } else { format!("f-{}-{i}", n.0) };
+                    let v1 = value.clone();
+                    let checked = move || vm.with(|x| x.answers.contains(&v1));
+                    let v2 = value.clone();
+                    view! {
+                        <div class="ik-option">
+                            <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone()
+                                prop:checked=checked aria-describedby=described aria-invalid=invalid
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let mut vals = vm.get_untracked().answers;
+                                    if multi {
+                                        vals.retain(|x| x != &v2);
+                                        if on {
+                                            vals.push(v2.clone());
+                                        }
+                                    } else {
+                                        vals = vec![v2.clone()];
+                                    }
+                                    ui(r).answer(n, vals);
+                                } />
+                            <label for=rid>{label}</label>
+                        </div>
+                    }
+                })
+                .collect_view();
+            // Open choice: the patient's own words, beside the options.
+            let other = open.then(|| {
+                let oid = format!("f-{}-other", n.0);
+                let d2 = d.clone();
+                let free = move || {
+                    vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default())
+                };
+                let d3 = d.clone();
+                view! {
+                    <div class="ik-other">
+                        <label for=oid.clone()>{t.other}</label>
+                        <input type="text" id=oid prop:value=free aria-describedby=described
+                            on:change=move |ev| {
+                                let text = event_target_value(&ev);
+                                let mut vals: Vec<Value> = vm.get_untracked().answers.into_iter().filter(|a| is_option(&d3, a)).collect();
+                                if !multi {
+                                    vals.clear();
+                                }
+                                if !text.trim().is_empty() {
+                                    match intake_engine::answer::parse_text(&d3, &text) {
+                                        Ok(v) => vals.push(v),
+                                        Err(_) => vals.push(Value::String(text)),
+                                    }
+                                }
+                                ui(r).answer(n, vals);
+                            } />
+                    </div>
+                }
+            });
+            view! { <div class=if multi { "ik-options ik-multi" } else { "ik-options" }>{boxes}{other}</div> }.into_any()
+        }
+    }
+}
+
+fn quantity_control(
+    r: UiRef,
+    n: NodeId,
+    def: &ItemDef,
+    id: String,
+    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+) -> AnyView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let units: Vec<(String, String)> = def
+        .units
+        .iter()
+        .map(|c| (c.code.clone().unwrap_or_default(), c.display.clone().or_else(|| c.code.clone()).unwrap_or_default()))
+        .collect();
+    let unit_sig = RwSignal::new(
+        vm.get_untracked()
+            .answers
+            .first()
+            .and_then(|a| match a {
+                Value::Quantity(q) => q.code.clone(),
+                _ => None,
+            })
+            .or_else(|| units.first().map(|u| u.0.clone()))
+            .unwrap_or_default(),
+    );
+    let number = RwSignal::new(String::new());
+    let d = def.clone();
+    let value = move || text_of(&d, &vm.get(), lang, t);
+    let commit = move || {
+        let text = number.get_untracked();
+        if text.trim().is_empty() {
+            ui(r).answer(n, vec![]);
+            return;
+        }
+        match text.trim().replace(',', ".").parse::<f64>() {
+            Ok(v) if v.is_finite() => {
+                let code = unit_sig.get_untracked();
+                let q = Quantity { value: Some(v), code: (!code.is_empty()).then_some(code), ..Default::default() };
+                ui(r).answer(n, vec![Value::Quantity(q)]);
+            }
+            _ => ui(r).answer_text(n, text),
+        }
+    };
+    let unit_id = format!("f-{}-unit", n.0);
+    let many = units.len() > 1;
+    let unit_view = if many {
+        let units2 = units.clone();
+        view! {
+            <label for=unit_id.clone() class="ik-unit-label">{t.unit}</label>
+            <select id=unit_id prop:value=move || unit_sig.get()
+                on:change=move |ev| { unit_sig.set(event_target_value(&ev)); if !number.get_untracked().is_empty() { commit(); } }>
+                {units2.into_iter().map(|(c, l)| view! { <option value=c>{l}</option> }).collect_view()}
+            </select>
+        }
+        .into_any()
+    } else {
+        units.first().map(|(_, l)| view! { <span class="ik-unit">{l.clone()}</span> }).into_any()
+    };
+    view! {
+        <div class="ik-quantity">
+            <input type="text" inputmode="decimal" id=id prop:value=value aria-describedby=described aria-invalid=invalid
+                on:change=move |ev| { number.set(event_target_value(&ev)); commit(); } />
+            {unit_view}
+        </div>
+    }
+    .into_any()
+}
+
+fn attachment_control(
+    r: UiRef,
+    n: NodeId,
+    id: String,
+    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+) -> AnyView {
+    let u = ui(r);
+    let t = u.text;
+    let vm = u.vm(n);
+    view! {
+        <input type="file" id=id aria-describedby=described aria-invalid=invalid
+            on:change=move |ev| {
+                let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+                let Some(file) = input.files().and_then(|f| f.get(0)) else { ui(r).answer(n, vec![]); return };
+                let name = file.name();
+                let kind = file.type_();
+                let size = file.size() as i64;
+                let reader = match web_sys::FileReader::new() { Ok(x) => x, Err(_) => return };
+                let rd = reader.clone();
+                let onload = wasm_bindgen::closure::Closure::once_into_js(move || {
+                    let data = rd.result().ok().and_then(|v| v.as_string()).unwrap_or_default();
+                    let b64 = data.split_once(',').map(|(_, b)| b.to_owned()).unwrap_or_default();
+                    let a = intake_engine::fhir::Attachment {
+                        content_type: Some(kind), data: Some(b64), size: Some(size), title: Some(name), ..Default::default()
+                    };
+                    ui(r).answer(n, vec![Value::Attachment(a)]);
+                });
+                reader.set_onload(Some(onload.unchecked_ref()));
+                let _ = reader.read_as_data_url(&file);
+            } />
+        {move || vm.with(|v| v.answers.first().map(|a| a.display())).map(|name| view! { <p class="ik-note">{t.file_attached}": "{name}</p> })}
+    }
+    .into_any()
+}
+
+/// The rows of a repeating group, and its Add button. Rows from the chart show what is on file
+/// and ask whether it is still correct; their fields open only when the patient says it changed.
+fn rows(r: UiRef, parent: Option<NodeId>, group: ItemId) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let kids = u.kids(parent);
+    let (label, is_list, parent_enabled) = {
+        let s = u.session.borrow();
+        let d = s.form().item(group);
+        let label = d.text.as_ref().map(|x| x.in_lang(u.lang).to_owned()).unwrap_or_default();
+        (label, s.visit_type().list_of_group(group).is_some(), parent.map(|p| u.vm(p)))
+    };
+    let row_ids = move || {
+        kids.get().into_iter().filter(|n| ui(r).session.borrow().node(*n).is_some_and(|x| x.item == group)).collect::<Vec<_>>()
+    };
+    let has_unreviewed = move || {
+        let u = ui(r);
+        let s = u.session.borrow();
+        let Some(list) = s.visit_type().list_of_group(group) else { return false };
+        row_ids().iter().any(|row| {
+            s.node(*row).is_some_and(|x| x.on_file.is_some())
+                && x_status(&s, *row, list.status).is_some_and(|st| u.vm(st).with(|v| v.answers.is_empty()))
+        })
+    };
+    let add_label = format!("{} ({})", t.add_another, label.to_lowercase());
+    view! {
+        <div class="ik-rows">
+            <For each=row_ids key=|n| *n children=move |row| row_view(r, row) />
+            {move || (is_list && has_unreviewed()).then(|| view! {
+                <button type="button" class="ik-secondary" on:click=move |_| ui(r).confirm_unreviewed(parent, group)>{t.confirm_all}</button>
+            })}
+            {move || parent_enabled.is_none_or(|p| p.with(|v| v.enabled)).then(|| {
+                let add_label = add_label.clone();
+                view! {
+                    <button type="button" class="ik-add" on:click=move |_| {
+                        if let Some(row) = ui(r).add_row(parent, group) {
+                            let _ = row;
+                        }
+                    }>{add_label}</button>
+                }
+            })}
+        </div>
+    }
+}
+
+fn x_status(s: &intake_engine::Session, row: NodeId, status: Option<ItemId>) -> Option<NodeId> {
+    let status = status?;
+    s.node(row)?.children.iter().copied().find(|c| s.node(*c).is_some_and(|x| x.item == status))
+}
+
+fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let vm = u.vm(row);
+    let (on_file, status_node, position, list_status) = {
+        let s = u.session.borrow();
+        let node = s.node(row);
+        let on_file = node.and_then(|x| x.on_file.clone());
+        let group = node.map(|x| x.item);
+        let list = group.and_then(|g| s.visit_type().list_of_group(g).cloned());
+        let status = list.as_ref().and_then(|l| x_status(&s, row, l.status));
+        let parent = node.and_then(|x| x.parent);
+        let position = group.map(|g| s.rows(parent, g).iter().position(|x| *x == row).unwrap_or(0) + 1).unwrap_or(1);
+        (on_file, status, position, list.and_then(|l| l.status))
+    };
+    let legend = match &on_file {
+        Some(of) => format!("{}: {}", t.on_file, of.summary),
+        None => format!("{} {position}", t.row),
+    };
+    let status_vm = status_node.map(|s| u.vm(s));
+    let has_on_file = on_file.is_some();
+    // Fields of an on-file row open when the patient says it changed.
+    let fields_open = move || match (status_vm, has_on_file) {
+        (Some(svm), true) => svm.with(|v| {
+            v.answers.iter().any(|a| a.as_coding().and_then(|c| c.code.as_deref()) == Some(REVIEW_CHANGED))
+        }),
+        _ => true,
+    };
+    let is_on_file = status_vm.is_some() && on_file_flag(&u, row);
+    let kids = u.kids(Some(row));
+    let child_items: Vec<ItemId> = {
+        let s = u.session.borrow();
+        s.node(row).map(|x| s.form().item(x.item).children.clone()).unwrap_or_default()
+    };
+    let list_status_item = list_status;
+    (move || {
+        if !vm.with(|v| v.enabled) {
+            return ().into_any();
+        }
+        let legend = legend.clone();
+        let items = child_items.clone();
+        view! {
+            <fieldset class=if is_on_file { "ik-row ik-on-file" } else { "ik-row" } id=format!("f-{}", row.0)>
+                <legend>{legend}</legend>
+                {status_node.map(|s| node(r, s))}
+                {items.into_iter().filter(|i| Some(*i) != list_status_item).map(|item| {
+                    let is_reason = {
+                        let u = ui(r);
+                        let s = u.session.borrow();
+                        s.visit_type().list_of_group(s.node(row).map(|x| x.item).unwrap_or(item)).and_then(|l| l.reason) == Some(item)
+                    };
+                    (move || {
+                        let n = kids.get().into_iter().find(|n| ui(r).session.borrow().node(*n).is_some_and(|x| x.item == item))?;
+                        // The reason shows by its own enableWhen; other fields follow "changed".
+                        (is_reason || fields_open()).then(|| node(r, n))
+                    }).into_any()
+                }).collect_view()}
+                {(!is_on_file).then(|| view! {
+                    <button type="button" class="ik-remove" on:click=move |_| ui(r).remove_row(row)>{t.remove}" "{format!("({} {position})", t.row)}</button>
+                })}
+            </fieldset>
+        }
+        .into_any()
+    })
+    .into_any()
+}
+
+fn on_file_flag(u: &Ui, row: NodeId) -> bool {
+    u.session.borrow().node(row).is_some_and(|x| x.on_file.is_some())
+}
+
+/// Every answer, grouped by page, each with a link back to change it; then Submit.
+fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let heading = NodeRef::<leptos::html::H3>::new();
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
+    let sections: Vec<(usize, String, Vec<(NodeId, String, String)>)> = {
+        let s = u.session.borrow();
+        let pages = u.pages();
+        pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| s.nodes_of(**p).iter().any(|n| s.node(*n).is_some_and(|x| x.state.enabled)))
+            .map(|(i, p)| {
+                let title = s.form().item(*p).text.as_ref().map(|x| x.in_lang(lang).to_owned()).unwrap_or_default();
+                let rows: Vec<(NodeId, String, String)> = s
+                    .preorder()
+                    .into_iter()
+                    .filter(|n| {
+                        s.node(*n).is_some_and(|x| {
+                            x.state.enabled
+                                && !s.def(*n).hidden
+                                && s.def(*n).item_type.is_question()
+                                && (x.item == *p || s.form().ancestors(x.item).any(|a| a == *p))
+                        })
+                    })
+                    .map(|n| {
+                        let def = s.def(n);
+                        let node = s.node(n);
+                        let answers = node.map(|x| x.answers.clone()).unwrap_or_default();
+                        let shown = if answers.is_empty() {
+                            t.no_answer.to_owned()
+                        } else {
+                            answers.iter().map(|a| value_label(def, a, lang, t)).collect::<Vec<_>>().join(", ")
+                        };
+                        let row = s.row_of(n).and_then(|rw| s.node(rw)).and_then(|x| x.on_file.as_ref().map(|o| o.summary.clone()));
+                        let label = match row {
+                            Some(summary) => format!("{summary} — {}", label_of(&s, n, lang)),
+                            None => label_of(&s, n, lang),
+                        };
+                        (n, label, shown)
+                    })
+                    .collect();
+                (i, title, rows)
+            })
+            .collect()
+    };
+    let phase = u.phase;
+    view! {
+        <section class="ik-page ik-review" aria-labelledby="ik-review-h">
+            <h3 id="ik-review-h" tabindex="-1" node_ref=heading>{t.review_title}</h3>
+            <p>{t.review_intro}</p>
+            {sections.into_iter().map(|(page, title, rows)| view! {
+                <h4>{title}</h4>
+                <dl class="ik-answers">
+                    {rows.into_iter().map(|(n, label, shown)| view! {
+                        <div class="ik-answer">
+                            <dt>{label.clone()}</dt>
+                            <dd>{shown}" "
+                                <button type="button" class="ik-link" aria-label=format!("{} — {label}", t.edit)
+                                    on:click=move |_| {
+                                        ui(r).go_to(page);
+                                        let sel = format!("[id='f-{}']", n.0);
+                                        request_animation(move || focus_in(root, &sel));
+                                    }>{t.edit}</button>
+                            </dd>
+                        </div>
+                    }).collect_view()}
+                </dl>
+            }).collect_view()}
+            <div class="ik-nav">
+                <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button>
+                <button type="button" class="ik-primary" disabled=move || phase.get() == Phase::Submitting
+                    on:click=move |_| { let _ = ui(r).submit(); }>
+                    {move || if phase.get() == Phase::Submitting { t.submitting } else { t.submit }}
+                </button>
+            </div>
+        </section>
+    }
+}
+
+fn request_animation(f: impl FnOnce() + 'static) {
+    let cb = wasm_bindgen::closure::Closure::once_into_js(f);
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(cb.unchecked_ref());
+    }
+}
+
+fn thanks(r: UiRef) -> impl IntoView {
+    let t = ui(r).text;
+    let heading = NodeRef::<leptos::html::H3>::new();
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
+    view! {
+        <section class="ik-page ik-thanks" role="status">
+            <h3 tabindex="-1" node_ref=heading>{t.thanks_title}</h3>
+            <p>{t.thanks_body}</p>
+        </section>
+    }
+}
+
+/// Keep the confirmed code reachable for the review convenience button.
+pub const CONFIRMED: &str = REVIEW_CONFIRMED;
