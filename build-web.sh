@@ -15,14 +15,17 @@ wasm-bindgen --target web --out-dir "$out/pkg" target/wasm32-unknown-unknown/was
 tests/e2e/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
   "$out/pkg/intake_web_bg.wasm" -o "$out/pkg/intake_web_bg.wasm"
 cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
+# The demo's content: each visit type as one JSON file, the demo charts, and an index.
+cargo run --locked -q -p intake-cli --bin intake -- catalog "$out" --charts web/demo/charts >&2
 
 # The npm package ships the same runtime files.
 mkdir -p pkg/dist
 cp "$out/pkg/intake_web.js" "$out/pkg/intake_web_bg.wasm" "$out/pkg/intake_web.d.ts" web/intake.css pkg/dist/ 2>/dev/null || true
 
-echo "== bytes on the wire (demo page)"
+echo "== bytes on the wire (demo page, blood pressure follow-up for the demo patient)"
 total_raw=0; total_gz=0
-for f in "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_web.js "$out"/pkg/intake_web_bg.wasm; do
+for f in "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_web.js "$out"/pkg/intake_web_bg.wasm \
+         "$out"/catalog.json "$out"/visit-types/hypertension-follow-up.json "$out"/charts/maria-hernandez.json; do
   raw=$(wc -c < "$f"); gz=$(gzip -9 -c "$f" | wc -c)
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%-40s %9d raw %9d gzip\n' "${f#$out/}" "$raw" "$gz"

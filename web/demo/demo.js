@@ -1,5 +1,5 @@
 // The demo host page: a portal would do the same with its own chart and visit types.
-import init, { mount, visitTypes, demoCharts } from './pkg/intake_web.js';
+import init, { mount } from './pkg/intake_web.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -30,15 +30,26 @@ function show(bundle, qr) {
   $('result').hidden = false;
 }
 
-function start(visitType, patient, lang) {
+const getJson = async (file) => {
+  const r = await fetch(file);
+  if (!r.ok) throw new Error(`${file}: ${r.status} ${r.statusText}`);
+  return r.json();
+};
+
+async function start(visitType, patient, lang) {
   $('start').hidden = true;
   $('form-area').hidden = false;
   $('load-error').hidden = true;
   const host = $('intake');
   try {
+    // The host loads the visit type and the chart; the form itself makes no request.
+    const [vt, chart] = await Promise.all([
+      getJson(catalog.visitTypes.find((t) => t.id === visitType).file),
+      getJson(catalog.charts.find((c) => c.id === patient).file),
+    ]);
     form = mount(host, {
-      visitType,
-      chartId: patient,
+      visitType: vt,
+      chart,
       locale: lang,
       context: CONTEXT[patient] || {},
       onSubmit: (bundle, qr) => show(bundle, qr),
@@ -55,9 +66,9 @@ function start(visitType, patient, lang) {
   history.replaceState(null, '', url);
 }
 
-await init();
-const types = visitTypes();
-const charts = demoCharts();
+const [, catalog] = await Promise.all([init(), getJson('catalog.json')]);
+const types = catalog.visitTypes;
+const charts = catalog.charts;
 for (const t of types) option($('visit-type'), t.id, t.title);
 for (const c of charts) option($('patient'), c.id, `${c.name} (born ${c.birthDate})`);
 

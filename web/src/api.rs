@@ -122,9 +122,17 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     if !opts.is_object() {
         return Err("mount(element, options): options must be an object".into());
     }
-    // Visit type: embedded by id, or the host's own Questionnaire (+ manifest, rules).
-    let vt = if let Some(id) = get(opts, "visitType").as_string() {
-        loader::embedded_visit_type(&id)?
+    // Visit type: a catalog entry ({ id, manifest, questionnaire, rules }), or a bare
+    // Questionnaire with optional manifest and rules.
+    let vt_opt = get(opts, "visitType");
+    let vt = if vt_opt.is_object() {
+        let text = loader::json_text(&vt_opt).ok_or("options.visitType could not be read")?;
+        let entry: Json = serde_json::from_str(&text).map_err(|e| format!("options.visitType: {e}"))?;
+        loader::catalog_visit_type(&entry)?
+    } else if let Some(id) = vt_opt.as_string() {
+        return Err(format!(
+            "options.visitType: \"{id}\" is an id; pass the visit type itself (the JSON `intake catalog` writes, e.g. visit-types/{id}.json)"
+        ));
     } else {
         let q = get(opts, "questionnaire");
         let q = loader::json_text(&q).ok_or("options: give visitType (an id) or questionnaire (a FHIR Questionnaire)")?;
@@ -141,12 +149,8 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         }
         loader::host_visit_type(&q, manifest.as_deref(), rules)?
     };
-    let chart = if let Some(id) = get(opts, "chartId").as_string() {
-        loader::chart(loader::embedded_chart(&id).ok_or_else(|| format!("unknown demo chart '{id}' (available: {})", loader::chart_ids().join(", ")))?)?
-    } else {
-        let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
-        loader::chart(&c)?
-    };
+    let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
+    let chart = loader::chart(&c)?;
     let lang = get(opts, "locale")
         .as_string()
         .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
@@ -194,36 +198,4 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     element.set_text_content(None);
     let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));
     Ok(IntakeForm { ui, handle: Some(Box::new(handle)) })
-}
-
-/// The embedded visit types: `[{ id, title, titles: {es}, description }]`.
-#[wasm_bindgen(js_name = visitTypes)]
-pub fn visit_types() -> JsValue {
-    let list: Vec<Json> = loader::VISIT_TYPES
-        .iter()
-        .filter_map(|v| {
-            let m = intake_engine::visit_type::Manifest::from_text("manifest", v.manifest).ok()?;
-            Some(serde_json::json!({
-                "id": m.id, "title": m.title, "description": m.description,
-                "titles": m.title_translations.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect::<serde_json::Map<String, Json>>(),
-            }))
-        })
-        .collect();
-    js_sys::JSON::parse(&Json::Array(list).to_string()).unwrap_or(JsValue::NULL)
-}
-
-/// The embedded demo charts: `[{ id, name, birthDate, gender }]`.
-#[wasm_bindgen(js_name = demoCharts)]
-pub fn demo_charts() -> JsValue {
-    let list: Vec<Json> = loader::CHARTS
-        .iter()
-        .filter_map(|(id, text)| {
-            let c = intake_engine::Chart::from_text(text).ok()?;
-            let name = intake_engine::prefill::current_name(&c.patient, false).map(|n| n.display()).unwrap_or_default();
-            Some(serde_json::json!({
-                "id": id, "name": name, "birthDate": c.patient.birth_date.map(|d| d.to_string()), "gender": c.patient.gender,
-            }))
-        })
-        .collect();
-    js_sys::JSON::parse(&Json::Array(list).to_string()).unwrap_or(JsValue::NULL)
 }

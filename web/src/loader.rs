@@ -8,59 +8,23 @@ use intake_engine::rules::RuleSource;
 use intake_engine::visit_type::{Manifest, VisitTypeSource};
 use intake_engine::{Chart, Form, VisitType};
 
-/// A shipped visit type, embedded at build time.
-pub struct Embedded {
-    pub id: &'static str,
-    pub manifest: &'static str,
-    pub questionnaire: &'static str,
-}
-
-include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
-
-/// Ids of the embedded visit types.
-pub fn visit_type_ids() -> Vec<&'static str> {
-    VISIT_TYPES.iter().map(|v| v.id).collect()
-}
-
-/// Ids of the embedded demo charts.
-pub fn chart_ids() -> Vec<&'static str> {
-    CHARTS.iter().map(|c| c.0).collect()
-}
-
-pub fn embedded_chart(id: &str) -> Option<&'static str> {
-    CHARTS.iter().find(|c| c.0 == id).map(|c| c.1)
-}
-
 fn join(ds: Vec<intake_engine::Diagnostic>) -> String {
     ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
 }
 
-/// An embedded visit type by id.
-pub fn embedded_visit_type(id: &str) -> Result<VisitType, String> {
-    let e = VISIT_TYPES
-        .iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| format!("unknown visit type '{id}' (available: {})", visit_type_ids().join(", ")))?;
-    let manifest = Manifest::from_text(&format!("visit-types/{id}/manifest.json"), e.manifest).map_err(|d| d.to_string())?;
-    let rules = manifest
-        .rules
-        .iter()
-        .map(|name| {
-            RULES
-                .iter()
-                .find(|r| r.0 == name)
-                .map(|r| RuleSource { name: format!("rules/{name}"), text: r.1.to_owned() })
-                .ok_or_else(|| format!("visit type '{id}' lists rule '{name}', which is not embedded"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let src = VisitTypeSource {
-        manifest_file: format!("visit-types/{id}/manifest.json"),
-        manifest_text: e.manifest.to_owned(),
-        questionnaire_file: format!("visit-types/{id}/questionnaire.json"),
-        questionnaire_text: e.questionnaire.to_owned(),
-        rules,
+/// A visit type as `intake catalog` writes it: `{ id, manifest, questionnaire, rules: {name: text} }`.
+pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
+    let questionnaire = entry.get("questionnaire").ok_or("visitType.questionnaire is missing")?.to_string();
+    let manifest = entry.get("manifest").map(|m| m.to_string());
+    let rules = match entry.get("rules") {
+        Some(Json::Object(m)) => m
+            .iter()
+            .map(|(k, v)| v.as_str().map(|t| (k.clone(), t.to_owned())).ok_or_else(|| format!("visitType.rules.{k} must be the script text")))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err("visitType.rules must map rule file names to script text".into()),
+        None => Vec::new(),
     };
-    VisitType::load(&src).map_err(join)
+    host_visit_type(&questionnaire, manifest.as_deref(), rules)
 }
 
 /// A host's own visit type: a Questionnaire (JSON text), optionally a manifest (JSON text) and
@@ -78,7 +42,7 @@ pub fn host_visit_type(questionnaire: &str, manifest: Option<&str>, rules: Vec<(
                     rules
                         .iter()
                         .find(|r| &r.name == n || r.name.ends_with(&format!("/{n}")))
-                        .cloned()
+                        .map(|r| RuleSource { name: format!("rules/{n}"), text: r.text.clone() })
                         .ok_or_else(|| format!("manifest lists rule '{n}', but no rule of that name was given"))
                 })
                 .collect::<Result<_, _>>()?;

@@ -30,6 +30,8 @@ USAGE:
                                       which items are shown, hidden or required, and why
   intake test [DIR]                   run the scenario files beside each visit type
   intake serve [DIR] [--port N]       serve a built site (default web/dist) on 127.0.0.1
+  intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
+                                      manifest, rules) plus catalog.json, for hosts to load
 
 OPTIONS:
   --dir DIR        visit types directory (default: nearest visit-types/)
@@ -358,4 +360,107 @@ pub fn test(args: &Args) -> i32 {
 
 fn indent_block(s: &str) -> String {
     s.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// `intake catalog OUTDIR`: every visit type as `visit-types/<id>.json` ({ id, manifest,
+/// questionnaire, rules: { name: text } }), demo charts as `charts/<id>.json`, and a
+/// `catalog.json` index. All minified. Hosts load these and pass them to `mount`.
+pub fn catalog(args: &Args) -> i32 {
+    let Some(out) = args.positional.first() else {
+        eprintln!("usage: intake catalog OUTDIR [--charts DIR]");
+        return 2;
+    };
+    let project = match Project::locate(args.opt("--dir"), args.opt("--rules")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let out = Path::new(out);
+    let write = |rel: &str, v: &Json| -> Result<(), String> {
+        let p = out.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&p, v.to_string()).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut index_types = Vec::new();
+    for dir in project.visit_type_dirs() {
+        let src = match project.read_source(&dir) {
+            Ok(s) => s,
+            Err(ds) => {
+                print_diagnostics(&ds);
+                return 1;
+            }
+        };
+        let vt = match VisitType::load(&src) {
+            Ok(vt) => vt,
+            Err(ds) => {
+                print_diagnostics(&ds);
+                return 1;
+            }
+        };
+        let parse = |t: &str| serde_json::from_str::<Json>(t).unwrap_or(Json::Null);
+        let rules: serde_json::Map<String, Json> = vt
+            .manifest
+            .rules
+            .iter()
+            .zip(&src.rules)
+            .map(|(name, r)| (name.clone(), Json::String(r.text.clone())))
+            .collect();
+        let entry = serde_json::json!({
+            "id": vt.manifest.id, "manifest": parse(&src.manifest_text), "questionnaire": parse(&src.questionnaire_text), "rules": rules,
+        });
+        if let Err(e) = write(&format!("visit-types/{}.json", vt.manifest.id), &entry) {
+            eprintln!("error: {e}");
+            return 1;
+        }
+        let titles: serde_json::Map<String, Json> =
+            vt.manifest.title_translations.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+        index_types.push(serde_json::json!({
+            "id": vt.manifest.id, "title": vt.manifest.title, "titles": titles, "description": vt.manifest.description,
+            "file": format!("visit-types/{}.json", vt.manifest.id),
+        }));
+    }
+    let mut index_charts = Vec::new();
+    if let Some(dir) = args.opt("--charts") {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files {
+            let id = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let chart = match read_chart(&f) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+            };
+            let json = match read_json(&f) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+            };
+            if let Err(e) = write(&format!("charts/{id}.json"), &json) {
+                eprintln!("error: {e}");
+                return 1;
+            }
+            let name = intake_engine::prefill::current_name(&chart.patient, false).map(|n| n.display()).unwrap_or_default();
+            index_charts.push(serde_json::json!({
+                "id": id, "name": name, "birthDate": chart.patient.birth_date.map(|d| d.to_string()),
+                "gender": chart.patient.gender, "file": format!("charts/{id}.json"),
+            }));
+        }
+    }
+    let index = serde_json::json!({ "visitTypes": index_types, "charts": index_charts });
+    if let Err(e) = write("catalog.json", &index) {
+        eprintln!("error: {e}");
+        return 1;
+    }
+    println!("wrote {} visit types and {} charts to {}", index_types.len(), index_charts.len(), out.display());
+    0
 }
