@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Sets up and runs the patient intake demo on the embedded demo chart.
+# Sets up, builds and serves the patient intake demo on http://127.0.0.1:8080/
+# (PORT=... to change the port). Everything runs in the browser; nothing is sent anywhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-./setup.sh rust
+./build-web.sh
 cargo build --locked --release -q -p intake-cli
-intake=target/release/intake
-echo "== What the blood pressure follow-up asks María Hernández, and why"
-$intake explain --visit-type hypertension-follow-up --chart web/demo/charts/maria-hernandez.json
 echo
-echo "== Her completed intake as a write-back Bundle"
-$intake fill --visit-type hypertension-follow-up --chart web/demo/charts/maria-hernandez.json \
-  --answers visit-types/hypertension-follow-up/scenarios/maria-stopped-lisinopril-cough.json --submit
+echo "Open http://127.0.0.1:${PORT:-8080}/ and pick a visit type and a demo patient."
+exec target/release/intake serve web/dist --port "${PORT:-8080}"

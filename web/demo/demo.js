@@ -52,7 +52,10 @@ async function start(visitType, patient, lang) {
       chart,
       locale: lang,
       context: CONTEXT[patient] || {},
-      onSubmit: (bundle, qr) => show(bundle, qr),
+      onSubmit: (bundle, qr) => {
+        (window.intakeSubmissions ||= []).push(bundle);
+        show(bundle, qr);
+      },
       onError: (e) => console.warn('intake:', e),
     });
     window.intakeForm = form;

@@ -87,9 +87,20 @@ impl IntakeForm {
     }
 }
 
+/// Report panics (bugs) on the console instead of a bare "unreachable" trap.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("intake: internal error: {info}").into());
+        }));
+    });
+}
+
 /// Mount an intake form into `element`. See `pkg/README.md` for the options.
 #[wasm_bindgen]
 pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<IntakeForm, JsValue> {
+    install_panic_hook();
     match build(&element, &options) {
         Ok(form) => Ok(form),
         Err(msg) => {

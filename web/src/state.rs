@@ -60,6 +60,9 @@ pub struct Callbacks {
 
 /// One mounted form.
 pub struct Ui {
+    /// Owns every signal below: they live exactly as long as the form, not as long as the view
+    /// scope that happened to create them (a new row is rendered inside a transient scope).
+    owner: Owner,
     pub session: RefCell<Session>,
     pub text: &'static Strings,
     pub lang: &'static str,
@@ -110,18 +113,27 @@ impl Ui {
             }
             submitted = saved.get("bundle").and_then(Json::as_str).map(str::to_owned);
         }
+        let owner = Owner::new();
+        let sig = |v| owner.with(|| RwSignal::new(v));
+        let page = sig(page);
+        let phase = owner.with(|| RwSignal::new(if submitted.is_some() { Phase::Submitted } else { Phase::Filling }));
+        let attempted = owner.with(|| RwSignal::new(Vec::new()));
+        let summary = owner.with(|| RwSignal::new(Vec::new()));
+        let announce = owner.with(|| RwSignal::new(String::new()));
+        let save_error = owner.with(|| RwSignal::new(None));
         let ui = Rc::new(Ui {
+            owner,
             session: RefCell::new(session),
             text,
             lang: text.lang,
             vms: RefCell::new(HashMap::new()),
             kids: RefCell::new(HashMap::new()),
-            page: RwSignal::new(page),
-            phase: RwSignal::new(if submitted.is_some() { Phase::Submitted } else { Phase::Filling }),
-            attempted: RwSignal::new(Vec::new()),
-            summary: RwSignal::new(Vec::new()),
-            announce: RwSignal::new(String::new()),
-            save_error: RwSignal::new(None),
+            page,
+            phase,
+            attempted,
+            summary,
+            announce,
+            save_error,
             restored,
             storage,
             storage_key,
@@ -146,12 +158,14 @@ impl Ui {
         let s = self.session.borrow();
         let mut vms = self.vms.borrow_mut();
         let mut kids = self.kids.borrow_mut();
-        kids.insert(None, RwSignal::new(s.roots().to_vec()));
-        for n in s.preorder() {
-            vms.insert(n, RwSignal::new(self.vm_of(&s, n, false)));
-            let node = s.node(n).map(|x| x.children.clone()).unwrap_or_default();
-            kids.insert(Some(n), RwSignal::new(node));
-        }
+        self.owner.with(|| {
+            kids.insert(None, RwSignal::new(s.roots().to_vec()));
+            for n in s.preorder() {
+                vms.insert(n, RwSignal::new(self.vm_of(&s, n, false)));
+                let node = s.node(n).map(|x| x.children.clone()).unwrap_or_default();
+                kids.insert(Some(n), RwSignal::new(node));
+            }
+        });
     }
 
     fn vm_of(&self, s: &Session, n: NodeId, touched: bool) -> NodeVm {
@@ -177,7 +191,7 @@ impl Ui {
             return *s;
         }
         let vm = self.vm_of(&self.session.borrow(), n, false);
-        let sig = RwSignal::new(vm);
+        let sig = self.owner.with(|| RwSignal::new(vm));
         self.vms.borrow_mut().insert(n, sig);
         sig
     }
@@ -191,7 +205,7 @@ impl Ui {
             Some(p) => self.session.borrow().node(p).map(|x| x.children.clone()).unwrap_or_default(),
             None => self.session.borrow().roots().to_vec(),
         };
-        let sig = RwSignal::new(list);
+        let sig = self.owner.with(|| RwSignal::new(list));
         self.kids.borrow_mut().insert(parent, sig);
         sig
     }
@@ -227,6 +241,8 @@ impl Ui {
                 k.set(roots);
             }
         }
+        // Signals of removed rows are dropped from the maps but not disposed: a view scope may
+        // still be unmounting with them; the form's owner frees them when the form goes.
         for n in changes.removed {
             self.vms.borrow_mut().remove(&n);
             self.kids.borrow_mut().remove(&Some(n));

@@ -301,15 +301,19 @@ pub fn value_label(def: &ItemDef, v: &Value, lang: &str, t: &crate::i18n::String
     if let Value::Boolean(b) = v {
         return if *b { t.yes.into() } else { t.no.into() };
     }
-    def.options
-        .iter()
-        .find(|o| intake_engine::enable_when::compare(&o.value, v) == Some(std::cmp::Ordering::Equal))
-        .map(|o| option_label(o, lang))
-        .unwrap_or_else(|| v.display())
+    def.options.iter().find(|o| same_answer(v, &o.value)).map(|o| option_label(o, lang)).unwrap_or_else(|| v.display())
+}
+
+/// The same answer as an option: codings by concept (system and code), others by value.
+fn same_answer(a: &Value, option: &Value) -> bool {
+    match (a, option) {
+        (Value::Coding(x), Value::Coding(y)) => intake_engine::enable_when::codings_equal(x, y),
+        _ => a == option,
+    }
 }
 
 fn is_option(def: &ItemDef, v: &Value) -> bool {
-    def.options.iter().any(|o| intake_engine::enable_when::compare(&o.value, v) == Some(std::cmp::Ordering::Equal))
+    def.options.iter().any(|o| same_answer(v, &o.value))
 }
 
 /// A question: label (or legend for a set of choices), hints, control, errors.
@@ -396,7 +400,7 @@ fn uses_fieldset(def: &ItemDef) -> bool {
     match def.item_type {
         ItemType::Boolean => true,
         ItemType::Choice | ItemType::OpenChoice => choice_style(def) != ChoiceStyle::Select && choice_style(def) != ChoiceStyle::Autocomplete,
-        ItemType::Quantity => def.units.len() > 1,
+        // The amount has the question as its label; the unit select has its own.
         _ => false,
     }
 }
@@ -546,7 +550,7 @@ fn choice_control(
             let opts = options.clone();
             let opts2 = options.clone();
             let selected = move || {
-                vm.with(|v| v.answers.first().and_then(|a| opts2.iter().position(|(o, _)| o == a)).map(|i| i.to_string()).unwrap_or_default())
+                vm.with(|v| v.answers.first().and_then(|a| opts2.iter().position(|(o, _)| same_answer(a, o))).map(|i| i.to_string()).unwrap_or_default())
             };
             let opts3 = options.clone();
             view! {
@@ -573,7 +577,7 @@ fn choice_control(
                 .map(|(i, (value, label))| {
                     let rid = if i == 0 { id.clone() } else { format!("f-{}-{i}", n.0) };
                     let v1 = value.clone();
-                    let checked = move || vm.with(|x| x.answers.contains(&v1));
+                    let checked = move || vm.with(|x| x.answers.iter().any(|a| same_answer(a, &v1)));
                     let v2 = value.clone();
                     view! {
                         <div class="ik-option">
@@ -583,7 +587,7 @@ fn choice_control(
                                     let on = event_target_checked(&ev);
                                     let mut vals = vm.get_untracked().answers;
                                     if multi {
-                                        vals.retain(|x| x != &v2);
+                                        vals.retain(|x| !same_answer(x, &v2));
                                         if on {
                                             vals.push(v2.clone());
                                         }

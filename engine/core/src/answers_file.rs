@@ -32,7 +32,7 @@ use std::fmt;
 use intake_fhir::{Attachment, Coding, Cx, FromJson, Json, JsonMap, Quantity, Reference, Value};
 
 use crate::answer::{coerce_all, parse_text, AnswerError};
-use crate::questionnaire::{ItemDef, ItemId};
+use crate::questionnaire::{ItemDef, ItemId, ItemType};
 use crate::session::{NodeId, Session, SessionError};
 
 pub const FORMAT: &str = "intake-answers/1";
@@ -216,23 +216,23 @@ pub fn json_value(def: &ItemDef, v: &Json) -> Result<Value, AnswersErrorKind> {
     Ok(match v {
         Json::Bool(b) => Value::Boolean(*b),
         Json::Number(n) => match (n.as_i64(), def.item_type) {
-            (Some(i), t) if t != crate::questionnaire::ItemType::Decimal => Value::Integer(i),
+            (Some(i), t) if t != ItemType::Decimal => Value::Integer(i),
             _ => Value::Decimal(n.as_f64().ok_or_else(|| bad(format!("{n} is not a number")))?),
         },
         Json::String(s) => parse_text(def, s).map_err(AnswersErrorKind::Answer)?,
         Json::Object(m) => {
+            // The item's type says what the object is: a quantity also has `system` and `code`.
             let mut cx = Cx::new("answer");
             let read_err = |e: intake_fhir::ModelError| bad(e.to_string());
-            if m.contains_key("code") || m.contains_key("system") {
-                Value::Coding(Coding::from_json(v, &mut cx).map_err(read_err)?)
-            } else if m.contains_key("value") {
-                Value::Quantity(Quantity::from_json(v, &mut cx).map_err(read_err)?)
-            } else if m.contains_key("reference") {
-                Value::Reference(Reference::from_json(v, &mut cx).map_err(read_err)?)
-            } else if m.contains_key("contentType") || m.contains_key("data") || m.contains_key("url") {
-                Value::Attachment(Attachment::from_json(v, &mut cx).map_err(read_err)?)
-            } else {
-                return Err(bad("an object answer needs code/system (coding), value (quantity) or reference".into()));
+            match def.item_type {
+                ItemType::Quantity => Value::Quantity(Quantity::from_json(v, &mut cx).map_err(read_err)?),
+                ItemType::Reference => Value::Reference(Reference::from_json(v, &mut cx).map_err(read_err)?),
+                ItemType::Attachment => Value::Attachment(Attachment::from_json(v, &mut cx).map_err(read_err)?),
+                _ if m.contains_key("code") || m.contains_key("system") => {
+                    Value::Coding(Coding::from_json(v, &mut cx).map_err(read_err)?)
+                }
+                _ if m.contains_key("reference") => Value::Reference(Reference::from_json(v, &mut cx).map_err(read_err)?),
+                _ => return Err(bad("an object answer needs code/system (a coding), value (a quantity) or reference".into())),
             }
         }
         Json::Array(_) => return Err(bad("nested arrays are not answers".into())),

@@ -1,0 +1,104 @@
+// Shared helpers for the browser tests: Debian chromium via playwright-core (never a
+// downloaded browser), the project's own static server, axe-core, screenshots.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export const CHROMIUM_ARGS = [
+  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+];
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** Start `intake serve DIR` on a free port; resolves to { url, stop }. */
+export async function serve(dir = join(ROOT, 'web', 'dist')) {
+  const bin = process.env.INTAKE_BIN || join(ROOT, 'target', 'debug', 'intake');
+  const child = spawn(bin, ['serve', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/on (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`intake serve exited ${code}: ${out}`)));
+  });
+  return { url, stop: () => child.kill() };
+}
+
+/** A page that records console errors, page errors, dialogs and network requests. */
+export async function openPage(browser, { width = 1280, height = 800, bypassCSP = false, locale = 'en-US' } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, bypassCSP, locale });
+  const page = await context.newPage();
+  const problems = [];
+  const requests = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/favicon|404/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', async (d) => { problems.push(`dialog: ${d.message()}`); await d.dismiss(); });
+  page.on('request', (r) => requests.push(r.url()));
+  return { context, page, problems, requests };
+}
+
+/** Open the demo for a visit type and patient with no saved answers. */
+export async function startDemo(page, base, visitType, patient, lang = 'en') {
+  await page.goto(`${base}?visitType=${visitType}&patient=${patient}&lang=${lang}`);
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await page.waitForSelector('.ik-page h3');
+}
+
+const AXE = readFileSync(join(ROOT, 'tests', 'e2e', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/** Run axe-core (WCAG 2.0/2.1 A and AA, plus best practices) on the page; returns violations. */
+export async function axe(page) {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The question block (wrapper) whose label or legend contains `text`. */
+export function question(page, text) {
+  return page.locator('.ik-q').filter({ has: page.locator(':scope > label, :scope > legend', { hasText: text }) }).first();
+}
+
+/** Press Tab until the focused element satisfies `pred` (run in the page); keyboard-only navigation. */
+export async function tabTo(page, pred, what, max = 120) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(pred)) return;
+  }
+  const where = await page.evaluate(() => [
+    document.querySelector('.ik-page h3')?.textContent,
+    document.querySelector('.ik-summary')?.textContent,
+  ].filter(Boolean).join(' | '));
+  await shot(page, 'tab-failure');
+  throw new Error(`could not reach ${what} with the Tab key (page: ${where}); see tests/artifacts/tab-failure.png`);
+}
+
+/** The Bundle and QR the demo page displays after submit. */
+export async function submittedBundle(page) {
+  await page.waitForSelector('#result:not([hidden]) #bundle');
+  const text = await page.locator('#bundle').textContent();
+  return JSON.parse(text);
+}
+
+export function resources(bundle, type) {
+  return bundle.entry.map((e) => e.resource).filter((r) => r.resourceType === type);
+}
