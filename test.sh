@@ -7,9 +7,15 @@ cd "$(dirname "$0")"
 echo "== engine, CLI, scenarios, validators (native)"
 cargo test --workspace --locked
 
-echo "== the engine builds for wasm32"
-cargo build --locked -p intake-engine --target wasm32-unknown-unknown
-
 echo "== visit types and rules"
 cargo run --locked -q -p intake-cli --bin intake -- check
 cargo run --locked -q -p intake-cli --bin intake -- test
+
+echo "== the engine's wasm build, in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
+  cargo test --locked -p intake-engine --target wasm32-unknown-unknown --test wasm
+
+echo "== the patient front end in Chromium (Playwright, axe-core)"
+./build-web.sh
+cargo build --locked -q -p intake-cli
+(cd tests/e2e && node --test --test-concurrency=1 ./*.test.mjs)

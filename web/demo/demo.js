@@ -36,17 +36,20 @@ const getJson = async (file) => {
   return r.json();
 };
 
-async function start(visitType, patient, lang) {
+// The host loads the visit type and the chart; the form itself makes no request.
+const loadData = (visitType, patient) => Promise.all([
+  getJson(`visit-types/${encodeURIComponent(visitType)}.json`),
+  getJson(`charts/${encodeURIComponent(patient)}.json`),
+]);
+
+async function start(visitType, patient, lang, prefetched) {
   $('start').hidden = true;
   $('form-area').hidden = false;
   $('load-error').hidden = true;
   const host = $('intake');
   try {
-    // The host loads the visit type and the chart; the form itself makes no request.
-    const [vt, chart] = await Promise.all([
-      getJson(catalog.visitTypes.find((t) => t.id === visitType).file),
-      getJson(catalog.charts.find((c) => c.id === patient).file),
-    ]);
+    const [vt, chart] = await (prefetched || loadData(visitType, patient));
+    performance.mark('intake:data-ready');
     form = mount(host, {
       visitType: vt,
       chart,
@@ -59,6 +62,7 @@ async function start(visitType, patient, lang) {
       onError: (e) => console.warn('intake:', e),
     });
     window.intakeForm = form;
+    performance.mark('intake:mounted');
   } catch (e) {
     // mount() also shows the error in the element; keep the landing page usable.
     $('load-error').textContent = String(e.message || e);
@@ -69,14 +73,17 @@ async function start(visitType, patient, lang) {
   history.replaceState(null, '', url);
 }
 
-const [, catalog] = await Promise.all([init(), getJson('catalog.json')]);
+// A deep link names the visit type and patient: fetch them while the wasm compiles.
+const vt = params.get('visitType');
+const pt = params.get('patient');
+const prefetched = vt && pt ? loadData(vt, pt) : null;
+prefetched?.catch(() => {});
+const [, catalog] = await Promise.all([init().then(() => performance.mark('intake:wasm-ready')), getJson('catalog.json')]);
 const types = catalog.visitTypes;
 const charts = catalog.charts;
 for (const t of types) option($('visit-type'), t.id, t.title);
 for (const c of charts) option($('patient'), c.id, `${c.name} (born ${c.birthDate})`);
 
-const vt = params.get('visitType');
-const pt = params.get('patient');
 const lang = params.get('lang') || (navigator.language || 'en').slice(0, 2);
 $('lang').value = lang === 'es' ? 'es' : 'en';
 $('visit-type').addEventListener('change', () => { $('patient').value = DEFAULT_PATIENT[$('visit-type').value] || $('patient').value; });
@@ -94,5 +101,5 @@ $('restart').addEventListener('click', () => {
   $('start').hidden = false;
   history.replaceState(null, '', location.pathname);
 });
-if (vt && pt) start(vt, pt, $('lang').value);
+if (vt && pt) start(vt, pt, $('lang').value, prefetched);
 document.body.dataset.ready = 'true';

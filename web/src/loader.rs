@@ -14,8 +14,8 @@ fn join(ds: Vec<intake_engine::Diagnostic>) -> String {
 
 /// A visit type as `intake catalog` writes it: `{ id, manifest, questionnaire, rules: {name: text} }`.
 pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
-    let questionnaire = entry.get("questionnaire").ok_or("visitType.questionnaire is missing")?.to_string();
-    let manifest = entry.get("manifest").map(|m| m.to_string());
+    let questionnaire = entry.get("questionnaire").ok_or("visitType.questionnaire is missing")?;
+    let manifest_text = entry.get("manifest").map(|m| m.to_string());
     let rules = match entry.get("rules") {
         Some(Json::Object(m)) => m
             .iter()
@@ -24,7 +24,40 @@ pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
         Some(_) => return Err("visitType.rules must map rule file names to script text".into()),
         None => Vec::new(),
     };
-    host_visit_type(&questionnaire, manifest.as_deref(), rules)
+    // The questionnaire is already parsed: index it directly (re-serialising and re-parsing a
+    // large form costs a patient's phone tens of milliseconds).
+    let form = Form::from_json(questionnaire).map_err(|e| e.to_string())?;
+    let rule_sources: Vec<RuleSource> = rules.into_iter().map(|(name, text)| RuleSource { name, text }).collect();
+    match manifest_text {
+        Some(m) => {
+            let manifest = Manifest::from_text("manifest", &m).map_err(|d| d.to_string())?;
+            let ordered = order_rules(&manifest, &rule_sources)?;
+            let src = VisitTypeSource {
+                manifest_file: "manifest".into(),
+                manifest_text: m,
+                questionnaire_file: "questionnaire".into(),
+                questionnaire_text: String::new(),
+                rules: ordered,
+            };
+            VisitType::assemble(manifest, form, &src).map_err(join)
+        }
+        None => VisitType::from_form(form, &rule_sources).map_err(join),
+    }
+}
+
+/// The rules a manifest lists, in its order, from the scripts the host gave.
+fn order_rules(manifest: &Manifest, rules: &[RuleSource]) -> Result<Vec<RuleSource>, String> {
+    manifest
+        .rules
+        .iter()
+        .map(|n| {
+            rules
+                .iter()
+                .find(|r| &r.name == n || r.name.ends_with(&format!("/{n}")))
+                .map(|r| RuleSource { name: format!("rules/{n}"), text: r.text.clone() })
+                .ok_or_else(|| format!("manifest lists rule '{n}', but no rule of that name was given"))
+        })
+        .collect()
 }
 
 /// A host's own visit type: a Questionnaire (JSON text), optionally a manifest (JSON text) and
@@ -35,17 +68,7 @@ pub fn host_visit_type(questionnaire: &str, manifest: Option<&str>, rules: Vec<(
     match manifest {
         Some(m) => {
             let manifest_parsed = Manifest::from_text("manifest", m).map_err(|d| d.to_string())?;
-            let ordered: Vec<RuleSource> = manifest_parsed
-                .rules
-                .iter()
-                .map(|n| {
-                    rules
-                        .iter()
-                        .find(|r| &r.name == n || r.name.ends_with(&format!("/{n}")))
-                        .map(|r| RuleSource { name: format!("rules/{n}"), text: r.text.clone() })
-                        .ok_or_else(|| format!("manifest lists rule '{n}', but no rule of that name was given"))
-                })
-                .collect::<Result<_, _>>()?;
+            let ordered = order_rules(&manifest_parsed, &rules)?;
             let src = VisitTypeSource {
                 manifest_file: "manifest".into(),
                 manifest_text: m.to_owned(),

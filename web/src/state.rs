@@ -314,25 +314,45 @@ impl Ui {
         }
     }
 
-    /// The page items: the top-level items of the form, in order.
-    pub fn pages(&self) -> Vec<ItemId> {
-        self.session.borrow().form().roots.clone()
+    /// The pages: each top-level group is a page (as with SDC's `page` item control); a run of
+    /// other top-level items (questions, display text, repeating groups) shares one page, so a
+    /// flat form from another tool is one page, not one page per question.
+    pub fn pages(&self) -> Vec<Vec<ItemId>> {
+        let s = self.session.borrow();
+        let form = s.form();
+        let mut pages: Vec<Vec<ItemId>> = Vec::new();
+        let mut run: Vec<ItemId> = Vec::new();
+        for &item in &form.roots {
+            let def = form.item(item);
+            if def.item_type == ItemType::Group && !def.repeats {
+                if !run.is_empty() {
+                    pages.push(std::mem::take(&mut run));
+                }
+                pages.push(vec![item]);
+            } else {
+                run.push(item);
+            }
+        }
+        if !run.is_empty() {
+            pages.push(run);
+        }
+        pages
     }
 
-    /// Is any node of a top-level item shown?
-    pub fn page_enabled(&self, item: ItemId) -> bool {
+    /// Is any node of a page shown?
+    pub fn page_enabled(&self, page: &[ItemId]) -> bool {
         let s = self.session.borrow();
-        s.nodes_of(item).iter().any(|n| self.vm(*n).get().enabled)
+        page.iter().any(|item| s.nodes_of(*item).iter().any(|n| self.vm(*n).get().enabled))
     }
 
     /// Nodes on a page with errors to fix before continuing, in document order.
     pub fn page_problems(&self, page: usize) -> Vec<(NodeId, String)> {
         let s = self.session.borrow();
-        let Some(item) = self.pages().get(page).copied() else { return Vec::new() };
+        let Some(items) = self.pages().get(page).cloned() else { return Vec::new() };
         let mut out = Vec::new();
         for n in s.preorder() {
             let Some(node) = s.node(n) else { continue };
-            let on_page = std::iter::once(node.item).chain(s.form().ancestors(node.item)).any(|i| i == item);
+            let on_page = std::iter::once(node.item).chain(s.form().ancestors(node.item)).any(|i| items.contains(&i));
             if !on_page || !node.state.enabled {
                 continue;
             }
@@ -363,7 +383,7 @@ impl Ui {
         self.summary.set(Vec::new());
         let pages = self.pages();
         let mut p = page + 1;
-        while p < pages.len() && !self.page_enabled(pages[p]) {
+        while p < pages.len() && !self.page_enabled(&pages[p]) {
             p += 1;
         }
         self.page.set(p.min(pages.len()));
@@ -375,7 +395,7 @@ impl Ui {
         let mut p = self.page.get_untracked();
         while p > 0 {
             p -= 1;
-            if self.page_enabled(pages[p]) {
+            if self.page_enabled(&pages[p]) {
                 break;
             }
         }
@@ -396,7 +416,7 @@ impl Ui {
         let item = s.node(n).map(|x| x.item);
         self.pages()
             .iter()
-            .position(|p| item.is_some_and(|i| *p == i || s.form().ancestors(i).any(|a| a == *p)))
+            .position(|p| item.is_some_and(|i| p.contains(&i) || s.form().ancestors(i).any(|a| p.contains(&a))))
             .unwrap_or(0)
     }
 

@@ -45,7 +45,7 @@ pub fn form(r: UiRef) -> impl IntoView {
                         let u = ui(r);
                         let page = u.page.get();
                         let pages = u.pages();
-                        if page >= pages.len() { review(r, root).into_any() } else { page_view(r, page, pages[page], root).into_any() }
+                        if page >= pages.len() { review(r, root).into_any() } else { page_view(r, page, pages[page].clone(), root).into_any() }
                     }}
                 }.into_any(),
             }}
@@ -66,7 +66,7 @@ fn progress(r: UiRef) -> impl IntoView {
         let u = ui(r);
         let page = u.page.get();
         let pages = u.pages();
-        let shown: Vec<usize> = (0..pages.len()).filter(|p| u.page_enabled(pages[*p])).collect();
+        let shown: Vec<usize> = (0..pages.len()).filter(|p| u.page_enabled(&pages[*p])).collect();
         let total = shown.len() + 1;
         let step = shown.iter().position(|p| *p == page).map(|i| i + 1).unwrap_or(total);
         let t = u.text;
@@ -125,7 +125,7 @@ fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     }
 }
 
-fn page_view(r: UiRef, page: usize, item: ItemId, root: NodeRef<leptos::html::Div>) -> impl IntoView {
+fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     let u = ui(r);
     let t = u.text;
     let heading = NodeRef::<leptos::html::H3>::new();
@@ -137,30 +137,48 @@ fn page_view(r: UiRef, page: usize, item: ItemId, root: NodeRef<leptos::html::Di
             }
         }
     });
-    let (title, blocks) = {
+    let single_group = {
         let s = u.session.borrow();
-        let def = s.form().item(item).clone();
-        let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
-        (title, def)
-    };
-    let is_group = blocks.item_type == ItemType::Group && !blocks.repeats;
-    let nodes: Vec<NodeId> = u.session.borrow().nodes_of(item).to_vec();
-    let body = if is_group {
-        let n = nodes.first().copied();
-        match n {
-            Some(n) => view! { {help_of(&blocks, u.lang, n)} {children(r, Some(n))} }.into_any(),
-            None => ().into_any(),
+        match items.as_slice() {
+            [one] => {
+                let def = s.form().item(*one);
+                (def.item_type == ItemType::Group && !def.repeats).then(|| def.clone())
+            }
+            _ => None,
         }
-    } else if blocks.is_repeating_group() {
-        rows(r, None, item).into_any()
-    } else {
-        nodes.first().map(|n| node(r, *n)).into_any()
     };
-    let heading_text = if is_group || blocks.is_repeating_group() { title } else { String::new() };
+    let (title, body) = match single_group {
+        Some(def) => {
+            let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
+            let n = u.session.borrow().nodes_of(def.id).first().copied();
+            let body = match n {
+                Some(n) => view! { {help_of(&def, u.lang, n)} {children(r, Some(n))} }.into_any(),
+                None => ().into_any(),
+            };
+            (title, body)
+        }
+        // A run of top-level items: the form's title heads the page.
+        None => {
+            let title = u.session.borrow().visit_type().manifest.title_in(u.lang).to_owned();
+            let body = items
+                .into_iter()
+                .map(|item| {
+                    let repeating = ui(r).session.borrow().form().item(item).is_repeating_group();
+                    if repeating {
+                        rows(r, None, item).into_any()
+                    } else {
+                        ui(r).session.borrow().nodes_of(item).first().map(|n| node(r, *n)).into_any()
+                    }
+                })
+                .collect_view()
+                .into_any();
+            (title, body)
+        }
+    };
     let _ = root;
     view! {
         <section class="ik-page" aria-labelledby=format!("page-{page}")>
-            <h3 id=format!("page-{page}") tabindex="-1" node_ref=heading>{heading_text}</h3>
+            <h3 id=format!("page-{page}") tabindex="-1" node_ref=heading>{title}</h3>
             {body}
             <div class="ik-nav">
                 {(page > 0).then(|| view! { <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button> })}
@@ -880,9 +898,14 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
         pages
             .iter()
             .enumerate()
-            .filter(|(_, p)| s.nodes_of(**p).iter().any(|n| s.node(*n).is_some_and(|x| x.state.enabled)))
+            .filter(|(_, p)| p.iter().any(|item| s.nodes_of(*item).iter().any(|n| s.node(*n).is_some_and(|x| x.state.enabled))))
             .map(|(i, p)| {
-                let title = s.form().item(*p).text.as_ref().map(|x| x.in_lang(lang).to_owned()).unwrap_or_default();
+                let title = match p.as_slice() {
+                    [one] if s.form().item(*one).item_type == ItemType::Group => {
+                        s.form().item(*one).text.as_ref().map(|x| x.in_lang(lang).to_owned()).unwrap_or_default()
+                    }
+                    _ => s.visit_type().manifest.title_in(lang).to_owned(),
+                };
                 let rows: Vec<(NodeId, String, String)> = s
                     .preorder()
                     .into_iter()
@@ -891,7 +914,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                             x.state.enabled
                                 && !s.def(*n).hidden
                                 && s.def(*n).item_type.is_question()
-                                && (x.item == *p || s.form().ancestors(x.item).any(|a| a == *p))
+                                && (p.contains(&x.item) || s.form().ancestors(x.item).any(|a| p.contains(&a)))
                         })
                     })
                     .map(|n| {

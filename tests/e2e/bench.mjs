@@ -1,0 +1,177 @@
+// Browser benchmark: prints figures, asserts nothing. Run after ./build-web.sh:
+//   node tests/e2e/bench.mjs
+// - bytes on the wire for the demo page (raw and gzip)
+// - navigation -> first page rendered, per visit type (fresh browser context each run)
+// - answer -> DOM updated, per visit type and on large forms from the corpus (MDS 3.0, MBS 715)
+//   and a generated 1,000-item enableWhen chain (including its worst case)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { launch, openPage, ROOT, serve } from './lib.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS || 7);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
+const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+
+// ---- bytes on the wire --------------------------------------------------------------------
+const dist = join(ROOT, 'web', 'dist');
+const files = ['index.html', 'demo.js', 'demo.css', 'intake.css', 'pkg/intake_web.js', 'pkg/intake_web_bg.wasm',
+  'catalog.json', 'visit-types/hypertension-follow-up.json', 'charts/maria-hernandez.json'];
+console.log('\n== bytes on the wire: demo page, blood pressure follow-up');
+let raw = 0, gz = 0, comp = [0, 0];
+for (const f of files) {
+  const b = readFileSync(join(dist, f));
+  const g = gzipSync(b, { level: 9 }).length;
+  raw += b.length; gz += g;
+  if (/intake_web|intake\.css/.test(f)) { comp[0] += b.length; comp[1] += g; }
+  console.log(`${f.padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip`);
+}
+console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
+console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
+
+const server = await serve();
+const browser = await launch();
+
+// Records performance.now() when the first page heading appears.
+const RENDER_PROBE = () => {
+  new MutationObserver((_, mo) => {
+    if (document.querySelector('.ik-page h3')) { window.__renderedAt = performance.now(); mo.disconnect(); }
+  }).observe(document, { subtree: true, childList: true });
+};
+
+// In the page: click `target`, resolve when `done()` holds, measured with a MutationObserver.
+const TIMED_CLICK = async ({ selector, until, rootSel }) => {
+  const root = document.querySelector(rootSel);
+  const el = document.querySelector(selector);
+  const cond = new Function(`return (${until})`);
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const check = () => { if (cond()) { mo.disconnect(); resolve(performance.now() - t0); return true; } return false; };
+    const mo = new MutationObserver(check);
+    mo.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
+    el.click();
+    if (!check()) setTimeout(() => { if (!check()) resolve(NaN); }, 2000);
+  });
+};
+
+// ---- visit types: navigation -> rendered, answer -> DOM ----------------------------------------
+console.log(`\n== visit types (median of ${RUNS} fresh loads)`);
+const visits = [
+  ['hypertension-follow-up', 'maria-hernandez', 'Do you check your blood pressure at home?', 'Your most recent home reading'],
+  ['pediatric-sick-visit', 'leo-hernandez', 'How are you related to the child?', null],
+  ['new-patient-adult', 'sam-okafor', 'Sex recorded on your insurance', null],
+];
+for (const [vt, patient, toggle, appears] of visits) {
+  const loads = [];
+  for (let i = 0; i < RUNS; i++) {
+    const { page, context } = await openPage(browser);
+    await page.addInitScript(RENDER_PROBE);
+    await page.goto(`${server.url}?visitType=${vt}&patient=${patient}&lang=en`);
+    await page.waitForFunction(() => window.__renderedAt);
+    loads.push(await page.evaluate(() => {
+      const m = (n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
+      const nav = performance.getEntriesByType('navigation')[0];
+      return { rendered: window.__renderedAt, wasm: m('intake:wasm-ready'), data: m('intake:data-ready'), mounted: m('intake:mounted'), dcl: nav.domContentLoadedEventEnd };
+    }));
+    await page.evaluate(() => localStorage.clear());
+    await context.close();
+  }
+  // Answer latency: toggle a radio back and forth; wait until the form shows the change.
+  const { page, context } = await openPage(browser);
+  await page.goto(`${server.url}?visitType=${vt}&patient=${patient}&lang=en`);
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await page.waitForSelector('.ik-page h3');
+  const ids = await page.evaluate((text) => {
+    const q = [...document.querySelectorAll('.ik-q')].find((e) => e.querySelector(':scope > legend, :scope > label')?.textContent.includes(text));
+    return [...q.querySelectorAll('input[type=radio]')].slice(0, 2).map((i) => `#${CSS.escape(i.id)}`);
+  }, toggle);
+  const lat = [];
+  for (let i = 0; i < 30; i++) {
+    const sel = ids[i % 2];
+    const until = appears
+      ? (i % 2 === 0 ? `[...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}))` : `![...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}))`)
+      : `document.querySelector(${JSON.stringify(sel)}).checked && !document.querySelector(${JSON.stringify(sel)}).closest('.ik-invalid')`;
+    const ms = await page.evaluate(TIMED_CLICK, { selector: sel, until, rootSel: '.ik' });
+    lat.push(ms);
+  }
+  const mid = (k) => median(loads.map((l) => l[k]));
+  console.log(`${vt.padEnd(24)} navigation -> form rendered ${fmt(mid('rendered')).padStart(8)} (DOM ready ${fmt(mid('dcl'))}, wasm ready ${fmt(mid('wasm'))}, data ready ${fmt(mid('data'))}, mounted ${fmt(mid('mounted'))})`);
+  console.log(`${''.padEnd(24)} answer -> DOM updated median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}${appears ? ' (a group appears/disappears)' : ''}`);
+  await context.close();
+}
+
+// ---- large forms -----------------------------------------------------------------------------
+const corpus = (p) => JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', p), 'utf8'));
+const chain = {
+  resourceType: 'Questionnaire', id: 'chain', status: 'active', title: '1,000-item enableWhen chain',
+  item: Array.from({ length: 1000 }, (_, i) => ({
+    linkId: `i${i}`, type: 'boolean', text: `Question ${i}`,
+    ...(i > 0 ? { enableWhen: [{ question: `i${i - 1}`, operator: '=', answerBoolean: true }] } : {}),
+  })),
+};
+const allAnswered = { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'bench', page: 0,
+  answers: Object.fromEntries(chain.item.map((it) => [it.linkId, true])) };
+const large = [
+  ['MDS 3.0 (772 items)', corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+  ['MBS 715 (808 items)', corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
+  ['1,000-item chain', chain, null],
+  ['1,000-item chain, all answered', chain, allAnswered],
+];
+console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
+for (const [name, q, saved] of large) {
+  const mounts = [];
+  let page, context;
+  for (let i = 0; i < RUNS; i++) {
+    ({ page, context } = await openPage(browser));
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready=true]');
+    const ms = await page.evaluate(async ({ q, saved }) => {
+      const m = await import('./pkg/intake_web.js');
+      await m.default();
+      document.querySelector('#start').hidden = true;
+      const host = document.createElement('div');
+      host.id = 'big';
+      document.querySelector('main').append(host);
+      const store = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
+      const t0 = performance.now();
+      window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z' });
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      return document.querySelector('#big .ik-page h3') ? performance.now() - t0 : NaN;
+    }, { q, saved });
+    mounts.push(ms);
+    if (i < RUNS - 1) await context.close();
+  }
+  // Answer latency: toggle the first yes/no (or first radio) on the page, until the DOM settles.
+  const lat = [];
+  const radios = await page.evaluate(() => {
+    const r = [...document.querySelectorAll('#big input[type=radio]')].slice(0, 2).map((i) => `#${CSS.escape(i.id)}`);
+    if (r.length === 2) return r;
+    const sel = document.querySelector('#big select');
+    return sel ? [`#${CSS.escape(sel.id)}`, `#${CSS.escape(sel.id)}`] : [];
+  });
+  for (let i = 0; i < 30 && radios.length === 2; i++) {
+    const sel = radios[i % 2];
+    const ms = await page.evaluate(async ({ sel, i }) => {
+      const el = document.querySelector(sel);
+      const t0 = performance.now();
+      if (el.tagName === 'SELECT') {
+        el.selectedIndex = 1 + (i % Math.max(1, el.options.length - 1));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      } else {
+        el.click();
+      }
+      // Settled: all synchronous work and microtasks (the reactive flush) are done.
+      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+      return performance.now() - t0;
+    }, { sel, i });
+    lat.push(ms);
+  }
+  const shown = await page.evaluate(() => document.querySelectorAll('#big .ik-q').length);
+  console.log(`${name.padEnd(32)} first page ${fmt(median(mounts)).padStart(8)} (${shown} questions shown)   answer -> DOM ${lat.length ? `median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}` : 'n/a'}`);
+  await context.close();
+}
+
+await browser.close();
+server.stop();
