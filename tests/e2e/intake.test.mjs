@@ -68,7 +68,7 @@ describe('hypertension follow-up, María (mouse)', () => {
     await summary.waitFor();
     await noAxeViolations(page, 'error summary');
     await summary.getByRole('link').first().click();
-    assert.match(await page.evaluate(() => document.activeElement?.id || ''), /^f-\d+/, 'the summary link focuses the field');
+    assert.match(await page.evaluate(() => document.activeElement?.id || ''), /^ik\d+-f-\d+/, 'the summary link focuses the field');
     await type(page.getByLabel(/on how many days did you miss a dose/), '4');
     await page.locator('.ik-why', { hasText: 'You missed several doses; knowing why helps us find a plan that works for you.' }).waitFor();
     await question(page, 'What made it hard to take?').getByLabel('Side effects').check();

@@ -26,12 +26,12 @@ fn func(opts: &JsValue, key: &str) -> Option<js_sys::Function> {
     get(opts, key).dyn_into::<js_sys::Function>().ok()
 }
 
-fn js_error(msg: &str) -> JsValue {
+pub(crate) fn js_error(msg: &str) -> JsValue {
     js_sys::Error::new(msg).into()
 }
 
 /// A fresh random session id (UUID v4 form) from the browser's CSPRNG.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut b = [0u8; 16];
     if let Some(c) = web_sys::window().and_then(|w| w.crypto().ok()) {
         let _ = c.get_random_values_with_u8_array(&mut b);
@@ -129,9 +129,19 @@ fn show_error(element: &web_sys::HtmlElement, title: &str, msg: &str) {
     }
 }
 
-fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, String> {
+/// What both `mount` and `createSession` read from the options.
+pub(crate) struct Prepared {
+    pub vt: Rc<intake_engine::VisitType>,
+    pub chart: Rc<intake_engine::Chart>,
+    pub context: VisitContext,
+    pub now: DateTime,
+    pub lang: String,
+}
+
+/// Read the visit type, chart, context, time and language from the options.
+pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
     if !opts.is_object() {
-        return Err("mount(element, options): options must be an object".into());
+        return Err("options must be an object".into());
     }
     // Visit type: a catalog entry ({ id, manifest, questionnaire, rules }), or a bare
     // Questionnaire with optional manifest and rules.
@@ -146,7 +156,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         ));
     } else {
         let q = get(opts, "questionnaire");
-        let q = loader::json_text(&q).ok_or("options: give visitType (an id) or questionnaire (a FHIR Questionnaire)")?;
+        let q = loader::json_text(&q).ok_or("options: give visitType (an `intake catalog` entry) or questionnaire (a FHIR Questionnaire)")?;
         let manifest = loader::json_text(&get(opts, "manifest"));
         let rules_obj = get(opts, "rules");
         let mut rules = Vec::new();
@@ -162,11 +172,19 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     };
     let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
     let chart = loader::chart(&c)?;
+    // The host says whose form this is: a chart of anyone else is refused, never guessed.
+    if let Some(subject) = get(opts, "subject").as_string() {
+        if !chart.aliases.iter().any(|a| a == &subject || a.ends_with(&format!("/{subject}"))) {
+            return Err(format!(
+                "options.subject is {subject}, but the chart is for {}; refusing to fill in one patient's form from another's chart",
+                chart.patient_ref
+            ));
+        }
+    }
     let lang = get(opts, "locale")
         .as_string()
         .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
         .unwrap_or_else(|| "en".into());
-    let text = strings(&lang);
     let mut context = match get(opts, "context") {
         c if c.is_object() => {
             let s = js_sys::JSON::stringify(&c).ok().and_then(|s| s.as_string()).unwrap_or_default();
@@ -175,26 +193,42 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         }
         _ => VisitContext::default(),
     };
-    context.language = text.lang.into();
-    let now = now_from(opts)?;
+    context.language = strings(&lang).lang.into();
+    Ok(Prepared { vt: Rc::new(vt), chart, context, now: now_from(opts)?, lang })
+}
+
+fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, String> {
+    let Prepared { vt, chart, context, now, lang } = prepare(opts)?;
+    let text = strings(&lang);
     let storage: Box<dyn Storage> = match get(opts, "storage") {
         v if v.is_undefined() || v.is_null() => Box::new(Local),
         v if v.as_bool() == Some(false) => Box::new(Memory::default()),
         v if v.is_object() => Box::new(Host(v)),
         _ => return Err("options.storage: an object with getItem/setItem/removeItem, or false".into()),
     };
-    let vt = Rc::new(vt);
     let key = get(opts, "storageKey")
         .as_string()
         .unwrap_or_else(|| format!("intake:{}:{}", vt.manifest.id, chart.patient_ref));
-    // Resume: saved answers for this visit type and this patient only.
+    // Resume: saved answers for this visit type and this patient only. Someone else's saved
+    // answers are reported and left where they are (never loaded, never deleted).
     let saved: Option<Json> = storage.get(&key).and_then(|t| loader::parse(&t));
+    let on_error = func(opts, "onError");
     let saved = match saved {
-        Some(s) if s.get("patient").and_then(Json::as_str).is_some_and(|p| chart.aliases.iter().any(|a| a == p))
-            && s.get("visit_type").and_then(Json::as_str) == Some(vt.manifest.id.as_str()) => Some(s),
-        Some(_) => {
-            // Saved answers of someone else: never load them into this patient's form.
-            None
+        Some(s) => {
+            let patient = s.get("patient").and_then(Json::as_str).unwrap_or("");
+            let visit = s.get("visit_type").and_then(Json::as_str).unwrap_or("");
+            if !chart.aliases.iter().any(|a| a == patient) || visit != vt.manifest.id {
+                if let Some(f) = &on_error {
+                    let msg = format!(
+                        "saved answers under '{key}' are for {patient} ({visit}), not {} ({}); they were not loaded and are kept",
+                        chart.patient_ref, vt.manifest.id
+                    );
+                    let _ = f.call1(&JsValue::NULL, &js_error(&msg));
+                }
+                None
+            } else {
+                Some(s)
+            }
         }
         None => None,
     };
@@ -203,8 +237,10 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         .or_else(|| saved.as_ref().and_then(|s| s.get("session")).and_then(Json::as_str).map(str::to_owned))
         .unwrap_or_else(random_id);
     let session = Session::new(vt.clone(), chart, context, now, &session_id).map_err(|e| e.to_string())?;
-    let callbacks = Callbacks { on_change: func(opts, "onChange"), on_submit: func(opts, "onSubmit"), on_error: func(opts, "onError") };
+    let callbacks = Callbacks { on_change: func(opts, "onChange"), on_submit: func(opts, "onSubmit"), on_error: on_error.clone() };
     let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref());
+    // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
+    ui.report_rule_errors();
     let ui_ref = StoredValue::new_local(ui.clone());
     element.set_text_content(None);
     let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));

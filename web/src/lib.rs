@@ -6,6 +6,7 @@
 //! rendering of questionnaire markup), `storage`, `i18n`, `api` (wasm-bindgen exports).
 
 pub mod api;
+pub mod engine_api;
 pub mod i18n;
 pub mod loader;
 pub mod rich_text;

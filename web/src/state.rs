@@ -84,6 +84,25 @@ pub struct Ui {
     callbacks: Callbacks,
     /// The submitted Bundle (JSON text), kept so a retry sends the very same Bundle.
     pub submitted: RefCell<Option<String>>,
+    /// Rule errors already reported to the host.
+    reported: RefCell<Vec<String>>,
+    /// Prefix of every DOM id and radio name this form renders ("ik3-"): unique per form in the
+    /// page, so several forms (or a remount beside an old one) never share ids.
+    pub dom: String,
+}
+
+thread_local! {
+    static FORMS_MOUNTED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The next per-page form id prefix.
+fn next_dom_prefix() -> String {
+    let n = FORMS_MOUNTED.with(|c| {
+        let n = c.get() + 1;
+        c.set(n);
+        n
+    });
+    format!("ik{n}-")
 }
 
 /// A Copy handle for closures in views (the engine is single-threaded).
@@ -139,6 +158,8 @@ impl Ui {
             storage_key,
             callbacks,
             submitted: RefCell::new(submitted),
+            reported: RefCell::new(Vec::new()),
+            dom: next_dom_prefix(),
         });
         ui.build_signals();
         // Restore text the patient typed that was not valid yet.
@@ -250,8 +271,19 @@ impl Ui {
         if !announce.is_empty() {
             self.announce.set(announce.join(" "));
         }
+        self.report_rule_errors();
         self.refresh_summary();
         self.changed();
+    }
+
+    /// Tell the host about rule errors it has not heard of (the form itself keeps working).
+    pub fn report_rule_errors(&self) {
+        let errors: Vec<String> = self.session.borrow().rule_errors().iter().map(|e| e.to_string()).collect();
+        let fresh: Vec<String> = errors.iter().filter(|e| !self.reported.borrow().contains(e)).cloned().collect();
+        for e in &fresh {
+            self.error(e);
+        }
+        *self.reported.borrow_mut() = errors;
     }
 
     /// Set a node's answers (from a control).
@@ -482,7 +514,7 @@ impl Ui {
 
     pub fn error(&self, msg: &str) {
         if let Some(f) = &self.callbacks.on_error {
-            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(msg));
+            let _ = f.call1(&JsValue::NULL, &crate::api::js_error(msg));
         }
     }
 

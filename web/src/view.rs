@@ -20,6 +20,13 @@ fn ui(r: UiRef) -> std::rc::Rc<Ui> {
     r.get_value()
 }
 
+/// A DOM id (and radio-group name) unique to this form in the document. Two forms mounted in
+/// one page must never share ids or radio names: labels would point into the other form and
+/// checking a radio in one would uncheck the other's.
+fn dom_id(r: UiRef, kind: &str, n: NodeId) -> String {
+    format!("{}{kind}-{}", ui(r).dom, n.0)
+}
+
 /// The whole form.
 pub fn form(r: UiRef) -> impl IntoView {
     let u = ui(r);
@@ -110,11 +117,11 @@ fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                     <p>{t.problem_intro}</p>
                     <ul>
                         {items.into_iter().map(|(n, msg)| {
-                            let href = format!("#f-{}", n.0);
+                            let href = format!("#{}", dom_id(r, "f", n));
                             view! {
                                 <li><a href=href.clone() on:click=move |ev| {
                                     ev.prevent_default();
-                                    focus_in(root, &format!("[id='f-{}']", n.0));
+                                    focus_in(root, &format!("[id='{}']", dom_id(r, "f", n)));
                                 }>{msg}</a></li>
                             }
                         }).collect_view()}
@@ -152,7 +159,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
             let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
             let n = u.session.borrow().nodes_of(def.id).first().copied();
             let body = match n {
-                Some(n) => view! { {help_of(&def, u.lang, n)} {children(r, Some(n))} }.into_any(),
+                Some(n) => view! { {help_of(r, &def, u.lang, n)} {children(r, Some(n))} }.into_any(),
                 None => ().into_any(),
             };
             (title, body)
@@ -177,8 +184,8 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
     };
     let _ = root;
     view! {
-        <section class="ik-page" aria-labelledby=format!("page-{page}")>
-            <h3 id=format!("page-{page}") tabindex="-1" node_ref=heading>{title}</h3>
+        <section class="ik-page" aria-labelledby=format!("{}page-{page}", u.dom)>
+            <h3 id=format!("{}page-{page}", u.dom) tabindex="-1" node_ref=heading>{title}</h3>
             {body}
             <div class="ik-nav">
                 {(page > 0).then(|| view! { <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button> })}
@@ -250,21 +257,21 @@ fn group(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let u = ui(r);
     let vm = u.vm(n);
     view! {
-        <fieldset class="ik-group" id=format!("f-{}", n.0)>
+        <fieldset class="ik-group" id=dom_id(r, "f", n)>
             <legend>{rich(def.text.as_ref(), u.lang)}</legend>
-            {help_of(def, u.lang, n)}
-            {move || vm.with(|v| v.why.clone()).map(|w| why_view(ui(r).text.why_we_ask, w, n))}
+            {help_of(r, def, u.lang, n)}
+            {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
             {children(r, Some(n))}
         </fieldset>
     }
 }
 
-fn why_view(label: &'static str, text: String, n: NodeId) -> impl IntoView {
-    view! { <p class="ik-why" id=format!("w-{}", n.0)><span class="ik-why-label">{label}": "</span>{text}</p> }
+fn why_view(r: UiRef, label: &'static str, text: String, n: NodeId) -> impl IntoView {
+    view! { <p class="ik-why" id=dom_id(r, "w", n)><span class="ik-why-label">{label}": "</span>{text}</p> }
 }
 
-fn help_of(def: &ItemDef, lang: &str, n: NodeId) -> Option<impl IntoView> {
-    def.help.as_ref().map(|h| view! { <div class="ik-help" id=format!("h-{}", n.0)>{rich(Some(h), lang)}</div> })
+fn help_of(r: UiRef, def: &ItemDef, lang: &str, n: NodeId) -> Option<impl IntoView> {
+    def.help.as_ref().map(|h| view! { <div class="ik-help" id=dom_id(r, "h", n)>{rich(Some(h), lang)}</div> })
 }
 
 /// Safe rich text (see `rich_text`): never innerHTML.
@@ -340,7 +347,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let t = u.text;
     let lang = u.lang;
     let vm = u.vm(n);
-    let id = format!("f-{}", n.0);
+    let id = dom_id(r, "f", n);
     let page = u.page_of(n);
     let show_errors = Memo::new(move |_| {
         let v = vm.get();
@@ -357,16 +364,16 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let described = move || {
         let mut ids = Vec::new();
         if has_help {
-            ids.push(format!("h-{}", n.0));
+            ids.push(dom_id(r, "h", n));
         }
         if has_unit {
-            ids.push(format!("u-{}", n.0));
+            ids.push(dom_id(r, "u", n));
         }
         if vm.with(|v| v.why.is_some()) {
-            ids.push(format!("w-{}", n.0));
+            ids.push(dom_id(r, "w", n));
         }
         if show_errors.get() {
-            ids.push(format!("e-{}", n.0));
+            ids.push(dom_id(r, "e", n));
         }
         (!ids.is_empty()).then(|| ids.join(" "))
     };
@@ -380,19 +387,19 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let as_fieldset = uses_fieldset(def);
     let control = control(r, n, def, id.clone(), described, invalid, required);
     let hints = view! {
-        {help_of(def, lang, n)}
-        {unit_text.map(|u| view! { <span class="ik-unit" id=format!("u-{}", n.0)>{u}</span> })}
-        {move || vm.with(|v| v.why.clone()).map(|w| why_view(t.why_we_ask, w, n))}
+        {help_of(r, def, lang, n)}
+        {unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> })}
+        {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, t.why_we_ask, w, n))}
     };
     let error_view = view! {
-        <div class="ik-errors" id=format!("e-{}", n.0) aria-live="polite">
+        <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite">
             {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
         </div>
     };
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     if as_fieldset {
         view! {
-            <fieldset class=class id=format!("q-{}", n.0)>
+            <fieldset class=class id=dom_id(r, "q", n)>
                 <legend>{label}</legend>
                 {hints}
                 {error_view}
@@ -402,7 +409,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
         .into_any()
     } else {
         view! {
-            <div class=class id=format!("q-{}", n.0)>
+            <div class=class id=dom_id(r, "q", n)>
                 <label for=id>{label}</label>
                 {hints}
                 {error_view}
@@ -489,13 +496,13 @@ fn control(
     };
     match def.item_type {
         ItemType::Boolean => {
-            let name = format!("f-{}", n.0);
+            let name = dom_id(r, "f", n);
             let opts = [(true, t.yes), (false, t.no)];
             opts.into_iter()
                 .enumerate()
                 .map(|(i, (b, label))| {
                     let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(b)));
-                    let rid = if i == 0 { format!("f-{}", n.0) } else { format!("f-{}-{i}", n.0) };
+                    let rid = if i == 0 { dom_id(r, "f", n) } else { format!("{}-{i}", dom_id(r, "f", n)) };
                     view! {
                         <div class="ik-option">
                             <input type="radio" id=rid.clone() name=name.clone() prop:checked=checked disabled=read_only
@@ -587,13 +594,13 @@ fn choice_control(
         }
         ChoiceStyle::Radio | ChoiceStyle::Checkbox => {
             let multi = style == ChoiceStyle::Checkbox || def.repeats;
-            let name = format!("f-{}", n.0);
+            let name = dom_id(r, "f", n);
             let d = def.clone();
             let boxes = options
                 .into_iter()
                 .enumerate()
                 .map(|(i, (value, label))| {
-                    let rid = if i == 0 { id.clone() } else { format!("f-{}-{i}", n.0) };
+                    let rid = if i == 0 { id.clone() } else { format!("{}-{i}", dom_id(r, "f", n)) };
                     let v1 = value.clone();
                     let checked = move || vm.with(|x| x.answers.iter().any(|a| same_answer(a, &v1)));
                     let v2 = value.clone();
@@ -621,7 +628,7 @@ fn choice_control(
                 .collect_view();
             // Open choice: the patient's own words, beside the options.
             let other = open.then(|| {
-                let oid = format!("f-{}-other", n.0);
+                let oid = format!("{}-other", dom_id(r, "f", n));
                 let d2 = d.clone();
                 let free = move || {
                     vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default())
@@ -699,7 +706,7 @@ fn quantity_control(
             _ => ui(r).answer_text(n, text),
         }
     };
-    let unit_id = format!("f-{}-unit", n.0);
+    let unit_id = format!("{}-unit", dom_id(r, "f", n));
     let many = units.len() > 1;
     let unit_view = if many {
         let units2 = units.clone();
@@ -852,7 +859,7 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
         let legend = legend.clone();
         let items = child_items.clone();
         view! {
-            <fieldset class=if is_on_file { "ik-row ik-on-file" } else { "ik-row" } id=format!("f-{}", row.0)>
+            <fieldset class=if is_on_file { "ik-row ik-on-file" } else { "ik-row" } id=dom_id(r, "f", row)>
                 <legend>{legend}</legend>
                 {status_node.map(|s| node(r, s))}
                 {items.into_iter().filter(|i| Some(*i) != list_status_item).map(|item| {
@@ -940,8 +947,8 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     };
     let phase = u.phase;
     view! {
-        <section class="ik-page ik-review" aria-labelledby="ik-review-h">
-            <h3 id="ik-review-h" tabindex="-1" node_ref=heading>{t.review_title}</h3>
+        <section class="ik-page ik-review" aria-labelledby=format!("{}review-h", ui(r).dom)>
+            <h3 id=format!("{}review-h", ui(r).dom) tabindex="-1" node_ref=heading>{t.review_title}</h3>
             <p>{t.review_intro}</p>
             {sections.into_iter().map(|(page, title, rows)| view! {
                 <h4>{title}</h4>
@@ -953,7 +960,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                                 <button type="button" class="ik-link" aria-label=format!("{} — {label}", t.edit)
                                     on:click=move |_| {
                                         ui(r).go_to(page);
-                                        let sel = format!("[id='f-{}']", n.0);
+                                        let sel = format!("[id='{}']", dom_id(r, "f", n));
                                         request_animation(move || focus_in(root, &sel));
                                     }>{t.edit}</button>
                             </dd>

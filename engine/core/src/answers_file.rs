@@ -183,6 +183,14 @@ fn is_within(s: &Session, mut n: NodeId, scope: NodeId) -> bool {
     }
 }
 
+/// Answer one node from answers-file JSON (a value, an array, or null to clear).
+pub fn answer_json(s: &mut Session, node: NodeId, value: &Json) -> Result<(), AnswersError> {
+    let def = s.def(node).clone();
+    let path = format!("answers.{}", def.key);
+    let values = json_values(&def, value).map_err(|kind| AnswersError { path: path.clone(), kind })?;
+    answer_keeping_chart_values(s, node, values).map_err(|e| AnswersError { path, kind: AnswersErrorKind::Answer(e) })
+}
+
 /// Answer a node; values the chart itself supplied to this node are accepted as they are
 /// (a chart code need not be one of the form's options).
 fn answer_keeping_chart_values(s: &mut Session, node: NodeId, values: Vec<Value>) -> Result<(), AnswerError> {
