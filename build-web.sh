@@ -19,8 +19,9 @@ cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
 cargo run --locked -q -p intake-cli --bin intake -- catalog "$out" --charts web/demo/charts >&2
 
 # The npm package ships the same runtime files.
+rm -rf pkg/dist
 mkdir -p pkg/dist
-cp "$out/pkg/intake_web.js" "$out/pkg/intake_web_bg.wasm" "$out/pkg/intake_web.d.ts" web/intake.css pkg/dist/ 2>/dev/null || true
+cp "$out/pkg/intake_web.js" "$out/pkg/intake_web_bg.wasm" web/intake.css pkg/dist/
 
 echo "== bytes on the wire (demo page, blood pressure follow-up for the demo patient)"
 total_raw=0; total_gz=0
@@ -29,5 +30,14 @@ for f in "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$ou
   raw=$(wc -c < "$f"); gz=$(gzip -9 -c "$f" | wc -c)
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%-40s %9d raw %9d gzip\n' "${f#$out/}" "$raw" "$gz"
+done
+printf '%-40s %9d raw %9d gzip\n' "total" "$total_raw" "$total_gz"
+
+echo "== the npm package's runtime files (pkg/)"
+total_raw=0; total_gz=0
+for f in pkg/index.js pkg/element.js pkg/dist/intake_web.js pkg/dist/intake_web_bg.wasm pkg/dist/intake.css; do
+  raw=$(wc -c < "$f"); gz=$(gzip -9 -c "$f" | wc -c)
+  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+  printf '%-40s %9d raw %9d gzip\n' "$f" "$raw" "$gz"
 done
 printf '%-40s %9d raw %9d gzip\n' "total" "$total_raw" "$total_gz"

@@ -1,0 +1,33 @@
+import type { Bundle, IntakeStorage, Questionnaire, QuestionnaireResponse, VisitContext, VisitType, FhirResource } from './index.js';
+
+/** `<intake-form>`: objects as properties, strings as attributes (locale, subject, session-id, storage-key, now). */
+export declare class IntakeFormElement extends HTMLElement {
+  visitType?: VisitType;
+  questionnaire?: Questionnaire | string;
+  manifest?: object | string;
+  rules?: Record<string, string>;
+  chart?: FhirResource | string;
+  context?: VisitContext;
+  storage?: IntakeStorage | false;
+  wasmUrl?: string | URL;
+  readonly sessionId: string | null;
+  getResponse(): QuestionnaireResponse | null;
+  submit(): Promise<Bundle>;
+  clearSaved(): void;
+}
+
+export interface IntakeSubmitDetail {
+  bundle: Bundle;
+  response: QuestionnaireResponse;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'intake-form': IntakeFormElement;
+  }
+  interface HTMLElementEventMap {
+    'intake-change': CustomEvent<QuestionnaireResponse>;
+    'intake-submit': CustomEvent<IntakeSubmitDetail>;
+    'intake-error': CustomEvent<{ message: string }>;
+  }
+}

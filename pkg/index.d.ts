@@ -1,0 +1,160 @@
+// Types for @intake-engine/intake. FHIR resources are typed loosely (resourceType plus fields):
+// the package reads and writes standard FHIR R4 JSON.
+
+/** Any FHIR R4 resource as JSON. */
+export interface FhirResource {
+  resourceType: string;
+  id?: string;
+  [element: string]: unknown;
+}
+
+export interface Questionnaire extends FhirResource {
+  resourceType: 'Questionnaire';
+  item?: object[];
+}
+
+export interface QuestionnaireResponse extends FhirResource {
+  resourceType: 'QuestionnaireResponse';
+  status: 'in-progress' | 'completed' | 'amended' | 'entered-in-error' | 'stopped';
+  questionnaire?: string;
+  subject?: { reference?: string; display?: string };
+  item?: object[];
+}
+
+export interface BundleEntry {
+  fullUrl?: string;
+  resource?: FhirResource;
+  request?: { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; url: string; ifNoneExist?: string; ifMatch?: string };
+}
+
+/** The write-back transaction: POST it to the FHIR server as is. */
+export interface Bundle extends FhirResource {
+  resourceType: 'Bundle';
+  type: 'transaction' | 'collection' | 'searchset' | string;
+  /** Stable for the session: a retried submit carries the same identifier and the same conditional creates. */
+  identifier?: { system?: string; value?: string };
+  entry?: BundleEntry[];
+}
+
+/** A visit type as `intake catalog` writes it (visit-types/<id>.json). */
+export interface VisitType {
+  id: string;
+  manifest: object;
+  questionnaire: Questionnaire;
+  /** Rule scripts by file name, as the manifest lists them. */
+  rules?: Record<string, string>;
+}
+
+/** Why the patient comes, who answers, and values rules can read. */
+export interface VisitContext {
+  reasons?: string[];
+  respondent?: 'patient' | { relationship?: string; name?: string; reference?: string };
+  values?: Record<string, string>;
+}
+
+/** Where autosave goes: the localStorage method names. Synchronous. */
+export interface IntakeStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface SessionOptions {
+  /** A visit type (questionnaire, manifest, rules) as JSON... */
+  visitType?: VisitType;
+  /** ...or a bare FHIR Questionnaire (object or JSON text), with an optional manifest and rules. */
+  questionnaire?: Questionnaire | string;
+  manifest?: object | string;
+  rules?: Record<string, string>;
+  /** The patient's current chart: a FHIR Bundle (searchset, collection, transaction) or a Patient. */
+  chart: FhirResource | string;
+  /** The patient this form is for (`Patient/123`); a chart of anyone else is refused. */
+  subject?: string;
+  /** BCP-47; interface strings in English and Spanish, questionnaire text from its translations. */
+  locale?: string;
+  context?: VisitContext;
+  /** ISO date-time to use as "now" (default: the browser clock). */
+  now?: string;
+  /** Keep the same id across retries so the Bundle is identical. */
+  sessionId?: string;
+  /** Where the wasm is, if not beside the package's JS. */
+  wasmUrl?: string | URL;
+}
+
+export interface MountOptions extends SessionOptions {
+  /** Default: localStorage. `false`: keep nothing beyond this page. */
+  storage?: IntakeStorage | false;
+  /** Default: `intake:<visit type id>:<patient reference>`. */
+  storageKey?: string;
+  onChange?: (response: QuestionnaireResponse) => void;
+  onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void;
+  onError?: (error: Error) => void;
+}
+
+export interface IntakeHandle {
+  readonly sessionId: string;
+  getResponse(): QuestionnaireResponse;
+  /** Resolves to the write-back Bundle; rejects naming the items that need an answer. */
+  submit(): Promise<Bundle>;
+  /** Forget the answers saved on this device (e.g. once your write-back succeeded). */
+  clearSaved(): void;
+  unmount(): void;
+}
+
+/** Load the wasm (once per page). Called by mount and createSession. */
+export function init(wasmUrl?: string | URL): Promise<void>;
+
+/** Mount the form into an element. */
+export function mount(element: HTMLElement, options: MountOptions): Promise<IntakeHandle>;
+
+/** An answer as the engine takes and gives it: JSON values, codings, quantities, references. */
+export type AnswerValue =
+  | boolean
+  | number
+  | string
+  | { system?: string; code?: string; display?: string }
+  | { value: number; unit?: string; code?: string; system?: string }
+  | { reference: string; display?: string };
+
+export interface ItemState {
+  /** Unique key: the linkId path from the top, with row positions (`allergies/allergy[1]/allergy.status`). */
+  key: string;
+  linkId: string;
+  type: string;
+  text: string | null;
+  depth: number;
+  parent: string | null;
+  /** Shown to the patient (enabled and not SDC-hidden). */
+  shown: boolean;
+  enabled: boolean;
+  required: boolean;
+  /** Why it is asked, in the session's language. */
+  reason: string | null;
+  errors: { code: string; message: string }[];
+  answers: AnswerValue[];
+  /** For rows prefilled from the chart: the resource they show. */
+  onFile: { reference: string; summary: string } | null;
+  /** The answer is what the chart holds. */
+  prefilled: boolean;
+  repeats: boolean;
+  options: { value: AnswerValue; label: string }[];
+}
+
+export interface EngineSession {
+  readonly sessionId: string;
+  items(): ItemState[];
+  /** Answer by linkId (or by key in repeating rows); null clears. Returns the keys that changed. */
+  answer(key: string, value: AnswerValue | AnswerValue[] | null): string[];
+  addRow(groupLinkId: string, parentKey?: string): string;
+  removeRow(rowKey: string): void;
+  problems(): { key: string; linkId: string; errors: string[] }[];
+  ruleErrors(): string[];
+  response(): QuestionnaireResponse;
+  /** Throws naming the items that block submit. */
+  bundle(): Bundle;
+  snapshot(): object;
+  dispose(): void;
+}
+
+/** The engine without the form, for portals with their own interface. */
+export function createSession(options: SessionOptions & { saved?: object }): Promise<EngineSession>;

@@ -1,0 +1,215 @@
+// The npm package as a vendor gets it: `npm pack`, installed into a fresh folder (no workspace
+// links), used by a plain-HTML host (<intake-form> twice, and mount()) and by a host that uses
+// only the engine API, in Chromium under a strict Content-Security-Policy. Checks: zero CSP
+// violations, no request but the host's own files and the package's, independent forms, events,
+// clear errors for bad options without losing answers, and tsc against the declarations.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launch, openPage, ROOT, serve } from './lib.mjs';
+
+let browser, server, host;
+
+before(async () => {
+  const work = mkdtempSync(join(tmpdir(), 'intake-pkg-'));
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: join(ROOT, 'pkg'), encoding: 'utf8' }).trim();
+  const tarball = join(work, out.split('\n').pop());
+  host = join(work, 'portal');
+  mkdirSync(host);
+  writeFileSync(join(host, 'package.json'), JSON.stringify({ name: 'portal', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: host, stdio: 'pipe' });
+  cpSync(join(ROOT, 'tests', 'e2e', 'pkg-host'), host, { recursive: true });
+  mkdirSync(join(host, 'data'));
+  for (const dir of ['visit-types', 'charts']) {
+    for (const f of readdirSync(join(ROOT, 'web', 'dist', dir))) cpSync(join(ROOT, 'web', 'dist', dir, f), join(host, 'data', f));
+  }
+  server = await serve(host);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/** A page on the portal that records CSP violations (the listener is installed before any page script). */
+async function portalPage(path) {
+  const p = await openPage(browser);
+  await p.page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`));
+  });
+  await p.page.goto(server.url + path);
+  await p.page.waitForSelector('body[data-ready=true]', { timeout: 20000 });
+  return p;
+}
+
+const ALLOWED = [
+  /^host\.html$/, /^host\.js$/, /^engine\.html$/, /^engine\.js$/, /^portal\.css$/, /^data\/[a-z-]+\.json$/,
+  /^node_modules\/@intake-engine\/intake\/(index\.js|element\.js|dist\/intake_web\.js|dist\/intake_web_bg\.wasm|dist\/intake\.css)$/,
+];
+
+function assertOnlyOwnRequests(requests) {
+  for (const r of requests) {
+    assert.ok(r.startsWith(server.url), `request to another origin: ${r}`);
+    const path = r.slice(server.url.length).split('?')[0];
+    assert.ok(ALLOWED.some((re) => re.test(path)), `unexpected request: ${r}`);
+  }
+}
+
+describe('the packed package in a plain-HTML portal', () => {
+  it('installs from the tarball alone', () => {
+    const files = readdirSync(join(host, 'node_modules', '@intake-engine', 'intake')).sort();
+    assert.deepEqual(files, ['README.md', 'dist', 'element.d.ts', 'element.js', 'index.d.ts', 'index.js', 'package.json']);
+  });
+
+  it('renders two <intake-form>s and a mounted form, independently, under a strict CSP, with no request of its own', async () => {
+    const { page, problems, requests, context } = await portalPage('host.html');
+    const htn = page.locator('#htn');
+    const ped = page.locator('#ped');
+    await htn.locator('.ik-page h3').waitFor();
+    await ped.locator('.ik-page h3').waitFor();
+    await page.locator('#mounted .ik-page h3').waitFor();
+    // Each in its own language, each with its own state (Shadow DOM).
+    assert.equal(await htn.locator('.ik-title').textContent(), 'Blood pressure follow-up');
+    assert.equal(await ped.locator('.ik-title').textContent(), 'Consulta por enfermedad de su hijo');
+    await htn.getByRole('group', { name: /check your blood pressure at home/ }).getByLabel('Yes').check();
+    await htn.locator('legend', { hasText: 'Your most recent home reading' }).waitFor();
+    await ped.getByRole('group', { name: /relación/ }).getByLabel('Madre').check();
+    const events = await page.evaluate(() => window.events.map((e) => [e.id, e.type]));
+    assert.ok(events.some(([id, t]) => id === 'htn' && t === 'intake-change'));
+    assert.ok(events.some(([id, t]) => id === 'ped' && t === 'intake-change'));
+    const htnQr = await page.evaluate(() => document.querySelector('#htn').getResponse());
+    const pedQr = await page.evaluate(() => document.querySelector('#ped').getResponse());
+    assert.equal(htnQr.subject.reference, 'Patient/maria-hernandez');
+    assert.equal(pedQr.subject.reference, 'Patient/leo-hernandez');
+    assert.ok(!JSON.stringify(pedQr).includes('home-bp-monitoring'), 'answers do not leak between forms');
+    // Themable through the shadow boundary with a custom property.
+    const accent = await htn.locator('.ik-primary').evaluate((b) => getComputedStyle(b).backgroundColor);
+    assert.equal(accent, 'rgb(106, 27, 154)');
+    // Submit the mounted form through the handle; the element submits through its method.
+    const bundle = await page.evaluate(async () => {
+      const root = document.querySelector('#mounted');
+      root.querySelector('button.ik-primary').click();
+      await new Promise((r) => setTimeout(r, 50));
+      const reason = [...root.querySelectorAll('textarea')][0];
+      reason.value = 'Annual check-up';
+      reason.dispatchEvent(new Event('change', { bubbles: true }));
+      for (let i = 0; i < 4; i++) { root.querySelector('button.ik-primary').click(); await new Promise((r) => setTimeout(r, 30)); }
+      const never = [...root.querySelectorAll('label')].find((l) => l.textContent === 'Never');
+      document.getElementById(never.htmlFor).click();
+      await new Promise((r) => setTimeout(r, 30));
+      return window.mounted.submit();
+    });
+    assert.equal(bundle.type, 'transaction');
+    assert.ok((await page.evaluate(() => window.events)).some((e) => e.id === 'mounted' && e.type === 'submit'));
+    assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+    assert.deepEqual(problems, []);
+    assertOnlyOwnRequests(requests);
+    await context.close();
+  });
+
+  it('bad options give clear errors, never a blank page, and never lose answers', async () => {
+    const { page, problems, requests, context } = await portalPage('host.html');
+    const result = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, leo, htnVt } = window.data;
+      const box = () => { const d = document.createElement('div'); document.querySelector('main').append(d); return d; };
+      const attempt = async (opts) => {
+        const el = box();
+        const errors = [];
+        try {
+          const h = await mount(el, { ...opts, onError: (e) => errors.push(e.message) });
+          return { ok: true, errors, text: el.textContent, h, el };
+        } catch (e) {
+          return { ok: false, message: e.message, errors, text: el.textContent };
+        }
+      };
+      const out = {};
+      out.unknownVisitType = await attempt({ visitType: 'no-such-visit', chart: maria });
+      out.malformed = await attempt({ questionnaire: { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'bogus' }] }, chart: maria });
+      out.notJson = await attempt({ questionnaire: '{ "resourceType": "Questionnaire", ', chart: maria });
+      out.otherPatient = await attempt({ visitType: htnVt, chart: leo, subject: 'Patient/maria-hernandez' });
+      const broken = { ...htnVt, rules: { ...htnVt.rules, 'hypertension.rhai': 'let zero = 0;\nlet x = 10 / zero;\nask("cough", "x");' } };
+      const ruleError = await attempt({ visitType: broken, chart: maria, storage: false });
+      out.ruleError = { ok: ruleError.ok, errors: ruleError.errors, rendered: !!ruleError.h && ruleError.text.includes('Blood pressure follow-up') };
+      // Answers entered, then a broken remount, then a good one: the answers are still there.
+      localStorage.clear();
+      const first = await attempt({ visitType: htnVt, chart: maria });
+      const input = [...first.el.querySelectorAll('input[type=radio]')].find((i) => i.labels[0]?.textContent === 'No' && i.closest('fieldset')?.textContent.includes('check your blood pressure at home'));
+      input.click();
+      await new Promise((r) => setTimeout(r, 30));
+      // Several forms in one document: ids (label targets, radio names) never collide.
+      const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+      out.duplicateIds = { dup: ids.filter((id, i) => ids.indexOf(id) !== i) };
+      first.h.unmount();
+      out.brokenRemount = await attempt({ visitType: { ...htnVt, questionnaire: { resourceType: 'Questionnaire', item: [{}] } }, chart: maria });
+      const again = await attempt({ visitType: htnVt, chart: maria });
+      const dizzy = again.h.getResponse();
+      out.kept = JSON.stringify(dizzy).includes('"linkId":"home-bp-monitoring"');
+      again.h.unmount();
+      // Saved answers of one patient are never loaded into another's form, and are kept.
+      const key = 'shared-device';
+      const store = { m: new Map(), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } };
+      const a = await attempt({ visitType: htnVt, chart: maria, storage: store, storageKey: key });
+      [...a.el.querySelectorAll('input[type=radio]')][0].click();
+      await new Promise((r) => setTimeout(r, 30));
+      a.h.unmount();
+      const b = await attempt({ visitType: htnVt, chart: window.data.sam, storage: store, storageKey: key });
+      out.otherSaved = { errors: b.errors, keptForMaria: store.m.get(key)?.includes('Patient/maria-hernandez') };
+      for (const k of Object.keys(out)) { delete out[k].h; delete out[k].el; }
+      return out;
+    });
+    assert.equal(result.unknownVisitType.ok, false);
+    assert.match(result.unknownVisitType.message, /"no-such-visit" is an id; pass the visit type itself/);
+    assert.match(result.unknownVisitType.text, /This form cannot be shown/);
+    assert.match(result.malformed.message, /Questionnaire\.item\[0\]\.type/);
+    assert.match(result.notJson.message, /not valid JSON at line 1/);
+    assert.match(result.otherPatient.message, /options\.subject is Patient\/maria-hernandez, but the chart is for Patient\/leo-hernandez/);
+    assert.deepEqual(result.ruleError.rendered, true, 'a broken rule does not stop the form');
+    assert.ok(result.ruleError.errors.some((e) => /rules\/hypertension\.rhai:2:/.test(e)), JSON.stringify(result.ruleError.errors));
+    assert.equal(result.brokenRemount.ok, false);
+    assert.deepEqual(result.duplicateIds.dup, []);
+    assert.equal(result.kept, true, 'answers survive a failed remount');
+    assert.ok(result.otherSaved.errors.some((e) => /are for Patient\/maria-hernandez .* not Patient\/sam-okafor .* not loaded and are kept/.test(e)), JSON.stringify(result.otherSaved));
+    assert.equal(result.otherSaved.keptForMaria, true);
+    assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+    assert.deepEqual(problems, []);
+    assertOnlyOwnRequests(requests);
+    await context.close();
+  });
+});
+
+describe('a portal using only the engine API', () => {
+  it('answers, reads item states with reasons, and gets the Bundle, under the same CSP', async () => {
+    const { page, problems, requests, context } = await portalPage('engine.html');
+    const out = JSON.parse(await page.locator('#out').textContent());
+    assert.ok(out.changed.length > 0);
+    assert.deepEqual(out.revealed.map((r) => r.linkId), ['home-bp', 'home-bp-systolic', 'home-bp-diastolic', 'home-bp-date']);
+    assert.match(out.revealed[0].reason, /You answered “Yes”/);
+    assert.match(out.blocked, /need attention/);
+    assert.deepEqual(out.problemsAfter, []);
+    assert.equal(out.bundle.type, 'transaction');
+    assert.ok(out.bundle.entry.some((e) => e.resource.resourceType === 'Observation' && e.resource.code.coding[0].code === '85354-9'));
+    assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+    assert.deepEqual(problems, []);
+    assertOnlyOwnRequests(requests);
+    await context.close();
+  });
+});
+
+describe('TypeScript declarations', () => {
+  const tsc = join(ROOT, 'tests', 'e2e', 'node_modules', '.bin', 'tsc');
+  it('an example host type-checks against the installed package', () => {
+    const r = spawnSync(tsc, ['--noEmit', '-p', 'tsconfig.json'], { cwd: host, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+  it('a wrong use does not (the check is real)', () => {
+    const r = spawnSync(tsc, ['--noEmit', '-p', 'tsconfig.bad.json'], { cwd: host, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout, /bad\.ts.*not assignable/s);
+  });
+});
