@@ -143,6 +143,8 @@ for (const [name, q, saved] of large) {
     mounts.push(ms);
     if (i < RUNS - 1) await context.close();
   }
+  // Questions on the first page as mounted (before the toggles below change it).
+  const shown = await page.evaluate(() => document.querySelectorAll('#big .ik-q').length);
   // Answer latency: toggle the first yes/no (or first radio) on the page, until the DOM settles.
   const lat = [];
   const radios = await page.evaluate(() => {
@@ -168,7 +170,6 @@ for (const [name, q, saved] of large) {
     }, { sel, i });
     lat.push(ms);
   }
-  const shown = await page.evaluate(() => document.querySelectorAll('#big .ik-q').length);
   console.log(`${name.padEnd(32)} first page ${fmt(median(mounts)).padStart(8)} (${shown} questions shown)   answer -> DOM ${lat.length ? `median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}` : 'n/a'}`);
   await context.close();
 }

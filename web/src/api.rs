@@ -1,6 +1,7 @@
-//! The JavaScript API: `mount(element, options)` returns a handle; `visitTypes()` and
-//! `demoCharts()` list what is embedded. Errors are thrown as JS `Error`s with a message naming
-//! the problem, and are also shown in the element, so a host never gets a blank page.
+//! The JavaScript API: `mount(element, options)` returns a handle. The host passes the visit type
+//! (Questionnaire, manifest, rules: JSON/text, e.g. from `intake catalog`) and the chart; nothing
+//! is built into the wasm. Errors are thrown as JS `Error`s with a message naming the problem,
+//! and are also shown in the element, so a host never gets a blank page.
 
 use std::any::Any;
 use std::rc::Rc;

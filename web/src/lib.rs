@@ -1,9 +1,10 @@
 //! Patient intake in the browser: a Leptos view over the intake engine, and the embedding API
 //! (`mount`) that the demo page and the npm package (`pkg/`) both use.
 //!
-//! Modules: `loader` (visit types and charts from embedded data or host JSON), `state` (engine
+//! Modules: `loader` (visit types and charts from the host's JSON), `state` (engine
 //! session to per-node signals, autosave, host callbacks), `view` (the form), `rich_text` (safe
-//! rendering of questionnaire markup), `storage`, `i18n`, `api` (wasm-bindgen exports).
+//! rendering of questionnaire markup), `storage`, `i18n`, `api` (the `mount` export), `engine_api` (the engine
+//! without the form, for hosts with their own UI).
 
 pub mod api;
 pub mod engine_api;

@@ -1,5 +1,5 @@
-//! Turning what a host passes (an embedded visit type id, or its own Questionnaire, manifest
-//! and rules as JSON/text) into a loaded visit type and a chart, with clear errors.
+//! Turning what a host passes (a visit type as JSON: its Questionnaire, manifest and rules as
+//! text, or a bare Questionnaire) into a loaded visit type and a chart, with clear errors.
 
 use std::rc::Rc;
 

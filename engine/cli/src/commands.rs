@@ -28,7 +28,9 @@ USAGE:
                                       write-back transaction Bundle
   intake explain --visit-type ID --chart FILE [--answers FILE] [--now RFC3339]
                                       which items are shown, hidden or required, and why
-  intake test [DIR]                   run the scenario files beside each visit type
+  intake test [DIR] [--emit OUTDIR]   run the scenario files beside each visit type; with --emit,
+                                      write each one's chart, QuestionnaireResponse and Bundle
+                                      as OUTDIR/<visit-type>.<scenario>.json (for server tests)
   intake serve [DIR] [--port N]       serve a built site (default web/dist) on 127.0.0.1
   intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
                                       manifest, rules) plus catalog.json, for hosts to load
@@ -347,6 +349,12 @@ pub fn test(args: &Args) -> i32 {
         }
     };
     let report = crate::scenario::run_all(&project);
+    if let Some(dir) = args.opt("--emit") {
+        if let Err(e) = emit(Path::new(dir), &report) {
+            eprintln!("error: --emit {dir}: {e}");
+            return 2;
+        }
+    }
     for r in &report {
         match &r.result {
             Ok(()) => println!("ok    {}", r.name),
@@ -356,6 +364,23 @@ pub fn test(args: &Args) -> i32 {
     let failed = report.iter().filter(|r| r.result.is_err()).count();
     println!("{} scenarios: {} passed, {failed} failed", report.len(), report.len() - failed);
     if report.is_empty() || failed > 0 { 1 } else { 0 }
+}
+
+/// Write what each passing scenario produced, with its chart, as one JSON file per scenario.
+fn emit(dir: &Path, report: &[crate::scenario::Report]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for r in report.iter().filter(|r| r.result.is_ok()) {
+        let (Some(chart), Some(response)) = (&r.chart, &r.response) else { continue };
+        let chart = crate::project::read_json(chart)?;
+        // "visit-types/hypertension-follow-up/scenarios/stopped-med.json" -> "hypertension-follow-up.stopped-med"
+        let path = Path::new(&r.name);
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let visit = path.parent().and_then(Path::parent).and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let out = serde_json::json!({ "scenario": r.name, "chart": chart, "response": response, "bundle": r.bundle });
+        let file = dir.join(format!("{visit}.{stem}.json"));
+        std::fs::write(&file, out.to_string()).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
 }
 
 fn indent_block(s: &str) -> String {

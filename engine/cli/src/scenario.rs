@@ -48,6 +48,8 @@ pub struct Report {
     pub result: Result<(), String>,
     pub response: Option<Json>,
     pub bundle: Option<Json>,
+    /// The chart file the scenario ran on (a server test loads it before posting the Bundle).
+    pub chart: Option<PathBuf>,
 }
 
 /// Every scenario of every visit type, in name order.
@@ -69,6 +71,7 @@ pub fn run_all(project: &Project) -> Vec<Report> {
                     result: Err(ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
                     response: None,
                     bundle: None,
+                    chart: None,
                 },
             };
             out.push(Report { name, ..report });
@@ -80,7 +83,7 @@ pub fn run_all(project: &Project) -> Vec<Report> {
 /// Run one scenario file against a loaded visit type.
 pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
     let name = display(file);
-    let mut report = Report { name: name.clone(), result: Ok(()), response: None, bundle: None };
+    let mut report = Report { name: name.clone(), result: Ok(()), response: None, bundle: None, chart: None };
     let result = (|| -> Result<(), String> {
         let scen = read_json(file)?;
         let expect = scen.get("expect").cloned().unwrap_or(Json::Null);
@@ -92,6 +95,7 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
         let base = file.parent().unwrap_or(Path::new("."));
         let chart_rel = scen.get("chart").and_then(Json::as_str).ok_or("scenario needs \"chart\"")?;
         let chart_path = base.join(chart_rel);
+        report.chart = Some(chart_path.clone());
         let chart_text = std::fs::read_to_string(&chart_path).map_err(|e| format!("{}: {e}", display(&chart_path)))?;
         let chart = match intake_engine::Chart::from_text(&chart_text) {
             Ok(c) => c,

@@ -274,6 +274,16 @@ fn post_request(resource_type: &str, uuid: &str) -> BundleRequest {
     }
 }
 
+/// The entry's `fullUrl`: a UUID derived from, but never equal to, the identifier's.
+///
+/// Why not the same: servers replace every textual occurrence of a fullUrl in the Bundle with the
+/// id they assign (Medplum does), identifier values and `ifNoneExist` queries included. If the
+/// identifier equalled the fullUrl, the stored identifier would become `Type/<server id>` and a
+/// retried submit would match nothing and create everything twice.
+fn full_url(uuid: &str) -> String {
+    format!("urn:uuid:{}", uuid_v5(&format!("fullUrl\u{1f}{uuid}")))
+}
+
 fn urn_identifier(uuid: &str) -> Identifier {
     Identifier { system: Some(URN_SYSTEM.into()), value: Some(format!("urn:uuid:{uuid}")), ..Default::default() }
 }
@@ -320,7 +330,7 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(s: &'a Session) -> Self {
-        let qr_url = format!("urn:uuid:{}", response::response_uuid(s));
+        let qr_url = full_url(&response::response_uuid(s));
         let patient = patient_reference(s);
         let b = Builder {
             s,
@@ -356,7 +366,7 @@ impl<'a> Builder<'a> {
                 let uuid = uuid_v5(&key);
                 rp.id = None;
                 rp.identifier = vec![urn_identifier(&uuid)];
-                let url = format!("urn:uuid:{uuid}");
+                let url = full_url(&uuid);
                 self.entries.push(Entry {
                     full_url: url.clone(),
                     resource: Box::new(Resource::RelatedPerson(rp)),
@@ -375,7 +385,7 @@ impl<'a> Builder<'a> {
     fn create(&mut self, key: &str, resource_type: &str, mut resource: Resource) -> String {
         let uuid = stable_uuid(self.s.id(), key);
         resource.set_identifier(urn_identifier(&uuid));
-        let url = format!("urn:uuid:{uuid}");
+        let url = full_url(&uuid);
         self.entries.push(Entry { full_url: url.clone(), resource: Box::new(resource), request: post_request(resource_type, &uuid) });
         self.targets.push(Reference::to(url.clone()));
         url
@@ -433,7 +443,7 @@ impl<'a> Builder<'a> {
             ..Default::default()
         };
         self.entries.push(Entry {
-            full_url: format!("urn:uuid:{uuid}"),
+            full_url: full_url(&uuid),
             resource: Box::new(Resource::Task(task)),
             request: post_request("Task", &uuid),
         });
@@ -1096,7 +1106,7 @@ impl<'a> Builder<'a> {
             ..Default::default()
         };
         self.entries.push(Entry {
-            full_url: format!("urn:uuid:{uuid}"),
+            full_url: full_url(&uuid),
             resource: Box::new(Resource::Provenance(p)),
             request: BundleRequest {
                 method: Some("POST".into()),
