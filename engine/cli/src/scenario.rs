@@ -90,7 +90,7 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
         check_keys(&scen, &["description", "chart", "now", "session", "context", "answers", "expect", "$comment"], "")?;
         check_keys(&expect, EXPECT_KEYS, "expect.")?;
         if let Some(b) = expect.get("bundle") {
-            check_keys(b, &["counts", "contains", "excludes", "requests"], "expect.bundle.")?;
+            check_keys(b, &["entries", "counts", "contains", "excludes", "requests"], "expect.bundle.")?;
         }
         let base = file.parent().unwrap_or(Path::new("."));
         let chart_rel = scen.get("chart").and_then(Json::as_str).ok_or("scenario needs \"chart\"")?;
@@ -133,8 +133,10 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
         if let Some(want) = expect.get("answers_error").and_then(Json::as_str) {
             return Err(format!("expected the answers to be refused (\"{want}\"), but they applied"));
         }
-        report.response = Some(extract::response_json(&s, Status::InProgress));
+        let response = extract::response_json(&s, Status::InProgress);
         let mut failures = check_items(&s, &expect);
+        failures.extend(empty_elements(&response, "QuestionnaireResponse"));
+        report.response = Some(response);
         let submit = extract::bundle(&s);
         let want_submit = expect.get("submit").and_then(Json::as_str).unwrap_or("ok");
         match (&submit, want_submit) {
@@ -146,6 +148,7 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
                         Json::Null
                     }
                 };
+                failures.extend(empty_elements(&bundle, "Bundle"));
                 if let Some(b) = expect.get("bundle") {
                     failures.extend(check_bundle(&bundle, b));
                 }
@@ -301,6 +304,12 @@ fn check_bundle(bundle: &Json, expect: &Json) -> Vec<String> {
     let mut f = Vec::new();
     let entries: Vec<&Json> = bundle.get("entry").and_then(Json::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let resources: Vec<&Json> = entries.iter().filter_map(|e| e.get("resource")).collect();
+    if let Some(n) = expect.get("entries").and_then(Json::as_u64) {
+        if entries.len() as u64 != n {
+            let types: Vec<&str> = resources.iter().filter_map(|r| r.get("resourceType").and_then(Json::as_str)).collect();
+            f.push(format!("expected {n} Bundle entries, found {}: {}", entries.len(), types.join(", ")));
+        }
+    }
     if let Some(Json::Object(counts)) = expect.get("counts") {
         let mut actual: BTreeMap<String, i64> = BTreeMap::new();
         for r in &resources {
@@ -334,6 +343,22 @@ fn check_bundle(bundle: &Json, expect: &Json) -> Vec<String> {
 }
 
 /// `expected` is a subset of `actual`: objects by key, arrays element-wise by "some element".
+/// FHIR forbids empty elements: no `""`, `[]`, `{}` or `null` anywhere in what we emit (an
+/// optional field the patient left empty must be absent, not blank). Checked on every scenario.
+fn empty_elements(json: &Json, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    match json {
+        Json::Null => out.push(format!("{path} is null")),
+        Json::String(s) if s.is_empty() => out.push(format!("{path} is an empty string")),
+        Json::Array(a) if a.is_empty() => out.push(format!("{path} is an empty array")),
+        Json::Object(o) if o.is_empty() => out.push(format!("{path} is an empty object")),
+        Json::Array(a) => a.iter().enumerate().for_each(|(i, v)| out.extend(empty_elements(v, &format!("{path}[{i}]")))),
+        Json::Object(o) => o.iter().for_each(|(k, v)| out.extend(empty_elements(v, &format!("{path}.{k}")))),
+        _ => {}
+    }
+    out
+}
+
 pub fn json_contains(actual: &Json, expected: &Json) -> bool {
     match (actual, expected) {
         (Json::Object(a), Json::Object(e)) => e.iter().all(|(k, ev)| a.get(k).is_some_and(|av| json_contains(av, ev))),
@@ -347,6 +372,16 @@ pub fn json_contains(actual: &Json, expected: &Json) -> bool {
 mod tests {
     use super::json_contains;
     use serde_json::json;
+
+    #[test]
+    fn empty_elements_are_found_with_their_path() {
+        let ok = json!({"a": "x", "b": [1], "c": {"d": false}});
+        assert!(super::empty_elements(&ok, "R").is_empty());
+        let bad = json!({"a": "", "b": [{"c": []}], "d": {}, "e": null});
+        let found = super::empty_elements(&bad, "R");
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found.contains(&"R.b[0].c is an empty array".to_owned()));
+    }
 
     #[test]
     fn subset_matching() {

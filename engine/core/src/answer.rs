@@ -90,6 +90,11 @@ pub fn coerce_all(def: &ItemDef, values: Vec<Value>) -> Result<Vec<Value>, Answe
     }
     let mut out: Vec<Value> = Vec::with_capacity(values.len());
     for v in values {
+        // Blank text is no answer (a cleared field), not an empty string: FHIR forbids empty
+        // values, and a blank must not satisfy `required` or fail a format check.
+        if matches!(&v, Value::String(s) if s.trim().is_empty()) {
+            continue;
+        }
         let v = coerce(def, v)?;
         // The same answer twice in a repeating item is one answer.
         if !out.contains(&v) {

@@ -1039,7 +1039,12 @@ impl<'a> Builder<'a> {
         if !auto_elements.is_empty() {
             let version = chart.patient.meta.as_ref().and_then(|m| m.version_id.clone());
             let mut p = updated;
-            p.meta = p.meta.map(|m| Meta { version_id: None, last_updated: None, ..m });
+            // The server sets version and time; what else meta held (profiles, tags) stays. An
+            // emptied meta is dropped: FHIR forbids empty elements.
+            p.meta = p
+                .meta
+                .map(|m| Meta { version_id: None, last_updated: None, ..m })
+                .filter(|m| m.to_json().as_object().is_some_and(|o| !o.is_empty()));
             self.update(&patient_ref, version.as_deref(), Resource::Patient(p));
         }
         if !review_lines.is_empty() {
