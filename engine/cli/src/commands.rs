@@ -32,6 +32,11 @@ USAGE:
                                       write each one's chart, QuestionnaireResponse and Bundle
                                       as OUTDIR/<visit-type>.<scenario>.json (for server tests)
   intake serve [DIR] [--port N]       serve a built site (default web/dist) on 127.0.0.1
+  intake extract QUESTIONNAIRE RESPONSE [--now RFC3339] [--session ID]
+                                      SDC template-based extraction: the transaction Bundle a
+                                      template-carrying Questionnaire defines for a response;
+                                      resources whose template fails are left out and listed
+                                      (exit 1)
   intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
                                       manifest, rules) plus catalog.json, for hosts to load
 
@@ -132,6 +137,46 @@ pub fn load(args: &Args) -> i32 {
         Err(e) => {
             let d = intake_engine::visit_type::form_diagnostic(file, &text, &e);
             eprintln!("{d}");
+            1
+        }
+    }
+}
+
+/// `intake extract QUESTIONNAIRE RESPONSE`: SDC template-based extraction.
+pub fn extract_template(args: &Args) -> i32 {
+    let [q, r] = args.positional.as_slice() else {
+        eprintln!("usage: intake extract QUESTIONNAIRE RESPONSE [--now RFC3339] [--session ID]");
+        return 2;
+    };
+    let (questionnaire, response) = match (read_json(Path::new(q)), read_json(Path::new(r))) {
+        (Ok(q), Ok(r)) => (q, r),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let now = match args.opt("--now") {
+        Some(n) => match parse_now(n) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        None => system_now(),
+    };
+    let now = now.to_string();
+    let opts = intake_engine::template_extract::Options { now: &now, seed: args.opt("--session") };
+    match intake_engine::template_extract::extract(&questionnaire, &response, &opts) {
+        Ok(x) => {
+            println!("{}", serde_json::to_string_pretty(&x.bundle).unwrap_or_default());
+            for i in &x.issues {
+                eprintln!("{r}: left out for review: {i}");
+            }
+            if x.issues.is_empty() { 0 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("{q}: error: {e}");
             1
         }
     }

@@ -23,6 +23,7 @@ fn main() {
         "explain" => commands::explain(&args),
         "test" => commands::test(&args),
         "catalog" => commands::catalog(&args),
+        "extract" => commands::extract_template(&args),
         "serve" => {
             let dir = args.positional.first().map(String::as_str).unwrap_or("web/dist");
             let port = args.opt("--port").and_then(|p| p.parse().ok()).unwrap_or(8080);

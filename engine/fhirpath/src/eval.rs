@@ -1,0 +1,794 @@
+//! Evaluation: collections in, collections out, following the FHIRPath rules for empty
+//! collections, singletons and three-valued logic.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use serde_json::Value as Json;
+
+use crate::parser::{Expr, Kind, Node, Op};
+use crate::value::{compare, equal, equivalent, is_calendar_unit, number, round_noise, type_from_suffix, Item, Value};
+use crate::Error;
+
+type Coll = Vec<Item>;
+
+/// Work an expression may do before it is stopped: forms come from other tools and an
+/// expression like `repeat(...)` over a large input must not hang the page.
+const STEP_BUDGET: u64 = 2_000_000;
+const MAX_DEPTH: usize = 200;
+
+/// Variables (`%name`) and the evaluation time (for `now()` and `today()`: the engine has no
+/// clock of its own, the caller says what time it is).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, Coll>,
+    now: Option<String>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let mut e = Env::default();
+        for (k, v) in [("ucum", "http://unitsofmeasure.org"), ("sct", "http://snomed.info/sct"), ("loinc", "http://loinc.org")] {
+            e.vars.insert(k.into(), vec![Item::new(Value::Str(v.into()))]);
+        }
+        e
+    }
+
+    /// `now` as an RFC 3339 date-time (`2026-11-20T09:00:00Z`).
+    pub fn with_now(mut self, now: &str) -> Env {
+        self.now = Some(now.to_owned());
+        self
+    }
+
+    pub fn set(&mut self, name: &str, value: Vec<Item>) {
+        self.vars.insert(name.to_owned(), value);
+    }
+
+    pub fn set_json(&mut self, name: &str, value: &Json) {
+        self.vars.insert(name.to_owned(), flatten(value, None));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Vec<Item>> {
+        self.vars.get(name)
+    }
+}
+
+impl Expr {
+    /// Evaluate against `input` (the focus, `$this`).
+    pub fn evaluate(&self, input: &[Item], env: &Env) -> Result<Vec<Item>, Error> {
+        let cx = Cx { env, steps: Cell::new(0), depth: Cell::new(0), index: None, total: None };
+        cx.eval(&self.root, input)
+    }
+
+    /// Evaluate against a resource; `%resource`, `%rootResource` and `%context` default to it.
+    pub fn evaluate_json(&self, input: &Json, env: &Env) -> Result<Vec<Item>, Error> {
+        let mut env = env.clone();
+        for name in ["resource", "rootResource", "context"] {
+            if env.get(name).is_none() {
+                env.set_json(name, input);
+            }
+        }
+        self.evaluate(&flatten(input, None), &env)
+    }
+}
+
+/// A JSON value as a collection (arrays flatten; `null` is nothing).
+pub(crate) fn flatten(json: &Json, ty: Option<String>) -> Coll {
+    match json {
+        Json::Array(a) => a.iter().filter_map(|j| Item::from_json(j, ty.clone())).collect(),
+        j => Item::from_json(j, ty).into_iter().collect(),
+    }
+}
+
+struct Cx<'a> {
+    env: &'a Env,
+    steps: Cell<u64>,
+    depth: Cell<usize>,
+    index: Option<i64>,
+    total: Option<Coll>,
+}
+
+fn bool_item(b: bool) -> Coll {
+    vec![Item::new(Value::Bool(b))]
+}
+
+fn opt_bool(b: Option<bool>) -> Coll {
+    b.map(bool_item).unwrap_or_default()
+}
+
+impl Cx<'_> {
+    fn step(&self, at: usize, n: u64) -> Result<(), Error> {
+        let s = self.steps.get() + n;
+        self.steps.set(s);
+        if s > STEP_BUDGET {
+            return Err(Error::eval(at, "the expression does too much work (more than 2 million steps); stopped"));
+        }
+        Ok(())
+    }
+
+    /// A child context for a lambda argument evaluated on one item.
+    fn with_index(&self, index: i64) -> Cx<'_> {
+        Cx { env: self.env, steps: Cell::new(self.steps.get()), depth: Cell::new(self.depth.get()), index: Some(index), total: self.total.clone() }
+    }
+
+    fn eval(&self, node: &Node, focus: &[Item]) -> Result<Coll, Error> {
+        self.step(node.at, 1)?;
+        let d = self.depth.get() + 1;
+        if d > MAX_DEPTH {
+            return Err(Error::eval(node.at, "the expression nests too deeply"));
+        }
+        self.depth.set(d);
+        let r = self.eval_inner(node, focus);
+        self.depth.set(d - 1);
+        r
+    }
+
+    fn eval_inner(&self, node: &Node, focus: &[Item]) -> Result<Coll, Error> {
+        let at = node.at;
+        Ok(match &node.kind {
+            Kind::Empty => vec![],
+            Kind::Bool(b) => bool_item(*b),
+            Kind::Str(s) => vec![Item::new(Value::Str(s.clone()))],
+            Kind::Int(i) => vec![Item::new(Value::Int(*i))],
+            Kind::Dec(d) => vec![Item::new(Value::Dec(*d))],
+            Kind::Date(d) => vec![Item::new(Value::Date(d.clone()))],
+            Kind::DateTime(d) => vec![Item::new(Value::DateTime(d.clone()))],
+            Kind::Time(t) => vec![Item::new(Value::Time(t.clone()))],
+            Kind::Quantity(v, u) => vec![Item::new(Value::Quantity { value: *v, unit: u.clone() })],
+            Kind::Ident(name) => self.navigate(focus, name, at, true)?,
+            Kind::Member(target, name) => {
+                let t = self.eval(target, focus)?;
+                self.navigate(&t, name, at, false)?
+            }
+            Kind::Env(name) => match self.env.get(name) {
+                Some(v) => v.clone(),
+                None => return Err(Error::eval(at, format!("%{name} is not defined"))),
+            },
+            Kind::Special(s) => match s.as_str() {
+                "this" => focus.to_vec(),
+                "index" => self.index.map(|i| vec![Item::new(Value::Int(i))]).unwrap_or_default(),
+                "total" => self.total.clone().unwrap_or_default(),
+                other => return Err(Error::syntax(at, format!("unknown ${other}"))),
+            },
+            Kind::Index(target, index) => {
+                let t = self.eval(target, focus)?;
+                let i = self.eval(index, focus)?;
+                match single(&i, at, "an index")?.map(|x| &x.value) {
+                    Some(Value::Int(i)) if *i >= 0 => t.into_iter().nth(*i as usize).into_iter().collect(),
+                    None => vec![],
+                    _ => vec![],
+                }
+            }
+            Kind::Neg(inner) => {
+                let v = self.eval(inner, focus)?;
+                match single(&v, at, "'-'")?.map(|x| x.value.clone()) {
+                    None => vec![],
+                    Some(Value::Int(i)) => vec![Item::new(Value::Int(-i))],
+                    Some(Value::Dec(d)) => vec![Item::new(Value::Dec(-d))],
+                    Some(Value::Quantity { value, unit }) => vec![Item::new(Value::Quantity { value: -value, unit })],
+                    Some(_) => return Err(Error::eval(at, "'-' needs a number")),
+                }
+            }
+            Kind::Is(inner, ty) => {
+                let v = self.eval(inner, focus)?;
+                match single(&v, at, "'is'")? {
+                    None => vec![],
+                    Some(x) => bool_item(x.is_type(ty)),
+                }
+            }
+            Kind::As(inner, ty) => {
+                let v = self.eval(inner, focus)?;
+                v.into_iter().filter(|x| x.is_type(ty)).collect()
+            }
+            Kind::Binary(op, l, r) => self.binary(*op, l, r, focus, at)?,
+            Kind::Call(target, name, args) => {
+                let input = match target {
+                    Some(t) => self.eval(t, focus)?,
+                    None => focus.to_vec(),
+                };
+                self.call(name, &input, focus, args, at)?
+            }
+        })
+    }
+
+    /// `name` on each item: a child element, a choice element (`value` finds `valueCoding`,
+    /// typed `Coding`), or at the start of a path a resource type (`Patient.name`).
+    fn navigate(&self, items: &[Item], name: &str, at: usize, first: bool) -> Result<Coll, Error> {
+        self.step(at, items.len() as u64)?;
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::Node(Json::Object(obj)) => {
+                    if first && obj.get("resourceType").and_then(Json::as_str) == Some(name) {
+                        out.push(item.clone());
+                    } else if let Some(v) = obj.get(name) {
+                        out.extend(flatten(v, None));
+                    } else {
+                        for (k, v) in obj {
+                            if let Some(suffix) = k.strip_prefix(name)
+                                && suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
+                                    out.extend(flatten(v, Some(type_from_suffix(suffix))));
+                                }
+                        }
+                    }
+                }
+                Value::Quantity { value, unit } => match name {
+                    "value" => out.push(Item::new(Value::Dec(*value))),
+                    "unit" | "code" => out.push(Item::new(Value::Str(unit.clone()))),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn binary(&self, op: Op, l: &Node, r: &Node, focus: &[Item], at: usize) -> Result<Coll, Error> {
+        // Boolean operators evaluate both sides but combine with three-valued logic.
+        if matches!(op, Op::And | Op::Or | Op::Xor | Op::Implies) {
+            let a = truth(&self.eval(l, focus)?, at)?;
+            let b = truth(&self.eval(r, focus)?, at)?;
+            return Ok(opt_bool(match op {
+                Op::And => match (a, b) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                },
+                Op::Or => match (a, b) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                },
+                Op::Xor => match (a, b) {
+                    (Some(x), Some(y)) => Some(x != y),
+                    _ => None,
+                },
+                _ => match (a, b) {
+                    (Some(false), _) | (_, Some(true)) => Some(true),
+                    (Some(true), Some(false)) => Some(false),
+                    _ => None,
+                },
+            }));
+        }
+        let a = self.eval(l, focus)?;
+        let b = self.eval(r, focus)?;
+        Ok(match op {
+            Op::Union => union(a, b),
+            Op::Eq | Op::Ne => {
+                if a.is_empty() || b.is_empty() {
+                    return Ok(vec![]);
+                }
+                let eq = if a.len() != b.len() {
+                    Some(false)
+                } else {
+                    a.iter().zip(&b).try_fold(true, |acc, (x, y)| equal(x, y).map(|e| acc && e))
+                };
+                opt_bool(eq.map(|e| if op == Op::Eq { e } else { !e }))
+            }
+            Op::Equiv | Op::NotEquiv => {
+                let eq = a.len() == b.len() && a.iter().all(|x| b.iter().any(|y| equivalent(x, y)));
+                bool_item(if op == Op::Equiv { eq } else { !eq })
+            }
+            Op::Lt | Op::Gt | Op::Le | Op::Ge => {
+                let (Some(x), Some(y)) = (single(&a, at, "a comparison")?, single(&b, at, "a comparison")?) else {
+                    return Ok(vec![]);
+                };
+                let Some(o) = compare(x, y) else {
+                    if comparable_kinds(x, y) {
+                        return Ok(vec![]);
+                    }
+                    return Err(Error::eval(at, format!("cannot compare {} with {}", kind_name(x), kind_name(y))));
+                };
+                use std::cmp::Ordering::*;
+                bool_item(match op {
+                    Op::Lt => o == Less,
+                    Op::Gt => o == Greater,
+                    Op::Le => o != Greater,
+                    _ => o != Less,
+                })
+            }
+            Op::In | Op::Contains => {
+                let (needle, hay) = if op == Op::In { (&a, &b) } else { (&b, &a) };
+                match single(needle, at, "'in'")? {
+                    None => vec![],
+                    Some(x) => bool_item(hay.iter().any(|y| equal(x, y) == Some(true))),
+                }
+            }
+            Op::Concat => {
+                let text = |c: &Coll| -> Result<String, Error> {
+                    Ok(single(c, at, "'&'")?.map(|x| to_string(x).unwrap_or_default()).unwrap_or_default())
+                };
+                vec![Item::new(Value::Str(text(&a)? + &text(&b)?))]
+            }
+            _ => {
+                let (Some(x), Some(y)) = (single(&a, at, "arithmetic")?, single(&b, at, "arithmetic")?) else {
+                    return Ok(vec![]);
+                };
+                arithmetic(op, x, y, at)?
+            }
+        })
+    }
+
+    /// Evaluate a lambda argument for each item of `input` (with `$this` and `$index`).
+    fn each(&self, input: &[Item], arg: &Node) -> Result<Vec<Coll>, Error> {
+        let mut out = Vec::with_capacity(input.len());
+        for (i, item) in input.iter().enumerate() {
+            let cx = self.with_index(i as i64);
+            let r = cx.eval(arg, std::slice::from_ref(item));
+            self.steps.set(cx.steps.get());
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// A function on `input`. Lambda arguments (`where`, `select`, `exists`, `all`, `repeat`,
+    /// `iif`) are evaluated per item or on the input; other arguments are evaluated like the
+    /// expression the call sits in, against `outer` (so `Bundle.entry.intersect(Bundle.entry)`
+    /// means what it says).
+    fn call(&self, name: &str, input: &[Item], outer: &[Item], args: &[Node], at: usize) -> Result<Coll, Error> {
+        let argc = |n: std::ops::RangeInclusive<usize>| -> Result<(), Error> {
+            if n.contains(&args.len()) {
+                Ok(())
+            } else {
+                Err(Error::eval(at, format!("{name}() takes {} argument(s), not {}", describe_range(&n), args.len())))
+            }
+        };
+        // An argument evaluated once, in the caller's context.
+        let arg = |i: usize| self.eval(&args[i], outer);
+        let type_arg = |i: usize| -> Result<String, Error> {
+            match &args[i].kind {
+                Kind::Ident(n) => Ok(n.clone()),
+                Kind::Member(_, n) => Ok(n.clone()),
+                _ => Err(Error::eval(args[i].at, format!("{name}() needs a type name"))),
+            }
+        };
+        let int_arg = |i: usize| -> Result<Option<i64>, Error> {
+            match single(&arg(i)?, args[i].at, name)?.map(|x| &x.value) {
+                None => Ok(None),
+                Some(Value::Int(n)) => Ok(Some(*n)),
+                Some(_) => Err(Error::eval(args[i].at, format!("{name}() needs a whole number"))),
+            }
+        };
+        let str_arg = |i: usize| -> Result<Option<String>, Error> {
+            Ok(single(&arg(i)?, args[i].at, name)?.and_then(|x| x.as_str().map(str::to_owned)))
+        };
+        let input_str = || -> Result<Option<String>, Error> { Ok(single(input, at, name)?.and_then(to_string)) };
+        Ok(match name {
+            // Existence
+            "empty" => bool_item(input.is_empty()),
+            "exists" => {
+                argc(0..=1)?;
+                if args.is_empty() {
+                    bool_item(!input.is_empty())
+                } else {
+                    let r = self.each(input, &args[0])?;
+                    bool_item(r.iter().any(|c| truth(c, at).ok().flatten() == Some(true)))
+                }
+            }
+            "all" => {
+                argc(1..=1)?;
+                let r = self.each(input, &args[0])?;
+                bool_item(r.iter().all(|c| truth(c, at).ok().flatten() == Some(true)))
+            }
+            "allTrue" | "anyTrue" | "allFalse" | "anyFalse" => {
+                let bools: Vec<Option<bool>> = input.iter().map(|x| if let Value::Bool(b) = x.value { Some(b) } else { None }).collect();
+                bool_item(match name {
+                    "allTrue" => bools.iter().all(|b| *b == Some(true)),
+                    "anyTrue" => bools.contains(&Some(true)),
+                    "allFalse" => bools.iter().all(|b| *b == Some(false)),
+                    _ => bools.contains(&Some(false)),
+                })
+            }
+            "count" => vec![Item::new(Value::Int(input.len() as i64))],
+            "distinct" => union(input.to_vec(), vec![]),
+            "isDistinct" => bool_item(union(input.to_vec(), vec![]).len() == input.len()),
+            "hasValue" => bool_item(input.len() == 1 && !matches!(input[0].value, Value::Node(_))),
+            "subsetOf" | "supersetOf" => {
+                argc(1..=1)?;
+                let other = arg(0)?;
+                let (small, big) = if name == "subsetOf" { (input, &other[..]) } else { (&other[..], input) };
+                bool_item(small.iter().all(|x| big.iter().any(|y| equal(x, y) == Some(true))))
+            }
+            // Filtering and projection
+            "where" => {
+                argc(1..=1)?;
+                let r = self.each(input, &args[0])?;
+                let mut out = Vec::new();
+                for (item, c) in input.iter().zip(r) {
+                    if truth(&c, args[0].at)? == Some(true) {
+                        out.push(item.clone());
+                    }
+                }
+                out
+            }
+            "select" => {
+                argc(1..=1)?;
+                self.each(input, &args[0])?.into_iter().flatten().collect()
+            }
+            "repeat" => {
+                argc(1..=1)?;
+                let mut out: Coll = Vec::new();
+                let mut frontier = input.to_vec();
+                while !frontier.is_empty() {
+                    let next: Coll = self.each(&frontier, &args[0])?.into_iter().flatten().collect();
+                    frontier = next.into_iter().filter(|x| !out.iter().any(|y| equal(x, y) == Some(true))).collect();
+                    frontier = union(frontier, vec![]);
+                    out.extend(frontier.iter().cloned());
+                }
+                out
+            }
+            "ofType" => {
+                argc(1..=1)?;
+                let t = type_arg(0)?;
+                input.iter().filter(|x| x.is_type(&t)).cloned().collect()
+            }
+            "is" | "as" => {
+                argc(1..=1)?;
+                let t = type_arg(0)?;
+                if name == "as" {
+                    input.iter().filter(|x| x.is_type(&t)).cloned().collect()
+                } else {
+                    match single(input, at, name)? {
+                        None => vec![],
+                        Some(x) => bool_item(x.is_type(&t)),
+                    }
+                }
+            }
+            // Subsetting
+            "first" => input.first().cloned().into_iter().collect(),
+            "last" => input.last().cloned().into_iter().collect(),
+            "tail" => input.iter().skip(1).cloned().collect(),
+            "skip" => {
+                argc(1..=1)?;
+                let n = int_arg(0)?.unwrap_or(0).max(0) as usize;
+                input.iter().skip(n).cloned().collect()
+            }
+            "take" => {
+                argc(1..=1)?;
+                let n = int_arg(0)?.unwrap_or(0).max(0) as usize;
+                input.iter().take(n).cloned().collect()
+            }
+            "single" => match input.len() {
+                0 | 1 => input.to_vec(),
+                n => return Err(Error::eval(at, format!("single() found {n} items"))),
+            },
+            "intersect" => {
+                argc(1..=1)?;
+                let other = arg(0)?;
+                union(input.iter().filter(|x| other.iter().any(|y| equal(x, y) == Some(true))).cloned().collect(), vec![])
+            }
+            "exclude" => {
+                argc(1..=1)?;
+                let other = arg(0)?;
+                input.iter().filter(|x| !other.iter().any(|y| equal(x, y) == Some(true))).cloned().collect()
+            }
+            // Combining
+            "union" => {
+                argc(1..=1)?;
+                union(input.to_vec(), arg(0)?)
+            }
+            "combine" => {
+                argc(1..=1)?;
+                let mut v = input.to_vec();
+                v.extend(arg(0)?);
+                v
+            }
+            // Logic and utility
+            "not" => opt_bool(truth(input, at)?.map(|b| !b)),
+            "iif" => {
+                argc(2..=3)?;
+                // The criterion and the branches are evaluated with the input as $this; only the
+                // chosen branch is evaluated.
+                let c = truth(&self.eval(&args[0], input)?, args[0].at)?;
+                if c == Some(true) {
+                    self.eval(&args[1], input)?
+                } else if args.len() == 3 {
+                    self.eval(&args[2], input)?
+                } else {
+                    vec![]
+                }
+            }
+            "trace" => input.to_vec(),
+            "now" => vec![Item::new(Value::DateTime(self.now(at)?))],
+            "today" => vec![Item::new(Value::Date(self.now(at)?.chars().take(10).collect()))],
+            "timeOfDay" => vec![Item::new(Value::Time(self.now(at)?.chars().skip(11).take(8).collect()))],
+            "children" => input.iter().flat_map(children).collect(),
+            "descendants" => {
+                let mut out = Vec::new();
+                let mut frontier: Coll = input.iter().flat_map(children).collect();
+                while !frontier.is_empty() {
+                    self.step(at, frontier.len() as u64)?;
+                    let next: Coll = frontier.iter().flat_map(children).collect();
+                    out.extend(frontier);
+                    frontier = next;
+                }
+                out
+            }
+            "extension" => {
+                argc(1..=1)?;
+                let url = str_arg(0)?.unwrap_or_default();
+                let ext = self.navigate(input, "extension", at, false)?;
+                ext.into_iter()
+                    .filter(|e| matches!(&e.value, Value::Node(j) if j.get("url").and_then(Json::as_str) == Some(url.as_str())))
+                    .collect()
+            }
+            // Conversion
+            "toString" => input_str()?.map(|s| vec![Item::new(Value::Str(s))]).unwrap_or_default(),
+            "toInteger" => match single(input, at, name)?.map(|x| &x.value) {
+                Some(Value::Int(i)) => vec![Item::new(Value::Int(*i))],
+                Some(Value::Bool(b)) => vec![Item::new(Value::Int(*b as i64))],
+                Some(Value::Str(s)) => s.trim().parse::<i64>().ok().map(|i| vec![Item::new(Value::Int(i))]).unwrap_or_default(),
+                _ => vec![],
+            },
+            "toDecimal" => match single(input, at, name)?.map(|x| &x.value) {
+                Some(Value::Int(i)) => vec![Item::new(Value::Dec(*i as f64))],
+                Some(Value::Dec(d)) => vec![Item::new(Value::Dec(*d))],
+                Some(Value::Bool(b)) => vec![Item::new(Value::Dec(*b as i64 as f64))],
+                Some(Value::Str(s)) => s.trim().parse::<f64>().ok().map(|d| vec![Item::new(Value::Dec(d))]).unwrap_or_default(),
+                _ => vec![],
+            },
+            "toBoolean" => match single(input, at, name)?.map(|x| &x.value) {
+                Some(Value::Bool(b)) => bool_item(*b),
+                Some(Value::Int(1)) => bool_item(true),
+                Some(Value::Int(0)) => bool_item(false),
+                Some(Value::Str(s)) => match s.to_ascii_lowercase().as_str() {
+                    "true" | "t" | "yes" | "y" | "1" | "1.0" => bool_item(true),
+                    "false" | "f" | "no" | "n" | "0" | "0.0" => bool_item(false),
+                    _ => vec![],
+                },
+                _ => vec![],
+            },
+            "toDate" | "toDateTime" | "toTime" => match single(input, at, name)?.and_then(|x| x.as_str().map(str::to_owned)) {
+                Some(s) if name == "toTime" && looks_like_time(&s) => vec![Item::new(Value::Time(s))],
+                Some(s) if name == "toDate" && looks_like_date(&s) => vec![Item::new(Value::Date(s.chars().take(10).collect()))],
+                Some(s) if name == "toDateTime" && looks_like_date(&s) => vec![Item::new(Value::DateTime(s))],
+                _ => vec![],
+            },
+            "convertsToString" => bool_item(single(input, at, name)?.and_then(to_string).is_some()),
+            "convertsToInteger" => bool_item(!self.call("toInteger", input, outer, args, at)?.is_empty()),
+            "convertsToDecimal" => bool_item(!self.call("toDecimal", input, outer, args, at)?.is_empty()),
+            "convertsToBoolean" => bool_item(!self.call("toBoolean", input, outer, args, at)?.is_empty()),
+            "convertsToDate" => bool_item(!self.call("toDate", input, outer, args, at)?.is_empty()),
+            "convertsToDateTime" => bool_item(!self.call("toDateTime", input, outer, args, at)?.is_empty()),
+            // Strings
+            "length" => input_str()?.map(|s| vec![Item::new(Value::Int(s.chars().count() as i64))]).unwrap_or_default(),
+            "upper" => input_str()?.map(|s| vec![Item::new(Value::Str(s.to_uppercase()))]).unwrap_or_default(),
+            "lower" => input_str()?.map(|s| vec![Item::new(Value::Str(s.to_lowercase()))]).unwrap_or_default(),
+            "trim" => input_str()?.map(|s| vec![Item::new(Value::Str(s.trim().to_owned()))]).unwrap_or_default(),
+            "toChars" => input_str()?.map(|s| s.chars().map(|c| Item::new(Value::Str(c.to_string()))).collect()).unwrap_or_default(),
+            "substring" => {
+                argc(1..=2)?;
+                let Some(s) = input_str()? else { return Ok(vec![]) };
+                let Some(start) = int_arg(0)? else { return Ok(vec![]) };
+                let chars: Vec<char> = s.chars().collect();
+                if start < 0 || start as usize >= chars.len() {
+                    return Ok(vec![]);
+                }
+                let len = if args.len() == 2 { int_arg(1)?.unwrap_or(0).max(0) as usize } else { chars.len() };
+                let end = (start as usize).saturating_add(len).min(chars.len());
+                vec![Item::new(Value::Str(chars[start as usize..end].iter().collect()))]
+            }
+            "startsWith" | "endsWith" | "contains" | "indexOf" => {
+                argc(1..=1)?;
+                let Some(s) = input_str()? else { return Ok(vec![]) };
+                let Some(p) = str_arg(0)? else { return Ok(vec![]) };
+                match name {
+                    "startsWith" => bool_item(s.starts_with(&p)),
+                    "endsWith" => bool_item(s.ends_with(&p)),
+                    "contains" => bool_item(s.contains(&p)),
+                    _ => vec![Item::new(Value::Int(s.find(&p).map(|b| s[..b].chars().count() as i64).unwrap_or(-1)))],
+                }
+            }
+            "replace" => {
+                argc(2..=2)?;
+                let (Some(s), Some(p), Some(r)) = (input_str()?, str_arg(0)?, str_arg(1)?) else { return Ok(vec![]) };
+                let out = if p.is_empty() {
+                    // Spec: an empty pattern inserts the replacement around every character.
+                    let mut o = r.clone();
+                    for c in s.chars() {
+                        o.push(c);
+                        o.push_str(&r);
+                    }
+                    o
+                } else {
+                    s.replace(&p, &r)
+                };
+                vec![Item::new(Value::Str(out))]
+            }
+            "split" => {
+                argc(1..=1)?;
+                let (Some(s), Some(sep)) = (input_str()?, str_arg(0)?) else { return Ok(vec![]) };
+                s.split(sep.as_str()).map(|p| Item::new(Value::Str(p.to_owned()))).collect()
+            }
+            "join" => {
+                argc(0..=1)?;
+                let sep = if args.is_empty() { String::new() } else { str_arg(0)?.unwrap_or_default() };
+                let parts: Vec<String> = input.iter().filter_map(to_string).collect();
+                vec![Item::new(Value::Str(parts.join(&sep)))]
+            }
+            // Math
+            "abs" | "ceiling" | "floor" | "truncate" | "round" | "sqrt" | "exp" | "ln" => {
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                if let (Value::Int(i), "abs" | "ceiling" | "floor" | "truncate" | "round") = (&x.value, name) {
+                    return Ok(vec![Item::new(Value::Int(if name == "abs" { i.abs() } else { *i }))]);
+                }
+                let Some(d) = x.as_number() else { return Err(Error::eval(at, format!("{name}() needs a number"))) };
+                let r = match name {
+                    "abs" => Value::Dec(d.abs()),
+                    "ceiling" => Value::Int(d.ceil() as i64),
+                    "floor" => Value::Int(d.floor() as i64),
+                    "truncate" => Value::Int(d.trunc() as i64),
+                    "round" => {
+                        let places = if args.is_empty() { 0 } else { int_arg(0)?.unwrap_or(0) } as i32;
+                        let f = 10f64.powi(places);
+                        Value::Dec((d * f).round() / f)
+                    }
+                    "sqrt" if d < 0.0 => return Ok(vec![]),
+                    "sqrt" => Value::Dec(d.sqrt()),
+                    "exp" => Value::Dec(d.exp()),
+                    _ if d <= 0.0 => return Ok(vec![]),
+                    _ => Value::Dec(d.ln()),
+                };
+                vec![Item::new(r)]
+            }
+            "power" => {
+                argc(1..=1)?;
+                let (Some(x), Some(y)) = (single(input, at, name)?.and_then(Item::as_number), single(&arg(0)?, at, name)?.and_then(Item::as_number))
+                else {
+                    return Ok(vec![]);
+                };
+                let p = x.powf(y);
+                if p.is_nan() { vec![] } else { vec![Item::new(Value::Dec(p))] }
+            }
+            "matches" | "replaceMatches" | "matchesFull" => {
+                return Err(Error::unsupported(at, format!("{name}() (regular expressions are not supported)")));
+            }
+            "resolve" | "memberOf" | "conformsTo" | "htmlChecks" | "aggregate" | "getValue" => {
+                return Err(Error::unsupported(at, format!("{name}()")));
+            }
+            other => return Err(Error::unsupported(at, format!("unknown function {other}()"))),
+        })
+    }
+
+    fn now(&self, at: usize) -> Result<String, Error> {
+        self.env.now.clone().ok_or_else(|| Error::eval(at, "now() and today() need the evaluation time, which was not given"))
+    }
+}
+
+fn describe_range(r: &std::ops::RangeInclusive<usize>) -> String {
+    if r.start() == r.end() { r.start().to_string() } else { format!("{} to {}", r.start(), r.end()) }
+}
+
+/// The one item of a collection; an error if there are several.
+fn single<'c>(c: &'c [Item], at: usize, what: &str) -> Result<Option<&'c Item>, Error> {
+    match c {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => Err(Error::eval(at, format!("{what} needs a single value, but got {} values", many.len()))),
+    }
+}
+
+/// Singleton evaluation of collections as a boolean: empty is unknown, a single boolean is
+/// itself, a single other item is true.
+fn truth(c: &[Item], at: usize) -> Result<Option<bool>, Error> {
+    match single(c, at, "a condition")? {
+        None => Ok(None),
+        Some(Item { value: Value::Bool(b), .. }) => Ok(Some(*b)),
+        Some(_) => Ok(Some(true)),
+    }
+}
+
+fn union(a: Coll, b: Coll) -> Coll {
+    let mut out: Coll = Vec::with_capacity(a.len() + b.len());
+    for x in a.into_iter().chain(b) {
+        if !out.iter().any(|y| equal(&x, y) == Some(true)) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+fn children(item: &Item) -> Coll {
+    match &item.value {
+        Value::Node(Json::Object(o)) => o
+            .iter()
+            .filter(|(k, _)| k.as_str() != "resourceType")
+            .flat_map(|(k, v)| {
+                let ty = k.char_indices().find(|(_, c)| c.is_ascii_uppercase()).map(|(i, _)| type_from_suffix(&k[i..]));
+                flatten(v, ty)
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The string form of a value (`toString()`, `join`, `&`).
+fn to_string(x: &Item) -> Option<String> {
+    Some(match &x.value {
+        Value::Str(s) | Value::Date(s) | Value::DateTime(s) | Value::Time(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Dec(d) => number(*d).to_string(),
+        Value::Quantity { value, unit } => {
+            if is_calendar_unit(unit) {
+                format!("{} {unit}", number(*value))
+            } else {
+                format!("{} '{unit}'", number(*value))
+            }
+        }
+        Value::Node(_) => return None,
+    })
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 4 && b[..4].iter().all(u8::is_ascii_digit) && (b.len() == 4 || b[4] == b'-')
+}
+
+fn looks_like_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && b[..2].iter().all(u8::is_ascii_digit)
+}
+
+fn kind_name(x: &Item) -> &'static str {
+    match x.value {
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) | Value::Dec(_) => "a number",
+        Value::Str(_) => "a string",
+        Value::Date(_) | Value::DateTime(_) => "a date",
+        Value::Time(_) => "a time",
+        Value::Quantity { .. } => "a quantity",
+        Value::Node(_) => "an element",
+    }
+}
+
+fn comparable_kinds(x: &Item, y: &Item) -> bool {
+    matches!(
+        (&x.value, &y.value),
+        (Value::Date(_) | Value::DateTime(_) | Value::Str(_), Value::Date(_) | Value::DateTime(_))
+            | (Value::Date(_) | Value::DateTime(_), Value::Str(_))
+            | (Value::Time(_), Value::Time(_))
+            | (Value::Quantity { .. }, Value::Quantity { .. })
+    )
+}
+
+fn arithmetic(op: Op, x: &Item, y: &Item, at: usize) -> Result<Coll, Error> {
+    use Value::*;
+    let v = match (&x.value, &y.value, op) {
+        (Str(a), Str(b), Op::Add) => Str(format!("{a}{b}")),
+        (Int(a), Int(b), Op::Add) => a.checked_add(*b).map(Int).unwrap_or(Dec(*a as f64 + *b as f64)),
+        (Int(a), Int(b), Op::Sub) => a.checked_sub(*b).map(Int).unwrap_or(Dec(*a as f64 - *b as f64)),
+        (Int(a), Int(b), Op::Mul) => a.checked_mul(*b).map(Int).unwrap_or(Dec(*a as f64 * *b as f64)),
+        (Int(_), Int(0), Op::IntDiv | Op::Mod) => return Ok(vec![]),
+        // Truncating division and a remainder with the dividend's sign, as FHIRPath defines them.
+        (Int(a), Int(b), Op::IntDiv) => Int(a / b),
+        (Int(a), Int(b), Op::Mod) => Int(a % b),
+        (Int(_) | Dec(_), Int(_) | Dec(_), _) => {
+            let (a, b) = (x.as_number().unwrap_or(0.0), y.as_number().unwrap_or(0.0));
+            match op {
+                Op::Add => Dec(round_noise(a + b)),
+                Op::Sub => Dec(round_noise(a - b)),
+                Op::Mul => Dec(round_noise(a * b)),
+                Op::Div | Op::IntDiv | Op::Mod if b == 0.0 => return Ok(vec![]),
+                Op::Div => Dec(round_noise(a / b)),
+                Op::IntDiv => Int((a / b).trunc() as i64),
+                _ => Dec(round_noise(a % b)),
+            }
+        }
+        (Quantity { value: a, unit: u }, Quantity { value: b, unit: w }, Op::Add | Op::Sub) if u == w => {
+            Quantity { value: if op == Op::Add { a + b } else { a - b }, unit: u.clone() }
+        }
+        (Quantity { value: a, unit: u }, Int(_) | Dec(_), Op::Mul | Op::Div) => {
+            let b = y.as_number().unwrap_or(1.0);
+            if op == Op::Div && b == 0.0 {
+                return Ok(vec![]);
+            }
+            Quantity { value: if op == Op::Mul { a * b } else { a / b }, unit: u.clone() }
+        }
+        (Date(_) | DateTime(_), Quantity { .. }, Op::Add | Op::Sub) => {
+            return Err(Error::unsupported(at, "date arithmetic with durations"));
+        }
+        _ => return Err(Error::eval(at, format!("cannot apply this operator to {} and {}", kind_name(x), kind_name(y)))),
+    };
+    Ok(vec![Item::new(v)])
+}

@@ -1,0 +1,256 @@
+//! The items of a FHIRPath collection: system values, and FHIR elements as JSON with the FHIR
+//! type when the JSON says it (the suffix of a choice element: `valueCoding` is a `Coding`).
+
+use std::cmp::Ordering;
+
+use serde_json::Value as Json;
+
+/// One value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Dec(f64),
+    Str(String),
+    Date(String),
+    DateTime(String),
+    Time(String),
+    Quantity { value: f64, unit: String },
+    /// A complex FHIR element or resource.
+    Node(Json),
+}
+
+/// A value with its FHIR type name when known (`Coding`, `string`, `dateTime`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub value: Value,
+    pub ty: Option<String>,
+}
+
+const PRIMITIVES: [&str; 20] = [
+    "boolean", "integer", "decimal", "string", "code", "id", "uri", "url", "canonical", "markdown", "oid", "uuid",
+    "base64Binary", "date", "dateTime", "instant", "time", "positiveInt", "unsignedInt", "integer64",
+];
+
+/// `Coding` for a complex type suffix, `dateTime` for a primitive one (`valueDateTime`).
+pub(crate) fn type_from_suffix(suffix: &str) -> String {
+    let mut lower = suffix.to_owned();
+    if let Some(first) = lower.get_mut(0..1) {
+        first.make_ascii_lowercase();
+    }
+    if PRIMITIVES.contains(&lower.as_str()) { lower } else { suffix.to_owned() }
+}
+
+impl Item {
+    pub fn new(value: Value) -> Item {
+        Item { value, ty: None }
+    }
+
+    /// A JSON value as an item, typed by `ty` when the caller knows the FHIR type.
+    pub fn from_json(json: &Json, ty: Option<String>) -> Option<Item> {
+        let value = match json {
+            Json::Null => return None,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match (n.as_i64(), ty.as_deref()) {
+                (Some(i), t) if t != Some("decimal") => Value::Int(i),
+                _ => Value::Dec(n.as_f64().unwrap_or(0.0)),
+            },
+            Json::String(s) => match ty.as_deref() {
+                Some("date") => Value::Date(s.clone()),
+                Some("dateTime" | "instant") => Value::DateTime(s.clone()),
+                Some("time") => Value::Time(s.clone()),
+                _ => Value::Str(s.clone()),
+            },
+            Json::Object(_) => Value::Node(json.clone()),
+            Json::Array(_) => return None,
+        };
+        Some(Item { value, ty })
+    }
+
+    /// The value as FHIR JSON (what a template receives).
+    pub fn to_json(&self) -> Json {
+        match &self.value {
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Dec(d) => number(*d),
+            Value::Str(s) | Value::Date(s) | Value::DateTime(s) | Value::Time(s) => Json::String(s.clone()),
+            Value::Quantity { value, unit } => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), number(*value));
+                m.insert("unit".into(), Json::String(unit.clone()));
+                if !is_calendar_unit(unit) {
+                    m.insert("system".into(), Json::String("http://unitsofmeasure.org".into()));
+                    m.insert("code".into(), Json::String(unit.clone()));
+                }
+                Json::Object(m)
+            }
+            Value::Node(j) => j.clone(),
+        }
+    }
+
+    /// The type name for `is`/`ofType`: the FHIR type when known, else the system type.
+    pub fn type_name(&self) -> Option<String> {
+        if let Some(t) = &self.ty {
+            return Some(t.clone());
+        }
+        Some(
+            match &self.value {
+                Value::Bool(_) => "boolean",
+                Value::Int(_) => "integer",
+                Value::Dec(_) => "decimal",
+                Value::Str(_) => "string",
+                Value::Date(_) => "date",
+                Value::DateTime(_) => "dateTime",
+                Value::Time(_) => "time",
+                Value::Quantity { .. } => "Quantity",
+                Value::Node(j) => return j.get("resourceType").and_then(Json::as_str).map(str::to_owned),
+            }
+            .to_owned(),
+        )
+    }
+
+    /// `is(name)`: FHIR types match exactly; the capitalised System types (`String`, `Integer`,
+    /// `DateTime`, ...) match every FHIR primitive they contain.
+    pub fn is_type(&self, name: &str) -> bool {
+        let Some(t) = self.type_name() else { return false };
+        if t == name || (t.eq_ignore_ascii_case(name) && PRIMITIVES.iter().any(|p| p.eq_ignore_ascii_case(name))) {
+            return true;
+        }
+        match name {
+            "String" => matches!(self.value, Value::Str(_)),
+            "Integer" => matches!(self.value, Value::Int(_)),
+            "Decimal" => matches!(self.value, Value::Dec(_)),
+            "Boolean" => matches!(self.value, Value::Bool(_)),
+            "Date" => matches!(self.value, Value::Date(_)),
+            "DateTime" => matches!(self.value, Value::DateTime(_)),
+            "Time" => matches!(self.value, Value::Time(_)),
+            // A FHIR resource is a Resource / DomainResource.
+            "Resource" | "DomainResource" => matches!(&self.value, Value::Node(j) if j.get("resourceType").is_some()),
+            _ => false,
+        }
+    }
+
+    /// The text of a string-like value.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) | Value::Date(s) | Value::DateTime(s) | Value::Time(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<f64> {
+        match self.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Dec(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn is_calendar_unit(u: &str) -> bool {
+    matches!(
+        u.trim_end_matches('s'),
+        "year" | "month" | "week" | "day" | "hour" | "minute" | "second" | "millisecond"
+    )
+}
+
+/// A JSON number; decimals without a fraction are written as integers (`163`, not `163.0`),
+/// and binary floating-point noise (`1.63 * 100`) is rounded away.
+pub(crate) fn number(d: f64) -> Json {
+    let r = round_noise(d);
+    if r.fract() == 0.0 && r.abs() < 1e15 {
+        Json::from(r as i64)
+    } else {
+        serde_json::Number::from_f64(r).map(Json::Number).unwrap_or(Json::Null)
+    }
+}
+
+pub(crate) fn round_noise(d: f64) -> f64 {
+    if !d.is_finite() {
+        return d;
+    }
+    let scaled = (d * 1e10).round() / 1e10;
+    if (scaled - d).abs() < 1e-9 { scaled } else { d }
+}
+
+/// Precision of a date/time string: how many components it has.
+fn precision(s: &str) -> usize {
+    s.split(['-', 'T', ':', '.']).count()
+}
+
+/// `=`: `None` where FHIRPath says the result is empty (dates of different precision).
+pub(crate) fn equal(a: &Item, b: &Item) -> Option<bool> {
+    use Value::*;
+    Some(match (&a.value, &b.value) {
+        (Int(_) | Dec(_), Int(_) | Dec(_)) => round_noise(a.as_number()?) == round_noise(b.as_number()?),
+        (Date(x) | DateTime(x), Date(y) | DateTime(y)) | (Time(x), Time(y)) => {
+            let (x, y) = (strip_utc(x), strip_utc(y));
+            if precision(&x) != precision(&y) {
+                if x.starts_with(y.as_str()) || y.starts_with(x.as_str()) {
+                    return None;
+                }
+                return Some(false);
+            }
+            x == y
+        }
+        (Str(x), Date(y) | DateTime(y) | Time(y)) | (Date(y) | DateTime(y) | Time(y), Str(x)) => x == y,
+        (Str(x), Str(y)) => x == y,
+        (Bool(x), Bool(y)) => x == y,
+        (Quantity { value: v1, unit: u1 }, Quantity { value: v2, unit: u2 }) => u1 == u2 && v1 == v2,
+        (Node(x), Node(y)) => x == y,
+        _ => false,
+    })
+}
+
+fn strip_utc(s: &str) -> String {
+    s.strip_suffix('Z').map(|x| format!("{x}+00:00")).unwrap_or_else(|| s.to_owned()).replace("+00:00", "")
+}
+
+/// `~`: strings ignore case and surrounding/internal whitespace runs; dates of different
+/// precision are simply not equivalent.
+pub(crate) fn equivalent(a: &Item, b: &Item) -> bool {
+    use Value::*;
+    match (&a.value, &b.value) {
+        (Str(x), Str(y)) => norm(x) == norm(y),
+        (Int(_) | Dec(_), Int(_) | Dec(_)) => {
+            let (x, y) = (a.as_number().unwrap_or(f64::NAN), b.as_number().unwrap_or(f64::NAN));
+            let places = decimals(x).min(decimals(y)) as i32;
+            let f = 10f64.powi(places);
+            (x * f).round() == (y * f).round()
+        }
+        (Node(x), Node(y)) => x == y,
+        _ => equal(a, b).unwrap_or(false),
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+fn decimals(x: f64) -> usize {
+    let s = format!("{}", round_noise(x));
+    s.split_once('.').map(|(_, f)| f.len()).unwrap_or(0)
+}
+
+/// `<` and friends: `None` for incomparable values (the result is empty).
+pub(crate) fn compare(a: &Item, b: &Item) -> Option<Ordering> {
+    use Value::*;
+    match (&a.value, &b.value) {
+        (Int(_) | Dec(_), Int(_) | Dec(_)) => a.as_number()?.partial_cmp(&b.as_number()?),
+        (Str(x), Str(y)) => Some(x.cmp(y)),
+        (Date(x) | DateTime(x) | Str(x), Date(y) | DateTime(y)) | (Date(x) | DateTime(x), Str(y)) | (Time(x), Time(y)) => {
+            let (x, y) = (strip_utc(x), strip_utc(y));
+            if precision(&x) != precision(&y) {
+                // Comparable only where the shorter one decides.
+                let n = x.len().min(y.len());
+                return match x[..n].cmp(&y[..n]) {
+                    Ordering::Equal => None,
+                    o => Some(o),
+                };
+            }
+            Some(x.cmp(&y))
+        }
+        (Quantity { value: v1, unit: u1 }, Quantity { value: v2, unit: u2 }) if u1 == u2 => v1.partial_cmp(v2),
+        _ => None,
+    }
+}

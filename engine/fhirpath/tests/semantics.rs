@@ -1,0 +1,110 @@
+//! What SDC forms rely on, table-driven: choice types, variables, three-valued logic, the
+//! singleton rules, and errors that say where.
+
+use intake_fhirpath::{Env, ErrorKind, Expr};
+use serde_json::{json, Value as Json};
+
+fn qr() -> Json {
+    json!({"resourceType": "QuestionnaireResponse", "id": "qr1", "authored": "2026-11-20T09:00:00Z",
+      "subject": {"reference": "Patient/p1"},
+      "item": [
+        {"linkId": "substance", "answer": [{"valueCoding": {"system": "http://snomed.info/sct", "code": "764146007", "display": "Penicillin"}}, {"valueString": "dried flowers"}]},
+        {"linkId": "weight", "answer": [{"valueDecimal": 1.63}]},
+        {"linkId": "given", "answer": [{"valueString": "Ana"}, {"valueString": "María"}]},
+        {"linkId": "family", "answer": [{"valueString": "Ruiz"}]},
+        {"linkId": "smoker", "answer": [{"valueBoolean": false}]},
+        {"linkId": "onset", "answer": [{"valueDate": "2019-03"}]}
+      ]})
+}
+
+fn eval(expr: &str) -> Result<Vec<Json>, intake_fhirpath::Error> {
+    let mut env = Env::new().with_now("2026-11-20T09:00:00Z");
+    env.set_json("patient", &json!({"resourceType": "Patient", "id": "p1", "birthDate": "1970-06-15"}));
+    Expr::parse(expr)?.evaluate_json(&qr(), &env).map(|v| v.iter().map(|i| i.to_json()).collect())
+}
+
+#[test]
+fn expressions_forms_use() {
+    let cases: &[(&str, Json)] = &[
+        ("item.where(linkId='substance').answer.value.ofType(Coding).code", json!(["764146007"])),
+        ("item.where(linkId='substance').answer.value.ofType(string)", json!(["dried flowers"])),
+        ("item.where(linkId='substance').answer.value.count()", json!([2])),
+        ("item.where(linkId='weight').answer.value * 100", json!([163])),
+        ("item.where(linkId='given' or linkId='family').answer.value.join(' ')", json!(["Ana María Ruiz"])),
+        ("%resource.subject.reference", json!(["Patient/p1"])),
+        ("'Patient/' + %patient.id", json!(["Patient/p1"])),
+        ("item.where(linkId='onset').answer.value.toDateTime()", json!(["2019-03"])),
+        ("iif(item.where(linkId='smoker').answer.value = true, 1, 0)", json!([0])),
+        ("iif(item.where(linkId='nothing').answer.value.empty(), 'none', 'some')", json!(["none"])),
+        ("iif(false, 'x')", json!([])),
+        ("item.where(linkId='nothing').answer.value = 1", json!([])),
+        ("{} or true", json!([true])),
+        ("{} and true", json!([])),
+        ("{} and false", json!([false])),
+        ("true implies {}", json!([])),
+        ("false implies {}", json!([true])),
+        ("1 + 2 * 3", json!([7])),
+        ("(1 + 2) * 3", json!([9])),
+        ("7 div 2", json!([3])),
+        ("7 mod 2", json!([1])),
+        ("5 / 2", json!([2.5])),
+        ("'abc' & {}", json!(["abc"])),
+        ("'abc' + {}", json!([])),
+        ("today()", json!(["2026-11-20"])),
+        ("@2019-03 < @2020-01-01", json!([true])),
+        ("@2019-03 = @2019-03-01", json!([])),
+        ("'x' in ('x' | 'y')", json!([true])),
+        ("('a' | 'b' | 'a').count()", json!([2])),
+        ("item.select(linkId).first()", json!(["substance"])),
+        ("item.all(linkId.exists())", json!([true])),
+        ("%patient.birthDate.toString().substring(0, 4).toInteger()", json!([1970])),
+        ("QuestionnaireResponse.id", json!(["qr1"])),
+        ("Patient.id", json!([])),
+        ("item[1].linkId", json!(["weight"])),
+        ("item.answer.value.ofType(boolean)", json!([false])),
+        ("5 'mg' * 2", json!([{"value": 10, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}])),
+    ];
+    let mut failures = Vec::new();
+    for (expr, want) in cases {
+        match eval(expr) {
+            Ok(got) if &Json::Array(got.clone()) == want => {}
+            Ok(got) => failures.push(format!("{expr}: got {got:?}, want {want}")),
+            Err(e) => failures.push(format!("{expr}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn errors_say_what_and_where() {
+    let cases: &[(&str, ErrorKind, &str, usize)] = &[
+        ("item.where(linkId = )", ErrorKind::Syntax, "unexpected ')'", 20),
+        ("item.linkId.matches('a.*')", ErrorKind::Unsupported, "matches()", 12),
+        ("frobnicate()", ErrorKind::Unsupported, "unknown function frobnicate()", 0),
+        ("%nowhere.id", ErrorKind::Evaluation, "%nowhere is not defined", 0),
+        ("item.linkId + 1", ErrorKind::Evaluation, "single value", 12),
+        ("'unterminated", ErrorKind::Syntax, "unterminated string", 0),
+        ("item.where()", ErrorKind::Evaluation, "where() takes 1 argument(s), not 0", 5),
+    ];
+    for (expr, kind, msg, at) in cases {
+        let e = eval(expr).expect_err(expr);
+        assert_eq!(e.kind, *kind, "{expr}: {e}");
+        assert!(e.message.contains(msg), "{expr}: {e}");
+        assert_eq!(e.at, *at, "{expr}: {e}");
+        assert!(e.to_string().contains(&format!("column {}", at + 1)), "{e}");
+    }
+}
+
+#[test]
+fn hostile_expressions_stop() {
+    // Exponential blow-up by repeat/select over a growing collection, and deep nesting: both
+    // end with an error instead of hanging or overflowing the stack.
+    let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+    let e = eval(&deep).expect_err("deep nesting");
+    assert!(e.message.contains("nests too deeply") || e.kind == ErrorKind::Syntax, "{e}");
+    let blowup = "item.select(item | item | item).select(item | item).repeat(item).count()";
+    let _ = eval(blowup);
+    let big = "(1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select($this))))))";
+    let e = eval(big).expect_err("work budget");
+    assert!(e.message.contains("too much work"), "{e}");
+}
