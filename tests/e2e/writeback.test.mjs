@@ -9,7 +9,7 @@
 // errors; fhirkit checks the same resources in `cargo test` (tests/tests/emitted_resources_are_valid_r4.rs).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,8 @@ after(async () => {
     `# FHIR server (Medplum ${'4.5.2'} router, in memory): ${figures.scenarios} scenario Bundles accepted ` +
       `(${figures.entries} entries: ${figures.created} created, ${figures.updated} updated); ` +
       `${figures.retried} retried with no new resource and identical server state ` +
-      `(${figures.retryUpdates412} retried updates answered 412: already applied)`,
+      `(${figures.retryUpdates412} retried updates answered 412: already applied); ` +
+      `${figures.templateBundles || 0} template-extracted Bundles accepted and retried without duplicates`,
   );
 });
 
@@ -155,6 +156,41 @@ describe('write-back Bundles on a FHIR server', () => {
   }
 });
 
+// Bundles from SDC template extraction (CSIRO's forms and responses, `intake extract`): the
+// server accepts them whole, and a retry creates nothing twice. PATCH fixtures are left out:
+// they patch chart resources the fixtures do not include.
+const EXTRACTION = join(ROOT, '..', 'shared', 'corpus', 'extraction');
+const templateBundles = readdirSync(join(EXTRACTION, 'extracted'))
+  .map((f) => f.replace(/^extracted/, '').replace(/\.json$/, ''))
+  .sort()
+  .map((name) => {
+    const run = spawnSync(bin, ['extract', join(EXTRACTION, 'questionnaires', `Q${name}.json`), join(EXTRACTION, 'questionnaireResponses', `QR${name}.json`), '--now', '2026-11-20T09:00:00Z'], { encoding: 'utf8' });
+    return { name, bundle: JSON.parse(run.stdout), leftOut: run.stderr.trim() };
+  })
+  .filter((t) => t.bundle.entry.length > 0 && t.bundle.entry.every((e) => e.request.method !== 'PATCH'));
+
+describe('template-extracted Bundles on the FHIR server', () => {
+  it('there are some to post', () => assert.ok(templateBundles.length >= 6, templateBundles.map((t) => t.name).join(', ')));
+  for (const t of templateBundles) {
+    it(`${t.name}: accepted whole, retry creates nothing twice`, async () => {
+      server.repo.clear();
+      const first = await fhir('POST', '', t.bundle);
+      assert.equal(first.status, 200, JSON.stringify(first.body).slice(0, 600));
+      first.body.entry.forEach((e, i) => assert.match(e.response.status, /^20[01]/, `entry ${i}: ${e.response.status}`));
+      const after1 = serverState();
+      const second = await fhir('POST', '', t.bundle);
+      assert.equal(second.status, 200);
+      second.body.entry.forEach((e, i) => {
+        if (t.bundle.entry[i].request.method === 'POST') assert.match(e.response.status, /^200/, `retry, entry ${i}: ${e.response.status}`);
+      });
+      const after2 = serverState();
+      // PUT entries make a new version on retry (same content); nothing is added.
+      assert.deepEqual(Object.keys(after2).sort(), Object.keys(after1).sort());
+      figures.templateBundles = (figures.templateBundles || 0) + 1;
+    });
+  }
+});
+
 describe('independent validator: npm fhir (R4, required code bindings)', () => {
   const validator = new Fhir();
   const errorsOf = (r) => validator.validate(r, { errorOnUnexpected: true }).messages.filter((m) => m.severity === 'error');
@@ -167,6 +203,10 @@ describe('independent validator: npm fhir (R4, required code bindings)', () => {
         n++;
         for (const e of errorsOf(r)) problems.push(`${s.file} ${r.resourceType}: ${e.location}: ${e.message}`);
       }
+    }
+    for (const t of templateBundles) {
+      n++;
+      for (const e of errorsOf(t.bundle)) problems.push(`template ${t.name}: ${e.location}: ${e.message}`);
     }
     assert.deepEqual(problems, []);
     assert.ok(n >= 28, `validated only ${n} resources`);
