@@ -138,6 +138,8 @@ const SUPPORTED: &[&str] = &[
     "translation",
     "rendering-xhtml/markdown",
     "observationExtract",
+    // By `intake extract` (template_extract), not in the browser bundle.
+    "templateExtract",
     "observationLinkPeriod",
     "item.definition",
     "item.code",
