@@ -162,7 +162,7 @@ pub fn extract(questionnaire: &Json, response: &Json, opts: &Options) -> Result<
     env.set_json("questionnaire", questionnaire);
     let mut x = Extractor { questionnaire, seed, entries: Vec::new(), issues: Vec::new() };
     let root_ctx = vec![item_of(response)];
-    x.allocate_ids(questionnaire, "(root)", "", &mut env);
+    x.allocate_ids(questionnaire, "", &mut env);
     x.variables(questionnaire, "(root)", &root_ctx, &mut env);
     x.templates(questionnaire, "(root)", "", &root_ctx, &env);
     x.items(questionnaire.get("item"), response.get("item"), "", &env);
@@ -219,7 +219,7 @@ impl Extractor<'_> {
 
     /// `extractAllocateId`: a new id per extraction (per item instance for item-level ones),
     /// stable for the same response.
-    fn allocate_ids(&mut self, node: &Json, _link_id: &str, path: &str, env: &mut Env) {
+    fn allocate_ids(&mut self, node: &Json, path: &str, env: &mut Env) {
         for ext in extensions(node, EXT_ALLOCATE) {
             if let Some(name) = ext.get("valueString").and_then(Json::as_str) {
                 let id = uuid_v5(&format!("{}\u{1f}allocate\u{1f}{path}\u{1f}{name}", self.seed));
@@ -261,7 +261,7 @@ impl Extractor<'_> {
                 let p = format!("{path}/{link_id}[{n}]");
                 let ctx = vec![item_of(inst)];
                 let mut env = env.clone();
-                self.allocate_ids(qi, link_id, &p, &mut env);
+                self.allocate_ids(qi, &p, &mut env);
                 self.variables(qi, link_id, &ctx, &mut env);
                 self.templates(qi, link_id, &p, &ctx, &env);
                 // Children: of a group, and of each answer of a question.
@@ -277,7 +277,7 @@ impl Extractor<'_> {
     fn templates(&mut self, node: &Json, link_id: &str, path: &str, ctx: &[Item], env: &Env) {
         for (k, ext) in extensions(node, EXT_TEMPLATE).into_iter().enumerate() {
             let entry_key = format!("{path}\u{1f}template{k}");
-            match self.entry(ext, link_id, &entry_key, ctx, env) {
+            match self.entry(ext, &entry_key, ctx, env) {
                 Ok(Some(e)) => self.entries.push(e),
                 Ok(None) => {}
                 Err((location, message)) => self.issue(link_id, &location, format!("{message}; this resource was left out")),
@@ -292,7 +292,7 @@ impl Extractor<'_> {
 
     /// One Bundle entry from one templateExtract extension. `Ok(None)`: the template filled to
     /// nothing (no answers for it).
-    fn entry(&self, ext: &Json, _link_id: &str, key: &str, ctx: &[Item], env: &Env) -> Result<Option<Json>, (String, String)> {
+    fn entry(&self, ext: &Json, key: &str, ctx: &[Item], env: &Env) -> Result<Option<Json>, (String, String)> {
         let reference = sub_value(ext, "template").and_then(|v| v.get("reference")).and_then(Json::as_str).unwrap_or("");
         let template = self.contained(reference).ok_or_else(|| ("template".to_owned(), format!("no contained resource '{reference}'")))?;
         let rtype = template.get("resourceType").and_then(Json::as_str).unwrap_or("").to_owned();

@@ -56,7 +56,7 @@ impl Env {
 impl Expr {
     /// Evaluate against `input` (the focus, `$this`).
     pub fn evaluate(&self, input: &[Item], env: &Env) -> Result<Vec<Item>, Error> {
-        let cx = Cx { env, steps: Cell::new(0), depth: Cell::new(0), index: None, total: None };
+        let cx = Cx { env, steps: Cell::new(0), depth: Cell::new(0), index: None };
         cx.eval(&self.root, input)
     }
 
@@ -85,7 +85,6 @@ struct Cx<'a> {
     steps: Cell<u64>,
     depth: Cell<usize>,
     index: Option<i64>,
-    total: Option<Coll>,
 }
 
 fn bool_item(b: bool) -> Coll {
@@ -108,7 +107,7 @@ impl Cx<'_> {
 
     /// A child context for a lambda argument evaluated on one item.
     fn with_index(&self, index: i64) -> Cx<'_> {
-        Cx { env: self.env, steps: Cell::new(self.steps.get()), depth: Cell::new(self.depth.get()), index: Some(index), total: self.total.clone() }
+        Cx { env: self.env, steps: Cell::new(self.steps.get()), depth: Cell::new(self.depth.get()), index: Some(index) }
     }
 
     fn eval(&self, node: &Node, focus: &[Item]) -> Result<Coll, Error> {
@@ -147,7 +146,8 @@ impl Cx<'_> {
             Kind::Special(s) => match s.as_str() {
                 "this" => focus.to_vec(),
                 "index" => self.index.map(|i| vec![Item::new(Value::Int(i))]).unwrap_or_default(),
-                "total" => self.total.clone().unwrap_or_default(),
+                // `$total` belongs to aggregate(), which is not supported.
+                "total" => return Err(Error::unsupported(at, "$total (aggregate() is not supported)")),
                 other => return Err(Error::syntax(at, format!("unknown ${other}"))),
             },
             Kind::Index(target, index) => {

@@ -26,9 +26,9 @@ pub struct Token {
     pub at: usize,
 }
 
-const SYMBOLS: [&str; 20] =
-    ["<=", ">=", "!=", "!~", ".", "(", ")", "[", "]", "{", "}", ",", "=", "~", "<", ">", "+", "-", "*", "/"];
-const SYMBOLS_1: [&str; 2] = ["&", "|"];
+/// Two-character symbols first, so `<=` is not read as `<` then `=`.
+const SYMBOLS: [&str; 22] =
+    ["<=", ">=", "!=", "!~", ".", "(", ")", "[", "]", "{", "}", ",", "=", "~", "<", ">", "+", "-", "*", "/", "&", "|"];
 
 pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
     let chars: Vec<char> = src.chars().collect();
@@ -128,7 +128,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
                 i += 1;
             }
             Tok::Special(chars[s..i].iter().collect())
-        } else if let Some(sym) = SYMBOLS.iter().chain(SYMBOLS_1.iter()).find(|s| {
+        } else if let Some(sym) = SYMBOLS.iter().find(|s| {
             let sc: Vec<char> = s.chars().collect();
             chars[i..].starts_with(&sc)
         }) {
