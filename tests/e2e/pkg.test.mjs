@@ -142,9 +142,13 @@ describe('the packed package in a plain-HTML portal', () => {
       const input = [...first.el.querySelectorAll('input[type=radio]')].find((i) => i.labels[0]?.textContent === 'No' && i.closest('fieldset')?.textContent.includes('check your blood pressure at home'));
       input.click();
       await new Promise((r) => setTimeout(r, 30));
-      // Several forms in one document: ids (label targets, radio names) never collide.
+      // Several forms in one document: ids (label targets, radio names, datalists) never collide.
+      const ac = { resourceType: 'Questionnaire', item: [{ linkId: 'drug', type: 'open-choice', text: 'Medicine', answerOption: [{ valueString: 'aspirin' }],
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl', valueCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/questionnaire-item-control', code: 'autocomplete' }] } }] }] };
+      const lists = [await attempt({ questionnaire: ac, chart: maria, storage: false }), await attempt({ questionnaire: ac, chart: maria, storage: false })];
+      out.duplicateIds = { datalists: lists.map((l) => l.el.querySelectorAll('datalist').length) };
       const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
-      out.duplicateIds = { dup: ids.filter((id, i) => ids.indexOf(id) !== i) };
+      out.duplicateIds.dup = ids.filter((id, i) => ids.indexOf(id) !== i);
       first.h.unmount();
       out.brokenRemount = await attempt({ visitType: { ...htnVt, questionnaire: { resourceType: 'Questionnaire', item: [{}] } }, chart: maria });
       const again = await attempt({ visitType: htnVt, chart: maria });
@@ -172,6 +176,7 @@ describe('the packed package in a plain-HTML portal', () => {
     assert.deepEqual(result.ruleError.rendered, true, 'a broken rule does not stop the form');
     assert.ok(result.ruleError.errors.some((e) => /rules\/hypertension\.rhai:2:/.test(e)), JSON.stringify(result.ruleError.errors));
     assert.equal(result.brokenRemount.ok, false);
+    assert.deepEqual(result.duplicateIds.datalists, [1, 1]);
     assert.deepEqual(result.duplicateIds.dup, []);
     assert.equal(result.kept, true, 'answers survive a failed remount');
     assert.ok(result.otherSaved.errors.some((e) => /are for Patient\/maria-hernandez .* not Patient\/sam-okafor .* not loaded and are kept/.test(e)), JSON.stringify(result.otherSaved));

@@ -496,13 +496,14 @@ fn control(
     };
     match def.item_type {
         ItemType::Boolean => {
-            let name = dom_id(r, "f", n);
+            // The group's name is the first option's id (the one the label and summary target).
+            let name = id.clone();
             let opts = [(true, t.yes), (false, t.no)];
             opts.into_iter()
                 .enumerate()
                 .map(|(i, (b, label))| {
                     let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(b)));
-                    let rid = if i == 0 { dom_id(r, "f", n) } else { format!("{}-{i}", dom_id(r, "f", n)) };
+                    let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
                     view! {
                         <div class="ik-option">
                             <input type="radio" id=rid.clone() name=name.clone() prop:checked=checked disabled=read_only
@@ -557,7 +558,7 @@ fn choice_control(
     let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), option_label(o, lang))).collect();
     match style {
         ChoiceStyle::Autocomplete => {
-            let list_id = format!("dl-{}", n.0);
+            let list_id = dom_id(r, "dl", n);
             let d = def.clone();
             let value = move || text_of(&d, &vm.get(), lang, t);
             let opts = options.clone();
@@ -594,13 +595,14 @@ fn choice_control(
         }
         ChoiceStyle::Radio | ChoiceStyle::Checkbox => {
             let multi = style == ChoiceStyle::Checkbox || def.repeats;
-            let name = dom_id(r, "f", n);
+            // The group's name is the first option's id (the one the label and summary target).
+            let name = id.clone();
             let d = def.clone();
             let boxes = options
                 .into_iter()
                 .enumerate()
                 .map(|(i, (value, label))| {
-                    let rid = if i == 0 { id.clone() } else { format!("{}-{i}", dom_id(r, "f", n)) };
+                    let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
                     let v1 = value.clone();
                     let checked = move || vm.with(|x| x.answers.iter().any(|a| same_answer(a, &v1)));
                     let v2 = value.clone();
@@ -628,7 +630,7 @@ fn choice_control(
                 .collect_view();
             // Open choice: the patient's own words, beside the options.
             let other = open.then(|| {
-                let oid = format!("{}-other", dom_id(r, "f", n));
+                let oid = format!("{id}-other");
                 let d2 = d.clone();
                 let free = move || {
                     vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default())
@@ -706,7 +708,7 @@ fn quantity_control(
             _ => ui(r).answer_text(n, text),
         }
     };
-    let unit_id = format!("{}-unit", dom_id(r, "f", n));
+    let unit_id = format!("{id}-unit");
     let many = units.len() > 1;
     let unit_view = if many {
         let units2 = units.clone();
