@@ -175,7 +175,7 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
     let chart = loader::chart(&c)?;
     // The host says whose form this is: a chart of anyone else is refused, never guessed.
     if let Some(subject) = get(opts, "subject").as_string() {
-        if !chart.aliases.iter().any(|a| a == &subject || a.ends_with(&format!("/{subject}"))) {
+        if !chart.is_patient_reference(&subject) && !chart.is_patient_reference(&format!("Patient/{subject}")) {
             return Err(format!(
                 "options.subject is {subject}, but the chart is for {}; refusing to fill in one patient's form from another's chart",
                 chart.patient_ref
@@ -210,36 +210,46 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     let key = get(opts, "storageKey")
         .as_string()
         .unwrap_or_else(|| format!("intake:{}:{}", vt.manifest.id, chart.patient_ref));
-    // Resume: saved answers for this visit type and this patient only. Someone else's saved
-    // answers are reported and left where they are (never loaded, never deleted).
-    let saved: Option<Json> = storage.get(&key).and_then(|t| loader::parse(&t));
+    // Resume: saved answers for this visit type and this patient only (see `resume`). Someone
+    // else's saved answers are reported and left where they are (never loaded, never deleted).
     let on_error = func(opts, "onError");
-    let saved = match saved {
-        Some(s) => {
-            let patient = s.get("patient").and_then(Json::as_str).unwrap_or("");
-            let visit = s.get("visit_type").and_then(Json::as_str).unwrap_or("");
-            if !chart.aliases.iter().any(|a| a == patient) || visit != vt.manifest.id {
-                if let Some(f) = &on_error {
-                    let msg = format!(
-                        "saved answers under '{key}' are for {patient} ({visit}), not {} ({}); they were not loaded and are kept",
-                        chart.patient_ref, vt.manifest.id
-                    );
-                    let _ = f.call1(&JsValue::NULL, &js_error(&msg));
-                }
-                None
-            } else {
-                Some(s)
+    let report = |msg: &str| {
+        if let Some(f) = &on_error {
+            let _ = f.call1(&JsValue::NULL, &js_error(msg));
+        }
+    };
+    let raw = storage.get(&key);
+    let mut unreadable = false;
+    let saved: Option<Json> = match raw.as_deref().map(|t| crate::resume::read(t, &key)) {
+        None => None,
+        Some(read) => {
+            if let Some(p) = &read.problem {
+                report(p);
+                unreadable = true;
+            }
+            match read.snapshot {
+                Some(s) => match crate::resume::owner_problem(&s, &chart, &vt) {
+                    Some(p) => {
+                        report(&format!("{p} (storage key '{key}')"));
+                        None
+                    }
+                    None if crate::resume::sent_earlier(&s, &now) => {
+                        report(&format!("saved answers under '{key}' were sent at an earlier visit; a new form was started"));
+                        None
+                    }
+                    None => Some(s),
+                },
+                None => None,
             }
         }
-        None => None,
     };
     let session_id = get(opts, "sessionId")
         .as_string()
-        .or_else(|| saved.as_ref().and_then(|s| s.get("session")).and_then(Json::as_str).map(str::to_owned))
+        .or_else(|| saved.as_ref().and_then(crate::resume::session_id))
         .unwrap_or_else(random_id);
     let session = Session::new(vt.clone(), chart, context, now, &session_id).map_err(|e| e.to_string())?;
     let callbacks = Callbacks { on_change: func(opts, "onChange"), on_submit: func(opts, "onSubmit"), on_error: on_error.clone() };
-    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref());
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
     let ui_ref = StoredValue::new_local(ui.clone());

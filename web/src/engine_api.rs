@@ -13,6 +13,7 @@ use intake_engine::session::NodeId;
 use intake_engine::Session;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::api::{prepare, random_id, Prepared};
 
@@ -29,6 +30,8 @@ fn parse_out(text: &str) -> JsValue {
 pub struct EngineSession {
     session: Session,
     lang: String,
+    /// Saved entries that could not be restored (the snapshot itself stays with the host).
+    restore_problems: Vec<String>,
 }
 
 /// Start a session: the same options as `mount` (visitType or questionnaire, chart, locale,
@@ -37,15 +40,43 @@ pub struct EngineSession {
 pub fn create_session(options: JsValue) -> Result<EngineSession, JsValue> {
     let Prepared { vt, chart, context, now, lang } = prepare(&options).map_err(err)?;
     let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED);
-    let session_id = get("sessionId").as_string().unwrap_or_else(random_id);
-    let mut session = Session::new(vt, chart, context, now, &session_id).map_err(err)?;
+    // `saved`: the same rules as mount's autosave (see `resume`): it must name this patient
+    // and visit type, and its session id is kept so identifiers stay stable across a resume.
     let saved = get("saved");
-    if saved.is_object() {
+    let saved: Option<Json> = if saved.is_object() {
         let text = js_sys::JSON::stringify(&saved).ok().and_then(|s| s.as_string()).unwrap_or_default();
-        let json: Json = serde_json::from_str(&text).map_err(err)?;
-        answers_file::apply(&mut session, &json).map_err(err)?;
+        let json: Json = serde_json::from_str(&text).map_err(|e| err(format!("options.saved: {e}")))?;
+        if let Some(p) = crate::resume::owner_problem(&json, &chart, &vt) {
+            return Err(err(format!("options.saved: {p}")));
+        }
+        Some(json)
+    } else if saved.is_undefined() || saved.is_null() {
+        None
+    } else {
+        return Err(err("options.saved: expected the object snapshot() returned"));
+    };
+    let saved_id = saved.as_ref().and_then(crate::resume::session_id);
+    let session_id = match (get("sessionId").as_string(), saved_id) {
+        (Some(given), Some(saved)) if given != saved => {
+            return Err(err(format!(
+                "options.sessionId is {given}, but options.saved belongs to session {saved}; resuming under another id would duplicate the submission"
+            )))
+        }
+        (Some(given), _) => given,
+        (None, Some(saved)) => saved,
+        (None, None) => random_id(),
+    };
+    let mut session = Session::new(vt, chart, context, now, &session_id).map_err(err)?;
+    let restore_problems = match &saved {
+        Some(json) => crate::resume::restore_answers(&mut session, json),
+        None => Vec::new(),
+    };
+    if let Ok(f) = get("onError").dyn_into::<js_sys::Function>() {
+        for p in &restore_problems {
+            let _ = f.call1(&JsValue::NULL, &err(p));
+        }
     }
-    Ok(EngineSession { session, lang })
+    Ok(EngineSession { session, lang, restore_problems })
 }
 
 #[wasm_bindgen]
@@ -99,13 +130,11 @@ impl EngineSession {
         let node = self.node(key)?;
         let text = if value.is_undefined() { "null".into() } else { js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).unwrap_or_default() };
         let json: Json = serde_json::from_str(&text).map_err(err)?;
-        let before: Vec<_> = self.session.preorder().into_iter().map(|n| (n, self.session.node(n).map(|x| (x.state.clone(), x.answers.clone())))).collect();
-        answer_json(&mut self.session, node, &json).map_err(err)?;
-        let changed: Vec<String> = before
-            .into_iter()
-            .filter(|(n, old)| self.session.node(*n).map(|x| (x.state.clone(), x.answers.clone())) != *old)
-            .map(|(n, _)| self.session.node_key(n))
-            .collect();
+        let changes = answer_json(&mut self.session, node, &json).map_err(err)?;
+        let mut nodes = changes.nodes;
+        nodes.sort_unstable();
+        nodes.dedup();
+        let changed: Vec<String> = nodes.into_iter().filter(|n| self.session.node(*n).is_some()).map(|n| self.session.node_key(n)).collect();
         Ok(parse_out(&json!(changed).to_string()))
     }
 
@@ -152,6 +181,12 @@ impl EngineSession {
             .map(|i| json!({"key": i.key, "linkId": i.link_id, "errors": i.errors.iter().map(|e| e.message(&self.lang)).collect::<Vec<_>>()}))
             .collect();
         parse_out(&Json::Array(p).to_string())
+    }
+
+    /// Saved entries `createSession({ saved })` could not restore (everything else was).
+    #[wasm_bindgen(js_name = restoreProblems)]
+    pub fn restore_problems(&self) -> JsValue {
+        parse_out(&json!(self.restore_problems).to_string())
     }
 
     /// Errors of rules that failed (the session showed what they could ask).

@@ -10,6 +10,7 @@ pub mod api;
 pub mod engine_api;
 pub mod i18n;
 pub mod loader;
+pub mod resume;
 pub mod rich_text;
 pub mod state;
 pub mod storage;

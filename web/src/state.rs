@@ -79,6 +79,9 @@ pub struct Ui {
     pub announce: RwSignal<String>,
     pub save_error: RwSignal<Option<String>>,
     pub restored: bool,
+    /// Some saved answers could not be brought back (the patient is told in one sentence; the
+    /// original snapshot is kept under [`Ui::unrestored_key`] until the patient sends).
+    pub partly_restored: bool,
     storage: Box<dyn Storage>,
     storage_key: String,
     callbacks: Callbacks,
@@ -116,21 +119,45 @@ impl Ui {
         storage_key: String,
         callbacks: Callbacks,
         saved: Option<&Json>,
+        original: Option<&str>,
+        unreadable: bool,
     ) -> Rc<Ui> {
         let mut session = session;
         let mut restored = false;
         let mut page = 0;
         let mut drafts: Vec<(String, String)> = Vec::new();
         let mut submitted = None;
+        let mut problems: Vec<String> = Vec::new();
         if let Some(saved) = saved {
             if let Some(answers) = saved.get("answers") {
-                restored = answers_file::apply(&mut session, answers).is_ok();
+                problems = crate::resume::restore_answers(&mut session, saved);
+                restored = answers.as_object().is_some_and(|m| !m.is_empty());
             }
             page = saved.get("page").and_then(Json::as_u64).unwrap_or(0) as usize;
             if let Some(Json::Object(d)) = saved.get("drafts") {
                 drafts = d.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
             }
-            submitted = saved.get("bundle").and_then(Json::as_str).map(str::to_owned);
+            match crate::resume::stored_bundle(&session, saved) {
+                Ok(b) => submitted = b,
+                Err(p) => problems.push(p),
+            }
+        }
+        let partly_restored = unreadable || !problems.is_empty();
+        // Keep the snapshot as it was before this restore, so nothing the patient entered is
+        // gone even if the next autosave writes only what fitted (an earlier kept original
+        // is not overwritten: it is the older, fuller one).
+        let unrestored_key = format!("{storage_key}:unrestored");
+        if partly_restored {
+            if let Some(text) = original {
+                if storage.get(&unrestored_key).is_none() {
+                    let _ = storage.set(&unrestored_key, text);
+                }
+            }
+        }
+        if let Some(f) = &callbacks.on_error {
+            for p in &problems {
+                let _ = f.call1(&JsValue::NULL, &crate::api::js_error(&format!("{p} (the original is kept under '{unrestored_key}')")));
+            }
         }
         let owner = Owner::new();
         let sig = |v| owner.with(|| RwSignal::new(v));
@@ -154,6 +181,7 @@ impl Ui {
             announce,
             save_error,
             restored,
+            partly_restored,
             storage,
             storage_key,
             callbacks,
@@ -488,6 +516,8 @@ impl Ui {
                 *self.submitted.borrow_mut() = Some(text.clone());
                 self.phase.set(Phase::Submitted);
                 self.save();
+                // Sent: the pre-restore original is no longer needed.
+                self.storage.remove(&self.unrestored_key());
                 self.call_submit(&text);
                 Ok(text)
             }
@@ -558,6 +588,12 @@ impl Ui {
     /// Forget the saved answers (after the host confirms the write-back, or to start over).
     pub fn clear_saved(&self) {
         self.storage.remove(&self.storage_key);
+        self.storage.remove(&self.unrestored_key());
+    }
+
+    /// Where the snapshot as it was before a partial restore is kept until the patient sends.
+    pub fn unrestored_key(&self) -> String {
+        format!("{}:unrestored", self.storage_key)
     }
 
     /// Mark every on-file row of a list confirmed, unless the patient already reviewed it.

@@ -34,12 +34,14 @@ pub fn form(r: UiRef) -> impl IntoView {
     let title = u.session.borrow().visit_type().manifest.title_in(u.lang).to_owned();
     let lang = u.lang;
     let root = NodeRef::<leptos::html::Div>::new();
-    let restored = u.restored;
+    let restored = u.restored && !u.partly_restored;
+    let partly_restored = u.partly_restored;
     view! {
         <div class="ik" lang=lang node_ref=root>
             <h2 class="ik-title">{title}</h2>
             <p class="ik-note">{t.saved}</p>
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
+            {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
             <div class="ik-sr" aria-live="polite" aria-atomic="true">{move || ui(r).announce.get()}</div>
             {move || ui(r).save_error.get().map(|e| view! { <p class="ik-warn" role="status">{e}</p> })}
             {move || rule_notice(r)}

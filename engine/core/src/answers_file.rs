@@ -77,10 +77,26 @@ impl fmt::Display for AnswersError {
 impl std::error::Error for AnswersError {}
 
 /// Apply an answers file (the whole file, or just its `answers` object) to a session.
+/// Strict: the first entry that does not fit is the error (CLI input and scenario files, where
+/// a wrong entry is the author's mistake to fix).
 pub fn apply(session: &mut Session, file: &Json) -> Result<(), SessionError> {
+    let problems = restore(session, file)?;
+    match problems.into_iter().next() {
+        Some(first) => Err(SessionError::Answers(first)),
+        None => Ok(()),
+    }
+}
+
+/// Apply an answers file, keeping every entry that still fits and returning the ones that do
+/// not (an autosave from an older version of the form: a renamed linkId, an option removed).
+///
+/// Why not stop at the first problem: the entries after it are the patient's answers too, and
+/// losing them without a word is the failure this exists to prevent. A file for another
+/// patient or visit type is still refused whole.
+pub fn restore(session: &mut Session, file: &Json) -> Result<Vec<AnswersError>, SessionError> {
     let answers = match file.get("answers") {
         Some(a) => a,
-        None if file.get("format").is_some() => return Ok(()),
+        None if file.get("format").is_some() => return Ok(Vec::new()),
         None => file,
     };
     if let Some(saved) = file.get("patient").and_then(Json::as_str) {
@@ -95,38 +111,62 @@ pub fn apply(session: &mut Session, file: &Json) -> Result<(), SessionError> {
             return Err(SessionError::VisitTypeMismatch { saved: saved.to_owned(), current: current.clone() });
         }
     }
-    apply_in(session, None, answers, "answers").map_err(SessionError::Answers)
+    let mut problems = Vec::new();
+    apply_in(session, None, answers, "answers", &mut problems);
+    Ok(problems)
 }
 
-fn apply_in(s: &mut Session, scope: Option<NodeId>, obj: &Json, path: &str) -> Result<(), AnswersError> {
+/// Apply one object of `linkId: answer`; every entry that does not fit is recorded in
+/// `problems` and skipped, the rest still apply.
+fn apply_in(s: &mut Session, scope: Option<NodeId>, obj: &Json, path: &str, problems: &mut Vec<AnswersError>) {
     let err = |path: &str, kind| AnswersError { path: path.to_owned(), kind };
-    let Json::Object(map) = obj else { return Err(err(path, AnswersErrorKind::ExpectedObject)) };
+    let Json::Object(map) = obj else {
+        problems.push(err(path, AnswersErrorKind::ExpectedObject));
+        return;
+    };
     for (key, val) in map {
         if key.starts_with('@') || key == "$comment" {
             continue;
         }
         let kpath = format!("{path}.{key}");
-        let item = s.form().find(key).ok_or_else(|| err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone())))?;
+        let Some(item) = s.form().find(key) else {
+            problems.push(err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone())));
+            continue;
+        };
         let def = s.form().item(item).clone();
         if def.is_repeating_group() {
-            apply_rows(s, scope, item, val, &kpath)?;
+            apply_rows(s, scope, item, val, &kpath, problems);
         } else if !def.item_type.is_question() {
-            apply_in(s, scope, val, &kpath)?;
+            apply_in(s, scope, val, &kpath, problems);
         } else {
-            let node = node_in_scope(s, scope, item).ok_or_else(|| err(&kpath, AnswersErrorKind::NotHere(key.clone())))?;
-            let values = json_values(&def, val).map_err(|kind| err(&kpath, kind))?;
-            answer_keeping_chart_values(s, node, values).map_err(|e| err(&kpath, AnswersErrorKind::Answer(e)))?;
+            let result = node_in_scope(s, scope, item)
+                .ok_or_else(|| err(&kpath, AnswersErrorKind::NotHere(key.clone())))
+                .and_then(|node| {
+                    let values = json_values(&def, val).map_err(|kind| err(&kpath, kind))?;
+                    answer_keeping_chart_values(s, node, values).map_err(|e| err(&kpath, AnswersErrorKind::Answer(e)))
+                });
+            if let Err(e) = result {
+                problems.push(e);
+            }
         }
     }
-    Ok(())
 }
 
-fn apply_rows(s: &mut Session, scope: Option<NodeId>, group: ItemId, val: &Json, path: &str) -> Result<(), AnswersError> {
+fn apply_rows(s: &mut Session, scope: Option<NodeId>, group: ItemId, val: &Json, path: &str, problems: &mut Vec<AnswersError>) {
     let err = |path: &str, kind| AnswersError { path: path.to_owned(), kind };
     let link_id = s.form().item(group).link_id.clone();
-    let Json::Array(rows) = val else { return Err(err(path, AnswersErrorKind::ExpectedRows(link_id))) };
+    let Json::Array(rows) = val else {
+        problems.push(err(path, AnswersErrorKind::ExpectedRows(link_id)));
+        return;
+    };
     let parent = match s.form().item(group).parent {
-        Some(p) => Some(node_in_scope(s, scope, p).ok_or_else(|| err(path, AnswersErrorKind::NotHere(link_id.clone())))?),
+        Some(p) => match node_in_scope(s, scope, p) {
+            Some(n) => Some(n),
+            None => {
+                problems.push(err(path, AnswersErrorKind::NotHere(link_id.clone())));
+                return;
+            }
+        },
         None => None,
     };
     let existing = s.rows(parent, group);
@@ -139,20 +179,72 @@ fn apply_rows(s: &mut Session, scope: Option<NodeId>, group: ItemId, val: &Json,
                 .iter()
                 .copied()
                 .find(|r| s.nodes[r.index()].on_file.as_ref().is_some_and(|o| o.reference == reference))
-                .ok_or_else(|| err(&rpath, AnswersErrorKind::UnknownSource(reference.to_owned())))?,
+                .ok_or_else(|| err(&rpath, AnswersErrorKind::UnknownSource(reference.to_owned()))),
             None => match fresh.pop() {
-                Some(r) => r,
-                None => s.add_row(parent, group).map_err(|e| err(&rpath, AnswersErrorKind::Answer(e)))?.0,
+                Some(r) => Ok(r),
+                None => s.add_row(parent, group).map(|(r, _)| r).map_err(|e| err(&rpath, AnswersErrorKind::Answer(e))),
             },
         };
-        apply_in(s, Some(target), row, &rpath)?;
+        match target {
+            Ok(target) => apply_in(s, Some(target), row, &rpath, problems),
+            Err(e) => problems.push(e),
+        }
     }
     // Rows the file does not list are rows the patient did not keep.
     for r in fresh {
-        s.remove_row(r).map_err(|e| err(path, AnswersErrorKind::Answer(e)))?;
+        if let Err(e) = s.remove_row(r) {
+            problems.push(err(path, AnswersErrorKind::Answer(e)));
+        }
     }
-    Ok(())
 }
+
+/// Read an answers file that may have been cut short (a snapshot written while the tab was
+/// closing, storage quota hit mid-write): the longest prefix that ends after a complete entry,
+/// closed with the brackets still open, so every answer written before the cut is recovered.
+/// Returns `None` when nothing readable is left.
+pub fn salvage(text: &str) -> Option<Json> {
+    if let Ok(j) = serde_json::from_str::<Json>(text) {
+        return Some(j);
+    }
+    // Candidate cut points: before each comma outside strings, with the closers open there.
+    let mut cuts: Vec<(usize, String)> = Vec::new();
+    let mut stack: Vec<u8> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => stack.push(b'}'),
+            b'[' => stack.push(b']'),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' if stack.len() <= crate::answers_file::MAX_SALVAGE_DEPTH => {
+                cuts.push((i, stack.iter().rev().map(|c| *c as char).collect()));
+            }
+            _ => {}
+        }
+    }
+    // The latest cut that parses keeps the most; try a bounded number of them.
+    for (at, closers) in cuts.iter().rev().take(256) {
+        let candidate = format!("{}{}", &text[..*at], closers);
+        if let Ok(j) = serde_json::from_str::<Json>(&candidate) {
+            return Some(j);
+        }
+    }
+    None
+}
+
+/// Nesting deeper than this is not an answers file; salvage does not try to close it.
+pub const MAX_SALVAGE_DEPTH: usize = 32;
 
 /// The node of `item` inside `scope` (a row), or anywhere outside repeating groups.
 fn node_in_scope(s: &Session, scope: Option<NodeId>, item: ItemId) -> Option<NodeId> {
@@ -183,12 +275,16 @@ fn is_within(s: &Session, mut n: NodeId, scope: NodeId) -> bool {
     }
 }
 
-/// Answer one node from answers-file JSON (a value, an array, or null to clear).
-pub fn answer_json(s: &mut Session, node: NodeId, value: &Json) -> Result<(), AnswersError> {
+/// Answer one node from answers-file JSON (a value, an array, or null to clear). Returns what
+/// changed, so a caller's cost is proportional to the change, not to the form.
+pub fn answer_json(s: &mut Session, node: NodeId, value: &Json) -> Result<crate::session::Changes, AnswersError> {
     let def = s.def(node).clone();
     let path = format!("answers.{}", def.key);
+    // Changes pending from earlier operations (a restore) are not this answer's.
+    let _ = s.take_changes();
     let values = json_values(&def, value).map_err(|kind| AnswersError { path: path.clone(), kind })?;
-    answer_keeping_chart_values(s, node, values).map_err(|e| AnswersError { path, kind: AnswersErrorKind::Answer(e) })
+    answer_keeping_chart_values(s, node, values).map_err(|e| AnswersError { path, kind: AnswersErrorKind::Answer(e) })?;
+    Ok(s.take_changes())
 }
 
 /// Answer a node; values the chart itself supplied to this node are accepted as they are

@@ -40,11 +40,14 @@ pub struct OnFileMedication {
     pub source: MedicationSource,
 }
 
-/// Why an entry of the chart was not used.
+/// Why an entry of the chart was not used (or not used in full).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartNote {
     pub entry: usize,
     pub message: String,
+    /// The patient could not review this entry although it is part of their current record
+    /// (a medication whose name cannot be read): the write-back asks a clinician to look.
+    pub needs_review: bool,
 }
 
 /// Problems that make a chart unusable.
@@ -53,6 +56,8 @@ pub enum ChartError {
     Model(ModelError),
     NotABundle { found: Option<String> },
     NoPatient,
+    /// The Patient has neither an id nor a fullUrl: nothing we write could name the patient.
+    PatientWithoutIdentity { entry: usize },
     /// Several patients, not linked as merged records: we will not guess which one is meant.
     SeveralPatients { references: Vec<String> },
 }
@@ -66,6 +71,11 @@ impl fmt::Display for ChartError {
             }
             ChartError::NotABundle { found: None } => write!(f, "chart: expected a Bundle, but resourceType is missing"),
             ChartError::NoPatient => write!(f, "chart: the Bundle holds no Patient resource"),
+            ChartError::PatientWithoutIdentity { entry } => write!(
+                f,
+                "chart: Bundle.entry[{entry}].resource is the Patient but has neither an id nor a fullUrl; \
+                 nothing written back could name the patient, so the chart is refused"
+            ),
             ChartError::SeveralPatients { references } => write!(
                 f,
                 "chart: the Bundle holds {} unlinked patients ({}); refusing to guess which one is the subject",
@@ -126,10 +136,26 @@ impl Chart {
             typed.push((i, entry.full_url.clone(), r));
         }
         let (patient_idx, patient, aliases, merged) = choose_patient(&typed)?;
-        let patient_ref = match &patient.id {
-            Some(id) => format!("Patient/{id}"),
-            None => typed[patient_idx].1.clone().unwrap_or_else(|| "Patient/unknown".into()),
+        let patient_ref = match (&patient.id, &typed[patient_idx].1) {
+            (Some(id), _) => format!("Patient/{id}"),
+            (None, Some(url)) => url.clone(),
+            (None, None) => return Err(ChartError::PatientWithoutIdentity { entry: typed[patient_idx].0 }),
         };
+        // Medications referenced by MedicationStatement/Request (the US Core and Epic shape).
+        let medications: Vec<(Vec<String>, Option<CodeableConcept>)> = typed
+            .iter()
+            .filter_map(|(_, url, r)| match r {
+                AnyResource::Other(json) if json.get("resourceType").and_then(Json::as_str) == Some("Medication") => {
+                    let mut keys = Vec::new();
+                    if let Some(id) = json.get("id").and_then(Json::as_str) {
+                        keys.push(format!("Medication/{id}"));
+                    }
+                    keys.extend(url.iter().cloned());
+                    Some((keys, medication_code(json)))
+                }
+                _ => None,
+            })
+            .collect();
         let mut chart = Chart {
             patient,
             patient_ref,
@@ -143,7 +169,7 @@ impl Chart {
             notes: Vec::new(),
         };
         for (i, full_url, r) in typed {
-            chart.take(i, full_url, r);
+            chart.take(i, full_url, r, &medications);
         }
         // Newest first; undated observations last.
         crate::small::sort_by_key(&mut chart.observations, |o| {
@@ -153,12 +179,22 @@ impl Chart {
     }
 
     /// True if a reference points at this chart's patient.
+    ///
+    /// Whole references are compared, base URL included when the reference has one:
+    /// `http://other.example/Patient/7` is not our `Patient/7`, and neither is `Group/Patient/7`.
+    /// A version suffix (`/_history/2`) still names the same patient.
     pub fn is_patient(&self, r: &Option<Reference>) -> bool {
         let Some(reference) = r.as_ref().and_then(|r| r.reference.as_deref()) else { return false };
-        self.aliases.iter().any(|a| reference == a || reference.ends_with(&format!("/{a}")))
+        self.is_patient_reference(reference)
     }
 
-    fn take(&mut self, entry: usize, full_url: Option<String>, r: AnyResource) {
+    /// [`Chart::is_patient`] for a reference string.
+    pub fn is_patient_reference(&self, reference: &str) -> bool {
+        let reference = without_history(reference);
+        self.aliases.iter().any(|a| a == reference)
+    }
+
+    fn take(&mut self, entry: usize, full_url: Option<String>, r: AnyResource, medications: &[(Vec<String>, Option<CodeableConcept>)]) {
         let (subject, kind) = match &r {
             AnyResource::AllergyIntolerance(a) => (&a.patient, "AllergyIntolerance"),
             AnyResource::MedicationStatement(m) => (&m.subject, "MedicationStatement"),
@@ -176,6 +212,7 @@ impl Chart {
                     Some(w) => format!("{kind} belongs to {w}, not to {}; not used", self.patient_ref),
                     None => format!("{kind} names no patient; not used"),
                 },
+                needs_review: false,
             });
             return;
         }
@@ -197,10 +234,12 @@ impl Chart {
             }
             AnyResource::MedicationStatement(m) => {
                 if matches!(m.status.as_deref(), Some("active") | Some("intended")) {
-                    if let Some(concept) = intake_fhir::medication_concept(&m.medication) {
+                    let reference = reference(&m.id);
+                    let contained = m.extra.get("contained");
+                    if let Some(concept) = self.medication_of(entry, &reference, &m.medication, contained, medications) {
                         let dosage = m.dosage.iter().find_map(|d| d.text.clone());
                         self.add_medication(OnFileMedication {
-                            reference: reference(&m.id),
+                            reference,
                             version: version(&m.meta),
                             concept,
                             dosage,
@@ -212,10 +251,12 @@ impl Chart {
             AnyResource::MedicationRequest(m) => {
                 let is_order = !matches!(m.intent.as_deref(), Some("proposal"));
                 if m.status.as_deref() == Some("active") && is_order {
-                    if let Some(concept) = intake_fhir::medication_concept(&m.medication) {
+                    let reference = reference(&m.id);
+                    let contained = m.extra.get("contained");
+                    if let Some(concept) = self.medication_of(entry, &reference, &m.medication, contained, medications) {
                         let dosage = m.dosage_instruction.iter().find_map(|d| d.text.clone());
                         self.add_medication(OnFileMedication {
-                            reference: reference(&m.id),
+                            reference,
                             version: version(&m.meta),
                             concept,
                             dosage,
@@ -234,6 +275,68 @@ impl Chart {
             }
             _ => {}
         }
+    }
+
+    /// What a current medication is: its `medicationCodeableConcept`, or the Medication its
+    /// `medicationReference` points to (contained `#id`, or elsewhere in the chart).
+    ///
+    /// A medication that cannot be named is never dropped silently: it is noted for the host,
+    /// and the write-back asks a clinician to review it, since the patient could not.
+    fn medication_of(
+        &mut self,
+        entry: usize,
+        owner: &str,
+        medication: &Option<Value>,
+        contained: Option<&Json>,
+        medications: &[(Vec<String>, Option<CodeableConcept>)],
+    ) -> Option<CodeableConcept> {
+        let problem = match medication {
+            Some(Value::CodeableConcept(c)) if !c.coding.is_empty() || c.text.is_some() => return Some(c.clone()),
+            Some(Value::CodeableConcept(_)) => "its medicationCodeableConcept has neither a coding nor text".to_owned(),
+            Some(Value::Reference(r)) => {
+                let target = r.reference.as_deref().unwrap_or("");
+                let found = if let Some(local) = target.strip_prefix('#') {
+                    contained
+                        .and_then(Json::as_array)
+                        .into_iter()
+                        .flatten()
+                        .find(|c| {
+                            c.get("resourceType").and_then(Json::as_str) == Some("Medication")
+                                && c.get("id").and_then(Json::as_str) == Some(local)
+                        })
+                        .map(medication_code)
+                } else if target.is_empty() {
+                    None
+                } else {
+                    let target = without_history(target);
+                    medications.iter().find(|(keys, _)| keys.iter().any(|k| k == target)).map(|(_, c)| c.clone())
+                };
+                match (found, r.display.as_deref()) {
+                    (Some(Some(code)), _) => return Some(code),
+                    (Some(None), Some(d)) | (None, Some(d)) if !d.trim().is_empty() => {
+                        // Named, but not coded: shown by its name; a change goes to review
+                        // (free text is never guessed into a code).
+                        return Some(CodeableConcept::text(d));
+                    }
+                    (Some(None), _) => format!("the Medication {target} has no code"),
+                    (None, _) if target.is_empty() => "its medicationReference has no reference".to_owned(),
+                    (None, _) => format!("the Medication {target} it points to is not in the chart"),
+                }
+            }
+            Some(_) => "its medication[x] is of an unexpected type".to_owned(),
+            None => "it has no medication[x]".to_owned(),
+        };
+        self.notes.push(ChartNote {
+            entry,
+            message: format!("{owner} is a current medication, but {problem}; the patient cannot review it, so a clinician is asked to"),
+            needs_review: true,
+        });
+        None
+    }
+
+    /// Chart entries the patient could not review although they are current.
+    pub fn unreviewable(&self) -> impl Iterator<Item = &ChartNote> {
+        self.notes.iter().filter(|n| n.needs_review)
     }
 
     /// The same drug prescribed twice is one medication to review.
@@ -279,6 +382,21 @@ impl Chart {
                 }
         })
     }
+}
+
+/// A reference without its version suffix (`Patient/7/_history/2` is `Patient/7`).
+fn without_history(reference: &str) -> &str {
+    match reference.find("/_history/") {
+        Some(i) => &reference[..i],
+        None => reference,
+    }
+}
+
+/// A Medication resource's `code`, read leniently (a malformed code is no code).
+fn medication_code(json: &Json) -> Option<CodeableConcept> {
+    let code = json.get("code")?;
+    let cc = CodeableConcept::from_json(code, &mut Cx::new("Medication.code")).ok()?;
+    (!cc.coding.is_empty() || cc.text.is_some()).then_some(cc)
 }
 
 /// `code` may be a bare code (any system) or `system|code`.
@@ -360,7 +478,8 @@ fn choose_patient(typed: &[Typed]) -> Result<(usize, Patient, Vec<String>, Vec<P
         let points_to_survivor = p2.link.iter().any(|l| {
             l.type_.as_deref() == Some("replaced-by")
                 && l.other.as_ref().and_then(|o| o.reference.as_deref()).is_some_and(|r| {
-                    aliases.iter().any(|a| r == a || r.ends_with(&format!("/{a}")))
+                    let r = without_history(r);
+                    aliases.iter().any(|a| r == a)
                 })
         });
         if !points_to_survivor {

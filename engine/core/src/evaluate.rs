@@ -288,8 +288,12 @@ impl Session {
     fn touched_by(&self, r: usize, run: &RuleRun) -> Vec<ItemId> {
         match run {
             RuleRun::NotRun => Vec::new(),
-            RuleRun::Done(Outcome { effects: Ok(e), .. }) => e.touched().collect(),
-            RuleRun::Done(Outcome { effects: Err(_), .. }) => self.vt.rules.rules[r].gates.clone(),
+            RuleRun::Done(Outcome { effects, error: None, .. }) => effects.touched().collect(),
+            RuleRun::Done(Outcome { effects, error: Some(_), .. }) => {
+                let mut t: Vec<ItemId> = effects.touched().collect();
+                t.extend(self.vt.rules.rules[r].gates.iter().copied());
+                t
+            }
         }
     }
 
@@ -298,29 +302,27 @@ impl Session {
         let mut v = RuleView::default();
         for (r, run) in self.runs.iter().enumerate() {
             let RuleRun::Done(outcome) = run else { continue };
-            match &outcome.effects {
-                Ok(e) => {
-                    if v.asked.is_none() {
-                        if let Some((_, reason)) = e.ask.iter().find(|(i, _)| *i == item) {
-                            v.asked = Some((r, reason.clone()));
-                        }
-                    }
-                    if v.hidden.is_none() {
-                        if let Some((_, reason)) = e.hide.iter().find(|(i, _)| *i == item) {
-                            v.hidden = Some((r, reason.clone()));
-                        }
-                    }
-                    v.required |= e.require.contains(&item);
-                    v.flags.extend(e.flag.iter().filter(|(i, _)| *i == item).map(|(_, t)| t.clone()));
+            let e = &outcome.effects;
+            // A failed run's hides are dropped (fail open: showing one question too many is
+            // safer than hiding one on a half-run rule); what it asked, required and flagged
+            // before failing stays.
+            if v.asked.is_none() {
+                if let Some((_, reason)) = e.ask.iter().find(|(i, _)| *i == item) {
+                    v.asked = Some((r, reason.clone()));
                 }
-                Err(err) => {
-                    if v.asked.is_none() && self.vt.rules.rules[r].gates.contains(&item) {
-                        let text = format!(
-                            "Shown because a rule could not run ({}:{}); please answer it.",
-                            err.file, err.span.line
-                        );
-                        v.asked = Some((r, Some(LocalText { text, translations: Vec::new(), rendering: None })));
-                    }
+            }
+            if outcome.error.is_none() && v.hidden.is_none() {
+                if let Some((_, reason)) = e.hide.iter().find(|(i, _)| *i == item) {
+                    v.hidden = Some((r, reason.clone()));
+                }
+            }
+            v.required |= e.require.contains(&item);
+            v.flags.extend(e.flag.iter().filter(|(i, _)| *i == item).map(|(_, t)| t.clone()));
+            if outcome.error.is_some() {
+                if v.asked.is_none() && self.vt.rules.rules[r].gates.contains(&item) {
+                    // Patient-facing: no file names or lines (the host's onError and the
+                    // write-back's review Task carry those).
+                    v.asked = Some((r, Some(rule_failed_reason())));
                 }
             }
         }
@@ -417,5 +419,17 @@ impl Session {
         for r in self.rows(node.parent, node.item) {
             self.enqueue(r);
         }
+    }
+}
+
+/// Why an item is shown when the rule that decides it could not run, in the patient's words.
+fn rule_failed_reason() -> LocalText {
+    LocalText {
+        text: "We ask this to be safe, because part of the form could not decide whether it applies to you.".into(),
+        translations: vec![
+            ("en".into(), "We ask this to be safe, because part of the form could not decide whether it applies to you.".into()),
+            ("es".into(), "Le preguntamos esto por seguridad, porque una parte del formulario no pudo decidir si le corresponde.".into()),
+        ],
+        rendering: None,
     }
 }

@@ -252,13 +252,22 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.observations();
     b.patient_changes();
     b.flags();
+    b.rule_failures();
+    b.unreviewable_chart_entries();
     b.provenance();
     Ok(WriteBack {
-        identifier: format!("urn:uuid:{}", stable_uuid(s.id(), "Bundle")),
+        identifier: bundle_identifier(s),
         timestamp: s.now(),
         entries: b.entries,
         decisions: b.decisions,
     })
+}
+
+/// The identifier the write-back Bundle of this session's current content has. A stored
+/// Bundle with another identifier was built for other answers, another patient or another
+/// form, and must not be handed back as this session's.
+pub fn bundle_identifier(s: &Session) -> String {
+    format!("urn:uuid:{}", stable_uuid(&response::submission_id(s), "Bundle"))
 }
 
 fn rows_of_list(s: &Session, list: &OnFileList) -> Vec<NodeId> {
@@ -316,6 +325,8 @@ fn concept_of(v: &Value) -> Result<CodeableConcept, String> {
 
 struct Builder<'a> {
     s: &'a Session,
+    /// [`response::submission_id`]: what every identifier derives from.
+    submission: String,
     qr_url: String,
     patient: Reference,
     /// Who reported: the patient, or a RelatedPerson for a proxy.
@@ -334,6 +345,7 @@ impl<'a> Builder<'a> {
         let patient = patient_reference(s);
         let b = Builder {
             s,
+            submission: response::submission_id(s),
             qr_url,
             reporter: patient.clone(),
             patient,
@@ -383,7 +395,7 @@ impl<'a> Builder<'a> {
 
     /// POST a new resource conditionally; returns its fullUrl.
     fn create(&mut self, key: &str, resource_type: &str, mut resource: Resource) -> String {
-        let uuid = stable_uuid(self.s.id(), key);
+        let uuid = stable_uuid(&self.submission, key);
         resource.set_identifier(urn_identifier(&uuid));
         let url = full_url(&uuid);
         self.entries.push(Entry { full_url: url.clone(), resource: Box::new(resource), request: post_request(resource_type, &uuid) });
@@ -426,7 +438,7 @@ impl<'a> Builder<'a> {
                 ..Default::default()
             });
         }
-        let uuid = stable_uuid(self.s.id(), key);
+        let uuid = stable_uuid(&self.submission, key);
         let task = Task {
             contained,
             identifier: vec![urn_identifier(&uuid)],
@@ -1085,13 +1097,60 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A Task for every rule that failed for this patient. Its gated items were shown and what
+    /// it decided before failing was kept, but whatever it would have checked afterwards was not
+    /// checked: a clinician must look at these answers, and the failure must not pass unnoticed.
+    fn rule_failures(&mut self) {
+        let s = self.s;
+        let mut seen: Vec<String> = Vec::new();
+        for e in s.rule_errors() {
+            let text = e.to_string();
+            if seen.contains(&text) {
+                continue;
+            }
+            seen.push(text.clone());
+            self.review(
+                &format!("Task|rule-failed|{}", e.file),
+                format!("Rule {} failed for this patient: {text}. Review the answers it checks; decisions it made before failing were kept.", e.file),
+                self.qr_ref(),
+                vec![("rule", Value::String(e.file.clone())), ("error", Value::String(text.clone()))],
+                None,
+            );
+            self.decide(e.file.clone(), "Task", Change::Add, Action::Review, format!("rule failed: {text}"));
+        }
+    }
+
+    /// A Task for current chart entries the patient could not review (a medication whose name
+    /// could not be read): the patient was never asked about them, and the clinician must know.
+    fn unreviewable_chart_entries(&mut self) {
+        let s = self.s;
+        let notes: Vec<String> = s.chart().unreviewable().map(|n| format!("Bundle.entry[{}]: {}", n.entry, n.message)).collect();
+        if notes.is_empty() {
+            return;
+        }
+        let inputs = notes.iter().map(|n| ("chart-entry", Value::String(n.clone()))).collect();
+        self.review(
+            "Task|chart-unreviewable",
+            format!(
+                "{} current chart entr{} could not be shown to the patient for review: {}",
+                notes.len(),
+                if notes.len() == 1 { "y" } else { "ies" },
+                notes.join("; ")
+            ),
+            self.qr_ref(),
+            inputs,
+            None,
+        );
+        self.decide("chart".into(), "Task", Change::Add, Action::Review, format!("{} chart entries not reviewable by the patient", notes.len()));
+    }
+
     /// One Provenance: everything written came from this QuestionnaireResponse, from this person.
     fn provenance(&mut self) {
         if self.targets.is_empty() {
             return;
         }
         let s = self.s;
-        let uuid = stable_uuid(s.id(), "Provenance");
+        let uuid = stable_uuid(&self.submission, "Provenance");
         let tag = Coding::new(INTAKE_TAG_SYSTEM, &format!("urn:uuid:{uuid}"), "");
         let mut agent = ProvenanceAgent {
             type_: Some(coded("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author")),

@@ -32,9 +32,36 @@ impl Status {
     }
 }
 
-/// The QR's stable UUID within the session.
+/// The QR's stable UUID: a function of the session and of what is submitted.
 pub fn response_uuid(s: &Session) -> String {
-    stable_uuid(s.id(), "QuestionnaireResponse")
+    stable_uuid(&submission_id(s), "QuestionnaireResponse")
+}
+
+/// The id every write-back identifier derives from: the session id plus a digest of the
+/// content (patient, questionnaire, respondent, and the response items).
+///
+/// Why content too: a retried submit of the same answers must reuse every identifier (so the
+/// server's conditional creates match and nothing is written twice), but a submit after the
+/// patient changed an answer must not reuse them, or the server would keep the first version
+/// and silently drop the change. Time is left out, so a retry minutes later still matches.
+pub fn submission_id(s: &Session) -> String {
+    submission_id_of(s, &items(s, s.roots()))
+}
+
+fn submission_id_of(s: &Session, items: &[ResponseItem]) -> String {
+    use intake_fhir::WriteJson;
+    let form = s.form();
+    let mut content = String::new();
+    content.push_str(&s.chart().patient_ref);
+    content.push('\u{1f}');
+    content.push_str(&form.canonical().unwrap_or_default());
+    content.push('\u{1f}');
+    author_reference(s).0.write_json(&mut content);
+    content.push('\u{1f}');
+    for item in items {
+        item.write_json(&mut content);
+    }
+    format!("{}\u{1f}{}", s.id(), crate::ids::uuid_v5(&content))
 }
 
 /// The patient as a reference, with their display name and current record number, so the
@@ -80,7 +107,8 @@ pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
 
 /// Build the QuestionnaireResponse.
 pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
-    let uuid = response_uuid(s);
+    let item = items(s, s.roots());
+    let uuid = stable_uuid(&submission_id_of(s, &item), "QuestionnaireResponse");
     let (author, contained) = author_reference(s);
     let form = s.form();
     let questionnaire = form.canonical().or_else(|| form.questionnaire.id.as_ref().map(|id| format!("Questionnaire/{id}")));
@@ -98,7 +126,7 @@ pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
         authored: Some(s.now()),
         author: Some(author.clone()),
         source: Some(author),
-        item: items(s, s.roots()),
+        item,
         ..Default::default()
     }
 }

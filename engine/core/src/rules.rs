@@ -148,11 +148,19 @@ impl Effects {
     }
 }
 
-/// The outcome of a run: effects (or the error that stopped it), and which items' answers the
-/// run read before it ended. A failed run keeps its reads so it runs again when they change.
+/// The outcome of a run: what it decided, the error that stopped it (if one did), and which
+/// items' answers the run read before it ended.
+///
+/// Why effects survive an error: a rule that flagged chest pain on line 3 and then divided by
+/// a height of 0 on line 9 has still decided that chest pain needs a clinician. Dropping the
+/// flag because of an unrelated later line would silently lose a review; so what a run decided
+/// before it failed stays, the failure itself is reported (and becomes a review Task in the
+/// write-back), and the rule's gated items are shown (fail open). A failed run keeps its reads
+/// so it runs again when they change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    pub effects: Result<Effects, RuleError>,
+    pub effects: Effects,
+    pub error: Option<RuleError>,
     pub reads: Vec<ItemId>,
 }
 
@@ -239,8 +247,8 @@ impl RuleBook {
             None => (Vec::new(), Effects::default()),
         };
         crate::small::sort_dedup(&mut reads);
-        let effects = result.map(|()| effects).map_err(|e| runtime_error(&r.name, &e));
-        Outcome { effects, reads }
+        let error = result.err().map(|e| runtime_error(&r.name, &e));
+        Outcome { effects, error, reads }
     }
 }
 
@@ -329,7 +337,10 @@ fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engi
     // element type (about 75 KB of wasm on a patient's phone). Rules get exactly the array
     // functions they need.
     register_array_api(&mut engine);
+    register_checked_arithmetic(&mut engine);
     engine
+        // Off, so the checked arithmetic below replaces rhai's built-in operators on numbers.
+        .set_fast_operators(false)
         .set_max_operations(MAX_OPERATIONS)
         .set_max_expr_depths(MAX_EXPR_DEPTH)
         .set_max_string_size(MAX_STRING_SIZE)
@@ -469,6 +480,69 @@ fn register_chart_api(engine: &mut Engine, slot: &Slot) {
             .flatten()
             .unwrap_or(Dynamic::UNIT)
     });
+}
+
+/// Arithmetic that never fails on a patient's ordinary values.
+///
+/// Why: rhai stops a script on integer overflow or division by zero. A BMI rule dividing by a
+/// height of 0 would then stop the whole rule, and everything after that line would go
+/// unchecked for this patient. Here such a result is *unknown* (`()`), which compares false
+/// with everything and stays unknown through further arithmetic, so `bmi > 30` is simply not
+/// true and the rest of the rule still runs. Floats that come out infinite or NaN are unknown
+/// too.
+fn register_checked_arithmetic(engine: &mut Engine) {
+    type Unit = ();
+    fn known_float(x: FLOAT) -> Dynamic {
+        if x.is_finite() { Dynamic::from(x) } else { Dynamic::UNIT }
+    }
+    fn known_int(x: Option<INT>) -> Dynamic {
+        x.map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+    }
+    macro_rules! op {
+        ($name:literal, $assign:literal, $int:expr, $float:expr) => {{
+            let int: fn(INT, INT) -> Option<INT> = $int;
+            let float: fn(FLOAT, FLOAT) -> FLOAT = $float;
+            engine.register_fn($name, move |a: INT, b: INT| known_int(int(a, b)));
+            engine.register_fn($name, move |a: FLOAT, b: FLOAT| known_float(float(a, b)));
+            engine.register_fn($name, move |a: INT, b: FLOAT| known_float(float(a as FLOAT, b)));
+            engine.register_fn($name, move |a: FLOAT, b: INT| known_float(float(a, b as FLOAT)));
+            engine.register_fn($name, |_: Unit, _: INT| Dynamic::UNIT);
+            engine.register_fn($name, |_: INT, _: Unit| Dynamic::UNIT);
+            engine.register_fn($name, |_: Unit, _: FLOAT| Dynamic::UNIT);
+            engine.register_fn($name, |_: FLOAT, _: Unit| Dynamic::UNIT);
+            engine.register_fn($name, |_: Unit, _: Unit| Dynamic::UNIT);
+            // `x += y` with a number on the right: the same checks; the variable becomes
+            // unknown on failure. (The right side is typed, so `text += "..."` keeps rhai's
+            // own string concatenation.)
+            fn assign(a: &mut Dynamic, b: Dynamic, int: fn(INT, INT) -> Option<INT>, float: fn(FLOAT, FLOAT) -> FLOAT) {
+                let r = match (a.as_int(), a.as_float(), b.as_int(), b.as_float()) {
+                    (Ok(x), _, Ok(y), _) => known_int(int(x, y)),
+                    (Ok(x), _, _, Ok(y)) => known_float(float(x as FLOAT, y)),
+                    (_, Ok(x), Ok(y), _) => known_float(float(x, y as FLOAT)),
+                    (_, Ok(x), _, Ok(y)) => known_float(float(x, y)),
+                    _ if a.is_string() => Dynamic::from(format!("{a}{b}")),
+                    _ => Dynamic::UNIT,
+                };
+                *a = r;
+            }
+            engine.register_fn($assign, move |a: &mut Dynamic, b: INT| assign(a, Dynamic::from(b), int, float));
+            engine.register_fn($assign, move |a: &mut Dynamic, b: FLOAT| assign(a, Dynamic::from(b), int, float));
+            engine.register_fn($assign, move |a: &mut Dynamic, _: Unit| assign(a, Dynamic::UNIT, int, float));
+        }};
+    }
+    op!("+", "+=", |a, b| a.checked_add(b), |a, b| a + b);
+    op!("-", "-=", |a, b| a.checked_sub(b), |a, b| a - b);
+    op!("*", "*=", |a, b| a.checked_mul(b), |a, b| a * b);
+    op!("/", "/=", |a, b| a.checked_div(b), |a, b| a / b);
+    op!("%", "%=", |a, b| a.checked_rem(b), |a, b| a % b);
+    op!("**", "**=", |a, b| u32::try_from(b).ok().and_then(|b| a.checked_pow(b)), |a, b| a.powf(b));
+    // Unary operators (also rhai built-ins only in its fast-operator mode).
+    engine.register_fn("!", |b: bool| !b);
+    engine.register_fn("-", |a: INT| known_int(a.checked_neg()));
+    engine.register_fn("-", |a: FLOAT| -a);
+    engine.register_fn("-", |_: Unit| Dynamic::UNIT);
+    engine.register_fn("+", |a: INT| a);
+    engine.register_fn("+", |a: FLOAT| a);
 }
 
 /// `len`, `is_empty`, `contains` (and so the `in` operator), and `for x in array`.

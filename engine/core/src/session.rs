@@ -391,7 +391,7 @@ impl Session {
         self.runs
             .iter()
             .filter_map(|r| match r {
-                RuleRun::Done(Outcome { effects: Err(e), .. }) => Some(e),
+                RuleRun::Done(Outcome { error: Some(e), .. }) => Some(e),
                 _ => None,
             })
             .collect()

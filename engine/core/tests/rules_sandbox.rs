@@ -112,7 +112,8 @@ fn giant_arrays_stop() {
 
 #[test]
 fn runtime_errors_name_the_line() {
-    hostile_after_trigger("    let zero = 0;\n    let x = 10 / zero;");
+    // (Division by zero is not a failure: it is unknown; see tests/hostile_input.rs.)
+    hostile_after_trigger("    let zero = 0;\n    let x = \"text\" * zero;");
 }
 
 #[test]
