@@ -153,8 +153,21 @@ export interface EngineSession {
   /** Throws naming the items that block submit. */
   bundle(): Bundle;
   snapshot(): object;
+  /** Entries of `saved` that could not be restored (everything else was): developer text. */
+  restoreProblems(): string[];
   dispose(): void;
 }
 
 /** The engine without the form, for portals with their own interface. */
-export function createSession(options: SessionOptions & { saved?: object }): Promise<EngineSession>;
+export function createSession(
+  options: SessionOptions & {
+    /**
+     * A `snapshot()` to resume: it must name this chart's patient and this visit type, and its
+     * session id is kept (a different `sessionId` is refused), so identifiers stay stable.
+     * Entries that no longer fit the form are skipped and listed by `restoreProblems()`.
+     */
+    saved?: object;
+    /** Told about saved entries that could not be restored. */
+    onError?: (error: Error) => void;
+  },
+): Promise<EngineSession>;

@@ -10,22 +10,50 @@ export function init(wasmUrl) {
   return ready;
 }
 
+/**
+ * Wrap the host's callbacks so the shell knows when it is inside one: lifecycle calls made
+ * from a callback (unmount inside onSubmit, removing <intake-form> in its submit listener)
+ * must not tear the form down while the form is still running the code that called it.
+ */
+function guarded(options, depth) {
+  const out = { ...options };
+  for (const name of ['onChange', 'onSubmit', 'onError']) {
+    const f = options[name];
+    if (typeof f !== 'function') continue;
+    out[name] = (...args) => {
+      depth.n++;
+      try { return f(...args); } finally { depth.n--; }
+    };
+  }
+  return out;
+}
+
 /** Mount an intake form into `element`. Rejects with a clear Error (and shows it in the element). */
 export async function mount(element, options = {}) {
   if (!(element instanceof HTMLElement)) throw new TypeError('mount(element, options): element must be an HTMLElement');
   await init(options.wasmUrl);
-  const form = wasmMount(element, options);
+  const depth = { n: 0 };
+  const form = wasmMount(element, guarded(options, depth));
   let mounted = true;
+  const teardown = () => {
+    form.unmount();
+    form.free();
+  };
   return {
     get sessionId() { return form.sessionId; },
     getResponse: () => form.getResponse(),
-    submit: async () => form.submit(),
+    submit: async () => {
+      if (!mounted) throw new Error('intake: this form was unmounted');
+      depth.n++;
+      try { return form.submit(); } finally { depth.n--; }
+    },
     clearSaved: () => form.clearSaved(),
     unmount() {
       if (!mounted) return;
       mounted = false;
-      form.unmount();
-      form.free();
+      // Inside one of our callbacks the form is still on the call stack: finish after it returns.
+      if (depth.n > 0) queueMicrotask(teardown);
+      else teardown();
     },
   };
 }
@@ -45,6 +73,7 @@ export async function createSession(options = {}) {
     response: () => s.response(),
     bundle: () => s.bundle(),
     snapshot: () => s.snapshot(),
+    restoreProblems: () => s.restoreProblems(),
     dispose: () => s.free(),
   };
 }

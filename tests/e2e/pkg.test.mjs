@@ -218,3 +218,168 @@ describe('TypeScript declarations', () => {
     assert.match(r.stdout, /bad\.ts.*not assignable/s);
   });
 });
+
+describe('resuming never loses an answer and never reuses a stale submission (issue 13, items 3, 4, 6, 21)', () => {
+  it('restores every saved entry that still fits, keeps the original, and says so', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount, createSession } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, htnVt } = window.data;
+      const now = '2026-11-20T09:00:00-05:00';
+      const s = await createSession({ visitType: htnVt, chart: maria, sessionId: 'resume-1', now });
+      s.answer('home-bp-monitoring', true);
+      s.answer('home-bp-systolic', 142);
+      s.answer('home-bp-diastolic', 88);
+      s.answer('missed-doses', 0);
+      const snap = s.snapshot();
+      const store = () => ({ m: new Map(), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } });
+      const box = () => { const d = document.createElement('div'); document.querySelector('main').append(d); return d; };
+      const open = async (st, key, extra = {}) => {
+        const errors = [];
+        const el = box();
+        const h = await mount(el, { visitType: htnVt, chart: maria, storage: st, storageKey: key, now, onError: (e) => errors.push(e.message), ...extra });
+        await new Promise((r) => setTimeout(r, 20));
+        return { h, el, errors };
+      };
+      const answerOf = (qr, linkId) => {
+        const walk = (items) => { for (const i of items ?? []) { if (i.linkId === linkId) return i.answer?.[0]; const a = walk(i.item) ?? walk(i.answer?.flatMap((x) => x.item ?? [])); if (a) return a; } };
+        return walk(qr.item);
+      };
+      const out = {};
+      // A renamed linkId sorted first and a value no longer valid: the rest still comes back.
+      const st1 = store();
+      const tampered = JSON.stringify({ ...snap, answers: { 'aaa-renamed-in-v2': 'x', ...snap.answers, 'missed-doses': 'lots' } });
+      st1.setItem('k1', tampered);
+      const a = await open(st1, 'k1');
+      const qrA = a.h.getResponse();
+      out.partial = {
+        systolic: answerOf(qrA, 'home-bp-systolic'), diastolic: answerOf(qrA, 'home-bp-diastolic'),
+        errors: a.errors, sentence: a.el.textContent.includes('could not be brought back'),
+        kept: st1.getItem('k1:unrestored') === tampered, sessionId: a.h.sessionId,
+      };
+      a.h.unmount();
+      // A snapshot cut short mid-entry: its complete entries come back.
+      const st2 = store();
+      const text = JSON.stringify(snap);
+      const cut = text.slice(0, text.indexOf('"home-bp-systolic"') + 21);
+      st2.setItem('k2', cut);
+      const b = await open(st2, 'k2');
+      out.truncated = { diastolic: answerOf(b.h.getResponse(), 'home-bp-diastolic'), errors: b.errors, kept: st2.getItem('k2:unrestored') === cut };
+      b.h.unmount();
+      // createSession({ saved }) keeps the snapshot's session id, and refuses a snapshot that names no patient.
+      const r = await createSession({ visitType: htnVt, chart: maria, now, saved: snap });
+      out.resumedId = r.sessionId;
+      out.sameResponseId = r.response().identifier.value === s.response().identifier.value;
+      const { patient, ...anonymous } = snap;
+      try { await createSession({ visitType: htnVt, chart: maria, now, saved: anonymous }); out.anonymous = 'loaded'; } catch (e) { out.anonymous = e.message; }
+      try { await createSession({ visitType: htnVt, chart: maria, now, saved: snap, sessionId: 'other' }); out.otherId = 'loaded'; } catch (e) { out.otherId = e.message; }
+      const withBad = await createSession({ visitType: htnVt, chart: maria, now, saved: JSON.parse(tampered) });
+      out.createProblems = withBad.restoreProblems();
+      return out;
+    });
+    assert.deepEqual(out.partial.systolic, { valueInteger: 142 }, JSON.stringify(out));
+    assert.deepEqual(out.partial.diastolic, { valueInteger: 88 });
+    assert.equal(out.partial.sessionId, 'resume-1');
+    assert.ok(out.partial.errors.some((e) => /aaa-renamed-in-v2/.test(e)), JSON.stringify(out.partial.errors));
+    assert.ok(out.partial.errors.some((e) => /missed-doses/.test(e)), JSON.stringify(out.partial.errors));
+    assert.equal(out.partial.sentence, true, 'the patient is told in one sentence');
+    assert.equal(out.partial.kept, true, 'the original snapshot is kept until the patient sends');
+    assert.deepEqual(out.truncated.diastolic, { valueInteger: 88 }, JSON.stringify(out.truncated));
+    assert.ok(out.truncated.errors.some((e) => /cut short/.test(e)));
+    assert.equal(out.truncated.kept, true);
+    assert.equal(out.resumedId, 'resume-1');
+    assert.equal(out.sameResponseId, true, 'a resumed session emits the same identifiers');
+    assert.match(out.anonymous, /do not say which patient/);
+    assert.match(out.otherId, /belongs to session resume-1/);
+    assert.equal(out.createProblems.length, 2, JSON.stringify(out.createProblems));
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('reuses a stored submission only when it is this session\'s, for these answers, and recent', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount, createSession } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, htnVt } = window.data;
+      const now = '2026-11-20T09:00:00-05:00';
+      const filled = async (systolic) => {
+        const s = await createSession({ visitType: htnVt, chart: maria, sessionId: 'sent-1', now });
+        s.answer('home-bp-monitoring', true);
+        s.answer('home-bp-systolic', systolic);
+        s.answer('home-bp-diastolic', 88);
+        s.answer('missed-doses', 0);
+        for (const row of s.items().filter((i) => i.linkId === 'medication.status' || i.linkId === 'allergy.status')) {
+          s.answer(row.key, { system: 'http://intake-engine.org/fhir/CodeSystem/on-file-review', code: 'confirmed' });
+        }
+        return s;
+      };
+      const s142 = await filled(142);
+      const s150 = await filled(150);
+      const snap = s142.snapshot();
+      const sent142 = JSON.stringify(s142.bundle());
+      const sent150 = JSON.stringify(s150.bundle());
+      const store = (text) => ({ m: new Map([['k', text]]), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } });
+      const open = async (bundle, at = now) => {
+        const errors = [];
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const h = await mount(el, { visitType: htnVt, chart: maria, storage: store(JSON.stringify({ ...snap, bundle })), storageKey: 'k', now: at, onError: (e) => errors.push(e.message) });
+        await new Promise((r) => setTimeout(r, 20));
+        const r = { thanks: !!el.querySelector('.ik-thanks'), errors, answered: JSON.stringify(h.getResponse()).includes('"valueInteger":142') };
+        h.unmount();
+        return r;
+      };
+      return {
+        own: await open(sent142),
+        otherAnswers: await open(sent150),
+        earlierVisit: await open(sent142, '2026-11-23T09:00:00-05:00'),
+        ids: [JSON.parse(sent142).identifier.value, JSON.parse(sent150).identifier.value],
+      };
+    });
+    assert.deepEqual(out.own, { thanks: true, errors: [], answered: true }, 'positive control: its own submission resumes on the thanks page');
+    assert.equal(out.otherAnswers.thanks, false, 'a Bundle for other answers is not reused');
+    assert.ok(out.otherAnswers.errors.some((e) => /does not match these answers/.test(e)), JSON.stringify(out.otherAnswers));
+    assert.equal(out.otherAnswers.answered, true, 'the answers are restored for sending again');
+    assert.equal(out.earlierVisit.thanks, false, 'an earlier visit does not open on "Thank you"');
+    assert.equal(out.earlierVisit.answered, false, 'nor with its answers');
+    assert.ok(out.earlierVisit.errors.some((e) => /earlier visit/.test(e)));
+    assert.notEqual(out.ids[0], out.ids[1], 'changed answers, new identifiers');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('unmounting inside onSubmit, or removing <intake-form> in its submit listener, is safe', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const q = { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string', text: 'Anything else?' }] };
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      let h;
+      let submitted = 0;
+      h = await mount(el, { questionnaire: q, chart: window.data.maria, storage: false, onError: (e) => errors.push(e.message),
+        onSubmit: () => { submitted++; h.unmount(); } });
+      let thrown = null;
+      try { await h.submit(); } catch (e) { thrown = e.message; }
+      await new Promise((r) => setTimeout(r, 30));
+      const mountedGone = el.childElementCount === 0;
+      // The element: removed from the page inside its own submit listener.
+      const form = document.createElement('intake-form');
+      form.setAttribute('locale', 'en');
+      form.questionnaire = q;
+      form.chart = window.data.maria;
+      form.storage = false;
+      document.querySelector('main').append(form);
+      await new Promise((r) => setTimeout(r, 200));
+      form.addEventListener('intake-submit', () => form.remove());
+      let elementThrown = null;
+      try { await form.submit(); } catch (e) { elementThrown = e.message; }
+      await new Promise((r) => setTimeout(r, 30));
+      return { submitted, thrown, mountedGone, errors, elementThrown, elementGone: !form.isConnected };
+    });
+    assert.deepEqual(out, { submitted: 1, thrown: null, mountedGone: true, errors: [], elementThrown: null, elementGone: true });
+    assert.deepEqual(problems, [], 'no uncaught page error');
+    await context.close();
+  });
+});

@@ -648,6 +648,8 @@ pub fn answer_error_text(e: &AnswerError, lang: &str) -> String {
         (AnswerError::UnknownUnit { .. }, true) => "Elija una unidad de la lista.".into(),
         (AnswerError::NotAnOption { .. }, false) => "Please choose one of the options.".into(),
         (AnswerError::NotAnOption { .. }, true) => "Elija una de las opciones.".into(),
+        (AnswerError::OutOfRange { .. }, false) => "Please check this value: it is outside what this question can take.".into(),
+        (AnswerError::OutOfRange { .. }, true) => "Revise este valor: está fuera de lo que esta pregunta admite.".into(),
         (other, _) => other.to_string(),
     }
 }

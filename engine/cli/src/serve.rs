@@ -2,7 +2,7 @@
 //! 127.0.0.1 only. Pages are served with a strict Content-Security-Policy (the same one the
 //! embedding docs ask hosts for), so the demo proves the form runs under it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 
@@ -39,25 +39,58 @@ fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
     out.is_file().then_some(out)
 }
 
-fn respond(mut stream: TcpStream, root: &Path) {
+/// Longest request line or header line read; longer ones are refused, never buffered.
+const MAX_LINE: u64 = 8 * 1024;
+/// All header lines together.
+const MAX_HEAD: usize = 64 * 1024;
+/// A client that sends nothing for this long is dropped.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One line of at most `MAX_LINE` bytes. `Err(true)`: too long; `Err(false)`: I/O error.
+fn read_line_bounded(reader: &mut impl BufRead, line: &mut String) -> Result<usize, bool> {
+    let mut bytes = Vec::new();
+    let n = reader.take(MAX_LINE + 1).read_until(b'\n', &mut bytes).map_err(|_| false)?;
+    if n as u64 > MAX_LINE {
+        return Err(true);
+    }
+    line.push_str(&String::from_utf8_lossy(&bytes));
+    Ok(n)
+}
+
+fn refuse(mut stream: TcpStream, status: &str) {
+    let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+}
+
+fn respond(stream: TcpStream, root: &Path) {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
         Err(_) => return,
     });
     let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
+    match read_line_bounded(&mut reader, &mut request) {
+        Ok(_) => {}
+        Err(true) => return refuse(stream, "414 URI Too Long"),
+        Err(false) => return,
     }
-    // Drain the headers.
+    // Drain the headers, bounded in size.
+    let mut head = 0;
     loop {
         let mut line = String::new();
-        match reader.read_line(&mut line) {
+        match read_line_bounded(&mut reader, &mut line) {
             Ok(0) => break,
             Ok(_) if line == "\r\n" || line == "\n" => break,
-            Ok(_) => {}
-            Err(_) => return,
+            Ok(n) => {
+                head += n;
+                if head > MAX_HEAD {
+                    return refuse(stream, "431 Request Header Fields Too Large");
+                }
+            }
+            Err(true) => return refuse(stream, "431 Request Header Fields Too Large"),
+            Err(false) => return,
         }
     }
+    let mut stream = stream;
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let (status, ctype, body) = if method != "GET" && method != "HEAD" {
@@ -94,6 +127,20 @@ pub fn serve(root: &Path, port: u16) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::resolve;
+
+    #[test]
+    fn request_lines_are_bounded() {
+        use std::io::Cursor;
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100_000));
+        let mut r = std::io::BufReader::new(Cursor::new(long.into_bytes()));
+        let mut line = String::new();
+        assert_eq!(super::read_line_bounded(&mut r, &mut line), Err(true));
+        assert!(line.is_empty(), "nothing of an overlong line is kept");
+        let mut r = std::io::BufReader::new(Cursor::new(b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec()));
+        let mut line = String::new();
+        assert_eq!(super::read_line_bounded(&mut r, &mut line), Ok(16));
+        assert_eq!(line, "GET / HTTP/1.1\r\n");
+    }
 
     #[test]
     fn never_leaves_the_root() {

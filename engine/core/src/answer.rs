@@ -28,6 +28,9 @@ pub enum AnswerError {
     NoSuchNode,
     /// The item sits in a repeating group: say which row.
     AmbiguousRow { link_id: String },
+    /// Of the right type, but outside what FHIR R4 can carry (an integer beyond 32 bits, a
+    /// year before 0001).
+    OutOfRange { link_id: String, what: String },
 }
 
 impl fmt::Display for AnswerError {
@@ -55,6 +58,7 @@ impl fmt::Display for AnswerError {
             AnswerError::AmbiguousRow { link_id } => {
                 write!(f, "'{link_id}' is inside a repeating group; say which row the answer belongs to")
             }
+            AnswerError::OutOfRange { link_id, what } => write!(f, "'{link_id}': {what}"),
         }
     }
 }
@@ -111,17 +115,28 @@ pub fn coerce(def: &ItemDef, v: Value) -> Result<Value, AnswerError> {
         expected: expected(def.item_type),
         got: format!("{} {}", v.type_name(), v.display()),
     };
+    let out_of_range = |what: String| AnswerError::OutOfRange { link_id: def.link_id.clone(), what };
     use ItemType as T;
     Ok(match (def.item_type, v) {
         (T::Boolean, v @ Value::Boolean(_)) => v,
+        // FHIR's integer is 32-bit: a larger value would be invalid R4 on the wire.
+        (T::Integer, Value::Integer(i)) if i32::try_from(i).is_err() => {
+            return Err(out_of_range(format!("{i} is larger than a whole-number answer can be")))
+        }
         (T::Integer, v @ Value::Integer(_)) => v,
+        (T::Date | T::DateTime, Value::Date(d)) if d.year < 1 => {
+            return Err(out_of_range(format!("year {:04} is before the first year a FHIR date can hold (0001)", d.year)))
+        }
+        (T::DateTime, Value::DateTime(d)) if d.date.year < 1 => {
+            return Err(out_of_range(format!("year {:04} is before the first year a FHIR date can hold (0001)", d.date.year)))
+        }
         (T::Decimal, Value::Integer(i)) => Value::Decimal(i as f64),
         (T::Decimal, Value::Decimal(d)) if d.is_finite() => Value::Decimal(d),
         (T::Date, v @ Value::Date(_)) => v,
         (T::DateTime, v @ Value::DateTime(_)) => v,
         (T::DateTime, Value::Date(d)) => Value::DateTime(DateTime { date: d, time: None, offset_minutes: None, zulu: false }),
         (T::Time, v @ Value::Time(_)) => v,
-        (T::String | T::Text, Value::String(s)) => Value::String(s),
+        (T::String | T::Text, Value::String(s)) => Value::String(without_control_characters(s)),
         (T::Url, Value::String(s)) => Value::Text { type_name: "Uri", value: s },
         (T::Url, v @ Value::Text { type_name: "Uri" | "Url", .. }) => v,
         (T::Reference, v @ Value::Reference(_)) => v,
@@ -136,13 +151,22 @@ pub fn coerce(def: &ItemDef, v: Value) -> Result<Value, AnswerError> {
         (T::OpenChoice, v) => match choose(def, &v) {
             Some(option) => option,
             None => match v {
-                Value::String(s) => Value::String(s),
+                Value::String(s) => Value::String(without_control_characters(s)),
                 c @ Value::Coding(_) => c,
                 other => return Err(wrong(&other)),
             },
         },
         (_, v) => return Err(wrong(&v)),
     })
+}
+
+/// Text without control characters other than tab and line breaks: FHIR strings may not hold
+/// them (NUL, BEL, ESC pasted from elsewhere carry no meaning), and a receiver may choke on them.
+fn without_control_characters(s: String) -> String {
+    if !s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return s;
+    }
+    s.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).collect()
 }
 
 /// The option an answer names: by code or equal value, or (for text) by exact label match.

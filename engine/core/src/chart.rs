@@ -334,6 +334,17 @@ impl Chart {
         None
     }
 
+    /// An active "no known allergy" record (SNOMED CT 716186003 and its drug, food,
+    /// environmental and latex siblings), if the chart holds one.
+    pub fn no_known_allergy(&self) -> Option<&OnFile<AllergyIntolerance>> {
+        self.allergies.iter().find(|a| a.resource.code.as_ref().is_some_and(is_no_known_allergy))
+    }
+
+    /// Real allergies on the chart (not "no known allergy" records).
+    pub fn real_allergies(&self) -> impl Iterator<Item = &OnFile<AllergyIntolerance>> {
+        self.allergies.iter().filter(|a| !a.resource.code.as_ref().is_some_and(is_no_known_allergy))
+    }
+
     /// Chart entries the patient could not review although they are current.
     pub fn unreviewable(&self) -> impl Iterator<Item = &ChartNote> {
         self.notes.iter().filter(|n| n.needs_review)
@@ -382,6 +393,13 @@ impl Chart {
                 }
         })
     }
+}
+
+/// SNOMED CT "no known allergy" findings.
+pub const NO_KNOWN_ALLERGY_CODES: &[&str] = &["716186003", "409137002", "429625007", "428607008", "1003774007"];
+
+fn is_no_known_allergy(cc: &CodeableConcept) -> bool {
+    NO_KNOWN_ALLERGY_CODES.iter().any(|c| cc.has_code("http://snomed.info/sct", c))
 }
 
 /// A reference without its version suffix (`Patient/7/_history/2` is `Patient/7`).

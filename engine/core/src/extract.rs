@@ -538,6 +538,19 @@ impl<'a> Builder<'a> {
         if !flags.is_empty() {
             return (Action::Review, format!("flagged by a rule: {}", flags.join("; ")));
         }
+        // A chart that says "no known allergy" and lists allergies (or is about to get one)
+        // contradicts itself: which is true is a clinician's call, not an automatic write.
+        if rt == "AllergyIntolerance" {
+            let chart = self.s.chart();
+            if let Some(nka) = chart.no_known_allergy() {
+                if chart.real_allergies().next().is_some() || change == Change::Add {
+                    return (
+                        Action::Review,
+                        format!("the chart holds an active \"no known allergy\" record ({}) alongside allergies; a clinician resolves it", nka.reference),
+                    );
+                }
+            }
+        }
         let a = self.s.visit_type().manifest.policy.for_resource(rt, change);
         (a, format!("policy for {rt} {}: {}", change.code(), a.code()))
     }
@@ -949,7 +962,16 @@ impl<'a> Builder<'a> {
                 let Some(v) = node.answers.first().and_then(|v| observation_value(def, v)) else { continue };
                 obs.value = Some(v);
             }
-            let (action, why) = self.action_for("Observation", Change::Add, &flags, &[]);
+            let (mut action, mut why) = self.action_for("Observation", Change::Add, &flags, &[]);
+            // A reading dated in the future (beyond a day of clock skew and time zones) is a
+            // typo or a wrong device clock: never filed as a final result.
+            if let Some(Value::DateTime(when)) = &obs.effective {
+                let skew_ms = 24 * 3600 * 1000;
+                if when.epoch_millis() > s.now().epoch_millis() + skew_ms && action != Action::Never {
+                    action = Action::Review;
+                    why = format!("dated {when}, after today ({}): a clinician checks the date", s.now().date);
+                }
+            }
             match action {
                 Action::Auto => {
                     self.create(&format!("Observation|{key}"), "Observation", Resource::Observation(obs));

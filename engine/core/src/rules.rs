@@ -43,6 +43,10 @@ pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 const LINK_ID_FUNCTIONS: &[&str] =
     &["answer", "answers", "answer_in", "answered", "has_answer_code", "ask", "hide", "require", "flag"];
 
+/// Function-pointer machinery: `Fn("hide").call("x")` reaches host functions without naming
+/// them, so neither the linkId checks nor the gating analysis would see the call.
+const FUNCTION_POINTERS: &[&str] = &["Fn", "call", "curry"];
+
 /// A rule script as text, with the name used in messages (its path).
 #[derive(Debug, Clone)]
 pub struct RuleSource {
@@ -76,6 +80,8 @@ pub enum RuleErrorKind {
     TooLarge { bytes: usize },
     Syntax(String),
     UnknownLinkId { function: String, link_id: String },
+    /// A call form the static checks cannot follow (`"x".ask(..)`, `Fn("hide").call(..)`).
+    Forbidden(String),
     /// The script ran too long, recursed too deep, or built too large a value.
     Limit(String),
     Runtime(String),
@@ -89,6 +95,7 @@ impl fmt::Display for RuleError {
                 write!(f, "rule script is {bytes} bytes; the limit is {MAX_SCRIPT_BYTES}")
             }
             RuleErrorKind::Syntax(m) => write!(f, "syntax error: {m}"),
+            RuleErrorKind::Forbidden(m) => write!(f, "{m}"),
             RuleErrorKind::UnknownLinkId { function, link_id } => {
                 write!(f, "{function}(\"{link_id}\"): no item with linkId '{link_id}' in this visit type")
             }
@@ -290,8 +297,36 @@ fn find_mentions(
         let (call, pos) = match path.last() {
             Some(ASTNode::Expr(Expr::FnCall(call, pos))) => (call, pos),
             Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => (call, pos),
+            // `"x".ask(..)` would hide the linkId from the checks below: refused.
+            Some(ASTNode::Expr(Expr::MethodCall(call, pos))) => {
+                let name = call.name.as_str();
+                if LINK_ID_FUNCTIONS.contains(&name) || FUNCTION_POINTERS.contains(&name) {
+                    error = Some(RuleError {
+                        file: file.to_owned(),
+                        span: Span::of(*pos),
+                        kind: RuleErrorKind::Forbidden(if FUNCTION_POINTERS.contains(&name) {
+                            format!("{name}() on a function pointer is not allowed in rules: call host functions by name, e.g. hide(\"item\")")
+                        } else {
+                            format!("call {name}() as a function with the linkId first, e.g. {name}(\"item\", ...), not as a method: `intake check` must be able to verify the linkId")
+                        }),
+                    });
+                    return false;
+                }
+                return true;
+            }
             _ => return true,
         };
+        if FUNCTION_POINTERS.contains(&call.name.as_str()) {
+            error = Some(RuleError {
+                file: file.to_owned(),
+                span: Span::of(*pos),
+                kind: RuleErrorKind::Forbidden(format!(
+                    "{}() is not allowed in rules: function pointers hide which items a rule touches; call host functions by name, e.g. hide(\"item\")",
+                    call.name
+                )),
+            });
+            return false;
+        }
         let name = call.name.as_str();
         if !LINK_ID_FUNCTIONS.contains(&name) {
             return true;
@@ -491,51 +526,35 @@ fn register_chart_api(engine: &mut Engine, slot: &Slot) {
 /// true and the rest of the rule still runs. Floats that come out infinite or NaN are unknown
 /// too.
 fn register_checked_arithmetic(engine: &mut Engine) {
+    // Every registration goes through a plain `fn` pointer of one of a few signatures, so rhai's
+    // registration machinery is instantiated once per signature, not once per operator (which
+    // cost about 15 KB of wasm on the patient's phone).
     type Unit = ();
-    fn known_float(x: FLOAT) -> Dynamic {
-        if x.is_finite() { Dynamic::from(x) } else { Dynamic::UNIT }
-    }
-    fn known_int(x: Option<INT>) -> Dynamic {
-        x.map(Dynamic::from).unwrap_or(Dynamic::UNIT)
-    }
     macro_rules! op {
-        ($name:literal, $assign:literal, $int:expr, $float:expr) => {{
-            let int: fn(INT, INT) -> Option<INT> = $int;
-            let float: fn(FLOAT, FLOAT) -> FLOAT = $float;
-            engine.register_fn($name, move |a: INT, b: INT| known_int(int(a, b)));
-            engine.register_fn($name, move |a: FLOAT, b: FLOAT| known_float(float(a, b)));
-            engine.register_fn($name, move |a: INT, b: FLOAT| known_float(float(a as FLOAT, b)));
-            engine.register_fn($name, move |a: FLOAT, b: INT| known_float(float(a, b as FLOAT)));
-            engine.register_fn($name, |_: Unit, _: INT| Dynamic::UNIT);
-            engine.register_fn($name, |_: INT, _: Unit| Dynamic::UNIT);
-            engine.register_fn($name, |_: Unit, _: FLOAT| Dynamic::UNIT);
-            engine.register_fn($name, |_: FLOAT, _: Unit| Dynamic::UNIT);
-            engine.register_fn($name, |_: Unit, _: Unit| Dynamic::UNIT);
+        ($name:literal, $assign:literal, $op:expr) => {{
+            engine.register_fn($name, int_int::<{ $op }> as fn(INT, INT) -> Dynamic);
+            engine.register_fn($name, float_float::<{ $op }> as fn(FLOAT, FLOAT) -> Dynamic);
+            engine.register_fn($name, int_float::<{ $op }> as fn(INT, FLOAT) -> Dynamic);
+            engine.register_fn($name, float_int::<{ $op }> as fn(FLOAT, INT) -> Dynamic);
+            engine.register_fn($name, unknown as fn(Unit, INT) -> Dynamic);
+            engine.register_fn($name, unknown as fn(INT, Unit) -> Dynamic);
+            engine.register_fn($name, unknown as fn(Unit, FLOAT) -> Dynamic);
+            engine.register_fn($name, unknown as fn(FLOAT, Unit) -> Dynamic);
+            engine.register_fn($name, unknown as fn(Unit, Unit) -> Dynamic);
             // `x += y` with a number on the right: the same checks; the variable becomes
             // unknown on failure. (The right side is typed, so `text += "..."` keeps rhai's
             // own string concatenation.)
-            fn assign(a: &mut Dynamic, b: Dynamic, int: fn(INT, INT) -> Option<INT>, float: fn(FLOAT, FLOAT) -> FLOAT) {
-                let r = match (a.as_int(), a.as_float(), b.as_int(), b.as_float()) {
-                    (Ok(x), _, Ok(y), _) => known_int(int(x, y)),
-                    (Ok(x), _, _, Ok(y)) => known_float(float(x as FLOAT, y)),
-                    (_, Ok(x), Ok(y), _) => known_float(float(x, y as FLOAT)),
-                    (_, Ok(x), _, Ok(y)) => known_float(float(x, y)),
-                    _ if a.is_string() => Dynamic::from(format!("{a}{b}")),
-                    _ => Dynamic::UNIT,
-                };
-                *a = r;
-            }
-            engine.register_fn($assign, move |a: &mut Dynamic, b: INT| assign(a, Dynamic::from(b), int, float));
-            engine.register_fn($assign, move |a: &mut Dynamic, b: FLOAT| assign(a, Dynamic::from(b), int, float));
-            engine.register_fn($assign, move |a: &mut Dynamic, _: Unit| assign(a, Dynamic::UNIT, int, float));
+            engine.register_fn($assign, assign::<{ $op }, INT> as fn(&mut Dynamic, INT));
+            engine.register_fn($assign, assign::<{ $op }, FLOAT> as fn(&mut Dynamic, FLOAT));
+            engine.register_fn($assign, assign::<{ $op }, Unit> as fn(&mut Dynamic, Unit));
         }};
     }
-    op!("+", "+=", |a, b| a.checked_add(b), |a, b| a + b);
-    op!("-", "-=", |a, b| a.checked_sub(b), |a, b| a - b);
-    op!("*", "*=", |a, b| a.checked_mul(b), |a, b| a * b);
-    op!("/", "/=", |a, b| a.checked_div(b), |a, b| a / b);
-    op!("%", "%=", |a, b| a.checked_rem(b), |a, b| a % b);
-    op!("**", "**=", |a, b| u32::try_from(b).ok().and_then(|b| a.checked_pow(b)), |a, b| a.powf(b));
+    op!("+", "+=", ADD);
+    op!("-", "-=", SUB);
+    op!("*", "*=", MUL);
+    op!("/", "/=", DIV);
+    op!("%", "%=", REM);
+    op!("**", "**=", POW);
     // Unary operators (also rhai built-ins only in its fast-operator mode).
     engine.register_fn("!", |b: bool| !b);
     engine.register_fn("-", |a: INT| known_int(a.checked_neg()));
@@ -543,6 +562,76 @@ fn register_checked_arithmetic(engine: &mut Engine) {
     engine.register_fn("-", |_: Unit| Dynamic::UNIT);
     engine.register_fn("+", |a: INT| a);
     engine.register_fn("+", |a: FLOAT| a);
+}
+
+const ADD: u8 = 0;
+const SUB: u8 = 1;
+const MUL: u8 = 2;
+const DIV: u8 = 3;
+const REM: u8 = 4;
+const POW: u8 = 5;
+
+fn known_float(x: FLOAT) -> Dynamic {
+    if x.is_finite() { Dynamic::from(x) } else { Dynamic::UNIT }
+}
+
+fn known_int(x: Option<INT>) -> Dynamic {
+    x.map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+}
+
+fn int_op(op: u8, a: INT, b: INT) -> Dynamic {
+    known_int(match op {
+        ADD => a.checked_add(b),
+        SUB => a.checked_sub(b),
+        MUL => a.checked_mul(b),
+        DIV => a.checked_div(b),
+        REM => a.checked_rem(b),
+        _ => u32::try_from(b).ok().and_then(|b| a.checked_pow(b)),
+    })
+}
+
+fn float_op(op: u8, a: FLOAT, b: FLOAT) -> Dynamic {
+    known_float(match op {
+        ADD => a + b,
+        SUB => a - b,
+        MUL => a * b,
+        DIV => a / b,
+        REM => a % b,
+        _ => a.powf(b),
+    })
+}
+
+fn int_int<const OP: u8>(a: INT, b: INT) -> Dynamic {
+    int_op(OP, a, b)
+}
+
+fn float_float<const OP: u8>(a: FLOAT, b: FLOAT) -> Dynamic {
+    float_op(OP, a, b)
+}
+
+fn int_float<const OP: u8>(a: INT, b: FLOAT) -> Dynamic {
+    float_op(OP, a as FLOAT, b)
+}
+
+fn float_int<const OP: u8>(a: FLOAT, b: INT) -> Dynamic {
+    float_op(OP, a, b as FLOAT)
+}
+
+fn unknown<A, B>(_: A, _: B) -> Dynamic {
+    Dynamic::UNIT
+}
+
+fn assign<const OP: u8, B: Into<Dynamic>>(a: &mut Dynamic, b: B) {
+    let b: Dynamic = b.into();
+    let r = match (a.as_int(), a.as_float(), b.as_int(), b.as_float()) {
+        (Ok(x), _, Ok(y), _) => int_op(OP, x, y),
+        (Ok(x), _, _, Ok(y)) => float_op(OP, x as FLOAT, y),
+        (_, Ok(x), Ok(y), _) => float_op(OP, x, y as FLOAT),
+        (_, Ok(x), _, Ok(y)) => float_op(OP, x, y),
+        _ if OP == ADD && a.is_string() => Dynamic::from(format!("{a}{b}")),
+        _ => Dynamic::UNIT,
+    };
+    *a = r;
 }
 
 /// `len`, `is_empty`, `contains` (and so the `in` operator), and `for x in array`.

@@ -166,6 +166,8 @@ pub fn extract(questionnaire: &Json, response: &Json, opts: &Options) -> Result<
     x.variables(questionnaire, "(root)", &root_ctx, &mut env);
     x.templates(questionnaire, "(root)", "", &root_ctx, &env);
     x.items(questionnaire.get("item"), response.get("item"), "", &env);
+    let subject = response.pointer("/subject/reference").and_then(Json::as_str);
+    x.only_about(subject);
     let mut bundle = Map::new();
     bundle.insert("resourceType".into(), "Bundle".into());
     bundle.insert(
@@ -174,14 +176,15 @@ pub fn extract(questionnaire: &Json, response: &Json, opts: &Options) -> Result<
     );
     bundle.insert("type".into(), "transaction".into());
     bundle.insert("timestamp".into(), opts.now.into());
-    bundle.insert("entry".into(), Json::Array(x.entries));
+    bundle.insert("entry".into(), Json::Array(x.entries.into_iter().map(|(_, e)| e).collect()));
     Ok(Extraction { bundle: Json::Object(bundle), issues: x.issues })
 }
 
 struct Extractor<'a> {
     questionnaire: &'a Json,
     seed: String,
-    entries: Vec<Json>,
+    /// Entries with the linkId of the item their template hangs on.
+    entries: Vec<(String, Json)>,
     issues: Vec<Issue>,
 }
 
@@ -278,11 +281,62 @@ impl Extractor<'_> {
         for (k, ext) in extensions(node, EXT_TEMPLATE).into_iter().enumerate() {
             let entry_key = format!("{path}\u{1f}template{k}");
             match self.entry(ext, &entry_key, ctx, env) {
-                Ok(Some(e)) => self.entries.push(e),
+                Ok(Some(e)) => self.entries.push((link_id.to_owned(), e)),
                 Ok(None) => {}
                 Err((location, message)) => self.issue(link_id, &location, format!("{message}; this resource was left out")),
             }
         }
+    }
+
+    /// Leave out every resource about someone other than the response's subject.
+    ///
+    /// Why: a template fills `subject` from an expression, and an expression can name anyone (an
+    /// answer, a constant, another resource). What is extracted from one patient's answers must
+    /// never be filed under another patient. The one exception is a Patient this same
+    /// extraction writes (a registration form creating or updating the record it is about, as
+    /// CSIRO's ComplexTemplateExtract does): that is reported, so a pipeline can check it.
+    fn only_about(&mut self, subject: Option<&str>) {
+        let Some(subject) = subject else { return };
+        let written: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.pointer("/resource/resourceType").and_then(Json::as_str) == Some("Patient"))
+            .flat_map(|(_, e)| {
+                let url = e.get("fullUrl").and_then(Json::as_str).map(str::to_owned);
+                let target = e.pointer("/request/url").and_then(Json::as_str).filter(|u| u.starts_with("Patient/")).map(str::to_owned);
+                url.into_iter().chain(target)
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(self.entries.len());
+        let mut noted_written = false;
+        for (link_id, entry) in std::mem::take(&mut self.entries) {
+            let rtype = entry.pointer("/resource/resourceType").and_then(Json::as_str).unwrap_or("").to_owned();
+            let mut refused = None;
+            for field in ["subject", "patient", "for", "beneficiary"] {
+                let Some(r) = entry.pointer(&format!("/resource/{field}/reference")).and_then(Json::as_str) else { continue };
+                if r == subject {
+                    continue;
+                }
+                if written.iter().any(|w| w == r) {
+                    if !noted_written {
+                        noted_written = true;
+                        self.issue(&link_id, &format!("{rtype}.{field}"), format!(
+                            "refers to {r}, a Patient this extraction writes, not the response's subject {subject}; kept (check this form registers a patient)"
+                        ));
+                    }
+                    continue;
+                }
+                refused = Some((field, r.to_owned()));
+                break;
+            }
+            match refused {
+                Some((field, r)) => self.issue(&link_id, &format!("{rtype}.{field}"), format!(
+                    "refers to {r}, but the response is about {subject}; a template may not write about another patient; this resource was left out"
+                )),
+                None => kept.push((link_id, entry)),
+            }
+        }
+        self.entries = kept;
     }
 
     fn contained(&self, reference: &str) -> Option<&Json> {

@@ -43,12 +43,27 @@ fn division_by_zero_in_a_rule_is_unknown_not_a_failure() {
     let flagged = s.nodes_of(s.form().find("chest-pain").unwrap())[0];
     assert_eq!(s.node(flagged).unwrap().state.flags.len(), 1, "the chest-pain flag survives");
     assert!(!shown(&s, "weight-plan"), "an unknown BMI is not over 30");
-    // Overflow is unknown as well.
-    s.answer_link_id("height", vec![Value::Integer(i64::MAX / 2)]).unwrap();
-    assert!(s.rule_errors().is_empty(), "{:?}", s.rule_errors());
     // And the arithmetic still works on ordinary values.
     s.answer_link_id("height", vec![Value::Integer(150)]).unwrap();
     assert!(shown(&s, "weight-plan"), "80 kg at 150 cm is a BMI of 35");
+}
+
+#[test]
+fn overflow_in_a_rule_is_unknown_not_a_failure() {
+    let rule = r#"
+let h = answer("height");
+if h != () {
+    let x = h * 9223372036854775807;
+    let y = h;
+    y *= 9223372036854775807;
+    if x == () && y == () && -(-9223372036854775807 - 1) == () { ask("weight-plan", "overflow is unknown"); }
+}
+"#;
+    let vt = visit_type(vitals_q(), &[("rules/overflow.rhai", rule)]);
+    let mut s = session(&vt);
+    s.answer_link_id("height", vec![Value::Integer(3)]).unwrap();
+    assert!(s.rule_errors().is_empty(), "{:?}", s.rule_errors());
+    assert!(shown(&s, "weight-plan"), "x, y and the negation are unknown");
 }
 
 #[test]
@@ -247,4 +262,26 @@ fn a_truncated_snapshot_gives_back_its_complete_entries() {
     assert!(j["answers"].get("weight-plan").is_none(), "the cut entry is not guessed");
     assert!(answers_file::salvage("{\"format\": ").is_none() || answers_file::salvage("{\"format\": ").is_some_and(|j| j.get("answers").is_none()));
     assert!(answers_file::salvage("not json at all").is_none());
+}
+
+// ---- what is emitted is valid R4 whatever the input ---------------------------------------
+
+#[test]
+fn out_of_range_and_control_character_answers_never_reach_the_output() {
+    let q = questionnaire(json!([
+        {"linkId": "n", "type": "integer", "text": "How many?"},
+        {"linkId": "d", "type": "date", "text": "When?"},
+        {"linkId": "t", "type": "string", "text": "Anything else?"}
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let e = s.answer_link_id("n", vec![Value::Integer(i64::from(i32::MAX) + 1)]).unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
+    s.answer_link_id("n", vec![Value::Integer(i64::from(i32::MAX))]).unwrap();
+    let d = intake_engine::fhir::Date::parse("0000-01-01").unwrap();
+    let e = s.answer_link_id("d", vec![Value::Date(d)]).unwrap_err();
+    assert!(e.to_string().contains("0001"), "{e}");
+    s.answer_link_id("t", vec![Value::String("chest\u{0}pain\u{7}\u{1b}[31m\tnow\nok".into())]).unwrap();
+    let n = s.node_of_link_id("t").unwrap();
+    assert_eq!(s.node(n).unwrap().answers, vec![Value::String("chestpain[31m\tnow\nok".into())]);
 }

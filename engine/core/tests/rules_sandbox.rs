@@ -176,3 +176,17 @@ fn the_array_and_comparison_functions_rules_rely_on_work() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(shown(&s, "gated"), "every expression in the condition must hold");
 }
+
+/// Call forms that would hide a linkId from `intake check` are refused at load (issue 13, item 13).
+#[test]
+fn method_calls_and_function_pointers_cannot_bypass_the_checks() {
+    let d = load_error("if true {\n    \"gatd\".ask(\"typo hidden in a method call\");\n}\n");
+    assert_eq!(d.line, Some(2), "{d}");
+    assert!(d.to_string().contains("as a function with the linkId first"), "{d}");
+    for script in ["Fn(\"hide\").call(\"gated\");", "let f = Fn(\"hide\");\nf.call(\"gatd\");", "call(Fn(\"ask\"), \"gated\");"] {
+        let d = load_error(script);
+        assert!(d.to_string().contains("not allowed in rules"), "{script}: {d}");
+    }
+    // The plain form still loads.
+    visit_type(q(), &[("rules/ok.rhai", "if answer(\"trigger\") == true { ask(\"gated\", \"why\"); }")]);
+}

@@ -107,3 +107,22 @@ fn inputs_are_checked() {
     let plain = json!({"resourceType": "Questionnaire", "item": [{"linkId": "a", "type": "string"}]});
     assert_eq!(extract(&plain, &response(), &opts()).unwrap_err(), Error::NoTemplates);
 }
+
+/// Issue 13, item 12: a template whose subject expression names someone else is left out.
+#[test]
+fn a_template_may_not_write_about_another_patient() {
+    let text = questionnaire("%resource.item.where(linkId='weight').answer.value").to_string();
+    let hostile = text.replace("%resource.subject.reference", "'Patient/someone-else'");
+    let q: Json = serde_json::from_str(&hostile).unwrap();
+    let x = extract(&q, &response(), &opts()).unwrap();
+    let entries = x.bundle["entry"].as_array().unwrap();
+    assert!(entries.is_empty(), "nothing about Patient/someone-else is written: {entries:?}");
+    assert!(
+        x.issues.iter().any(|i| i.message.contains("Patient/someone-else") && i.message.contains("left out")),
+        "{:?}",
+        x.issues
+    );
+    // Positive control: the same templates about the response's subject are written.
+    let ok = extract(&questionnaire("%resource.item.where(linkId='weight').answer.value"), &response(), &opts()).unwrap();
+    assert!(!ok.bundle["entry"].as_array().unwrap().is_empty());
+}
