@@ -133,7 +133,7 @@ describe('the packed package in a plain-HTML portal', () => {
       out.malformed = await attempt({ questionnaire: { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'bogus' }] }, chart: maria });
       out.notJson = await attempt({ questionnaire: '{ "resourceType": "Questionnaire", ', chart: maria });
       out.otherPatient = await attempt({ visitType: htnVt, chart: leo, subject: 'Patient/maria-hernandez' });
-      const broken = { ...htnVt, rules: { ...htnVt.rules, 'hypertension.rhai': 'let zero = 0;\nlet x = 10 / zero;\nask("cough", "x");' } };
+      const broken = { ...htnVt, rules: { ...htnVt.rules, 'hypertension.rhai': 'let zero = 0;\nlet x = "a" * zero;\nask("cough", "x");' } };
       const ruleError = await attempt({ visitType: broken, chart: maria, storage: false });
       out.ruleError = { ok: ruleError.ok, errors: ruleError.errors, rendered: !!ruleError.h && ruleError.text.includes('Blood pressure follow-up') };
       // Answers entered, then a broken remount, then a good one: the answers are still there.

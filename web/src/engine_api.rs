@@ -198,8 +198,7 @@ impl EngineSession {
 
     /// The answers snapshot (pass it back as `saved` to resume).
     pub fn snapshot(&self) -> JsValue {
-        let mut text = String::new();
-        answers_file::snapshot(&self.session).write_json(&mut text);
+        let text = answers_file::to_text(&answers_file::snapshot(&self.session));
         parse_out(&text)
     }
 

@@ -14,6 +14,11 @@ pub enum Rich {
     Link { href: String, children: Vec<Rich> },
 }
 
+/// Deepest element nesting kept. Real forms nest a few levels; a hostile one nested 20,000
+/// `<div>`s, and rendering that recursively overflowed the wasm stack and broke every form on
+/// the page. Deeper markup keeps its text, without the extra structure.
+pub const MAX_DEPTH: usize = 16;
+
 const ALLOWED: &[&str] = &["b", "strong", "i", "em", "u", "p", "br", "ul", "ol", "li", "span", "div", "sub", "sup", "small"];
 
 /// Parse a restricted subset of XHTML. Unknown tags keep their text content; `script` and
@@ -56,6 +61,8 @@ pub fn from_xhtml(src: &str) -> Vec<Rich> {
                             close_top(&mut stack);
                         }
                     }
+                } else if stack.len() > MAX_DEPTH && !self_closing {
+                    // Too deep: the text inside still shows, in the current element.
                 } else if name == "a" {
                     let href = attr(tag, "href").filter(|h| safe_href(h));
                     stack.push((Some("a"), href, Vec::new()));
@@ -313,6 +320,29 @@ mod tests {
         assert!(has_tag(&nodes, "em") && has_tag(&nodes, "br") && has_tag(&nodes, "a"));
         assert!(format!("{nodes:?}").contains("https://example.org/a?b=1&c=2"));
         assert_eq!(plain(&from_xhtml("a &lt;b&gt; &amp; &#233;")), "a <b> & é");
+    }
+
+    fn depth(nodes: &[Rich]) -> usize {
+        nodes
+            .iter()
+            .map(|n| match n {
+                Rich::Elem { children, .. } | Rich::Link { children, .. } => 1 + depth(children),
+                Rich::Text(_) => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn absurd_nesting_is_flattened_and_keeps_its_text() {
+        let n = 20_000;
+        let src = format!("{}deep text{}", "<div><b>".repeat(n), "</b></div>".repeat(n));
+        let nodes = from_xhtml(&src);
+        assert!(depth(&nodes) <= MAX_DEPTH, "depth {}", depth(&nodes));
+        assert_eq!(plain(&nodes), "deep text");
+        // Ordinary nesting is untouched.
+        let nodes = from_xhtml("<div><ul><li><b><i>a</i></b></li></ul></div>");
+        assert_eq!(depth(&nodes), 5);
     }
 
     #[test]

@@ -577,8 +577,7 @@ impl Ui {
                 m.insert("bundle".into(), Json::String(b.clone()));
             }
         }
-        let mut text = String::new();
-        snapshot.write_json(&mut text);
+        let text = answers_file::to_text(&snapshot);
         match self.storage.set(&self.storage_key, &text) {
             Ok(()) => self.save_error.set(None),
             Err(e) => self.save_error.set(Some(e)),

@@ -243,6 +243,34 @@ pub fn salvage(text: &str) -> Option<Json> {
     None
 }
 
+/// An answers file as text with whose-it-is first (format, visit type, patient, session),
+/// then the answers, then anything else (drafts, a stored submission).
+///
+/// Why the order: storage can cut a write short (quota, a closing tab). Cut after the header,
+/// [`salvage`] still knows whose answers these are and recovers every complete answer; with
+/// keys in alphabetical order the identity would come last and be the first thing lost.
+pub fn to_text(file: &Json) -> String {
+    use intake_fhir::WriteJson;
+    const FIRST: &[&str] = &["format", "visit_type", "patient", "session", "page", "answers"];
+    let Json::Object(m) = file else {
+        let mut out = String::new();
+        file.write_json(&mut out);
+        return out;
+    };
+    let mut out = String::from("{");
+    let keys = FIRST.iter().copied().filter(|k| m.contains_key(*k)).chain(m.keys().map(String::as_str).filter(|k| !FIRST.contains(k)));
+    for (i, k) in keys.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        Json::String(k.to_owned()).write_json(&mut out);
+        out.push(':');
+        m[k].write_json(&mut out);
+    }
+    out.push('}');
+    out
+}
+
 /// Nesting deeper than this is not an answers file; salvage does not try to close it.
 pub const MAX_SALVAGE_DEPTH: usize = 32;
 

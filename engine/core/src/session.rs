@@ -142,6 +142,8 @@ pub enum SessionError {
     /// Saved answers belong to a different visit type.
     VisitTypeMismatch { saved: String, current: String },
     Answers(crate::answers_file::AnswersError),
+    /// The host named a respondent we cannot stand behind (`path`: where in the options).
+    Respondent { path: String, message: String },
 }
 
 impl fmt::Display for SessionError {
@@ -156,11 +158,54 @@ impl fmt::Display for SessionError {
                 write!(f, "saved answers are for visit type '{saved}', not '{current}'")
             }
             SessionError::Answers(e) => write!(f, "{e}"),
+            SessionError::Respondent { path, message } => write!(f, "{path}: {message}"),
         }
     }
 }
 
 impl std::error::Error for SessionError {}
+
+/// A proxy's `reference` is copied into the response's author and source, Observation
+/// performers and the Provenance agent: it must be a plain FHIR reference to a RelatedPerson of
+/// this patient in the chart (or to the patient), never another patient, an invented person or
+/// a `javascript:` URL.
+fn check_respondent(context: &VisitContext, chart: &Chart) -> Result<(), SessionError> {
+    let crate::context::Respondent::Proxy(proxy) = &context.respondent else { return Ok(()) };
+    let Some(reference) = proxy.reference.as_deref() else { return Ok(()) };
+    let refuse = |message: String| SessionError::Respondent { path: "context.respondent.reference".into(), message };
+    let shape_ok = {
+        let tail = reference.rsplit_once("://").map(|(scheme, rest)| (scheme, rest));
+        let relative = match tail {
+            Some((scheme, rest)) if scheme == "http" || scheme == "https" => rest.split_once('/').map(|(_, path)| path),
+            Some(_) => None,
+            None if reference.starts_with("urn:uuid:") => Some(""),
+            None => Some(reference),
+        };
+        match relative {
+            Some("") => true,
+            Some(path) => {
+                let parts: Vec<&str> = path.rsplit('/').take(2).collect();
+                matches!(parts.as_slice(), [id, rt] if matches!(*rt, "RelatedPerson" | "Patient")
+                    && !id.is_empty()
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+            }
+            None => false,
+        }
+    };
+    if !shape_ok {
+        return Err(refuse(format!(
+            "\"{reference}\" is not a reference to a RelatedPerson (RelatedPerson/<id>, an absolute URL to one, or a chart fullUrl)"
+        )));
+    }
+    let known = chart.is_patient_reference(reference) || chart.related_persons.iter().any(|r| r.reference == reference);
+    if !known {
+        return Err(refuse(format!(
+            "{reference} is not a RelatedPerson of {} in the chart; give the chart's RelatedPerson, or leave reference out to record the proxy by name and relationship",
+            chart.patient_ref
+        )));
+    }
+    Ok(())
+}
 
 /// One intake in progress.
 pub struct Session {
@@ -205,6 +250,7 @@ impl Session {
         if session_id.trim().is_empty() {
             return Err(SessionError::EmptySessionId);
         }
+        check_respondent(&context, &chart)?;
         let n_items = vt.form.items.len();
         let n_rules = vt.rules.rules.len();
         let mut s = Session {

@@ -285,3 +285,50 @@ fn out_of_range_and_control_character_answers_never_reach_the_output() {
     let n = s.node_of_link_id("t").unwrap();
     assert_eq!(s.node(n).unwrap().answers, vec![Value::String("chestpain[31m\tnow\nok".into())]);
 }
+
+// ---- who answered ------------------------------------------------------------------------
+
+#[test]
+fn a_respondent_reference_must_be_a_related_person_of_this_patient_in_the_chart() {
+    use intake_engine::context::VisitContext;
+    let chart = std::rc::Rc::new(
+        Chart::from_json(&bundle(vec![
+            patient_entry(),
+            json!({"resource": {"resourceType": "RelatedPerson", "id": "mum", "patient": {"reference": "Patient/p1"},
+                "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}]}]}}),
+        ]))
+        .unwrap(),
+    );
+    let vt = visit_type(vitals_q(), &[]);
+    let with = |reference: &str| {
+        let ctx = VisitContext::from_json(&json!({"respondent": {"relationship": "MTH", "name": "Ana", "reference": reference}})).unwrap();
+        intake_engine::Session::new(vt.clone(), chart.clone(), ctx, now(), "s1").map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert_eq!(with("RelatedPerson/mum"), Ok(()));
+    for bad in ["javascript:alert(1)", "Patient/other", "RelatedPerson/not-in-chart", "Organization/x", "RelatedPerson/mum/../../Patient/x"] {
+        let e = with(bad).expect_err(bad);
+        assert!(e.starts_with("context.respondent.reference:"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_snapshot_cut_anywhere_after_its_header_still_says_whose_it_is() {
+    let vt = visit_type(vitals_q(), &[]);
+    let mut s = session(&vt);
+    s.answer_link_id("chest-pain", vec![Value::Boolean(true)]).unwrap();
+    s.answer_link_id("weight", vec![Value::Integer(80)]).unwrap();
+    s.answer_link_id("weight-plan", vec![Value::String("walk, \"more\" {daily}".into())]).unwrap();
+    let text = answers_file::to_text(&answers_file::snapshot(&s));
+    let answers_at = text.find("\"answers\"").unwrap();
+    assert!(text.find("\"patient\"").unwrap() < answers_at, "identity first: {text}");
+    let mut best = 0;
+    for cut in answers_at + 12..text.len() {
+        let Some(j) = answers_file::salvage(&text[..cut]) else { continue };
+        assert_eq!(j["patient"], json!("Patient/p1"), "cut at {cut}");
+        let mut restored = session(&vt);
+        let problems = answers_file::restore(&mut restored, &j).unwrap();
+        assert!(problems.is_empty(), "cut at {cut}: {problems:?}");
+        best = best.max(j["answers"].as_object().map_or(0, |m| m.len()));
+    }
+    assert_eq!(best, 2, "cut just before the end, all complete entries come back");
+}
