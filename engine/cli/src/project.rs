@@ -110,18 +110,42 @@ pub fn display(p: &Path) -> String {
 }
 
 fn read(p: &Path) -> Result<String, Diagnostic> {
-    std::fs::read_to_string(p).map_err(|e| Diagnostic {
+    let err = |line: Option<usize>, column: Option<usize>, message: String| Diagnostic {
         file: display(p),
-        line: None,
-        column: None,
+        line,
+        column,
         item: None,
         severity: Severity::Error,
-        message: format!("cannot read: {e}"),
-    })
+        message,
+    };
+    let bytes = std::fs::read(p).map_err(|e| err(None, None, format!("cannot read: {e}")))?;
+    decode(bytes).map_err(|(line, column, m)| err(Some(line), Some(column), m))
 }
 
 pub fn read_text(p: &Path) -> Result<String, String> {
-    std::fs::read_to_string(p).map_err(|e| format!("{}: cannot read: {e}", display(p)))
+    let bytes = std::fs::read(p).map_err(|e| format!("{}: cannot read: {e}", display(p)))?;
+    decode(bytes).map_err(|(line, column, m)| format!("{}:{line}:{column}: {m}", display(p)))
+}
+
+/// File bytes as text: UTF-8, with a leading byte-order mark (which Windows editors add)
+/// dropped. Anything else that is not UTF-8 is an error at its line and column, never
+/// replaced silently.
+fn decode(bytes: Vec<u8>) -> Result<String, (usize, usize, String)> {
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
+            Ok(text)
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..at];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+            Err((line, column, "not valid UTF-8 here; save the file as UTF-8".to_owned()))
+        }
+    }
 }
 
 pub fn read_json(p: &Path) -> Result<Json, String> {

@@ -6,6 +6,9 @@
 //!   (the head of a fully answered chain flips all 999 items)
 //! - one answer -> re-evaluation on the 808-item MBS 715 health check (its enableWhen parts)
 //! - the write-back Bundle for 100 answers (QR + 100 Observations + Provenance)
+//! - scale (issue 13): a chart of 100,000 observations read; 500 and 10,000 repeating-group
+//!   rows added and answered, and restored from an answers file; one answer on a 5,000-item
+//!   form with the changes it returns (what `createSession().answer()` costs)
 
 use std::path::Path;
 use std::rc::Rc;
@@ -173,5 +176,59 @@ fn bench_bundle(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_load, bench_chain, bench_mbs715, bench_bundle);
+fn big_chart(n: usize) -> serde_json::Value {
+    let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03"}})];
+    for i in 0..n {
+        let day = (i * 7919) % 3650;
+        entries.push(json!({"resource": {"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+            "effectiveDateTime": format!("{}-{:02}-{:02}", 2015 + day / 365, 1 + (day % 365) / 31, 1 + day % 28),
+            "subject": {"reference": "Patient/p1"}, "valueQuantity": {"value": 120 + (i % 40), "unit": "mm[Hg]"}}}));
+    }
+    json!({"resourceType": "Bundle", "type": "collection", "entry": entries})
+}
+
+/// A repeating group of two questions.
+fn rows_form() -> Form {
+    Form::from_json(&json!({"resourceType": "Questionnaire", "status": "active", "item": [
+        {"linkId": "row", "type": "group", "repeats": true, "item": [
+            {"linkId": "row.name", "type": "string", "text": "Name"},
+            {"linkId": "row.dose", "type": "integer", "text": "Dose"}]}]}))
+    .unwrap()
+}
+
+fn bench_scale(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale");
+    g.sample_size(10);
+    let chart_json = big_chart(100_000);
+    g.bench_function("chart with 100,000 observations read", |b| {
+        b.iter(|| black_box(Chart::from_json(black_box(&chart_json)).unwrap().observations.len()))
+    });
+    for n in [500usize, 10_000] {
+        let answers = json!({"answers": {"row": (0..n).map(|i| json!({"row.name": format!("item {i}"), "row.dose": i})).collect::<Vec<_>>()}});
+        g.bench_function(format!("{n} repeating-group rows restored from an answers file"), |b| {
+            b.iter(|| {
+                let mut s = session_of(rows_form());
+                intake_engine::answers_file::apply(&mut s, black_box(&answers)).unwrap();
+                black_box(s.preorder().len())
+            })
+        });
+    }
+    let wide = Form::from_json(&json!({"resourceType": "Questionnaire", "status": "active",
+        "item": (0..5000).map(|i| json!({"linkId": format!("q{i}"), "type": "integer", "text": format!("Q{i}")})).collect::<Vec<_>>()}))
+    .unwrap();
+    let mut s = session_of(wide);
+    let node = s.node_of_link_id("q2500").unwrap();
+    let mut v = 0i64;
+    g.bench_function("5,000 items: one answer and the changes it returns", |b| {
+        b.iter(|| {
+            v += 1;
+            let changes = intake_engine::answers_file::answer_json(&mut s, node, &json!(v)).unwrap();
+            black_box(changes.nodes.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_load, bench_chain, bench_mbs715, bench_bundle, bench_scale);
 criterion_main!(benches);

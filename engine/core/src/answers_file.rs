@@ -276,30 +276,26 @@ pub const MAX_SALVAGE_DEPTH: usize = 32;
 
 /// The node of `item` inside `scope` (a row), or anywhere outside repeating groups.
 fn node_in_scope(s: &Session, scope: Option<NodeId>, item: ItemId) -> Option<NodeId> {
-    let candidates: Vec<NodeId> = s
-        .nodes_of(item)
-        .iter()
-        .copied()
-        .filter(|n| match scope {
-            Some(sc) => is_within(s, *n, sc),
-            None => true,
-        })
-        .collect();
+    let candidates: Vec<NodeId> = match scope {
+        // Search the row's own subtree: scanning every node of the item is quadratic over rows.
+        Some(sc) => {
+            let mut found = Vec::new();
+            let mut stack = vec![sc];
+            while let Some(x) = stack.pop() {
+                let node = &s.nodes[x.index()];
+                if node.item == item {
+                    found.push(x);
+                } else if s.form().is_ancestor_or_self(node.item, item) {
+                    stack.extend(node.children.iter().copied());
+                }
+            }
+            found
+        }
+        None => s.nodes_of(item).to_vec(),
+    };
     match candidates.as_slice() {
         [one] => Some(*one),
         _ => None,
-    }
-}
-
-fn is_within(s: &Session, mut n: NodeId, scope: NodeId) -> bool {
-    loop {
-        if n == scope {
-            return true;
-        }
-        match s.nodes[n.index()].parent {
-            Some(p) => n = p,
-            None => return false,
-        }
     }
 }
 

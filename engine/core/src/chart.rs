@@ -105,6 +105,10 @@ pub struct Chart {
     pub observations: Vec<OnFile<Observation>>,
     pub related_persons: Vec<OnFile<RelatedPerson>>,
     pub notes: Vec<ChartNote>,
+    /// Observation positions by `code` and by `system|code`, newest first: a rule calling
+    /// `latest_observation` in a loop over a chart of thousands of readings costs what matches,
+    /// not the whole chart each time.
+    observations_by_code: std::collections::HashMap<String, Vec<usize>>,
 }
 
 impl Chart {
@@ -126,8 +130,12 @@ impl Chart {
             other => return Err(ChartError::NotABundle { found: other.map(str::to_owned) }),
         };
         let mut typed = Vec::with_capacity(bundle.entry.len());
+        let mut empty_entries = Vec::new();
         for (i, entry) in bundle.entry.iter().enumerate() {
-            let Some(res) = &entry.resource else { continue };
+            let Some(res) = &entry.resource else {
+                empty_entries.push(i);
+                continue;
+            };
             let mut cx = Cx::new("Bundle");
             let r = cx.field("entry", |cx| {
                 cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx)))
@@ -167,7 +175,11 @@ impl Chart {
             observations: Vec::new(),
             related_persons: Vec::new(),
             notes: Vec::new(),
+            observations_by_code: std::collections::HashMap::new(),
         };
+        for i in empty_entries {
+            chart.notes.push(ChartNote { entry: i, message: "entry has no resource (only a reference or a search match?); not used".into(), needs_review: false });
+        }
         for (i, full_url, r) in typed {
             chart.take(i, full_url, r, &medications);
         }
@@ -175,6 +187,22 @@ impl Chart {
         crate::small::sort_by_key(&mut chart.observations, |o| {
             std::cmp::Reverse(observed_at(&o.resource).map(|t| t.epoch_millis()))
         });
+        for (i, o) in chart.observations.iter().enumerate() {
+            let Some(cc) = &o.resource.code else { continue };
+            for c in &cc.coding {
+                let Some(code) = c.code.as_deref() else { continue };
+                let mut keys = vec![code.to_owned()];
+                if let Some(system) = c.system.as_deref() {
+                    keys.push(format!("{system}|{code}"));
+                }
+                for k in keys {
+                    let list = chart.observations_by_code.entry(k).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
         Ok(chart)
     }
 
@@ -381,16 +409,13 @@ impl Chart {
 
     /// The newest observation with a code, optionally no older than `within_days` before `now`.
     pub fn latest_observation(&self, code: &str, now: &DateTime, within_days: Option<f64>) -> Option<&OnFile<Observation>> {
-        self.observations.iter().find(|o| {
-            let coded = o.resource.code.as_ref().is_some_and(|cc| matches_code(cc, code));
-            coded
-                && match within_days {
-                    None => true,
-                    Some(days) => observed_at(&o.resource).is_some_and(|t| {
-                        let age_ms = now.epoch_millis() - t.epoch_millis();
-                        age_ms >= 0 && (age_ms as f64) <= days * 86_400_000.0
-                    }),
-                }
+        let positions = self.observations_by_code.get(code)?;
+        positions.iter().map(|i| &self.observations[*i]).find(|o| match within_days {
+            None => true,
+            Some(days) => observed_at(&o.resource).is_some_and(|t| {
+                let age_ms = now.epoch_millis() - t.epoch_millis();
+                age_ms >= 0 && (age_ms as f64) <= days * 86_400_000.0
+            }),
         })
     }
 }

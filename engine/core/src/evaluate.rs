@@ -115,18 +115,35 @@ impl Session {
             Vec::new()
         };
         let mut state = ItemState { enabled: true, required, why, hidden: None, flags: view.flags.clone(), errors };
-        // Row-count limits belong to the first row of a repeating group.
-        if def.is_repeating_group() {
-            let rows = self.live_enabled_rows(node.parent, node.item);
-            if rows.first() == Some(&n) {
-                state.errors = validate_rows(def, rows.len(), def.required);
-            }
+        // Row-count limits belong to the first enabled row of a repeating group. Only that row
+        // counts the others, so each row's state costs what its own conditions cost, not the
+        // number of rows (10,000 rows would otherwise be quadratic).
+        if def.is_repeating_group() && self.first_enabled_row(node.parent, node.item) == Some(n) {
+            // Counting stops once the limits are decided (at min, or just past max): a form
+            // with no limits never counts, one with maxOccurs 5 counts at most 6 rows.
+            let min = def.min_occurs.or(def.required.then_some(1)).unwrap_or(0);
+            let cap = min.max(def.max_occurs.map_or(0, |m| m + 1));
+            let count = self
+                .siblings(node.parent)
+                .iter()
+                .filter(|r| self.nodes[r.index()].item == node.item && self.own_enabled(**r).0)
+                .take(cap)
+                .count();
+            state.errors = validate_rows(def, count, def.required);
         }
         state
     }
 
-    fn live_enabled_rows(&self, parent: Option<NodeId>, group: ItemId) -> Vec<NodeId> {
-        self.rows(parent, group).into_iter().filter(|r| self.own_enabled(*r).0).collect()
+    fn siblings(&self, parent: Option<NodeId>) -> &[NodeId] {
+        match parent {
+            Some(p) => &self.nodes[p.index()].children,
+            None => &self.roots,
+        }
+    }
+
+    /// The first row of `group` under `parent` whose own conditions hold.
+    fn first_enabled_row(&self, parent: Option<NodeId>, group: ItemId) -> Option<NodeId> {
+        self.siblings(parent).iter().copied().find(|r| self.nodes[r.index()].item == group && self.own_enabled(*r).0)
     }
 
     /// Whether a node's own conditions (rules, enableWhen) hold, ignoring its ancestors.
@@ -200,47 +217,55 @@ impl Session {
             scope = self.nodes[s.index()].parent;
         }
         let mut out = Vec::new();
-        for q in nodes {
-            let qn = &self.nodes[q.index()];
-            if qn.state.enabled && scope.is_none_or(|s| self.is_descendant_or_self(*q, s)) {
-                out.extend(qn.answers.iter().cloned());
+        match scope {
+            // Search the scope's subtree (usually one row), not every row of the form: with
+            // 10,000 rows, scanning all of them for each row's condition is quadratic.
+            Some(s) => {
+                let mut stack = vec![s];
+                while let Some(x) = stack.pop() {
+                    let xn = &self.nodes[x.index()];
+                    if xn.item == question {
+                        if xn.state.enabled {
+                            out.extend(xn.answers.iter().cloned());
+                        }
+                    } else if self.vt.form.is_ancestor_or_self(xn.item, question) {
+                        stack.extend(xn.children.iter().rev().copied());
+                    }
+                }
+            }
+            None => {
+                for q in nodes {
+                    let qn = &self.nodes[q.index()];
+                    if qn.state.enabled {
+                        out.extend(qn.answers.iter().cloned());
+                    }
+                }
             }
         }
         Cow::Owned(out)
     }
 
-    fn is_descendant_or_self(&self, mut n: NodeId, ancestor: NodeId) -> bool {
-        loop {
-            if n == ancestor {
-                return true;
-            }
-            match self.nodes[n.index()].parent {
-                Some(p) => n = p,
-                None => return false,
-            }
-        }
-    }
-
     /// The effective answers of a node changed: refresh the table, queue dependents.
     pub(crate) fn effective_answers_changed(&mut self, n: NodeId) {
         let item = self.nodes[n.index()].item;
-        let fresh: Vec<Value> = self.by_item[item.index()]
-            .iter()
-            .filter(|m| self.nodes[m.index()].state.enabled)
-            .flat_map(|m| self.nodes[m.index()].answers.iter().cloned())
-            .collect();
-        let changed = {
-            let mut table = self.table.borrow_mut();
-            if table[item.index()] != fresh {
-                table[item.index()] = fresh;
-                true
-            } else {
-                false
-            }
-        };
-        if changed {
-            for &r in &self.readers[item.index()] {
-                self.dirty_rules[r] = true;
+        if self.readers[item.index()].is_empty() {
+            // No rule has read this item: refresh lazily, before the next rule run.
+            self.stale[item.index()] = true;
+        } else {
+            let fresh = self.fresh_effective_answers(item);
+            let changed = {
+                let mut table = self.table.borrow_mut();
+                if table[item.index()] != fresh {
+                    table[item.index()] = fresh;
+                    true
+                } else {
+                    false
+                }
+            };
+            if changed {
+                for &r in &self.readers[item.index()] {
+                    self.dirty_rules[r] = true;
+                }
             }
         }
         let vt = self.vt.clone();
@@ -252,7 +277,31 @@ impl Session {
         }
     }
 
+    /// Effective answers of an item across its enabled nodes, in node order.
+    pub(crate) fn fresh_effective_answers(&self, item: ItemId) -> Vec<Value> {
+        self.by_item[item.index()]
+            .iter()
+            .filter(|m| self.nodes[m.index()].state.enabled)
+            .flat_map(|m| self.nodes[m.index()].answers.iter().cloned())
+            .collect()
+    }
+
+    /// Bring every stale table entry up to date (before a rule reads the table).
+    fn refresh_stale_table(&mut self) {
+        if !self.stale.iter().any(|s| *s) {
+            return;
+        }
+        for i in 0..self.stale.len() {
+            if self.stale[i] {
+                self.stale[i] = false;
+                let fresh = self.fresh_effective_answers(ItemId(i as u32));
+                self.table.borrow_mut()[i] = fresh;
+            }
+        }
+    }
+
     fn rerun_rule(&mut self, r: usize) {
+        self.refresh_stale_table();
         let outcome = self.vt.rules.run(r, &self.facts, &self.table);
         let old = std::mem::replace(&mut self.runs[r], RuleRun::Done(outcome));
         if old == self.runs[r] {
@@ -339,6 +388,7 @@ impl Session {
         for entry in self.table.borrow_mut().iter_mut() {
             entry.clear();
         }
+        self.stale.iter_mut().for_each(|s| *s = false);
         for run in self.runs.iter_mut() {
             *run = RuleRun::NotRun;
         }
@@ -414,9 +464,31 @@ impl Session {
     }
 
     /// Queue every row of the repeating group `row` belongs to.
+    /// A row appeared, disappeared or changed whether it is enabled: the row itself, and the
+    /// rows that held or now hold the group's row count (the first enabled ones, before and
+    /// after the change), are re-evaluated; the other rows are unaffected.
     pub(crate) fn enqueue_rows_of(&mut self, row: NodeId) {
-        let node = &self.nodes[row.index()];
-        for r in self.rows(node.parent, node.item) {
+        let (parent, group) = (self.nodes[row.index()].parent, self.nodes[row.index()].item);
+        self.enqueue(row);
+        let mut holders = Vec::with_capacity(2);
+        let mut seen_old = false;
+        let mut seen_new = false;
+        for &r in self.siblings(parent) {
+            if self.nodes[r.index()].item != group || r == row {
+                continue;
+            }
+            let old = self.nodes[r.index()].state.enabled;
+            let new = self.own_enabled(r).0;
+            if (old && !seen_old) || (new && !seen_new) {
+                holders.push(r);
+            }
+            seen_old |= old;
+            seen_new |= new;
+            if seen_old && seen_new {
+                break;
+            }
+        }
+        for r in holders {
             self.enqueue(r);
         }
     }

@@ -539,6 +539,14 @@ impl Builder {
             Some(l) if !l.is_empty() => l.clone(),
             _ => return Err(FormError::MissingLinkId { path }),
         };
+        // Invisible linkIds ("a\u{200b}" beside "a") make two items look like one in every
+        // message and rule: load them, but say so.
+        if link_id.trim().is_empty() || link_id.chars().any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')) {
+            self.warnings.push(FormWarning {
+                path: format!("{path}.linkId"),
+                message: format!("linkId {link_id:?} contains invisible or control characters; rules and messages cannot name it reliably"),
+            });
+        }
         // Duplicate linkIds are invalid R4, but common (MDS 3.0 has one). Answers are kept per
         // item, so a duplicate only becomes a problem when a condition or rule names it.
         let key = match self.by_link_id.get(&link_id) {
@@ -585,6 +593,24 @@ impl Builder {
             .collect();
         if let Some(c) = find_ext(exts, sdc::UNIT).and_then(|e| e.value.as_ref()?.as_coding()) {
             units.push(c.clone());
+        }
+        if let Some(n) = item.max_length.filter(|n| *n < 1) {
+            self.warnings.push(FormWarning {
+                path: format!("{path}.maxLength"),
+                message: format!("maxLength {n} is not a positive length; it is ignored"),
+            });
+        }
+        if item_type == ItemType::Group && item.item.is_empty() {
+            self.warnings.push(FormWarning {
+                path: path.clone(),
+                message: format!("group '{link_id}' has no items; it shows nothing (R4 requires a group to contain items)"),
+            });
+        }
+        if item_type == ItemType::Display && !item.item.is_empty() {
+            self.warnings.push(FormWarning {
+                path: format!("{path}.item"),
+                message: format!("display item '{link_id}' has child items, which R4 forbids; other tools may not show them"),
+            });
         }
         let def = ItemDef {
             id,

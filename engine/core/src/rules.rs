@@ -224,7 +224,9 @@ impl RuleBook {
                     kind: RuleErrorKind::TooLarge { bytes: src.text.len() },
                 });
             }
-            let ast = engine.compile(&src.text).map_err(|e| RuleError {
+            // A byte-order mark is not part of the script.
+            let text = src.text.strip_prefix('\u{feff}').unwrap_or(&src.text);
+            let ast = engine.compile(text).map_err(|e| RuleError {
                 file: src.name.clone(),
                 span: Span::of(e.position()),
                 kind: RuleErrorKind::Syntax(e.err_type().to_string()),

@@ -225,6 +225,10 @@ pub struct Session {
     pub(crate) queue: VecDeque<NodeId>,
     pub(crate) queued: Vec<bool>,
     pub(crate) dirty_rules: Vec<bool>,
+    /// Answer-table entries not refreshed because no rule has read them yet: refreshed before
+    /// any rule runs, so a table read is never stale, and an answer in one of 10,000 rows does
+    /// not rebuild a 10,000-value entry nobody reads.
+    pub(crate) stale: Vec<bool>,
     pub(crate) changed: Vec<NodeId>,
     pub(crate) changed_mark: Vec<bool>,
     pub(crate) removed: Vec<NodeId>,
@@ -266,6 +270,7 @@ impl Session {
             queue: VecDeque::new(),
             queued: Vec::new(),
             dirty_rules: vec![true; n_rules],
+            stale: vec![false; n_items],
             changed: Vec::new(),
             changed_mark: Vec::new(),
             removed: Vec::new(),
@@ -450,6 +455,9 @@ impl Session {
 
     /// Effective answers of an item across its nodes (what rules and extraction see).
     pub fn effective_answers(&self, item: ItemId) -> Vec<Value> {
+        if self.stale[item.index()] {
+            return self.fresh_effective_answers(item);
+        }
         self.table.borrow()[item.index()].clone()
     }
 

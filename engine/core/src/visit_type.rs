@@ -309,9 +309,27 @@ struct RawList {
     reason: Option<String>,
 }
 
+/// Why a path from a manifest could leave its folder, if it could.
+fn unsafe_relative_path(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        return Some("is empty");
+    }
+    if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
+        return Some("is an absolute path");
+    }
+    if p.split(['/', '\\']).any(|part| part == ".." ) {
+        return Some("goes up out of its folder ('..')");
+    }
+    if p.chars().any(char::is_control) {
+        return Some("contains control characters");
+    }
+    None
+}
+
 impl Manifest {
     /// Read a manifest; `file` names it in diagnostics.
     pub fn from_text(file: &str, text: &str) -> Result<Manifest, Diagnostic> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let json: Json = serde_json::from_str(text).map_err(|e| Diagnostic {
             file: file.to_owned(),
             line: Some(e.line()),
@@ -448,13 +466,25 @@ impl Manifest {
                 }
             }
         }
+        // Files a manifest names stay inside its project: `../../x` or an absolute path would let
+        // `intake catalog` publish any file on the machine beside the visit type.
+        let questionnaire = string("questionnaire")?;
+        if let Some(why) = unsafe_relative_path(&questionnaire) {
+            return Err(err("questionnaire", format!("'{questionnaire}' {why}; name a file inside the visit type's folder")));
+        }
+        let rules = string_list("rules", obj.get("rules"))?;
+        for (i, r) in rules.iter().enumerate() {
+            if let Some(why) = unsafe_relative_path(r) {
+                return Err(err(&format!("rules[{i}]"), format!("'{r}' {why}; name a file inside rules/")));
+            }
+        }
         Ok(Manifest {
             id,
             title: string("title")?,
             title_translations: string_map("title_translations", obj.get("title_translations"))?,
             description: obj.get("description").and_then(Json::as_str).map(str::to_owned),
-            questionnaire: string("questionnaire")?,
-            rules: string_list("rules", obj.get("rules"))?,
+            questionnaire,
+            rules,
             applies_to,
             raw_patient_fields: string_map("patient_fields", obj.get("patient_fields"))?,
             raw_lists,

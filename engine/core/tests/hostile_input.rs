@@ -332,3 +332,38 @@ fn a_snapshot_cut_anywhere_after_its_header_still_says_whose_it_is() {
     }
     assert_eq!(best, 2, "cut just before the end, all complete entries come back");
 }
+
+// ---- load gaps -----------------------------------------------------------------------------
+
+#[test]
+fn a_manifest_cannot_name_files_outside_its_project() {
+    for bad in ["../../etc/passwd", "/etc/passwd", "rules/../../x.rhai", "C:\\x.rhai"] {
+        let errs = try_visit_type(vitals_q(), &[], json!({"rules": [bad]})).expect_err(bad);
+        let e = errs[0].to_string();
+        assert!(e.starts_with("manifest.json:") && e.contains("name a file inside rules/"), "{bad}: {e}");
+    }
+    let errs = try_visit_type(vitals_q(), &[], json!({"questionnaire": "../other/q.json"})).expect_err("questionnaire");
+    assert!(errs[0].to_string().contains("'..'"), "{}", errs[0]);
+}
+
+#[test]
+fn a_byte_order_mark_is_not_content_and_odd_items_are_warned_about() {
+    let mut text = String::from("\u{feff}");
+    text.push_str(&questionnaire(json!([
+        {"linkId": "g", "type": "group", "text": "Empty group"},
+        {"linkId": "d", "type": "display", "text": "Note", "item": [{"linkId": "d.child", "type": "string"}]},
+        {"linkId": "s\u{200b}", "type": "string", "text": "Looks like s"},
+        {"linkId": "m", "type": "string", "maxLength": -3}
+    ])).to_string());
+    let form = intake_engine::Form::from_text(&text).expect("a BOM does not stop a form from loading");
+    let warnings: Vec<String> = form.warnings.iter().map(|w| w.to_string()).collect();
+    for want in ["has no items", "display item 'd' has child items", "invisible", "maxLength -3"] {
+        assert!(warnings.iter().any(|w| w.contains(want)), "{want}: {warnings:?}");
+    }
+}
+
+#[test]
+fn chart_entries_without_a_resource_are_noted() {
+    let chart = Chart::from_json(&bundle(vec![patient_entry(), json!({"fullUrl": "http://x/Condition/1"})])).unwrap();
+    assert!(chart.notes.iter().any(|n| n.entry == 1 && n.message.contains("no resource")), "{:?}", chart.notes);
+}

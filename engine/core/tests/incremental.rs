@@ -105,6 +105,16 @@ impl Gen<'_> {
                 item["type"] = json!("group");
                 if repeats {
                     item["repeats"] = json!(true);
+                    // Row-count limits live on the first enabled row: exercise who holds them
+                    // as rows come, go, and switch on and off.
+                    if self.rng.chance(40) {
+                        let (url, n) = if self.rng.chance(50) {
+                            ("http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs", 2)
+                        } else {
+                            ("http://hl7.org/fhir/StructureDefinition/questionnaire-minOccurs", 2)
+                        };
+                        item["extension"] = json!([{"url": url, "valueInteger": n}]);
+                    }
                 }
                 item["item"] = Json::Array(self.items(depth + 1, in_repeating || repeats, 4));
             } else {

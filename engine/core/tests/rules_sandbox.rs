@@ -190,3 +190,17 @@ fn method_calls_and_function_pointers_cannot_bypass_the_checks() {
     // The plain form still loads.
     visit_type(q(), &[("rules/ok.rhai", "if answer(\"trigger\") == true { ask(\"gated\", \"why\"); }")]);
 }
+
+/// rules/README.md states the nesting a rule may use; this holds it to its word.
+#[test]
+fn the_documented_nesting_limit_is_the_real_one() {
+    let doc = include_str!("../../../rules/README.md");
+    let documented: usize = doc
+        .split("up to ")
+        .filter_map(|s| s.split(" levels of parentheses").next().filter(|n| n.len() < 4))
+        .find_map(|n| n.trim().parse().ok())
+        .expect("rules/README.md states 'up to N levels of parentheses'");
+    let nested = |n: usize| format!("let x = {}1{};", "(".repeat(n), ")".repeat(n));
+    visit_type(q(), &[("rules/deep.rhai", &nested(documented))]);
+    load_error(&nested(documented + 1));
+}

@@ -177,6 +177,8 @@ pub fn json_kind(v: &Json) -> &'static str {
 
 /// Parse JSON text, turning a syntax error into a [`ModelError`] with line and column.
 pub fn parse_text(text: &str) -> Result<Json, ModelError> {
+    // A byte-order mark (Windows editors add one) is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     serde_json::from_str(text).map_err(|e| ModelError {
         path: JsonPath::default(),
         kind: ModelErrorKind::Syntax { line: e.line(), column: e.column(), message: e.to_string() },
