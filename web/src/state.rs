@@ -306,7 +306,10 @@ impl Ui {
 
     /// Tell the host about rule errors it has not heard of (the form itself keeps working).
     pub fn report_rule_errors(&self) {
-        let errors: Vec<String> = self.session.borrow().rule_errors().iter().map(|e| e.to_string()).collect();
+        let mut errors: Vec<String> = self.session.borrow().rule_errors().iter().map(|e| e.to_string()).collect();
+        if self.session.borrow().unsettled() {
+            errors.push("the form's rules keep changing which questions apply and did not settle; the form stays usable and the write-back carries a review Task".into());
+        }
         let fresh: Vec<String> = errors.iter().filter(|e| !self.reported.borrow().contains(e)).cloned().collect();
         for e in &fresh {
             self.error(e);

@@ -66,7 +66,10 @@ fn rule_notice(r: UiRef) -> Option<impl IntoView> {
     let u = ui(r);
     // Re-read when anything changes on the page.
     u.page.track();
-    let has = !u.session.borrow().rule_errors().is_empty();
+    let has = {
+        let s = u.session.borrow();
+        !s.rule_errors().is_empty() || s.unsettled()
+    };
     has.then(|| view! { <p class="ik-warn" role="status">{u.text.rule_problem}</p> })
 }
 

@@ -82,8 +82,23 @@ pub fn check(args: &Args) -> i32 {
             Ok(vt) => {
                 print_diagnostics(&vt.warnings);
                 warnings += vt.warnings.len();
+                // Rules that undo each other are found here, not by a patient (a bounded search
+                // over answer states, on an adult's and a child's chart).
+                let vt = std::rc::Rc::new(vt);
+                let mut unsettled = 0;
+                for (who, chart) in settle_charts() {
+                    for state in intake_engine::settle::find_unsettled(&vt, &chart, system_now()) {
+                        eprintln!(
+                            "{}: error: the rules never settle ({who}) when {state}: some rule keeps asking and hiding the same items",
+                            display(&dir.join("manifest.json"))
+                        );
+                        unsettled += 1;
+                    }
+                }
+                errors += unsettled;
                 println!(
-                    "ok  {}: {} items, {} rules, {} on-file lists",
+                    "{}  {}: {} items, {} rules, {} on-file lists",
+                    if unsettled == 0 { "ok" } else { "ERR" },
                     vt.manifest.id,
                     vt.form.items.len(),
                     vt.rules.rules.len(),
@@ -110,6 +125,17 @@ pub fn check(args: &Args) -> i32 {
     }
     println!("{} visit types checked: {errors} errors, {warnings} warnings", dirs.len());
     if errors + warnings > 0 { 1 } else { 0 }
+}
+
+/// Charts the settle search runs on: an adult and a small child, nothing else on file.
+fn settle_charts() -> Vec<(&'static str, std::rc::Rc<intake_engine::Chart>)> {
+    [("an adult's chart", "1980-05-05", "female"), ("a child's chart", "2023-03-03", "male")]
+        .into_iter()
+        .filter_map(|(who, birth, sex)| {
+            let json = serde_json::json!({"resourceType": "Patient", "id": "settle-check", "birthDate": birth, "gender": sex});
+            intake_engine::Chart::from_json(&json).ok().map(|c| (who, std::rc::Rc::new(c)))
+        })
+        .collect()
 }
 
 /// `intake load FILE`

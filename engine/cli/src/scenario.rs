@@ -135,6 +135,9 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
         }
         let response = extract::response_json(&s, Status::InProgress);
         let mut failures = check_items(&s, &expect);
+        if s.unsettled() {
+            failures.push("the rules never settled for these answers (some rule keeps asking and hiding the same items)".into());
+        }
         failures.extend(empty_elements(&response, "QuestionnaireResponse"));
         report.response = Some(response);
         let submit = extract::bundle(&s);

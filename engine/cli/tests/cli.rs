@@ -183,3 +183,20 @@ fn unknown_commands_and_options_are_usage_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no visit type 'nope'"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn check_finds_rules_that_never_settle() {
+    let dir = tempdir("settle");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    // Hide a question once it is answered, ask it while it is empty: never settles.
+    let rule = dir.join("rules/hypertension.rhai");
+    let mut src = std::fs::read_to_string(&rule).unwrap();
+    src.push_str("\nif answered(\"dizziness\") { if answered(\"ankle-swelling\") { hide(\"ankle-swelling\"); } else { ask(\"ankle-swelling\", \"x\"); } }\n");
+    std::fs::write(&rule, src).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    let err = text(&out.stderr);
+    let line = err.lines().find(|l| l.contains("never settle")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("hypertension-follow-up/manifest.json") && line.contains("ankle-swelling"), "{line}");
+}

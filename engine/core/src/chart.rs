@@ -9,7 +9,7 @@
 use std::fmt;
 
 use intake_fhir::{
-    status_code, AllergyIntolerance, AnyResource, Bundle, CodeableConcept, Condition, Cx, Date, DateTime, FromJson, Json,
+    status_code, AllergyIntolerance, AnyResource, CodeableConcept, Condition, Cx, Date, DateTime, FromJson, Json,
     MedicationRequest, MedicationStatement, ModelError, Observation, Patient, Reference, RelatedPerson, Value,
 };
 
@@ -120,28 +120,46 @@ impl Chart {
     /// Read a chart from a Bundle, or from a lone Patient resource (a chart with no history).
     pub fn from_json(json: &Json) -> Result<Chart, ChartError> {
         let rt = json.get("resourceType").and_then(Json::as_str);
-        let bundle = match rt {
-            Some("Bundle") => Bundle::from_json(json, &mut Cx::new("Bundle")).map_err(ChartError::Model)?,
-            Some("Patient") => Bundle {
-                type_: Some("collection".into()),
-                entry: vec![intake_fhir::BundleEntry { resource: Some(json.clone()), ..Default::default() }],
-                ..Default::default()
+        // The entries are read in place, not through a typed Bundle: that copied every resource
+        // of the chart once more before reading it (a chart can hold 100,000 observations).
+        let lone;
+        let entries: &[Json] = match rt {
+            Some("Bundle") => match json.get("entry") {
+                None | Some(Json::Null) => &[],
+                Some(Json::Array(a)) => a,
+                Some(other) => {
+                    let mut cx = Cx::new("Bundle");
+                    return Err(ChartError::Model(cx.field("entry", |cx| cx.wrong_type("an array", other))));
+                }
             },
+            Some("Patient") => {
+                lone = [serde_json::json!({ "resource": json.clone() })];
+                &lone
+            }
             other => return Err(ChartError::NotABundle { found: other.map(str::to_owned) }),
         };
-        let mut typed = Vec::with_capacity(bundle.entry.len());
+        let mut typed = Vec::with_capacity(entries.len());
         let mut empty_entries = Vec::new();
-        for (i, entry) in bundle.entry.iter().enumerate() {
-            let Some(res) = &entry.resource else {
-                empty_entries.push(i);
-                continue;
-            };
-            let mut cx = Cx::new("Bundle");
-            let r = cx.field("entry", |cx| {
-                cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx)))
+        let mut cx = Cx::new("Bundle");
+        for (i, entry) in entries.iter().enumerate() {
+            let read = cx.field("entry", |cx| {
+                cx.index(i, |cx| -> Result<Option<(Option<String>, AnyResource)>, ModelError> {
+                    let Json::Object(e) = entry else { return Err(cx.wrong_type("an object", entry)) };
+                    let full_url = match e.get("fullUrl") {
+                        None | Some(Json::Null) => None,
+                        Some(Json::String(u)) => Some(u.clone()),
+                        Some(other) => return Err(cx.field("fullUrl", |cx| cx.wrong_type("a string", other))),
+                    };
+                    match e.get("resource") {
+                        None | Some(Json::Null) => Ok(None),
+                        Some(res) => cx.field("resource", |cx| AnyResource::from_json(res, cx)).map(|r| Some((full_url, r))),
+                    }
+                })
             });
-            let r = r.map_err(ChartError::Model)?;
-            typed.push((i, entry.full_url.clone(), r));
+            match read.map_err(ChartError::Model)? {
+                Some((full_url, r)) => typed.push((i, full_url, r)),
+                None => empty_entries.push(i),
+            }
         }
         let (patient_idx, patient, aliases, merged) = choose_patient(&typed)?;
         let patient_ref = match (&patient.id, &typed[patient_idx].1) {

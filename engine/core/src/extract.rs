@@ -68,7 +68,8 @@ pub struct InvalidItem {
 pub enum SubmitError {
     /// Enabled items with validation errors (hidden items never block).
     Invalid(Vec<InvalidItem>),
-    /// Rules kept undoing each other; the form state cannot be trusted.
+    /// Rules kept undoing each other. No longer returned by [`bundle`] (an unsettled form is
+    /// sent with a review Task, see there); kept so hosts matching on it still compile.
     Unsettled,
 }
 
@@ -229,9 +230,9 @@ pub fn response_json(s: &Session, status: Status) -> Json {
 
 /// Build the transaction Bundle. Refuses while enabled items have errors.
 pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
-    if s.unsettled() {
-        return Err(SubmitError::Unsettled);
-    }
+    // An unsettled form (rules that keep undoing each other) is not refused: refusing left the
+    // patient with a Send that silently did nothing. It fails open instead: what the patient
+    // entered is sent, and a review Task lists the answers the oscillating rules hid.
     let problems = submit_problems(s);
     if !problems.is_empty() {
         return Err(SubmitError::Invalid(problems));
@@ -253,6 +254,7 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.patient_changes();
     b.flags();
     b.rule_failures();
+    b.unsettled_rules();
     b.unreviewable_chart_entries();
     b.provenance();
     Ok(WriteBack {
@@ -1140,6 +1142,40 @@ impl<'a> Builder<'a> {
             );
             self.decide(e.file.clone(), "Task", Change::Add, Action::Review, format!("rule failed: {text}"));
         }
+    }
+
+    /// A Task when the rules never settled: the clinician sees every answer that was hidden at
+    /// the moment of sending (it is not in the response), so nothing the patient said is lost.
+    fn unsettled_rules(&mut self) {
+        let s = self.s;
+        if !s.unsettled() {
+            return;
+        }
+        let hidden: Vec<String> = s
+            .preorder()
+            .into_iter()
+            .filter_map(|n| {
+                let node = s.node(n)?;
+                (!node.state.enabled && !node.answers.is_empty()).then(|| {
+                    let answers: Vec<String> = node.answers.iter().map(Value::display).collect();
+                    format!("{} = {}", s.node_key(n), answers.join(", "))
+                })
+            })
+            .collect();
+        let rules: Vec<String> = s.visit_type().rules.rules.iter().map(|r| r.name.clone()).collect();
+        let inputs = hidden.iter().map(|h| ("hidden-answer", Value::String(h.clone()))).collect();
+        self.review(
+            "Task|rules-unsettled",
+            format!(
+                "The form's rules ({}) kept changing which questions apply and never settled for this patient; review the answers. Answers hidden when the form was sent: {}",
+                rules.join(", "),
+                if hidden.is_empty() { "none".to_owned() } else { hidden.join("; ") }
+            ),
+            self.qr_ref(),
+            inputs,
+            None,
+        );
+        self.decide("rules".into(), "Task", Change::Add, Action::Review, "rules did not settle".to_owned());
     }
 
     /// A Task for current chart entries the patient could not review (a medication whose name

@@ -29,6 +29,7 @@ pub mod rules;
 pub mod sdc;
 mod small;
 pub mod session;
+pub mod settle;
 pub mod template_extract;
 pub mod units;
 pub mod validate;

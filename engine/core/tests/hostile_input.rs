@@ -367,3 +367,35 @@ fn chart_entries_without_a_resource_are_noted() {
     let chart = Chart::from_json(&bundle(vec![patient_entry(), json!({"fullUrl": "http://x/Condition/1"})])).unwrap();
     assert!(chart.notes.iter().any(|n| n.entry == 1 && n.message.contains("no resource")), "{:?}", chart.notes);
 }
+
+// ---- rules that never settle ---------------------------------------------------------------
+
+/// Issue 13, item 14: a rule that hides a question once answered and asks it while empty.
+const OSCILLATING: &str = r#"
+if answer("chest-pain") == true {
+    if answered("chest-pain-detail") { hide("chest-pain-detail"); } else { ask("chest-pain-detail", "Tell us more"); }
+}
+"#;
+
+#[test]
+fn rules_that_never_settle_fail_open_and_the_write_back_says_so() {
+    let vt = visit_type(vitals_q(), &[("rules/oscillates.rhai", OSCILLATING)]);
+    let mut s = session(&vt);
+    s.answer_link_id("chest-pain", vec![Value::Boolean(true)]).unwrap();
+    s.answer_link_id("chest-pain-detail", vec![Value::String("crushing, since 6 am".into())]).unwrap();
+    assert!(s.unsettled(), "the rule undoes itself");
+    let wb = extract::bundle(&s).expect("an unsettled form is still sent, never a dead Send");
+    let json = wb.to_json_string();
+    assert!(json.contains("never settled"), "{json}");
+    assert!(json.contains("crushing, since 6 am"), "the patient's words reach the clinician: {json}");
+}
+
+#[test]
+fn check_finds_rules_that_never_settle() {
+    let vt = visit_type(vitals_q(), &[("rules/oscillates.rhai", OSCILLATING)]);
+    let found = intake_engine::settle::find_unsettled(&vt, &chart(), now());
+    assert!(!found.is_empty(), "the oscillation is found");
+    assert!(found[0].contains("chest-pain"), "{found:?}");
+    let calm = visit_type(vitals_q(), &[("rules/bmi.rhai", BMI_RULE)]);
+    assert!(intake_engine::settle::find_unsettled(&calm, &chart(), now()).is_empty());
+}
