@@ -252,6 +252,11 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
+    // So does everything the loader was lenient about (sloppy forms from other tools), each
+    // with its JSON path: the patient sees the form, the developer sees the warnings.
+    for w in &vt.warnings {
+        ui.error(&format!("form warning: {w}"));
+    }
     let ui_ref = StoredValue::new_local(ui.clone());
     element.set_text_content(None);
     let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));

@@ -594,6 +594,16 @@ impl Builder {
         if let Some(c) = find_ext(exts, sdc::UNIT).and_then(|e| e.value.as_ref()?.as_coding()) {
             units.push(c.clone());
         }
+        // A pattern that does not compile would block every submit of this item: warn with the
+        // path and do not enforce it.
+        let mut regex = find_ext(exts, sdc::REGEX).and_then(|e| e.value.as_ref()?.as_str().map(str::to_owned));
+        if let Some(problem) = regex.as_deref().and_then(crate::validate::pattern_problem) {
+            self.warnings.push(FormWarning {
+                path: format!("{path}.extension(regex)"),
+                message: format!("regex {:?} cannot be used ({problem}); answers are not checked against it", regex.as_deref().unwrap_or("")),
+            });
+            regex = None;
+        }
         if let Some(n) = item.max_length.filter(|n| *n < 1) {
             self.warnings.push(FormWarning {
                 path: format!("{path}.maxLength"),
@@ -631,7 +641,7 @@ impl Builder {
             min_length: sdc::int_ext(exts, sdc::MIN_LENGTH).and_then(|n| usize::try_from(n).ok()),
             min_value: find_ext(exts, sdc::MIN_VALUE).and_then(|e| e.value.clone()),
             max_value: find_ext(exts, sdc::MAX_VALUE).and_then(|e| e.value.clone()),
-            regex: find_ext(exts, sdc::REGEX).and_then(|e| e.value.as_ref()?.as_str().map(str::to_owned)),
+            regex,
             min_occurs: sdc::int_ext(exts, sdc::MIN_OCCURS).and_then(|n| usize::try_from(n).ok()),
             max_occurs: sdc::int_ext(exts, sdc::MAX_OCCURS).and_then(|n| usize::try_from(n).ok()),
             enable_when: Vec::new(),

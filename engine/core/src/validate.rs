@@ -121,26 +121,29 @@ pub fn validate_answers(def: &ItemDef, answers: &[Value], required: bool) -> Vec
     errors
 }
 
-/// Does `text` match `pattern`? `None` if the pattern is invalid.
-#[cfg(not(target_arch = "wasm32"))]
+/// Does `text` match `pattern`? `None` if the pattern is invalid (the form loader already
+/// warned and dropped such patterns, so this is a second line of defence).
+///
+/// regex-lite on every target: one dialect for `intake check` and the patient's browser, and
+/// matching in O(pattern × text) time, so no pattern can freeze the page.
 fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
     regex_lite::Regex::new(pattern).ok().map(|re| re.is_match(text))
 }
 
-/// In the browser: the browser's RegExp (`u` flag: match by code point, as regex-lite does).
-#[cfg(target_arch = "wasm32")]
-fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
-    // Constructing a RegExp from an invalid pattern throws; check it first with the engine's
-    // own syntax check so a bad form pattern reports instead of trapping.
-    let valid = js_sys::Reflect::construct(
-        &js_sys::Function::from(js_sys::RegExp::new(".", "").constructor()),
-        &js_sys::Array::of2(&pattern.into(), &"u".into()),
-    );
-    match valid {
-        Ok(re) => Some(js_sys::RegExp::from(re).test(text)),
-        Err(_) => None,
+/// Why a regex extension cannot be used, if it cannot (checked when the form loads).
+pub fn pattern_problem(pattern: &str) -> Option<String> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Some(format!("the pattern is {} bytes; the limit is {MAX_PATTERN_BYTES}", pattern.len()));
     }
+    regex_lite::RegexBuilder::new(&anchored(pattern))
+        .size_limit(1 << 20)
+        .build()
+        .err()
+        .map(|e| e.to_string().lines().last().unwrap_or("invalid pattern").trim().to_owned())
 }
+
+/// Longest regex extension accepted.
+pub const MAX_PATTERN_BYTES: usize = 1_000;
 
 /// The regex extension matches the whole answer (as in FHIR validators), not a substring.
 fn anchored(p: &str) -> String {

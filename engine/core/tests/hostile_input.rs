@@ -399,3 +399,35 @@ fn check_finds_rules_that_never_settle() {
     let calm = visit_type(vitals_q(), &[("rules/bmi.rhai", BMI_RULE)]);
     assert!(intake_engine::settle::find_unsettled(&calm, &chart(), now()).is_empty());
 }
+
+// ---- regex extension -------------------------------------------------------------------------
+
+fn with_regex(pattern: &str) -> serde_json::Value {
+    questionnaire(json!([{"linkId": "zip", "type": "string", "text": "ZIP code",
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/regex", "valueString": pattern}]}]))
+}
+
+#[test]
+fn an_invalid_regex_is_a_load_warning_and_never_blocks_submit() {
+    let form = intake_engine::Form::from_json(&with_regex("[0-9{5")).unwrap();
+    assert!(form.warnings.iter().any(|w| w.path.contains("regex") && w.message.contains("cannot be used")), "{:?}", form.warnings);
+    let vt = visit_type(with_regex("[0-9{5"), &[]);
+    let mut s = session(&vt);
+    s.answer_link_id("zip", vec![Value::String("02139".into())]).unwrap();
+    assert!(extract::bundle(&s).is_ok(), "a broken pattern never blocks sending");
+}
+
+#[test]
+fn patterns_match_whole_answers_in_linear_time() {
+    let vt = visit_type(with_regex("[0-9]{5}"), &[]);
+    let mut s = session(&vt);
+    s.answer_link_id("zip", vec![Value::String("0213".into())]).unwrap();
+    assert!(extract::bundle(&s).is_err(), "0213 is not a ZIP code");
+    s.answer_link_id("zip", vec![Value::String("02139".into())]).unwrap();
+    assert!(extract::bundle(&s).is_ok());
+    // The classic catastrophic pattern: linear here, whatever the input.
+    let vt = visit_type(with_regex("(a+)+$"), &[]);
+    let mut s = session(&vt);
+    s.answer_link_id("zip", vec![Value::String(format!("{}!", "a".repeat(5_000)))]).unwrap();
+    assert!(extract::bundle(&s).is_err());
+}
