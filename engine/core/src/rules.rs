@@ -38,6 +38,10 @@ pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_STRING_SIZE: usize = 4_096;
 pub const MAX_ARRAY_SIZE: usize = 1_000;
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+/// Work host functions may do in one run (about one unit per call, plus the items a call
+/// builds or reads). rhai counts only its own operations: a loop of 10,000 cheap-looking
+/// `conditions()` calls on a large chart would otherwise run far past the operation limit.
+pub const MAX_HOST_WORK: u64 = 200_000;
 
 /// Host functions whose first argument is a linkId.
 const LINK_ID_FUNCTIONS: &[&str] =
@@ -187,6 +191,8 @@ struct RunState {
     answers: Rc<RefCell<AnswerTable>>,
     reads: Vec<ItemId>,
     effects: Effects,
+    /// Units of host-function work so far (see [`MAX_HOST_WORK`]).
+    host_work: u64,
 }
 
 type Slot = Rc<RefCell<Option<RunState>>>;
@@ -249,6 +255,7 @@ impl RuleBook {
             answers: answers.clone(),
             reads: Vec::new(),
             effects: Effects::default(),
+            host_work: 0,
         });
         let result = self.engine.run_ast(&r.ast);
         let (mut reads, effects) = match self.slot.borrow_mut().take() {
@@ -279,6 +286,9 @@ fn runtime_error(file: &str, e: &EvalAltResult) -> RuleError {
             RuleErrorKind::Limit(format!("{what} grew past its limit ({MAX_STRING_SIZE} characters / {MAX_ARRAY_SIZE} items)"))
         }
         EvalAltResult::ErrorTooManyVariables(_) => RuleErrorKind::Limit("too many variables".into()),
+        EvalAltResult::ErrorTerminated(..) => RuleErrorKind::Limit(format!(
+            "its calls to host functions did more than {MAX_HOST_WORK} units of work (a loop over the chart?)"
+        )),
         EvalAltResult::ErrorRuntime(d, _) => RuleErrorKind::Runtime(d.to_string()),
         other => RuleErrorKind::Runtime(other.to_string().split(" (line").next().unwrap_or_default().to_owned()),
     };
@@ -392,6 +402,12 @@ fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engi
     // rhai calls `print`/`debug` to render the value, then hands it to the (silent) callbacks.
     engine.register_fn("print", |_: Dynamic| -> ImmutableString { ImmutableString::new() });
     engine.register_fn("debug", |_: Dynamic| -> ImmutableString { ImmutableString::new() });
+    // Host work is checked between rhai operations: over budget, the run stops like any limit.
+    let s = slot.clone();
+    engine.on_progress(move |_| {
+        let over = s.borrow().as_ref().is_some_and(|st| st.host_work > MAX_HOST_WORK);
+        over.then(|| Dynamic::from("host work limit"))
+    });
     register_chart_api(&mut engine, slot);
     register_answer_api(&mut engine, slot, link_ids);
     register_effect_api(&mut engine, slot, link_ids);
@@ -404,8 +420,13 @@ fn host_error(ctx: &NativeCallContext, msg: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(msg.into(), ctx.call_position()).into()
 }
 
-/// Read the facts of the current run.
+/// Read the facts of the current run, charging one unit of host work plus what the chart
+/// holds (`f` may walk any of its lists).
 fn with_facts<T>(slot: &Slot, f: impl FnOnce(&Facts) -> T) -> Option<T> {
+    if let Some(st) = slot.borrow_mut().as_mut() {
+        let c = &st.facts.chart;
+        st.host_work += 1 + ((c.conditions.len() + c.allergies.len() + c.medications.len()) as u64) + (c.observations.len() as u64 >> 8);
+    }
     slot.borrow().as_ref().map(|st| f(&st.facts))
 }
 
@@ -719,6 +740,7 @@ fn resolve(ctx: &NativeCallContext, link_ids: &HashMap<String, ItemId>, id: &str
 fn read_answers(slot: &Slot, item: ItemId) -> Vec<Value> {
     let mut guard = slot.borrow_mut();
     let Some(st) = guard.as_mut() else { return Vec::new() };
+    st.host_work += 1;
     st.reads.push(item);
     let table = st.answers.borrow();
     table.get(item.index()).cloned().unwrap_or_default()

@@ -204,3 +204,28 @@ fn the_documented_nesting_limit_is_the_real_one() {
     visit_type(q(), &[("rules/deep.rhai", &nested(documented))]);
     load_error(&nested(documented + 1));
 }
+
+/// Issue 13, item 16: host calls count against a budget, so a loop of them over a large chart
+/// stops like any limit (rhai alone counts only its own operations: 5,000 iterations are far
+/// below its limit, but here each builds an array of 100 conditions).
+#[test]
+fn host_function_work_is_bounded() {
+    let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}})];
+    for i in 0..100 {
+        entries.push(json!({"resource": {"resourceType": "Condition", "id": format!("c{i}"),
+            "clinicalStatus": {"coding": [{"code": "active"}]},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": format!("{}", 1000 + i)}]},
+            "subject": {"reference": "Patient/p1"}}}));
+    }
+    let chart = std::rc::Rc::new(
+        intake_engine::Chart::from_json(&json!({"resourceType": "Bundle", "type": "collection", "entry": entries})).unwrap(),
+    );
+    let script = "if answer(\"trigger\") == true {\n    let n = 0;\n    while n < 5000 { let c = conditions(); n += 1; }\n}\nif false { ask(\"gated\", \"never\"); }\n";
+    let vt = visit_type(q(), &[("rules/host-loop.rhai", script)]);
+    let mut s = intake_engine::Session::new(vt, chart, Default::default(), now(), "s").unwrap();
+    s.answer_link_id("trigger", vec![Value::Boolean(true)]).unwrap();
+    let errors: Vec<String> = s.rule_errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("host functions"), "{errors:?}");
+    assert!(shown(&s, "gated"), "fail open");
+}
