@@ -138,12 +138,18 @@ impl Chart {
             }
             other => return Err(ChartError::NotABundle { found: other.map(str::to_owned) }),
         };
-        let mut typed = Vec::with_capacity(entries.len());
+        // Two passes over the entries, in place: first the patients and the Medications other
+        // resources point to, then the clinical resources, each read and taken at once.
+        // Resource types intake does not use (Encounter, Claim, ...: most of a Synthea chart)
+        // are neither read nor copied.
+        let mut patients: Vec<Typed> = Vec::new();
+        let mut medications: Vec<(Vec<String>, Option<CodeableConcept>)> = Vec::new();
+        let mut clinical: Vec<(usize, Option<String>, &Json)> = Vec::new();
         let mut empty_entries = Vec::new();
         let mut cx = Cx::new("Bundle");
         for (i, entry) in entries.iter().enumerate() {
             let read = cx.field("entry", |cx| {
-                cx.index(i, |cx| -> Result<Option<(Option<String>, AnyResource)>, ModelError> {
+                cx.index(i, |cx| -> Result<Option<(Option<String>, &Json)>, ModelError> {
                     let Json::Object(e) = entry else { return Err(cx.wrong_type("an object", entry)) };
                     let full_url = match e.get("fullUrl") {
                         None | Some(Json::Null) => None,
@@ -152,36 +158,41 @@ impl Chart {
                     };
                     match e.get("resource") {
                         None | Some(Json::Null) => Ok(None),
-                        Some(res) => cx.field("resource", |cx| AnyResource::from_json(res, cx)).map(|r| Some((full_url, r))),
+                        Some(res @ Json::Object(_)) => Ok(Some((full_url, res))),
+                        Some(other) => Err(cx.field("resource", |cx| cx.wrong_type("an object", other))),
                     }
                 })
             });
-            match read.map_err(ChartError::Model)? {
-                Some((full_url, r)) => typed.push((i, full_url, r)),
-                None => empty_entries.push(i),
+            let Some((full_url, res)) = read.map_err(ChartError::Model)? else {
+                empty_entries.push(i);
+                continue;
+            };
+            match res.get("resourceType").and_then(Json::as_str) {
+                Some("Patient") => {
+                    let r = cx.field("entry", |cx| cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx))));
+                    patients.push((i, full_url, r.map_err(ChartError::Model)?));
+                }
+                Some("Medication") => {
+                    let mut keys = Vec::new();
+                    if let Some(id) = res.get("id").and_then(Json::as_str) {
+                        keys.push(format!("Medication/{id}"));
+                    }
+                    keys.extend(full_url);
+                    medications.push((keys, medication_code(res)));
+                }
+                Some("AllergyIntolerance" | "MedicationStatement" | "MedicationRequest" | "Condition" | "Observation" | "RelatedPerson") => {
+                    clinical.push((i, full_url, res));
+                }
+                _ => {}
             }
         }
+        let typed = patients;
         let (patient_idx, patient, aliases, merged) = choose_patient(&typed)?;
         let patient_ref = match (&patient.id, &typed[patient_idx].1) {
             (Some(id), _) => format!("Patient/{id}"),
             (None, Some(url)) => url.clone(),
             (None, None) => return Err(ChartError::PatientWithoutIdentity { entry: typed[patient_idx].0 }),
         };
-        // Medications referenced by MedicationStatement/Request (the US Core and Epic shape).
-        let medications: Vec<(Vec<String>, Option<CodeableConcept>)> = typed
-            .iter()
-            .filter_map(|(_, url, r)| match r {
-                AnyResource::Other(json) if json.get("resourceType").and_then(Json::as_str) == Some("Medication") => {
-                    let mut keys = Vec::new();
-                    if let Some(id) = json.get("id").and_then(Json::as_str) {
-                        keys.push(format!("Medication/{id}"));
-                    }
-                    keys.extend(url.iter().cloned());
-                    Some((keys, medication_code(json)))
-                }
-                _ => None,
-            })
-            .collect();
         let mut chart = Chart {
             patient,
             patient_ref,
@@ -198,8 +209,9 @@ impl Chart {
         for i in empty_entries {
             chart.notes.push(ChartNote { entry: i, message: "entry has no resource (only a reference or a search match?); not used".into(), needs_review: false });
         }
-        for (i, full_url, r) in typed {
-            chart.take(i, full_url, r, &medications);
+        for (i, full_url, res) in clinical {
+            let r = cx.field("entry", |cx| cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx))));
+            chart.take(i, full_url, r.map_err(ChartError::Model)?, &medications);
         }
         // Newest first; undated observations last.
         crate::small::sort_by_key(&mut chart.observations, |o| {
