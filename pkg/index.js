@@ -4,6 +4,11 @@ import initWasm, { mount as wasmMount, createSession as wasmCreateSession } from
 
 let ready = null;
 
+// Each mounted form stays alive as long as its element does. The wasm handle frees the form
+// when it is garbage collected: a host that mounts and drops the returned handle (the common
+// `await mount(el, opts)`) would otherwise see the form vanish from the page at the next GC.
+const FORMS = new WeakMap();
+
 /** Load the wasm module once. `mount` and `createSession` call this for you. */
 export function init(wasmUrl) {
   ready ??= initWasm(wasmUrl ? { module_or_path: wasmUrl } : undefined).then(() => undefined);
@@ -34,12 +39,14 @@ export async function mount(element, options = {}) {
   await init(options.wasmUrl);
   const depth = { n: 0 };
   const form = wasmMount(element, guarded(options, depth));
+  FORMS.get(element)?.unmount();
   let mounted = true;
   const teardown = () => {
+    if (FORMS.get(element) === handle) FORMS.delete(element);
     form.unmount();
     form.free();
   };
-  return {
+  const handle = {
     get sessionId() { return form.sessionId; },
     getResponse: () => form.getResponse(),
     submit: async () => {
@@ -56,6 +63,8 @@ export async function mount(element, options = {}) {
       else teardown();
     },
   };
+  FORMS.set(element, handle);
+  return handle;
 }
 
 /** The engine without the form: answer, read item states, get the response and the Bundle. */

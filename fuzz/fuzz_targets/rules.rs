@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let base = intake_fuzz::hypertension();
     let rules = [RuleSource { name: "rules/fuzz.rhai".into(), text: text.into() }];
-    let Ok(vt) = intake_engine::VisitType::from_form(base.form.clone(), &rules) else { return };
+    let Ok(vt) = intake_engine::VisitType::from_form(base.form.as_ref().clone(), &rules) else { return };
     let vt = Rc::new(vt);
     let Some(mut s) = intake_fuzz::session(&vt, &intake_fuzz::maria()) else { return };
     let _ = s.answer_link_id("home-bp-monitoring", vec![Value::Boolean(true)]);

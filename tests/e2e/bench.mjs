@@ -3,13 +3,16 @@
 // - bytes on the wire for the demo page (raw and gzip)
 // - navigation -> first page rendered, per visit type (fresh browser context each run)
 // - answer -> DOM updated, per visit type and on large forms from the corpus (MDS 3.0, MBS 715)
-//   and a generated 1,000-item enableWhen chain (including its worst case)
+//   and a generated 1,000-item enableWhen chain (including its worst case), and 500 rows of a
+//   repeating group resumed from autosave
+// BENCH_ONLY=<text> runs only the large-form cases whose name contains it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { launch, openPage, ROOT, serve } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS || 7);
+const ONLY = process.env.BENCH_ONLY;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
 const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
@@ -62,7 +65,7 @@ const visits = [
   ['pediatric-sick-visit', 'leo-hernandez', 'How are you related to the child?', null],
   ['new-patient-adult', 'sam-okafor', 'Sex recorded on your insurance', null],
 ];
-for (const [vt, patient, toggle, appears] of visits) {
+for (const [vt, patient, toggle, appears] of ONLY ? [] : visits) {
   const loads = [];
   for (let i = 0; i < RUNS; i++) {
     const { page, context } = await openPage(browser);
@@ -118,7 +121,13 @@ const large = [
   ['MBS 715 (808 items)', corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
   ['1,000-item chain', chain, null],
   ['1,000-item chain, all answered', chain, allAnswered],
-];
+  ['500 repeating-group rows, resumed', {
+    resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
+    item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
+      { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }],
+  }, { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
+    answers: { row: Array.from({ length: 500 }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }],
+].filter(([name]) => !ONLY || name.includes(ONLY));
 console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, saved] of large) {
   const mounts = [];

@@ -13,6 +13,8 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export const CHROMIUM_ARGS = [
   '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+  // window.gc(), for tests that a mounted form survives garbage collection.
+  '--js-flags=--expose-gc',
 ];
 
 export async function launch() {

@@ -348,6 +348,28 @@ describe('resuming never loses an answer and never reuses a stale submission (is
     await context.close();
   });
 
+  it('a form whose handle the host dropped stays on the page through garbage collection', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      // The common embedding: mount and forget the handle.
+      await mount(el, { questionnaire: { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string', text: 'Anything else?' }] },
+        chart: window.data.maria, storage: false });
+      const before = el.querySelectorAll('input, textarea').length;
+      for (let i = 0; i < 5; i++) {
+        window.gc();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { before, after: el.querySelectorAll('input, textarea').length };
+    });
+    assert.ok(out.before > 0, JSON.stringify(out));
+    assert.equal(out.after, out.before, 'the form is still there after GC');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('unmounting inside onSubmit, or removing <intake-form> in its submit listener, is safe', async () => {
     const { page, problems, context } = await portalPage('host.html');
     const out = await page.evaluate(async () => {
