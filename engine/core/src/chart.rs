@@ -288,8 +288,18 @@ impl Chart {
             AnyResource::Condition(c) => {
                 if condition_is_current(&c) {
                     self.conditions.push(OnFile { reference: reference(&c.id), version: version(&c.meta), resource: c });
+                } else if c.clinical_status.is_none() && status_code(&c.verification_status) != Some("entered-in-error") {
+                    // Incomplete (R4 requires clinicalStatus here): current or not is unknown.
+                    self.unknown_status(entry, &reference(&c.id), "clinicalStatus");
                 }
             }
+            AnyResource::MedicationStatement(m) if m.status.is_none() => self.unknown_status(entry, &reference(&m.id), "status"),
+            AnyResource::MedicationRequest(m) if m.status.is_none() => self.unknown_status(entry, &reference(&m.id), "status"),
+            AnyResource::Observation(o) if o.status.is_none() => self.notes.push(ChartNote {
+                entry,
+                message: format!("{} has no status (R4 requires one); not used", reference(&o.id)),
+                needs_review: false,
+            }),
             AnyResource::MedicationStatement(m) => {
                 if matches!(m.status.as_deref(), Some("active") | Some("intended")) {
                     let reference = reference(&m.id);
@@ -333,6 +343,16 @@ impl Chart {
             }
             _ => {}
         }
+    }
+
+    /// A clinical entry without the status that says whether it is current: never shown as
+    /// current, never silently dropped either; a clinician is asked to look at it.
+    fn unknown_status(&mut self, entry: usize, reference: &str, element: &str) {
+        self.notes.push(ChartNote {
+            entry,
+            message: format!("{reference} has no {element} (R4 requires it), so whether it is current is unknown; it was not shown to the patient, and a clinician is asked to review it"),
+            needs_review: true,
+        });
     }
 
     /// What a current medication is: its `medicationCodeableConcept`, or the Medication its

@@ -431,3 +431,18 @@ fn patterns_match_whole_answers_in_linear_time() {
     s.answer_link_id("zip", vec![Value::String(format!("{}!", "a".repeat(5_000)))]).unwrap();
     assert!(extract::bundle(&s).is_err());
 }
+
+#[test]
+fn clinical_entries_without_a_status_are_noted_for_review() {
+    let chart = Chart::from_json(&bundle(vec![
+        patient_entry(),
+        json!({"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "diabetes"}, "subject": {"reference": "Patient/p1"}}}),
+        json!({"resource": {"resourceType": "MedicationStatement", "id": "m1", "medicationCodeableConcept": {"text": "warfarin"}, "subject": {"reference": "Patient/p1"}}}),
+        json!({"resource": {"resourceType": "Observation", "id": "o1", "code": {"text": "weight"}, "subject": {"reference": "Patient/p1"}}}),
+    ]))
+    .unwrap();
+    let review: Vec<&str> = chart.unreviewable().map(|n| n.message.as_str()).collect();
+    assert_eq!(review.len(), 2, "{review:?}");
+    assert!(review[0].contains("Condition/c1") && review[1].contains("MedicationStatement/m1"), "{review:?}");
+    assert!(chart.notes.iter().any(|n| n.message.contains("Observation/o1 has no status")), "{:?}", chart.notes);
+}
