@@ -1,4 +1,4 @@
-import type { Bundle, IntakeStorage, Questionnaire, QuestionnaireResponse, VisitContext, VisitType, FhirResource } from './index.js';
+import type { Bundle, IntakeStorage, Questionnaire, QuestionnaireResponse, UrgentAdvisory, VisitContext, VisitType, FhirResource } from './index.js';
 
 /** `<intake-form>`: objects as properties, strings as attributes (locale, subject, session-id, storage-key, now). */
 export declare class IntakeFormElement extends HTMLElement {
@@ -28,6 +28,7 @@ declare global {
   interface HTMLElementEventMap {
     'intake-change': CustomEvent<QuestionnaireResponse>;
     'intake-submit': CustomEvent<IntakeSubmitDetail>;
+    'intake-urgent': CustomEvent<{ advisories: UrgentAdvisory[] }>;
     'intake-error': CustomEvent<{ message: string }>;
   }
 }

@@ -3,7 +3,8 @@
 // --ik-font). Set objects as properties (visitType, questionnaire, manifest, rules, chart,
 // context, storage); strings as attributes (locale, subject, session-id, storage-key, now).
 // Events (bubbling, composed): intake-change (detail: QuestionnaireResponse), intake-submit
-// (detail: { bundle, response }), intake-error (detail: { message }).
+// (detail: { bundle, response }), intake-error (detail: { message }), intake-urgent (detail:
+// { advisories: [{ text, reason, rule }] }, whenever the urgent advisories change).
 import { mount } from './index.js';
 
 const CSS_URL = new URL('./dist/intake.css', import.meta.url).href;
@@ -44,6 +45,7 @@ async function render(el) {
   let reported = false;
   options.onChange = (response) => emit(el, 'intake-change', response);
   options.onSubmit = (bundle, response) => emit(el, 'intake-submit', { bundle, response });
+  options.onUrgent = (advisories) => emit(el, 'intake-urgent', { advisories });
   options.onError = (e) => { reported = true; emit(el, 'intake-error', { message: String(e?.message ?? e) }); };
   try {
     const handle = await mount(st.container, options);

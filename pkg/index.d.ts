@@ -89,6 +89,21 @@ export interface MountOptions extends SessionOptions {
   onChange?: (response: QuestionnaireResponse) => void;
   onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void;
   onError?: (error: Error) => void;
+  /**
+   * Urgent advisories changed (a rule decided the patient needs care now, e.g. a very high
+   * blood pressure with chest pain). The patient already sees them in an alert region; page
+   * your staff here. Called with the current list (empty when none apply any more).
+   */
+  onUrgent?: (advisories: UrgentAdvisory[]) => void;
+}
+
+export interface UrgentAdvisory {
+  /** What the patient is shown: the reason and what to do, in the form's language. */
+  text: string;
+  /** The reason alone. */
+  reason: string;
+  /** The rule file that raised it. */
+  rule: string;
 }
 
 export interface IntakeHandle {

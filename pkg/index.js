@@ -22,7 +22,7 @@ export function init(wasmUrl) {
  */
 function guarded(options, depth) {
   const out = { ...options };
-  for (const name of ['onChange', 'onSubmit', 'onError']) {
+  for (const name of ['onChange', 'onSubmit', 'onError', 'onUrgent']) {
     const f = options[name];
     if (typeof f !== 'function') continue;
     out[name] = (...args) => {

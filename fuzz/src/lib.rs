@@ -15,8 +15,19 @@ pub fn now() -> DateTime {
     DateTime::parse(NOW).expect("fixed time")
 }
 
-/// The hypertension follow-up visit type, as shipped.
+thread_local! {
+    static HYPERTENSION: Rc<VisitType> = load_hypertension();
+    static MARIA: Rc<Chart> =
+        Rc::new(Chart::from_text(include_str!("../../web/demo/charts/maria-hernandez.json")).expect("demo chart"));
+}
+
+/// The hypertension follow-up visit type, as shipped (loaded once per thread: the fuzzed input
+/// is what changes, not the fixture).
 pub fn hypertension() -> Rc<VisitType> {
+    HYPERTENSION.with(Rc::clone)
+}
+
+fn load_hypertension() -> Rc<VisitType> {
     let manifest_text = include_str!("../../visit-types/hypertension-follow-up/manifest.json");
     let manifest = Manifest::from_text("manifest.json", manifest_text).expect("shipped manifest");
     let rules = manifest
@@ -45,7 +56,7 @@ pub fn hypertension() -> Rc<VisitType> {
 
 /// María's demo chart.
 pub fn maria() -> Rc<Chart> {
-    Rc::new(Chart::from_text(include_str!("../../web/demo/charts/maria-hernandez.json")).expect("demo chart"))
+    MARIA.with(Rc::clone)
 }
 
 pub fn session(vt: &Rc<VisitType>, chart: &Rc<Chart>) -> Option<Session> {

@@ -405,3 +405,65 @@ describe('resuming never loses an answer and never reuses a stale submission (is
     await context.close();
   });
 });
+
+describe('urgent advisories reach the patient at once (issue 10, part 1)', () => {
+  it('a crisis reading with chest pain shows an alert on every page through thanks, and the host hears of it', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount, createSession } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, htnVt } = window.data;
+      const now = '2026-11-20T09:00:00-05:00';
+      const s = await createSession({ visitType: htnVt, chart: maria, sessionId: 'urgent-1', now, context: { reasons: ['bp-follow-up'] } });
+      s.answer('home-bp-monitoring', true);
+      s.answer('home-bp-systolic', 192);
+      s.answer('home-bp-diastolic', 124);
+      s.answer('missed-doses', 0);
+      const before = s.snapshot();
+      s.answer('crisis-symptoms', [{ system: 'http://snomed.info/sct', code: '29857009' }]);
+      for (const row of s.items().filter((i) => i.linkId === 'medication.status' || i.linkId === 'allergy.status')) {
+        s.answer(row.key, { system: 'http://intake-engine.org/fhir/CodeSystem/on-file-review', code: 'confirmed' });
+      }
+      const snap = s.snapshot();
+      const store = (v) => ({ m: new Map([['k', JSON.stringify(v)]]), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, x) { this.m.set(k, x); }, removeItem(k) { this.m.delete(k); } });
+      const open = async (saved) => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const urgent = [];
+        const h = await mount(el, { visitType: htnVt, chart: maria, now, storage: store(saved), storageKey: 'k', context: { reasons: ['bp-follow-up'] },
+          onUrgent: (list) => urgent.push(list) });
+        await new Promise((r) => setTimeout(r, 30));
+        return { el, h, urgent };
+      };
+      const calm = await open(before);
+      const calmAlert = calm.el.querySelector('[role=alert] .ik-urgent');
+      calm.h.unmount();
+      const { el, h, urgent } = await open(snap);
+      const alertText = () => el.querySelector('[role=alert] .ik-urgent')?.textContent ?? '';
+      const first = alertText();
+      // Next page, then the submit: the alert stays.
+      el.querySelector('button.ik-primary').click();
+      await new Promise((r) => setTimeout(r, 30));
+      const later = alertText();
+      const bundle = await h.submit();
+      await new Promise((r) => setTimeout(r, 30));
+      return {
+        calm: calmAlert === null,
+        first, later, onThanks: !!el.querySelector('.ik-thanks') && alertText() === first,
+        urgent: urgent.map((l) => l.map((a) => a.reason)),
+        stat: bundle.entry.filter((e) => e.resource.resourceType === 'Task' && e.resource.priority === 'stat').map((e) => e.resource.description),
+        focusInAlert: el.querySelector('[role=alert]').contains(document.activeElement),
+      };
+    });
+    assert.equal(out.calm, true, 'no alert while no warning sign is reported');
+    assert.match(out.first, /Get medical help now/);
+    assert.match(out.first, /very high and you have a warning sign.*Call 911/s);
+    assert.equal(out.later, out.first, 'still shown on the next page');
+    assert.equal(out.onThanks, true, 'still shown on the thanks page');
+    assert.deepEqual(out.urgent, [['Your blood pressure is very high and you have a warning sign of a medical emergency.']]);
+    assert.equal(out.stat.length, 1);
+    assert.match(out.stat[0], /^URGENT: .* The patient was told: .*Call 911/);
+    assert.equal(out.focusInAlert, false, 'the alert takes no focus');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});

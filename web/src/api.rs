@@ -248,7 +248,12 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         .or_else(|| saved.as_ref().and_then(crate::resume::session_id))
         .unwrap_or_else(random_id);
     let session = Session::new(vt.clone(), chart, context, now, &session_id).map_err(|e| e.to_string())?;
-    let callbacks = Callbacks { on_change: func(opts, "onChange"), on_submit: func(opts, "onSubmit"), on_error: on_error.clone() };
+    let callbacks = Callbacks {
+        on_change: func(opts, "onChange"),
+        on_submit: func(opts, "onSubmit"),
+        on_error: on_error.clone(),
+        on_urgent: func(opts, "onUrgent"),
+    };
     let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();

@@ -38,6 +38,7 @@ pub struct Strings {
     pub progress: &'static str,
     pub answers_restored: &'static str,
     pub answers_partly_restored: &'static str,
+    pub urgent_title: &'static str,
     pub clear_answer: &'static str,
     pub file_attached: &'static str,
 }
@@ -77,6 +78,7 @@ pub const EN: Strings = Strings {
     rule_problem: "Some questions are shown because a check could not run. Please answer them.",
     progress: "Progress",
     answers_restored: "We restored the answers you already gave.",
+    urgent_title: "Get medical help now",
     answers_partly_restored: "Some of your earlier answers could not be brought back because the form has changed; please check your answers before sending.",
     clear_answer: "Clear answer",
     file_attached: "File attached",
@@ -117,6 +119,7 @@ pub const ES: Strings = Strings {
     rule_problem: "Algunas preguntas se muestran porque una verificación no pudo ejecutarse. Respóndalas, por favor.",
     progress: "Progreso",
     answers_restored: "Recuperamos las respuestas que ya había dado.",
+    urgent_title: "Busque atención médica ahora",
     answers_partly_restored: "Algunas de sus respuestas anteriores no se pudieron recuperar porque el formulario cambió; revise sus respuestas antes de enviarlas.",
     clear_answer: "Borrar respuesta",
     file_attached: "Archivo adjunto",

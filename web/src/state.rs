@@ -56,6 +56,9 @@ pub struct Callbacks {
     pub on_change: Option<js_sys::Function>,
     pub on_submit: Option<js_sys::Function>,
     pub on_error: Option<js_sys::Function>,
+    /// Called with the advisories (`[{ text, rule }]`) whenever the set of urgent advisories
+    /// changes, so a portal can page staff at once.
+    pub on_urgent: Option<js_sys::Function>,
 }
 
 /// One mounted form.
@@ -77,6 +80,9 @@ pub struct Ui {
     pub summary: RwSignal<Vec<(NodeId, String)>>,
     /// Polite announcements (new questions and why they appeared).
     pub announce: RwSignal<String>,
+    /// Urgent advisories in the patient's language (reason + what to do), shown in an alert
+    /// region on every page, the review and the thanks page.
+    pub urgent: RwSignal<Vec<String>>,
     pub save_error: RwSignal<Option<String>>,
     pub restored: bool,
     /// Some saved answers could not be brought back (the patient is told in one sentence; the
@@ -166,6 +172,7 @@ impl Ui {
         let attempted = owner.with(|| RwSignal::new(Vec::new()));
         let summary = owner.with(|| RwSignal::new(Vec::new()));
         let announce = owner.with(|| RwSignal::new(String::new()));
+        let urgent = owner.with(|| RwSignal::new(Vec::new()));
         let save_error = owner.with(|| RwSignal::new(None));
         let ui = Rc::new(Ui {
             owner,
@@ -179,6 +186,7 @@ impl Ui {
             attempted,
             summary,
             announce,
+            urgent,
             save_error,
             restored,
             partly_restored,
@@ -190,6 +198,7 @@ impl Ui {
             dom: next_dom_prefix(),
         });
         ui.build_signals();
+        ui.refresh_urgent();
         // Restore text the patient typed that was not valid yet.
         for (key, text) in drafts {
             let node = ui.session.borrow().preorder().into_iter().find(|n| ui.session.borrow().node_key(*n) == key);
@@ -299,9 +308,37 @@ impl Ui {
         if !announce.is_empty() {
             self.announce.set(announce.join(" "));
         }
+        self.refresh_urgent();
         self.report_rule_errors();
         self.refresh_summary();
         self.changed();
+    }
+
+    /// Recompute the urgent advisories; tell the host when they change.
+    pub fn refresh_urgent(&self) {
+        let (texts, raw): (Vec<String>, Vec<(String, String)>) = {
+            let s = self.session.borrow();
+            let instruction = s.visit_type().manifest.urgent_instruction_in(self.lang);
+            s.urgent()
+                .into_iter()
+                .map(|(rule, t)| (format!("{} {instruction}", t.in_lang(self.lang)), (t.in_lang(self.lang).to_owned(), rule)))
+                .unzip()
+        };
+        if self.urgent.get_untracked() == texts {
+            return;
+        }
+        self.urgent.set(texts.clone());
+        if let Some(f) = &self.callbacks.on_urgent {
+            let list = js_sys::Array::new();
+            for (text, (reason, rule)) in texts.iter().zip(raw) {
+                let o = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&o, &"text".into(), &text.into());
+                let _ = js_sys::Reflect::set(&o, &"reason".into(), &reason.into());
+                let _ = js_sys::Reflect::set(&o, &"rule".into(), &rule.into());
+                list.push(&o);
+            }
+            let _ = f.call1(&JsValue::NULL, &list);
+        }
     }
 
     /// Tell the host about rule errors it has not heard of (the form itself keeps working).

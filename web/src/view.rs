@@ -43,6 +43,19 @@ pub fn form(r: UiRef) -> impl IntoView {
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
             {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
             <div class="ik-sr" aria-live="polite" aria-atomic="true">{move || ui(r).announce.get()}</div>
+            // Urgent advisories: announced at once (role=alert) without moving focus; on every
+            // page, the review and the thanks page; no way to dismiss them by accident.
+            <div class="ik-urgent-region" role="alert">
+                {move || {
+                    let list = ui(r).urgent.get();
+                    (!list.is_empty()).then(|| view! {
+                        <div class="ik-urgent">
+                            <strong>{t.urgent_title}</strong>
+                            {list.into_iter().map(|text| view! { <p>{text}</p> }).collect_view()}
+                        </div>
+                    })
+                }}
+            </div>
             {move || ui(r).save_error.get().map(|e| view! { <p class="ik-warn" role="status">{e}</p> })}
             {move || rule_notice(r)}
             {move || match ui(r).phase.get() {

@@ -395,6 +395,14 @@ pub fn explain_text(s: &Session, lang: &str) -> String {
     for e in s.rule_errors() {
         let _ = writeln!(out, "\nrule error: {e} (items it could ask are shown)");
     }
+    for (rule, text) in s.urgent() {
+        let _ = writeln!(
+            out,
+            "\nURGENT ({rule}): the patient is told at once: \"{} {}\"",
+            text.text,
+            s.visit_type().manifest.urgent_instruction_in(&s.context().language)
+        );
+    }
     let _ = writeln!(out);
     match extract::bundle(s) {
         Ok(wb) => {

@@ -198,7 +198,7 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
 
 const EXPECT_KEYS: &[&str] = &[
     "shown", "hidden", "required", "flagged", "not_flagged", "reasons", "answers", "submit", "refused_items", "bundle",
-    "decisions", "chart_error", "answers_error",
+    "decisions", "chart_error", "answers_error", "urgent",
 ];
 
 /// A misspelt expectation must fail loudly, not pass by checking nothing.
@@ -255,6 +255,19 @@ fn check_items(s: &Session, expect: &Json) -> Vec<String> {
     for name in strings(expect.get("required")) {
         if known(&name, &mut f) && !nodes_named(s, &name).iter().any(|n| n.state.enabled && n.state.required) {
             f.push(format!("expected '{name}' shown and required"));
+        }
+    }
+    // "urgent": words that must appear in an urgent advisory; [] means none may be raised.
+    if let Some(want) = expect.get("urgent") {
+        let raised: Vec<String> = s.urgent().iter().map(|(_, t)| t.text.clone()).collect();
+        let words = strings(Some(want));
+        if words.is_empty() && !raised.is_empty() {
+            f.push(format!("expected no urgent advisory, but the rules raised: {raised:?}"));
+        }
+        for w in words {
+            if !raised.iter().any(|r| r.contains(&w)) {
+                f.push(format!("expected an urgent advisory mentioning \"{w}\"; raised: {raised:?}"));
+            }
         }
     }
     for name in strings(expect.get("flagged")) {

@@ -252,6 +252,7 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     }
     b.observations();
     b.patient_changes();
+    b.urgent();
     b.flags();
     b.rule_failures();
     b.unsettled_rules();
@@ -1091,6 +1092,34 @@ impl<'a> Builder<'a> {
                 vec![("questionnaire-response", Value::Reference(self.qr_ref()))],
                 None,
             );
+        }
+    }
+
+    /// A `stat` Task for every urgent advisory: the patient was already told to seek care now;
+    /// the care team must hear of it at once too, not in the routine review queue.
+    fn urgent(&mut self) {
+        let s = self.s;
+        let lang = s.context().language.clone();
+        let instruction = s.visit_type().manifest.urgent_instruction_in(&lang);
+        for (rule, reason) in s.urgent() {
+            let patient_text = reason.in_lang(&lang).to_owned();
+            let key = format!("Task|urgent|{}", reason.text);
+            let uuid = stable_uuid(&self.submission, &key);
+            let task = Task {
+                identifier: vec![urn_identifier(&uuid)],
+                status: Some("requested".into()),
+                intent: Some("order".into()),
+                priority: Some("stat".into()),
+                code: Some(coded(INTAKE_TASK_SYSTEM, "urgent-advisory", "Urgent advisory shown to the patient during intake")),
+                description: Some(format!("URGENT: {}. The patient was told: \"{patient_text} {instruction}\" (raised by {rule})", reason.text.trim_end_matches('.'))),
+                focus: Some(self.qr_ref()),
+                for_: Some(self.patient.clone()),
+                authored_on: Some(s.now()),
+                requester: Some(self.reporter.clone()),
+                ..Default::default()
+            };
+            self.entries.push(Entry { full_url: full_url(&uuid), resource: Box::new(Resource::Task(task)), request: post_request("Task", &uuid) });
+            self.decide("urgent".into(), "Task", Change::Add, Action::Review, format!("urgent advisory: {}", reason.text));
         }
     }
 

@@ -160,6 +160,8 @@ pub struct AnswerChoice {
     /// Label translations and synonyms: `(language, text)`; language `None` for a synonym.
     pub designations: Vec<(Option<String>, String)>,
     pub initial_selected: bool,
+    /// SDC `optionExclusive`: "None of these" cannot be ticked together with other options.
+    pub exclusive: bool,
 }
 
 /// How questionnaire text should be rendered.
@@ -714,6 +716,7 @@ impl Builder {
                         value,
                         designations,
                         initial_selected: o.initial_selected.unwrap_or(false),
+                        exclusive: sdc::bool_ext(&o.extension, sdc::OPTION_EXCLUSIVE),
                     })
                 })
                 .collect();
@@ -761,6 +764,7 @@ fn contained_value_sets(q: &Questionnaire) -> HashMap<String, Vec<AnswerChoice>>
                             .filter_map(|d| Some((d.language.clone(), d.value.clone()?)))
                             .collect(),
                         initial_selected: false,
+                        exclusive: false,
                     });
                 }
             }
@@ -793,6 +797,7 @@ fn flatten_expansion(contains: &[intake_fhir::ExpansionContains], out: &mut Vec<
                 }),
                 designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
                 initial_selected: false,
+                exclusive: false,
             });
         }
         flatten_expansion(&c.contains, out);

@@ -47,6 +47,10 @@ pub const MAX_HOST_WORK: u64 = 200_000;
 const LINK_ID_FUNCTIONS: &[&str] =
     &["answer", "answers", "answer_in", "answered", "has_answer_code", "ask", "hide", "require", "flag"];
 
+/// Host functions a rule may not call as methods (`x.urgent(...)` would hide the call from the
+/// checks just as `"x".ask(...)` would).
+const OTHER_HOST_FUNCTIONS: &[&str] = &["urgent"];
+
 /// Function-pointer machinery: `Fn("hide").call("x")` reaches host functions without naming
 /// them, so neither the linkId checks nor the gating analysis would see the call.
 const FUNCTION_POINTERS: &[&str] = &["Fn", "call", "curry"];
@@ -145,6 +149,8 @@ pub struct Effects {
     pub hide: Vec<(ItemId, Option<LocalText>)>,
     pub require: Vec<ItemId>,
     pub flag: Vec<(ItemId, LocalText)>,
+    /// Urgent advisories: shown to the patient at once, sent as `stat` Tasks.
+    pub urgent: Vec<LocalText>,
 }
 
 impl Effects {
@@ -312,7 +318,7 @@ fn find_mentions(
             // `"x".ask(..)` would hide the linkId from the checks below: refused.
             Some(ASTNode::Expr(Expr::MethodCall(call, pos))) => {
                 let name = call.name.as_str();
-                if LINK_ID_FUNCTIONS.contains(&name) || FUNCTION_POINTERS.contains(&name) {
+                if LINK_ID_FUNCTIONS.contains(&name) || OTHER_HOST_FUNCTIONS.contains(&name) || FUNCTION_POINTERS.contains(&name) {
                     error = Some(RuleError {
                         file: file.to_owned(),
                         span: Span::of(*pos),
@@ -838,6 +844,16 @@ fn register_effect_api(engine: &mut Engine, slot: &Slot, link_ids: &Rc<HashMap<S
     engine.register_fn("require", move |ctx: NativeCallContext, id: &str| -> HostResult<()> {
         let item = resolve(&ctx, &l, id)?;
         with_effects(&s, |e| e.require.push(item));
+        Ok(())
+    });
+    let s = slot.clone();
+    engine.register_fn("urgent", move |ctx: NativeCallContext, reason: Dynamic| -> HostResult<()> {
+        let reason = reason_from(&ctx, &reason)?;
+        with_effects(&s, |e| {
+            if !e.urgent.contains(&reason) {
+                e.urgent.push(reason)
+            }
+        });
         Ok(())
     });
     let (s, l) = (slot.clone(), link_ids.clone());

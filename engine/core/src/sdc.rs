@@ -12,6 +12,7 @@ pub const MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
 pub const MAX_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/maxValue";
 pub const MIN_LENGTH: &str = "http://hl7.org/fhir/StructureDefinition/minLength";
 pub const REGEX: &str = "http://hl7.org/fhir/StructureDefinition/regex";
+pub const OPTION_EXCLUSIVE: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive";
 pub const MIN_OCCURS: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-minOccurs";
 pub const MAX_OCCURS: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs";
 pub const HIDDEN: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden";

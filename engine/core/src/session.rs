@@ -448,6 +448,21 @@ impl Session {
             .collect()
     }
 
+    /// Urgent advisories the rules raise now, in rule order, each once: `(rule, what to tell
+    /// the patient)`. A rule that failed after raising one still raises it.
+    pub fn urgent(&self) -> Vec<(String, LocalText)> {
+        let mut out: Vec<(String, LocalText)> = Vec::new();
+        for (r, run) in self.runs.iter().enumerate() {
+            let RuleRun::Done(outcome) = run else { continue };
+            for u in &outcome.effects.urgent {
+                if !out.iter().any(|(_, t)| t == u) {
+                    out.push((self.vt.rules.rules[r].name.clone(), u.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// True if evaluation stopped before settling (rules that keep undoing each other).
     pub fn unsettled(&self) -> bool {
         self.unsettled
@@ -483,6 +498,7 @@ impl Session {
 
     /// Store checked answers and re-evaluate what depends on them.
     pub(crate) fn set_answers(&mut self, node: NodeId, values: Vec<Value>) {
+        let values = exclusive_options(self.vt.form.item(self.nodes[node.index()].item), &self.nodes[node.index()].answers, values);
         if self.nodes[node.index()].answers == values {
             return;
         }
@@ -590,6 +606,22 @@ impl Session {
             self.enqueue_subtree(c);
         }
     }
+}
+
+/// SDC `optionExclusive`: an exclusive option ("None of these") and the other options never
+/// stand together. Whichever was ticked last wins: ticking "None" clears the others, ticking
+/// another option clears "None". The engine decides this, so every front end behaves alike.
+fn exclusive_options(def: &ItemDef, old: &[Value], new: Vec<Value>) -> Vec<Value> {
+    if !def.repeats || !def.options.iter().any(|o| o.exclusive) {
+        return new;
+    }
+    let is_exclusive = |v: &Value| def.options.iter().any(|o| o.exclusive && o.value == *v);
+    let (exclusive, others): (Vec<Value>, Vec<Value>) = new.into_iter().partition(|v| is_exclusive(v));
+    if exclusive.is_empty() || others.is_empty() {
+        return exclusive.into_iter().chain(others).collect();
+    }
+    let newly_exclusive: Vec<Value> = exclusive.iter().filter(|v| !old.contains(v)).cloned().collect();
+    if newly_exclusive.is_empty() { others } else { newly_exclusive.into_iter().take(1).collect() }
 }
 
 /// Answers an item starts with: `initial[x]`, or options marked `initialSelected`.

@@ -298,6 +298,28 @@ pub struct Manifest {
     raw_patient_fields: Vec<(String, String)>,
     raw_lists: Vec<RawList>,
     pub policy: Policy,
+    /// What the patient is told to do when a rule raises an urgent advisory, per language
+    /// (`urgent_care.instruction`); the emergency number belongs here, not in code.
+    pub urgent_instruction: Vec<(String, String)>,
+}
+
+/// The instruction shown with an urgent advisory when the manifest gives none (US numbers).
+pub const DEFAULT_URGENT_INSTRUCTION: &[(&str, &str)] = &[
+    ("en", "Call 911 or go to the nearest emergency department now. Do not wait for your appointment."),
+    ("es", "Llame al 911 o vaya ahora mismo a la sala de emergencias más cercana. No espere a su cita."),
+];
+
+impl Manifest {
+    /// The urgent-care instruction in a language (its base language, else English).
+    pub fn urgent_instruction_in(&self, lang: &str) -> String {
+        let base = lang.split('-').next().unwrap_or(lang);
+        let pick = |list: &[(String, String)]| {
+            list.iter().find(|(l, _)| l == lang || l == base).or_else(|| list.iter().find(|(l, _)| l == "en")).map(|(_, t)| t.clone())
+        };
+        let defaults: Vec<(String, String)> =
+            DEFAULT_URGENT_INSTRUCTION.iter().map(|(l, t)| ((*l).to_owned(), (*t).to_owned())).collect();
+        pick(&self.urgent_instruction).or_else(|| pick(&defaults)).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -352,6 +374,7 @@ impl Manifest {
                     | "patient_fields"
                     | "on_file_lists"
                     | "write_back"
+                    | "urgent_care"
                     | "$comment"
             ) {
                 return Err(err(key, format!("unknown manifest field '{key}'")));
@@ -478,7 +501,20 @@ impl Manifest {
                 return Err(err(&format!("rules[{i}]"), format!("'{r}' {why}; name a file inside rules/")));
             }
         }
+        let urgent_instruction = match obj.get("urgent_care") {
+            None => Vec::new(),
+            Some(Json::Object(u)) => {
+                for k in u.keys() {
+                    if k != "instruction" {
+                        return Err(err(&format!("urgent_care.{k}"), format!("unknown field '{k}' (urgent_care has: instruction)")));
+                    }
+                }
+                string_map("urgent_care.instruction", u.get("instruction"))?
+            }
+            Some(_) => return Err(err("urgent_care", "'urgent_care' must be an object: { \"instruction\": { \"en\": \"...\" } }".into())),
+        };
         Ok(Manifest {
+            urgent_instruction,
             id,
             title: string("title")?,
             title_translations: string_map("title_translations", obj.get("title_translations"))?,
@@ -718,6 +754,7 @@ impl VisitType {
             raw_patient_fields: Vec::new(),
             raw_lists: Vec::new(),
             policy: Policy::default(),
+            urgent_instruction: Vec::new(),
         };
         let src = VisitTypeSource {
             manifest_file: "(none)".into(),

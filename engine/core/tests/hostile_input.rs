@@ -446,3 +446,27 @@ fn clinical_entries_without_a_status_are_noted_for_review() {
     assert!(review[0].contains("Condition/c1") && review[1].contains("MedicationStatement/m1"), "{review:?}");
     assert!(chart.notes.iter().any(|n| n.message.contains("Observation/o1 has no status")), "{:?}", chart.notes);
 }
+
+// ---- exclusive options ----------------------------------------------------------------------
+
+#[test]
+fn none_of_these_and_other_options_never_stand_together() {
+    use intake_engine::fhir::Coding;
+    let q = questionnaire(json!([{"linkId": "s", "type": "choice", "repeats": true, "text": "Any of these?", "answerOption": [
+        {"valueCoding": {"system": "http://snomed.info/sct", "code": "29857009", "display": "Chest pain"}},
+        {"valueCoding": {"system": "http://snomed.info/sct", "code": "267036007", "display": "Shortness of breath"}},
+        {"valueCoding": {"code": "none", "display": "None of these"},
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive", "valueBoolean": true}]}]}]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let c = |code: &str| Value::Coding(Coding { code: Some(code.into()), ..Default::default() });
+    let codes = |s: &intake_engine::Session| -> Vec<String> {
+        let n = s.node_of_link_id("s").unwrap();
+        s.node(n).unwrap().answers.iter().filter_map(|v| v.as_coding().and_then(|c| c.code.clone())).collect()
+    };
+    s.answer_link_id("s", vec![c("29857009"), c("267036007")]).unwrap();
+    s.answer_link_id("s", vec![c("29857009"), c("267036007"), c("none")]).unwrap();
+    assert_eq!(codes(&s), ["none"], "ticking None clears the others");
+    s.answer_link_id("s", vec![c("none"), c("29857009")]).unwrap();
+    assert_eq!(codes(&s), ["29857009"], "ticking another option clears None");
+}
