@@ -19,6 +19,8 @@ export declare class IntakeFormElement extends HTMLElement {
 export interface IntakeSubmitDetail {
   bundle: Bundle;
   response: QuestionnaireResponse;
+  /** Make the form wait for your write-back before it tells the patient the answers were sent. */
+  waitUntil(promise: Promise<unknown>): void;
 }
 
 declare global {

@@ -44,7 +44,13 @@ async function render(el) {
   }
   let reported = false;
   options.onChange = (response) => emit(el, 'intake-change', response);
-  options.onSubmit = (bundle, response) => emit(el, 'intake-submit', { bundle, response });
+  // A listener that calls event.detail.waitUntil(promise) makes the form wait for that promise
+  // before telling the patient the answers were sent (and offer a retry if it rejects).
+  options.onSubmit = (bundle, response) => {
+    let wait;
+    emit(el, 'intake-submit', { bundle, response, waitUntil: (p) => { wait = Promise.resolve(p); } });
+    return wait;
+  };
   options.onUrgent = (advisories) => emit(el, 'intake-urgent', { advisories });
   options.onError = (e) => { reported = true; emit(el, 'intake-error', { message: String(e?.message ?? e) }); };
   try {

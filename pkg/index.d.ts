@@ -87,7 +87,15 @@ export interface MountOptions extends SessionOptions {
   /** Default: `intake:<visit type id>:<patient reference>`. */
   storageKey?: string;
   onChange?: (response: QuestionnaireResponse) => void;
-  onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void;
+  /**
+   * The write-back Bundle. Return a Promise to make the form wait for your server: the patient
+   * sees "Sending…", then "sent" only when it resolves; if it rejects (or this throws), the
+   * patient is told sending failed and can retry, which sends the very same Bundle. Returning
+   * nothing confirms at once.
+   */
+  onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void | Promise<unknown>;
+  /** Keep the saved answers after a confirmed send (default: they are cleared). */
+  keepAfterSubmit?: boolean;
   onError?: (error: Error) => void;
   /**
    * Urgent advisories changed (a rule decided the patient needs care now, e.g. a very high

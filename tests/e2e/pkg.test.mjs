@@ -319,11 +319,11 @@ describe('resuming never loses an answer and never reuses a stale submission (is
       const sent142 = JSON.stringify(s142.bundle());
       const sent150 = JSON.stringify(s150.bundle());
       const store = (text) => ({ m: new Map([['k', text]]), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } });
-      const open = async (bundle, at = now) => {
+      const open = async (bundle, at = now, sent = true) => {
         const errors = [];
         const el = document.createElement('div');
         document.querySelector('main').append(el);
-        const h = await mount(el, { visitType: htnVt, chart: maria, storage: store(JSON.stringify({ ...snap, bundle })), storageKey: 'k', now: at, onError: (e) => errors.push(e.message) });
+        const h = await mount(el, { visitType: htnVt, chart: maria, storage: store(JSON.stringify({ ...snap, bundle, sent })), storageKey: 'k', now: at, onError: (e) => errors.push(e.message) });
         await new Promise((r) => setTimeout(r, 20));
         const r = { thanks: !!el.querySelector('.ik-thanks'), errors, answered: JSON.stringify(h.getResponse()).includes('"valueInteger":142') };
         h.unmount();
@@ -331,12 +331,14 @@ describe('resuming never loses an answer and never reuses a stale submission (is
       };
       return {
         own: await open(sent142),
+        unconfirmed: await open(sent142, now, false),
         otherAnswers: await open(sent150),
         earlierVisit: await open(sent142, '2026-11-23T09:00:00-05:00'),
         ids: [JSON.parse(sent142).identifier.value, JSON.parse(sent150).identifier.value],
       };
     });
-    assert.deepEqual(out.own, { thanks: true, errors: [], answered: true }, 'positive control: its own submission resumes on the thanks page');
+    assert.deepEqual(out.own, { thanks: true, errors: [], answered: true }, 'positive control: its own confirmed submission resumes on the thanks page');
+    assert.deepEqual(out.unconfirmed, { thanks: false, errors: [], answered: true }, 'a send the host never confirmed reopens the answers, not "Thank you"');
     assert.equal(out.otherAnswers.thanks, false, 'a Bundle for other answers is not reused');
     assert.ok(out.otherAnswers.errors.some((e) => /does not match these answers/.test(e)), JSON.stringify(out.otherAnswers));
     assert.equal(out.otherAnswers.answered, true, 'the answers are restored for sending again');
@@ -463,6 +465,140 @@ describe('urgent advisories reach the patient at once (issue 10, part 1)', () =>
     assert.equal(out.stat.length, 1);
     assert.match(out.stat[0], /^URGENT: .* The patient was told: .*Call 911/);
     assert.equal(out.focusInAlert, false, 'the alert takes no focus');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('a submit the host acknowledges (issue 10, part 2)', () => {
+  it('"sent" only after the host confirms; a rejection or a throw offers a retry of the same Bundle; nothing is lost', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const q = { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string', text: 'Anything else?' }] };
+      const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+      const state = (el) => ({
+        thanks: !!el.querySelector('.ik-thanks'),
+        failed: el.querySelector('.ik-send-failed')?.textContent ?? null,
+        button: el.querySelector('button.ik-primary')?.textContent ?? null,
+        disabled: el.querySelector('button.ik-primary')?.disabled ?? null,
+      });
+      const run = async (onSubmit, extra = {}) => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const errors = [];
+        const ids = [];
+        const store = { m: new Map(), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } };
+        const h = await mount(el, { questionnaire: q, chart: window.data.maria, storage: store, storageKey: 'k', onError: (e) => errors.push(e.message),
+          onSubmit: (b) => { ids.push(b.identifier.value); return onSubmit(ids.length); }, ...extra });
+        const input = el.querySelector('input, textarea');
+        input.value = 'a headache since Monday';
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        await tick();
+        el.querySelector('button.ik-primary').click(); // to the review page
+        await tick();
+        el.querySelector('button.ik-primary').click(); // Send
+        await tick();
+        return { el, h, errors, ids, store };
+      };
+      const out = {};
+      // The host's server takes its time, then confirms.
+      let release;
+      const slow = await run(() => new Promise((r) => { release = r; }));
+      out.slowWhileSending = state(slow.el);
+      release();
+      await tick();
+      out.slowAfter = state(slow.el);
+      out.slowSavedCleared = slow.store.getItem('k') === null;
+      // The host's server refuses, then accepts the retry.
+      const refused = await run((n) => (n === 1 ? Promise.reject(new Error('HTTP 503')) : Promise.resolve()));
+      out.refused = state(refused.el);
+      out.refusedErrors = refused.errors;
+      out.refusedKept = JSON.stringify(refused.h.getResponse()).includes('a headache since Monday');
+      refused.el.querySelector('button.ik-primary').click(); // Try sending again
+      await tick();
+      out.retried = state(refused.el);
+      out.retryIds = refused.ids;
+      // onSubmit throws.
+      const thrown = await run(() => { throw new Error('network down'); });
+      out.thrown = state(thrown.el);
+      // keepAfterSubmit: the saved answers stay, and a remount opens on "Thank you".
+      const kept = await run(() => Promise.resolve(), { keepAfterSubmit: true });
+      out.keptSaved = (kept.store.getItem('k') ?? '').includes('"sent":true');
+      return out;
+    });
+    assert.deepEqual(out.slowWhileSending, { thanks: false, failed: null, button: 'Sending…', disabled: true });
+    assert.equal(out.slowAfter.thanks, true, '"sent" once the host confirmed');
+    assert.equal(out.slowSavedCleared, true, 'saved answers are cleared after a confirmed send');
+    assert.equal(out.refused.thanks, false);
+    assert.match(out.refused.failed, /could not be sent\. Nothing is lost/);
+    assert.equal(out.refused.button, 'Try sending again');
+    assert.ok(out.refusedErrors.some((e) => /sending failed: HTTP 503/.test(e)), JSON.stringify(out.refusedErrors));
+    assert.equal(out.refusedKept, true);
+    assert.equal(out.retried.thanks, true);
+    assert.equal(out.retryIds.length, 2);
+    assert.equal(new Set(out.retryIds).size, 1, 'the retry sends the same Bundle identifier');
+    assert.match(out.thrown.failed, /could not be sent/);
+    assert.equal(out.keptSaved, true);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('text is saved as the patient types, so a reload mid-word loses nothing', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const q = { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string', text: 'Anything else?' }, { linkId: 'n', type: 'integer', text: 'How many?' }] };
+      const store = { m: new Map(), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } };
+      const open = async () => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const h = await mount(el, { questionnaire: q, chart: window.data.maria, storage: store, storageKey: 'k' });
+        return { el, h };
+      };
+      const first = await open();
+      const [text, num] = first.el.querySelectorAll('input');
+      // Keystrokes only: no change event (the tab is closed mid-word).
+      for (const [input, typed] of [[text, 'headache sin'], [num, '1']]) {
+        input.value = typed;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      }
+      await new Promise((r) => setTimeout(r, 600));
+      const saved = store.getItem('k');
+      first.h.unmount();
+      const second = await open();
+      const [text2, num2] = second.el.querySelectorAll('input');
+      return { saved: saved?.includes('headache sin'), text: text2.value, num: num2.value, qr: JSON.stringify(second.h.getResponse()) };
+    });
+    assert.equal(out.saved, true, 'saved while typing');
+    assert.equal(out.text, 'headache sin');
+    assert.equal(out.num, '1');
+    assert.ok(out.qr.includes('"valueString":"headache sin"') && out.qr.includes('"valueInteger":1'), out.qr);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('<intake-form> waits for event.detail.waitUntil(promise)', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const form = document.createElement('intake-form');
+      form.setAttribute('locale', 'en');
+      form.questionnaire = { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string', text: 'Anything else?' }] };
+      form.chart = window.data.maria;
+      form.storage = false;
+      document.querySelector('main').append(form);
+      await new Promise((r) => setTimeout(r, 200));
+      let release;
+      form.addEventListener('intake-submit', (e) => e.detail.waitUntil(new Promise((r) => { release = r; })));
+      await form.submit();
+      await new Promise((r) => setTimeout(r, 30));
+      const root = form.shadowRoot;
+      const during = !!root.querySelector('.ik-thanks');
+      release();
+      await new Promise((r) => setTimeout(r, 30));
+      return { during, after: !!root.querySelector('.ik-thanks') };
+    });
+    assert.deepEqual(out, { during: false, after: true });
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -55,9 +55,11 @@ async function start(visitType, patient, lang, prefetched) {
       chart,
       locale: lang,
       context: CONTEXT[patient] || {},
+      // A real portal POSTs the Bundle to its FHIR server here and returns that Promise: the
+      // patient is told "sent" only when it resolves. The demo has no server: it waits briefly.
       onSubmit: (bundle, qr) => {
         (window.intakeSubmissions ||= []).push(bundle);
-        show(bundle, qr);
+        return new Promise((resolve) => setTimeout(() => { show(bundle, qr); resolve(); }, 150));
       },
       onError: (e) => console.warn('intake:', e),
     });

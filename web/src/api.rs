@@ -254,7 +254,8 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         on_error: on_error.clone(),
         on_urgent: func(opts, "onUrgent"),
     };
-    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable);
+    let keep_after_submit = get(opts, "keepAfterSubmit").as_bool() == Some(true);
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
     // So does everything the loader was lenient about (sloppy forms from other tools), each

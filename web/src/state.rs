@@ -22,7 +22,7 @@ use intake_engine::response::{self, Status};
 use intake_engine::session::{Changes, NodeId};
 use intake_engine::Session;
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::i18n::Strings;
 use crate::storage::Storage;
@@ -46,8 +46,12 @@ pub struct NodeVm {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Phase {
     Filling,
+    /// The Bundle went to the host; the patient sees "Sending…" until the host confirms.
     Submitting,
+    /// The host confirmed: only now is the patient told the answers were sent.
     Submitted,
+    /// The host's onSubmit rejected or threw: nothing is lost; the patient may retry.
+    SendFailed,
 }
 
 /// Host callbacks (JS functions), all optional.
@@ -93,6 +97,16 @@ pub struct Ui {
     callbacks: Callbacks,
     /// The submitted Bundle (JSON text), kept so a retry sends the very same Bundle.
     pub submitted: RefCell<Option<String>>,
+    /// The host confirmed the submitted Bundle (saved with the snapshot, so a reload knows
+    /// whether "sent" may be shown).
+    confirmed: std::cell::Cell<bool>,
+    /// `keepAfterSubmit: true`: keep the saved answers after a confirmed send (default: clear).
+    pub keep_after_submit: bool,
+    /// Text being typed and not yet committed (no change event yet), saved with the drafts so a
+    /// reload mid-word loses nothing.
+    typing: RefCell<HashMap<NodeId, String>>,
+    /// The pending debounced save while typing.
+    typing_timer: std::cell::Cell<Option<i32>>,
     /// Rule errors already reported to the host.
     reported: RefCell<Vec<String>>,
     /// Prefix of every DOM id and radio name this form renders ("ik3-"): unique per form in the
@@ -127,6 +141,7 @@ impl Ui {
         saved: Option<&Json>,
         original: Option<&str>,
         unreadable: bool,
+        keep_after_submit: bool,
     ) -> Rc<Ui> {
         let mut session = session;
         let mut restored = false;
@@ -143,8 +158,12 @@ impl Ui {
             if let Some(Json::Object(d)) = saved.get("drafts") {
                 drafts = d.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
             }
+            // Only a send the host confirmed reopens on "Thank you"; an unconfirmed one reopens
+            // the answers, and sending again produces the same identifiers.
+            let was_confirmed = saved.get("sent").and_then(Json::as_bool) == Some(true);
             match crate::resume::stored_bundle(&session, saved) {
-                Ok(b) => submitted = b,
+                Ok(b) if was_confirmed => submitted = b,
+                Ok(_) => {}
                 Err(p) => problems.push(p),
             }
         }
@@ -193,17 +212,27 @@ impl Ui {
             storage,
             storage_key,
             callbacks,
+            confirmed: std::cell::Cell::new(submitted.is_some()),
+            keep_after_submit,
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
+            typing: RefCell::new(HashMap::new()),
+            typing_timer: std::cell::Cell::new(None),
             dom: next_dom_prefix(),
         });
         ui.build_signals();
         ui.refresh_urgent();
-        // Restore text the patient typed that was not valid yet.
-        for (key, text) in drafts {
-            let node = ui.session.borrow().preorder().into_iter().find(|n| ui.session.borrow().node_key(*n) == key);
-            if let Some(n) = node {
-                ui.set_draft(n, text);
+        // Restore text the patient typed: committed if it is a valid answer by now (it was
+        // saved mid-typing), kept as a draft with its error if not.
+        if !drafts.is_empty() {
+            let keys: HashMap<String, NodeId> = {
+                let s = ui.session.borrow();
+                s.preorder().into_iter().map(|n| (s.node_key(n), n)).collect()
+            };
+            for (key, text) in drafts {
+                if let Some(n) = keys.get(&key) {
+                    ui.answer_text(*n, text);
+                }
             }
         }
         if ui.page.get_untracked() > ui.pages().len() {
@@ -372,8 +401,32 @@ impl Ui {
         }
     }
 
+    /// A keystroke in a text field (before the change event): remembered, and saved after a
+    /// short pause, so a reload or a closed tab mid-word loses nothing.
+    pub fn typing(self: &Rc<Self>, n: NodeId, text: String) {
+        if self.phase.get_untracked() != Phase::Filling {
+            return;
+        }
+        self.typing.borrow_mut().insert(n, text);
+        let Some(w) = web_sys::window() else { return };
+        if let Some(t) = self.typing_timer.take() {
+            w.clear_timeout_with_handle(t);
+        }
+        let me = Rc::downgrade(self);
+        let save = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if let Some(ui) = me.upgrade() {
+                ui.typing_timer.set(None);
+                ui.save();
+            }
+        });
+        if let Ok(t) = w.set_timeout_with_callback_and_timeout_and_arguments_0(save.unchecked_ref(), 300) {
+            self.typing_timer.set(Some(t));
+        }
+    }
+
     /// Text typed into a field: parsed for the item's type; kept as a draft if not valid yet.
     pub fn answer_text(&self, n: NodeId, text: String) {
+        self.typing.borrow_mut().remove(&n);
         let def = self.session.borrow().def(n).clone();
         if text.trim().is_empty() {
             self.answer(n, Vec::new());
@@ -533,11 +586,19 @@ impl Ui {
         (0..self.pages().len()).flat_map(|p| self.page_problems(p)).collect()
     }
 
-    /// Submit: the Bundle goes to the host's `onSubmit`. A second submit (double click, retry
+    /// Submit: the Bundle goes to the host's `onSubmit`. The patient sees "Sending…" until the
+    /// host confirms (a returned Promise resolves; a host that returns nothing confirms at
+    /// once), then "sent"; if the Promise rejects or onSubmit throws, the patient is told in
+    /// plain words and may retry, with nothing lost. Every retry (double click, Retry, a retry
     /// after a reload) sends the very same Bundle: same identifier, same conditional creates.
-    pub fn submit(&self) -> Result<String, String> {
+    pub fn submit(self: &Rc<Self>) -> Result<String, String> {
         if let Some(b) = self.submitted.borrow().clone() {
-            self.call_submit(&b);
+            if self.phase.get_untracked() != Phase::Submitting {
+                if self.phase.get_untracked() == Phase::SendFailed {
+                    self.phase.set(Phase::Submitting);
+                }
+                self.deliver(&b);
+            }
             return Ok(b);
         }
         let problems = self.all_problems();
@@ -548,21 +609,17 @@ impl Ui {
             self.summary.set(self.page_problems(first));
             return Err(problems.iter().map(|p| p.1.clone()).collect::<Vec<_>>().join("\n"));
         }
-        self.phase.set(Phase::Submitting);
         let result = extract::bundle(&self.session.borrow());
         match result {
             Ok(wb) => {
                 let text = wb.to_json_string();
                 *self.submitted.borrow_mut() = Some(text.clone());
-                self.phase.set(Phase::Submitted);
+                self.phase.set(Phase::Submitting);
                 self.save();
-                // Sent: the pre-restore original is no longer needed.
-                self.storage.remove(&self.unrestored_key());
-                self.call_submit(&text);
+                self.deliver(&text);
                 Ok(text)
             }
             Err(e) => {
-                self.phase.set(Phase::Filling);
                 let msg = match e {
                     SubmitError::Invalid(items) => items.iter().map(|i| i.key.clone()).collect::<Vec<_>>().join(", "),
                     SubmitError::Unsettled => "the form's rules did not settle".into(),
@@ -573,13 +630,65 @@ impl Ui {
         }
     }
 
-    fn call_submit(&self, bundle: &str) {
-        if let Some(f) = &self.callbacks.on_submit {
-            let qr = self.response_json(Status::Completed);
-            let b = js_sys::JSON::parse(bundle).unwrap_or(JsValue::NULL);
-            let q = js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL);
-            let _ = f.call2(&JsValue::NULL, &b, &q);
+    /// Hand the Bundle to the host and wait for its word.
+    fn deliver(self: &Rc<Self>, bundle: &str) {
+        let Some(f) = self.callbacks.on_submit.clone() else {
+            self.confirm();
+            return;
+        };
+        let qr = self.response_json(Status::Completed);
+        let b = js_sys::JSON::parse(bundle).unwrap_or(JsValue::NULL);
+        let q = js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL);
+        match f.call2(&JsValue::NULL, &b, &q) {
+            Err(e) => self.send_failed(&e),
+            Ok(ret) => {
+                let then = js_sys::Reflect::get(&ret, &"then".into()).ok().and_then(|t| t.dyn_into::<js_sys::Function>().ok());
+                match then {
+                    // A thenable: wait for it.
+                    Some(then) if ret.is_object() => {
+                        let (ok_ui, err_ui) = (self.clone(), self.clone());
+                        let ok = wasm_bindgen::closure::Closure::once_into_js(move |_: JsValue| ok_ui.confirm());
+                        let err = wasm_bindgen::closure::Closure::once_into_js(move |e: JsValue| err_ui.send_failed(&e));
+                        if let Err(e) = then.call2(&ret, &ok, &err) {
+                            self.send_failed(&e);
+                        }
+                    }
+                    // Nothing to wait for: the host took it.
+                    _ => self.confirm(),
+                }
+            }
         }
+    }
+
+    /// The host confirmed the write-back.
+    fn confirm(&self) {
+        if self.phase.get_untracked() == Phase::Submitted && self.confirmed.get() {
+            return;
+        }
+        self.confirmed.set(true);
+        self.phase.set(Phase::Submitted);
+        // Sent: the pre-restore original is no longer needed.
+        self.storage.remove(&self.unrestored_key());
+        if self.keep_after_submit {
+            self.save();
+        } else {
+            // A reload must not offer these answers again as unfinished work.
+            self.storage.remove(&self.storage_key);
+        }
+    }
+
+    /// The host's onSubmit rejected or threw.
+    fn send_failed(&self, e: &JsValue) {
+        if self.confirmed.get() {
+            return;
+        }
+        let detail = e
+            .dyn_ref::<js_sys::Error>()
+            .map(|x| String::from(x.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| "the host's onSubmit did not confirm the write-back".into());
+        self.phase.set(Phase::SendFailed);
+        self.error(&format!("sending failed: {detail} (the answers are kept; the patient can retry, which sends the same Bundle)"));
     }
 
     pub fn error(&self, msg: &str) {
@@ -607,14 +716,19 @@ impl Ui {
         let mut snapshot = answers_file::snapshot(&s);
         if let Json::Object(m) = &mut snapshot {
             m.insert("page".into(), Json::from(self.page.get_untracked() as u64));
+            let typing = self.typing.borrow();
             let drafts: serde_json::Map<String, Json> = s
                 .preorder()
                 .into_iter()
-                .filter_map(|n| Some((s.node_key(n), Json::String(self.vms.borrow().get(&n)?.get_untracked().draft?))))
+                .filter_map(|n| {
+                    let text = typing.get(&n).cloned().or_else(|| self.vms.borrow().get(&n)?.get_untracked().draft)?;
+                    Some((s.node_key(n), Json::String(text)))
+                })
                 .collect();
             m.insert("drafts".into(), Json::Object(drafts));
             if let Some(b) = self.submitted.borrow().as_ref() {
                 m.insert("bundle".into(), Json::String(b.clone()));
+                m.insert("sent".into(), Json::Bool(self.confirmed.get()));
             }
         }
         let text = answers_file::to_text(&snapshot);

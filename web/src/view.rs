@@ -508,6 +508,7 @@ fn control(
             <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder prop:value=value readonly=read_only
                 aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
                 autocomplete="off"
+                on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
                 on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
         }
         .into_any()
@@ -541,6 +542,7 @@ fn control(
             view! {
                 <textarea id=id rows="4" prop:value=value readonly=read_only maxlength=def.max_length.map(|m| m.to_string())
                     aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+                    on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
                     on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev))></textarea>
             }
             .into_any()
@@ -988,11 +990,16 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                     }).collect_view()}
                 </dl>
             }).collect_view()}
+            {move || (phase.get() == Phase::SendFailed).then(|| view! { <p class="ik-warn ik-send-failed" role="alert">{t.send_failed}</p> })}
             <div class="ik-nav">
-                <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button>
+                <button type="button" class="ik-secondary" disabled=move || phase.get() != Phase::Filling on:click=move |_| ui(r).back()>{t.back}</button>
                 <button type="button" class="ik-primary" disabled=move || phase.get() == Phase::Submitting
                     on:click=move |_| { let _ = ui(r).submit(); }>
-                    {move || if phase.get() == Phase::Submitting { t.submitting } else { t.submit }}
+                    {move || match phase.get() {
+                        Phase::Submitting => t.submitting,
+                        Phase::SendFailed => t.retry,
+                        _ => t.submit,
+                    }}
                 </button>
             </div>
         </section>
