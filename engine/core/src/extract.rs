@@ -29,8 +29,8 @@ use std::fmt;
 use intake_fhir::{
     clinical, coded, AllergyIntolerance, AllergyReaction, Annotation, BundleRequest, CodeableConcept,
     Coding, Condition, DateTime, Dosage, Identifier, Json, Meta, MedicationStatement, Observation, ObservationComponent,
-    Patient, Provenance, ProvenanceAgent, ProvenanceEntity, Quantity, QuestionnaireResponse, Reference, RelatedPerson,
-    Task, TaskInput, ToJson, Value, WriteJson,
+    Flag, Patient, Period, Provenance, ProvenanceAgent, ProvenanceEntity, Quantity, QuestionnaireResponse, Reference,
+    RelatedPerson, Task, TaskInput, ToJson, Value, WriteJson,
 };
 
 use crate::chart::{MedicationSource, OnFileMedication};
@@ -114,6 +114,7 @@ pub enum Resource {
     Patient(Patient),
     RelatedPerson(RelatedPerson),
     Task(Task),
+    Flag(Flag),
     Provenance(Provenance),
 }
 
@@ -128,6 +129,7 @@ macro_rules! each_resource {
             Resource::Patient($r) => $e,
             Resource::RelatedPerson($r) => $e,
             Resource::Task($r) => $e,
+            Resource::Flag($r) => $e,
             Resource::Provenance($r) => $e,
         }
     };
@@ -153,6 +155,7 @@ impl Resource {
             Resource::Patient(r) => r.identifier.insert(0, id),
             Resource::RelatedPerson(r) => r.identifier.insert(0, id),
             Resource::Task(r) => r.identifier.insert(0, id),
+            Resource::Flag(r) => r.identifier.insert(0, id),
             Resource::Provenance(_) => {}
         }
     }
@@ -1120,6 +1123,22 @@ impl<'a> Builder<'a> {
             };
             self.entries.push(Entry { full_url: full_url(&uuid), resource: Box::new(Resource::Task(task)), request: post_request("Task", &uuid) });
             self.decide("urgent".into(), "Task", Change::Add, Action::Review, format!("urgent advisory: {}", reason.text));
+            if s.visit_type().manifest.urgent_flag {
+                let flag = Flag {
+                    status: Some("active".into()),
+                    category: vec![coded("http://terminology.hl7.org/CodeSystem/flag-category", "clinical", "Clinical")],
+                    code: Some(CodeableConcept {
+                        coding: vec![Coding::new(INTAKE_TASK_SYSTEM, "urgent-advisory", "Urgent advisory shown to the patient during intake")],
+                        text: Some(format!("Urgent at intake: {}", reason.text)),
+                        ..Default::default()
+                    }),
+                    subject: Some(self.patient.clone()),
+                    period: Some(Period { start: Some(s.now()), end: None, ..Default::default() }),
+                    author: Some(self.reporter.clone()),
+                    ..Default::default()
+                };
+                self.create(&format!("Flag|urgent|{}", reason.text), "Flag", Resource::Flag(flag));
+            }
         }
     }
 

@@ -301,6 +301,8 @@ pub struct Manifest {
     /// What the patient is told to do when a rule raises an urgent advisory, per language
     /// (`urgent_care.instruction`); the emergency number belongs here, not in code.
     pub urgent_instruction: Vec<(String, String)>,
+    /// `urgent_care.flag`: an urgent advisory also writes a Flag on the patient's record.
+    pub urgent_flag: bool,
 }
 
 /// The instruction shown with an urgent advisory when the manifest gives none (US numbers).
@@ -501,13 +503,17 @@ impl Manifest {
                 return Err(err(&format!("rules[{i}]"), format!("'{r}' {why}; name a file inside rules/")));
             }
         }
+        let mut urgent_flag = false;
         let urgent_instruction = match obj.get("urgent_care") {
             None => Vec::new(),
             Some(Json::Object(u)) => {
                 for k in u.keys() {
-                    if k != "instruction" {
-                        return Err(err(&format!("urgent_care.{k}"), format!("unknown field '{k}' (urgent_care has: instruction)")));
+                    if k != "instruction" && k != "flag" {
+                        return Err(err(&format!("urgent_care.{k}"), format!("unknown field '{k}' (urgent_care has: instruction, flag)")));
                     }
+                }
+                if let Some(f) = u.get("flag") {
+                    urgent_flag = f.as_bool().ok_or_else(|| err("urgent_care.flag", "expected true or false".into()))?;
                 }
                 string_map("urgent_care.instruction", u.get("instruction"))?
             }
@@ -515,6 +521,7 @@ impl Manifest {
         };
         Ok(Manifest {
             urgent_instruction,
+            urgent_flag,
             id,
             title: string("title")?,
             title_translations: string_map("title_translations", obj.get("title_translations"))?,
@@ -755,6 +762,7 @@ impl VisitType {
             raw_lists: Vec::new(),
             policy: Policy::default(),
             urgent_instruction: Vec::new(),
+            urgent_flag: false,
         };
         let src = VisitTypeSource {
             manifest_file: "(none)".into(),

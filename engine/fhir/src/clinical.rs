@@ -1,7 +1,8 @@
 //! The clinical and workflow resources a chart holds and a write-back creates.
 
 use crate::datatypes::{
-    Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Meta, Reference, Value,
+    Address, Annotation, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Meta, Period, Reference,
+    Value,
 };
 use crate::fhir_element;
 use crate::json::Json;
@@ -238,6 +239,22 @@ fhir_element! {
         reason_code: opt CodeableConcept = "reasonCode",
         note: vec Annotation = "note",
         input: vec TaskInput = "input",
+    }
+}
+
+fhir_element! {
+    /// A warning about the patient for everyone who opens their record (an urgent intake
+    /// advisory, when the visit type asks for one).
+    pub struct Flag: resource "Flag" {
+        id: opt String = "id",
+        meta: opt Meta = "meta",
+        identifier: vec Identifier = "identifier",
+        status: opt String = "status",
+        category: vec CodeableConcept = "category",
+        code: opt CodeableConcept = "code",
+        subject: opt Reference = "subject",
+        period: opt Period = "period",
+        author: opt Reference = "author",
     }
 }
 
