@@ -353,8 +353,10 @@ describe('bad input gets a clear error, never a blank page', () => {
         return `${e.message}\n---\n${host.textContent}`;
       }
     });
-    assert.match(message, /Questionnaire\.item\[0\]\.required/);
-    assert.match(message, /---\n.*This form cannot be shown/s);
+    const [technical, patientSees] = message.split('\n---\n');
+    assert.match(technical, /Questionnaire\.item\[0\]\.required/, 'the host gets the path');
+    assert.match(patientSees, /This form cannot be shown.*please contact your clinic/is);
+    assert.doesNotMatch(patientSees, /Questionnaire|item\[|required/, 'the patient never sees developer text');
     await context.close();
   });
 });

@@ -106,7 +106,8 @@ pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<IntakeFo
         Ok(form) => Ok(form),
         Err(msg) => {
             let lang = get(&options, "locale").as_string().unwrap_or_default();
-            show_error(&element, strings(&lang).error_title, &msg);
+            let t = strings(&lang);
+            show_error(&element, t.error_title, t.error_body);
             if let Some(f) = func(&options, "onError") {
                 let _ = f.call1(&JsValue::NULL, &js_error(&msg));
             }
@@ -115,15 +116,16 @@ pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<IntakeFo
     }
 }
 
-/// A readable error in place of the form (text only: messages may contain form content).
-fn show_error(element: &web_sys::HtmlElement, title: &str, msg: &str) {
+/// A calm message in place of the form. The technical message goes to the host (`onError`,
+/// the rejected promise), never to the patient: paths and option names mean nothing to them.
+fn show_error(element: &web_sys::HtmlElement, title: &str, body: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
     element.set_text_content(None);
-    if let (Ok(div), Ok(h), Ok(p)) = (doc.create_element("div"), doc.create_element("h2"), doc.create_element("pre")) {
+    if let (Ok(div), Ok(h), Ok(p)) = (doc.create_element("div"), doc.create_element("h2"), doc.create_element("p")) {
         let _ = div.set_attribute("class", "ik ik-failed");
         let _ = div.set_attribute("role", "alert");
         h.set_text_content(Some(title));
-        p.set_text_content(Some(msg));
+        p.set_text_content(Some(body));
         let _ = div.append_child(&h);
         let _ = div.append_child(&p);
         let _ = element.append_child(&div);
@@ -201,6 +203,7 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
 fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, String> {
     let Prepared { vt, chart, context, now, lang } = prepare(opts)?;
     let text = strings(&lang);
+    let persistent = get(opts, "storage").as_bool() != Some(false);
     let storage: Box<dyn Storage> = match get(opts, "storage") {
         v if v.is_undefined() || v.is_null() => Box::new(Local),
         v if v.as_bool() == Some(false) => Box::new(Memory::default()),
@@ -255,7 +258,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         on_urgent: func(opts, "onUrgent"),
     };
     let keep_after_submit = get(opts, "keepAfterSubmit").as_bool() == Some(true);
-    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit);
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
     // So does everything the loader was lenient about (sloppy forms from other tools), each

@@ -102,6 +102,8 @@ pub struct Ui {
     confirmed: std::cell::Cell<bool>,
     /// `keepAfterSubmit: true`: keep the saved answers after a confirmed send (default: clear).
     pub keep_after_submit: bool,
+    /// Answers persist on this device (`storage: false` keeps them in the page only).
+    pub persistent: bool,
     /// Text being typed and not yet committed (no change event yet), saved with the drafts so a
     /// reload mid-word loses nothing.
     typing: RefCell<HashMap<NodeId, String>>,
@@ -142,6 +144,7 @@ impl Ui {
         original: Option<&str>,
         unreadable: bool,
         keep_after_submit: bool,
+        persistent: bool,
     ) -> Rc<Ui> {
         let mut session = session;
         let mut restored = false;
@@ -214,6 +217,7 @@ impl Ui {
             callbacks,
             confirmed: std::cell::Cell::new(submitted.is_some()),
             keep_after_submit,
+            persistent,
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
             typing: RefCell::new(HashMap::new()),
@@ -734,7 +738,13 @@ impl Ui {
         let text = answers_file::to_text(&snapshot);
         match self.storage.set(&self.storage_key, &text) {
             Ok(()) => self.save_error.set(None),
-            Err(e) => self.save_error.set(Some(e)),
+            Err(e) => {
+                // The patient gets a calm sentence (in the view); the host gets the reason once.
+                if self.save_error.get_untracked().is_none() {
+                    self.error(&format!("autosave failed under '{}': {e}", self.storage_key));
+                }
+                self.save_error.set(Some(e));
+            }
         }
     }
 

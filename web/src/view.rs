@@ -39,7 +39,7 @@ pub fn form(r: UiRef) -> impl IntoView {
     view! {
         <div class="ik" lang=lang node_ref=root>
             <h2 class="ik-title">{title}</h2>
-            <p class="ik-note">{t.saved}</p>
+            <p class="ik-note">{if u.persistent { t.saved } else { t.not_saved }}</p>
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
             {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
             <div class="ik-sr" aria-live="polite" aria-atomic="true">{move || ui(r).announce.get()}</div>
@@ -56,7 +56,7 @@ pub fn form(r: UiRef) -> impl IntoView {
                     })
                 }}
             </div>
-            {move || ui(r).save_error.get().map(|e| view! { <p class="ik-warn" role="status">{e}</p> })}
+            {move || ui(r).save_error.get().map(|_| view! { <p class="ik-warn" role="status">{t.save_failed}</p> })}
             {move || rule_notice(r)}
             {move || match ui(r).phase.get() {
                 Phase::Submitted => thanks(r).into_any(),
@@ -371,9 +371,14 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
         let v = vm.get();
         (v.touched || ui(r).attempted.get().contains(&page)) && (v.draft_error.is_some() || !v.errors.is_empty())
     });
+    // One message per problem: text that is not a valid answer yet says only that ("9O" is
+    // not a whole number), not also "this question needs an answer".
     let errors = move || {
         let v = vm.get();
-        v.draft_error.into_iter().chain(v.errors).collect::<Vec<_>>()
+        match v.draft_error {
+            Some(e) => vec![e],
+            None => v.errors,
+        }
     };
     let has_help = def.help.is_some();
     let unit_text = (def.units.len() == 1 && def.item_type != ItemType::Quantity)
@@ -469,6 +474,24 @@ fn choice_style(def: &ItemDef) -> ChoiceStyle {
     }
 }
 
+/// The autocomplete token, input type and input mode for a field the chart fills.
+fn autofill_of(f: Option<intake_engine::visit_type::PatientField>) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+    use intake_engine::visit_type::PatientField as F;
+    match f {
+        Some(F::GivenName) => ("given-name", None, None),
+        Some(F::FamilyName) => ("family-name", None, None),
+        Some(F::PreferredName) => ("nickname", None, None),
+        Some(F::BirthDate) => ("bday", None, None),
+        Some(F::Phone) => ("tel", Some("tel"), Some("tel")),
+        Some(F::Email) => ("email", Some("email"), Some("email")),
+        Some(F::AddressLine) => ("address-line1", None, None),
+        Some(F::City) => ("address-level2", None, None),
+        Some(F::State) => ("address-level1", None, None),
+        Some(F::PostalCode) => ("postal-code", None, None),
+        _ => ("off", None, None),
+    }
+}
+
 fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> String {
     if let Some(d) = &v.draft {
         return d.clone();
@@ -501,13 +524,19 @@ fn control(
     let d = def.clone();
     let read_only = def.read_only;
     let (d_text, id_text) = (def.clone(), id.clone());
+    // Fields the chart fills (name, phone, email, address) carry the standard autocomplete
+    // tokens and input types, so phones offer the patient's own details and the right keyboard.
+    let patient_field = u.session.borrow().visit_type().patient_fields.iter().find(|(i, _)| *i == def.id).map(|(_, f)| *f);
+    let (autocomplete, field_kind, field_mode) = autofill_of(patient_field);
     let text_input = move |kind: &'static str, inputmode: Option<&'static str>, placeholder: Option<String>| {
         let d = d_text.clone();
         let value = move || text_of(&d, &vm.get(), lang, t);
+        let kind = if kind == "text" { field_kind.unwrap_or(kind) } else { kind };
+        let inputmode = field_mode.or(inputmode);
         view! {
             <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder prop:value=value readonly=read_only
                 aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
-                autocomplete="off"
+                autocomplete=autocomplete
                 on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
                 on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
         }
