@@ -182,7 +182,7 @@ describe('new patient, keyboard only', () => {
     await tabTo(page, focusedButton('Next'), 'Next');
     await page.keyboard.press('Enter');
     // Allergies: add a row, type the substance, tick a reaction.
-    await tabTo(page, focusedButton('Add another'), 'Add another (allergy)');
+    await tabTo(page, focusedButton('Add'), 'Add allergy');
     await page.keyboard.press('Enter');
     await tabTo(page, focusedLabel('What are you allergic to?'), 'allergy substance');
     await page.keyboard.type('penicillin');

@@ -76,7 +76,7 @@ pub const EN: Strings = Strings {
     thanks_body: "Your answers were sent to your care team.",
     saved: "Your answers are saved on this device as you go.",
     new_question: "New question",
-    date_hint: "For example 2019-06-21, or 2019-06, or just 2019",
+    date_hint: "For example 6/21/2019 (month/day/year), 6/2019, or just 2019",
     unit: "Unit",
     confirm_all: "Everything else here is still correct",
     error_title: "This form cannot be shown",
@@ -122,7 +122,7 @@ pub const ES: Strings = Strings {
     thanks_body: "Sus respuestas se enviaron a su equipo médico.",
     saved: "Sus respuestas se guardan en este dispositivo mientras avanza.",
     new_question: "Pregunta nueva",
-    date_hint: "Por ejemplo 2019-06-21, o 2019-06, o solo 2019",
+    date_hint: "Por ejemplo 21/6/2019 (día/mes/año), 6/2019 o solo 2019",
     unit: "Unidad",
     confirm_all: "Todo lo demás aquí sigue siendo correcto",
     error_title: "No se puede mostrar este formulario",
@@ -148,4 +148,87 @@ pub fn strings(lang: &str) -> &'static Strings {
 /// The language code we use for a requested tag.
 pub fn normalise_lang(lang: &str) -> &'static str {
     strings(lang).lang
+}
+
+/// The legend of a row the patient added: what it is ("New allergy"), numbered only when
+/// there are several. Spanish avoids gendered adjectives that would have to agree with the
+/// noun ("nueva entrada" agrees with "entrada" itself).
+pub fn new_row_label(lang: &str, what: &str, number: Option<usize>) -> String {
+    let n = number.map(|n| format!(" {n}")).unwrap_or_default();
+    if lang.starts_with("es") {
+        format!("{what}: nueva entrada{n}")
+    } else {
+        format!("New {}{n}", what.to_lowercase())
+    }
+}
+
+/// The button that adds a row: "Add allergy" when there is none, "Add another allergy" after.
+pub fn add_row_label(lang: &str, what: &str, has_rows: bool) -> String {
+    match (lang.starts_with("es"), has_rows) {
+        (true, false) => format!("Agregar: {}", what.to_lowercase()),
+        (true, true) => format!("Agregar otra entrada: {}", what.to_lowercase()),
+        (false, false) => format!("Add {}", what.to_lowercase()),
+        (false, true) => format!("Add another {}", what.to_lowercase()),
+    }
+}
+
+/// A date typed the way people write it where they live, as the ISO text the engine reads:
+/// month/day/year in English (US), day/month/year in Spanish; `6/2019` is a month. Anything
+/// else (ISO dates, a bare year, text that is not a date) is returned unchanged, for the
+/// engine to read or to refuse with its message.
+pub fn date_input(text: &str, lang: &str) -> String {
+    let t = text.trim();
+    let parts: Vec<&str> = t.split(['/', '.', '-']).collect();
+    let num = |s: &str| (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten();
+    let day_first = lang.starts_with("es");
+    match parts.as_slice() {
+        // ISO (YYYY-MM-DD, YYYY-MM) stays as it is.
+        [y, ..] if y.len() == 4 => t.to_owned(),
+        [a, b, y] if y.len() == 4 => match (num(a), num(b), num(y)) {
+            (Some(a), Some(b), Some(y)) => {
+                let (m, d) = if day_first { (b, a) } else { (a, b) };
+                format!("{y:04}-{m:02}-{d:02}")
+            }
+            _ => t.to_owned(),
+        },
+        [m, y] if y.len() == 4 => match (num(m), num(y)) {
+            (Some(m), Some(y)) => format!("{y:04}-{m:02}"),
+            _ => t.to_owned(),
+        },
+        _ => t.to_owned(),
+    }
+}
+
+/// A date as people write it where they live (the inverse of [`date_input`]).
+pub fn date_display(d: &intake_engine::fhir::Date, lang: &str) -> String {
+    match (d.month, d.day) {
+        (Some(m), Some(day)) if lang.starts_with("es") => format!("{day}/{m}/{:04}", d.year),
+        (Some(m), Some(day)) => format!("{m}/{day}/{:04}", d.year),
+        (Some(m), None) => format!("{m}/{:04}", d.year),
+        _ => format!("{:04}", d.year),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_and_shown_as_written_where_the_patient_lives() {
+        assert_eq!(date_input("11/18/2026", "en"), "2026-11-18");
+        assert_eq!(date_input("11/02/1991", "en"), "1991-11-02");
+        assert_eq!(date_input("18/11/2026", "es"), "2026-11-18");
+        assert_eq!(date_input(" 6/2019 ", "en"), "2019-06");
+        assert_eq!(date_input("2019-06-21", "es"), "2019-06-21");
+        assert_eq!(date_input("2019", "en"), "2019");
+        assert_eq!(date_input("last tuesday", "en"), "last tuesday");
+        // An impossible date stays impossible: the engine refuses it with its message.
+        assert_eq!(date_input("18/11/2026", "en"), "2026-18-11");
+        let d = intake_engine::fhir::Date::parse("2026-11-18").unwrap();
+        assert_eq!(date_display(&d, "en"), "11/18/2026");
+        assert_eq!(date_display(&d, "es"), "18/11/2026");
+        for lang in ["en", "es"] {
+            assert_eq!(date_input(&date_display(&d, lang), lang), "2026-11-18", "round trip in {lang}");
+        }
+    }
 }

@@ -436,7 +436,11 @@ impl Ui {
             self.answer(n, Vec::new());
             return;
         }
-        match parse_text(&def, &text) {
+        let localized = match def.item_type {
+            ItemType::Date => crate::i18n::date_input(&text, self.lang),
+            _ => text.clone(),
+        };
+        match parse_text(&def, &localized) {
             Ok(v) => self.answer(n, vec![v]),
             Err(e) => {
                 self.set_draft(n, text);
@@ -514,7 +518,12 @@ impl Ui {
                 continue;
             }
             let vm = self.vm(n).get_untracked();
-            let label = label_of(&s, n, self.lang);
+            // Messages name what they are about: "Metformin ...: Is this still correct?", not
+            // three identical "Is this still correct?" for three medicines.
+            let mut label = label_of(&s, n, self.lang);
+            if let Some(summary) = s.row_of(n).filter(|r| *r != n).and_then(|r| s.node(r)?.on_file.as_ref().map(|o| o.summary.clone())) {
+                label = format!("{summary} — {label}");
+            }
             if let Some(e) = vm.draft_error {
                 out.push((n, format!("{label}: {e}")));
             } else if let Some(e) = vm.errors.first() {

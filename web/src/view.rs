@@ -474,6 +474,15 @@ fn choice_style(def: &ItemDef) -> ChoiceStyle {
     }
 }
 
+/// The unit a patient most likely measured in, when the form offers it: pounds, inches and °F
+/// in US English; kilograms, centimetres and °C in Spanish (and elsewhere). The unit stays
+/// visible and changeable; answers are stored in UCUM whatever is chosen.
+fn preferred_unit(units: &[(String, String)], lang: &str) -> Option<String> {
+    let us = !lang.starts_with("es");
+    let wanted: &[&str] = if us { &["[lb_av]", "[in_i]", "[ft_i]", "[degF]"] } else { &["kg", "cm", "Cel"] };
+    units.iter().find(|(code, _)| wanted.contains(&code.as_str())).map(|(code, _)| code.clone())
+}
+
 /// The autocomplete token, input type and input mode for a field the chart fills.
 fn autofill_of(f: Option<intake_engine::visit_type::PatientField>) -> (&'static str, Option<&'static str>, Option<&'static str>) {
     use intake_engine::visit_type::PatientField as F;
@@ -502,6 +511,7 @@ fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> S
             s.get(..16).map(str::to_owned).unwrap_or(s)
         }
         (ItemType::Time, Value::Time(tm)) => format!("{:02}:{:02}", tm.hour, tm.minute),
+        (ItemType::Date, Value::Date(d)) => crate::i18n::date_display(d, lang),
         (ItemType::Quantity, Value::Quantity(q)) => q.value.map(intake_engine::fhir::format_decimal).unwrap_or_default(),
         _ => value_label(def, a, lang, t),
     }).unwrap_or_default()
@@ -736,7 +746,7 @@ fn quantity_control(
                 Value::Quantity(q) => q.code.clone(),
                 _ => None,
             })
-            .or_else(|| units.first().map(|u| u.0.clone()))
+            .or_else(|| preferred_unit(&units, lang).or_else(|| units.first().map(|u| u.0.clone())))
             .unwrap_or_default(),
     );
     let number = RwSignal::new(String::new());
@@ -842,7 +852,7 @@ fn rows(r: UiRef, parent: Option<NodeId>, group: ItemId) -> impl IntoView {
                 && x_status(&s, *row, list.status).is_some_and(|st| u.vm(st).with(|v| v.answers.is_empty()))
         })
     };
-    let add_label = format!("{} ({})", t.add_another, label.to_lowercase());
+    let lang = u.lang;
     view! {
         <div class="ik-rows">
             <For each=row_ids key=|n| *n children=move |row| row_view(r, row) />
@@ -850,7 +860,7 @@ fn rows(r: UiRef, parent: Option<NodeId>, group: ItemId) -> impl IntoView {
                 <button type="button" class="ik-secondary" on:click=move |_| ui(r).confirm_unreviewed(parent, group)>{t.confirm_all}</button>
             })}
             {move || parent_enabled.is_none_or(|p| p.with(|v| v.enabled)).then(|| {
-                let add_label = add_label.clone();
+                let add_label = crate::i18n::add_row_label(lang, &label, !row_ids().is_empty());
                 view! {
                     <button type="button" class="ik-add" on:click=move |_| {
                         if let Some(row) = ui(r).add_row(parent, group) {
@@ -872,7 +882,7 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
     let u = ui(r);
     let t = u.text;
     let vm = u.vm(row);
-    let (on_file, status_node, position, list_status) = {
+    let (on_file, status_node, new_label, list_status) = {
         let s = u.session.borrow();
         let node = s.node(row);
         let on_file = node.and_then(|x| x.on_file.clone());
@@ -880,12 +890,18 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
         let list = group.and_then(|g| s.visit_type().list_of_group(g).cloned());
         let status = list.as_ref().and_then(|l| x_status(&s, row, l.status));
         let parent = node.and_then(|x| x.parent);
-        let position = group.map(|g| s.rows(parent, g).iter().position(|x| *x == row).unwrap_or(0) + 1).unwrap_or(1);
-        (on_file, status, position, list.and_then(|l| l.status))
+        // Rows the patient added are named for what they are ("New allergy"), numbered among
+        // themselves only when there are several.
+        let added: Vec<NodeId> = group
+            .map(|g| s.rows(parent, g).into_iter().filter(|x| s.node(*x).is_some_and(|n| n.on_file.is_none())).collect())
+            .unwrap_or_default();
+        let what = group.and_then(|g| s.form().item(g).text.as_ref().map(|x| x.in_lang(u.lang).to_owned())).unwrap_or_else(|| t.row.to_owned());
+        let number = (added.len() > 1).then(|| added.iter().position(|x| *x == row).unwrap_or(0) + 1);
+        (on_file, status, crate::i18n::new_row_label(u.lang, &what, number), list.and_then(|l| l.status))
     };
     let legend = match &on_file {
         Some(of) => format!("{}: {}", t.on_file, of.summary),
-        None => format!("{} {position}", t.row),
+        None => new_label.clone(),
     };
     let status_vm = status_node.map(|s| u.vm(s));
     let has_on_file = on_file.is_some();
@@ -926,7 +942,7 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
                     }).into_any()
                 }).collect_view()}
                 {(!is_on_file).then(|| view! {
-                    <button type="button" class="ik-remove" on:click=move |_| ui(r).remove_row(row)>{t.remove}" "{format!("({} {position})", t.row)}</button>
+                    <button type="button" class="ik-remove" on:click=move |_| ui(r).remove_row(row)>{t.remove}" "{format!("({new_label})")}</button>
                 })}
             </fieldset>
         }
