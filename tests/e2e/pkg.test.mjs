@@ -603,3 +603,44 @@ describe('a submit the host acknowledges (issue 10, part 2)', () => {
     await context.close();
   });
 });
+
+describe('inputs that fit the patient (issue 10, part 3)', () => {
+  it('dates in the patient\'s locale, and chart-filled fields with autocomplete tokens', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, htnVt, newVt, sam } = window.data;
+      const dated = async (locale, typed) => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const saved = { format: 'intake-answers/1', visit_type: 'hypertension-follow-up', patient: 'Patient/maria-hernandez', session: `d-${locale}`, answers: { 'home-bp-monitoring': true } };
+        const h = await mount(el, { visitType: htnVt, chart: maria, locale, now: '2026-11-20T09:00:00-05:00', storageKey: `d-${locale}`,
+          storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } });
+        await new Promise((r) => setTimeout(r, 30));
+        const input = [...el.querySelectorAll('input')].find((i) => /When did you take it|Cuándo/.test(i.labels?.[0]?.textContent ?? ''));
+        input.value = typed;
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        await new Promise((r) => setTimeout(r, 30));
+        const qr = JSON.stringify(h.getResponse());
+        const shown = input.value;
+        h.unmount();
+        return { stored: /"valueDate":"2026-11-18"/.test(qr), shown };
+      };
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const h = await mount(el, { visitType: newVt, chart: sam, locale: 'en', storage: false });
+      await new Promise((r) => setTimeout(r, 30));
+      const tokens = [...el.querySelectorAll('input')].map((i) => `${i.type}:${i.autocomplete}`);
+      h.unmount();
+      return { en: await dated('en', '11/18/2026'), es: await dated('es', '18/11/2026'), iso: await dated('en', '2026-11-18'), tokens };
+    });
+    assert.deepEqual(out.en, { stored: true, shown: '11/18/2026' });
+    assert.deepEqual(out.es, { stored: true, shown: '18/11/2026' });
+    assert.equal(out.iso.stored, true, 'ISO still works');
+    for (const t of ['text:given-name', 'text:family-name', 'tel:tel', 'email:email', 'text:postal-code', 'text:address-line1']) {
+      assert.ok(out.tokens.includes(t), `${t} in ${out.tokens}`);
+    }
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
