@@ -22,6 +22,7 @@ pub mod explain;
 pub mod extract;
 pub mod ids;
 pub mod json_locate;
+pub mod plain_names;
 pub mod prefill;
 pub mod questionnaire;
 pub mod response;

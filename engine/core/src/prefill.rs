@@ -17,7 +17,7 @@ use crate::answer::coerce;
 use crate::chart::MedicationSource;
 use crate::questionnaire::{ItemDef, ItemId, ItemType};
 use crate::session::{NodeId, OnFileRow, Prefilled, Session};
-use crate::visit_type::{ListField, ListKind, PatientField};
+use crate::visit_type::{ListField, ListKind, OnFileList, PatientField};
 
 pub const ADMINISTRATIVE_GENDER: &str = "http://hl7.org/fhir/administrative-gender";
 pub const REACTION_SEVERITY: &str = "http://hl7.org/fhir/reaction-event-severity";
@@ -49,7 +49,7 @@ pub(crate) fn prefill(s: &mut Session) {
             },
             None => None,
         };
-        let rows = list_rows(s, list.kind);
+        let rows = list_rows(s, list);
         for row in rows {
             let node = s.new_row(list.group, parent);
             s.nodes[node.index()].on_file =
@@ -147,11 +147,18 @@ fn onset_date(v: &Option<Value>) -> Option<Value> {
     }
 }
 
-fn list_rows(s: &Session, kind: ListKind) -> Vec<ChartRow> {
+fn list_rows(s: &Session, list: &OnFileList) -> Vec<ChartRow> {
     let chart = &s.facts.chart;
-    match kind {
-        ListKind::Allergies => chart.allergies.iter().map(|a| allergy_row(&a.reference, &a.resource)).collect(),
-        ListKind::Conditions => chart.conditions.iter().map(|c| condition_row(&c.reference, &c.resource)).collect(),
+    // Names in the patient's words: the form's own options for these fields (with their
+    // translations) name chart codes they share; see `plain_names`.
+    let lang = s.context().language.clone();
+    let options = |f: ListField| list.field(f).map(|i| s.form().item(i).options.clone()).unwrap_or_default();
+    let (codes, reactions) = (options(ListField::Code), options(ListField::Reaction));
+    let name = |cc: &CodeableConcept| crate::plain_names::for_patient(cc, &codes, &lang);
+    let reaction = |cc: &CodeableConcept| crate::plain_names::for_patient(cc, &reactions, &lang);
+    match list.kind {
+        ListKind::Allergies => chart.allergies.iter().map(|a| allergy_row(&a.reference, &a.resource, &name, &reaction)).collect(),
+        ListKind::Conditions => chart.conditions.iter().map(|c| condition_row(&c.reference, &c.resource, &name)).collect(),
         ListKind::Medications => chart
             .medications
             .iter()
@@ -171,8 +178,8 @@ fn list_rows(s: &Session, kind: ListKind) -> Vec<ChartRow> {
                     fields.push((ListField::Note, Value::String(n)));
                 }
                 let summary = match &m.dosage {
-                    Some(d) => format!("{}: {d}", m.concept.label()),
-                    None => m.concept.label(),
+                    Some(d) => format!("{}: {d}", name(&m.concept)),
+                    None => name(&m.concept),
                 };
                 ChartRow { reference: m.reference.clone(), summary, fields }
             })
@@ -180,7 +187,12 @@ fn list_rows(s: &Session, kind: ListKind) -> Vec<ChartRow> {
     }
 }
 
-fn allergy_row(reference: &str, a: &AllergyIntolerance) -> ChartRow {
+fn allergy_row(
+    reference: &str,
+    a: &AllergyIntolerance,
+    name: &dyn Fn(&CodeableConcept) -> String,
+    reaction: &dyn Fn(&CodeableConcept) -> String,
+) -> ChartRow {
     let mut fields = Vec::new();
     if let Some(v) = a.code.as_ref().and_then(concept_value) {
         fields.push((ListField::Code, v));
@@ -189,7 +201,7 @@ fn allergy_row(reference: &str, a: &AllergyIntolerance) -> ChartRow {
     for r in &a.reaction {
         for m in &r.manifestation {
             if let Some(v) = concept_value(m) {
-                reactions.push(m.label());
+                reactions.push(reaction(m).to_lowercase());
                 fields.push((ListField::Reaction, v));
             }
         }
@@ -206,12 +218,12 @@ fn allergy_row(reference: &str, a: &AllergyIntolerance) -> ChartRow {
     if let Some(n) = a.note.first().and_then(|n| n.text.clone()) {
         fields.push((ListField::Note, Value::String(n)));
     }
-    let name = a.code.as_ref().map(CodeableConcept::label).unwrap_or_else(|| "Allergy".into());
-    let summary = if reactions.is_empty() { name } else { format!("{name}: {}", reactions.join(", ")) };
+    let name = a.code.as_ref().map(name).unwrap_or_else(|| "Allergy".into());
+    let summary = if reactions.is_empty() { name } else { format!("{name} — {}", reactions.join(", ")) };
     ChartRow { reference: reference.to_owned(), summary, fields }
 }
 
-fn condition_row(reference: &str, c: &Condition) -> ChartRow {
+fn condition_row(reference: &str, c: &Condition, name: &dyn Fn(&CodeableConcept) -> String) -> ChartRow {
     let mut fields = Vec::new();
     if let Some(v) = c.code.as_ref().and_then(concept_value) {
         fields.push((ListField::Code, v));
@@ -222,7 +234,7 @@ fn condition_row(reference: &str, c: &Condition) -> ChartRow {
     if let Some(n) = c.note.first().and_then(|n| n.text.clone()) {
         fields.push((ListField::Note, Value::String(n)));
     }
-    let summary = c.code.as_ref().map(CodeableConcept::label).unwrap_or_else(|| "Condition".into());
+    let summary = c.code.as_ref().map(name).unwrap_or_else(|| "Condition".into());
     ChartRow { reference: reference.to_owned(), summary, fields }
 }
 
