@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, openPage, ROOT, serve } from './lib.mjs';
+import { axe, launch, openPage, ROOT, serve } from './lib.mjs';
 
 let browser, server, host;
 
@@ -640,6 +640,42 @@ describe('inputs that fit the patient (issue 10, part 3)', () => {
     for (const t of ['text:given-name', 'text:family-name', 'tel:tel', 'email:email', 'text:postal-code', 'text:address-line1']) {
       assert.ok(out.tokens.includes(t), `${t} in ${out.tokens}`);
     }
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('theming (issue 10, part 4)', () => {
+  it('a dark theme from the README\'s custom properties passes axe, and parts are styleable from outside', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    await page.evaluate(async () => {
+      const form = document.createElement('intake-form');
+      form.id = 'dark';
+      form.setAttribute('locale', 'en');
+      // The dark theme of pkg/README.md.
+      form.setAttribute('style', [
+        '--ik-bg: #14181d', '--ik-text: #e8eaed', '--ik-muted: #b4bcc6', '--ik-accent: #7cc4e8', '--ik-accent-text: #0b1a22',
+        '--ik-error: #ff8a8a', '--ik-field-bg: #1d232a', '--ik-border: #8b95a1', '--ik-frame: #3a434d', '--ik-on-file-bg: #182631',
+        '--ik-on-file-border: #3d6478', '--ik-why-bg: #1a2a33', '--ik-warn-bg: #3a2e12', '--ik-warn-border: #e0b040',
+        '--ik-urgent-bg: #3b1114', '--ik-urgent-text: #ffd7d7', '--ik-urgent-border: #ff6b6b', '--ik-focus: #ffb366',
+      ].join(';'));
+      form.visitType = window.data.htnVt;
+      form.chart = window.data.maria;
+      form.storage = false;
+      document.querySelector('main').replaceChildren(form);
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    await page.locator('#dark .ik-page h3').waitFor();
+    const violations = await axe(page);
+    const colours = await page.evaluate(() => {
+      const root = document.querySelector('#dark').shadowRoot;
+      const bg = getComputedStyle(root.querySelector('.ik')).backgroundColor;
+      const parts = [...root.querySelectorAll('[part]')].map((e) => e.getAttribute('part'));
+      return { bg, parts: [...new Set(parts)] };
+    });
+    assert.deepEqual(violations, []);
+    assert.equal(colours.bg, 'rgb(20, 24, 29)');
+    for (const p of ['form', 'title', 'page', 'question', 'button primary', 'progress']) assert.ok(colours.parts.includes(p), `${p} in ${colours.parts}`);
     assert.deepEqual(problems, []);
     await context.close();
   });

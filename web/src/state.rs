@@ -109,6 +109,8 @@ pub struct Ui {
     typing: RefCell<HashMap<NodeId, String>>,
     /// The pending debounced save while typing.
     typing_timer: std::cell::Cell<Option<i32>>,
+    /// Questions whose appearance was announced (so hiding them again clears the announcement).
+    announced: RefCell<Vec<NodeId>>,
     /// Rule errors already reported to the host.
     reported: RefCell<Vec<String>>,
     /// Prefix of every DOM id and radio name this form renders ("ik3-"): unique per form in the
@@ -220,6 +222,7 @@ impl Ui {
             persistent,
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
+            announced: RefCell::new(Vec::new()),
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),
             dom: next_dom_prefix(),
@@ -304,6 +307,7 @@ impl Ui {
     /// Push engine changes into the signals; announce questions that appeared with a reason.
     fn apply(&self, changes: Changes) {
         let mut announce = Vec::new();
+        let mut hidden_again = false;
         {
             let s = self.session.borrow();
             for n in &changes.nodes {
@@ -312,10 +316,18 @@ impl Ui {
                 let mut new = self.vm_of(&s, *n, old.touched);
                 new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
                 new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
-                if !old.enabled && new.enabled {
-                    if let (Some(why), Some(text)) = (&new.why, s.def(*n).text.as_ref()) {
+                // Announce questions that appear with a reason; display text is not a question.
+                let def = s.def(*n);
+                if !old.enabled && new.enabled && def.item_type.is_question() {
+                    if let (Some(why), Some(text)) = (&new.why, def.text.as_ref()) {
                         announce.push(format!("{}: {}. {}", self.text.new_question, text.in_lang(self.lang), why));
+                        self.announced.borrow_mut().push(*n);
                     }
+                }
+                // A question announced and hidden again is no longer announced.
+                if old.enabled && !new.enabled && self.announced.borrow().contains(n) {
+                    self.announced.borrow_mut().retain(|x| x != n);
+                    hidden_again = true;
                 }
                 if new != old {
                     sig.set(new);
@@ -340,6 +352,8 @@ impl Ui {
         }
         if !announce.is_empty() {
             self.announce.set(announce.join(" "));
+        } else if hidden_again {
+            self.announce.set(String::new());
         }
         self.refresh_urgent();
         self.report_rule_errors();

@@ -37,8 +37,9 @@ pub fn form(r: UiRef) -> impl IntoView {
     let restored = u.restored && !u.partly_restored;
     let partly_restored = u.partly_restored;
     view! {
-        <div class="ik" lang=lang node_ref=root>
-            <h2 class="ik-title">{title}</h2>
+        <div class="ik" part="form" lang=lang node_ref=root>
+            // An untitled form gets no empty heading (screen readers announce those).
+            {(!title.trim().is_empty()).then(|| view! { <h2 class="ik-title" part="title">{title.clone()}</h2> })}
             <p class="ik-note">{if u.persistent { t.saved } else { t.not_saved }}</p>
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
             {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
@@ -49,7 +50,7 @@ pub fn form(r: UiRef) -> impl IntoView {
                 {move || {
                     let list = ui(r).urgent.get();
                     (!list.is_empty()).then(|| view! {
-                        <div class="ik-urgent">
+                        <div class="ik-urgent" part="urgent">
                             <strong>{t.urgent_title}</strong>
                             {list.into_iter().map(|text| view! { <p>{text}</p> }).collect_view()}
                         </div>
@@ -96,7 +97,7 @@ fn progress(r: UiRef) -> impl IntoView {
         let step = shown.iter().position(|p| *p == page).map(|i| i + 1).unwrap_or(total);
         let t = u.text;
         view! {
-            <div class="ik-progress">
+            <div class="ik-progress" part="progress">
                 <span>{format!("{} {step} {} {total}", t.step, t.of)}</span>
                 <progress max=total.to_string() value=step.to_string() aria-label=t.progress></progress>
             </div>
@@ -130,7 +131,7 @@ fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
         (!items.is_empty()).then(|| {
             let t = u.text;
             view! {
-                <div class="ik-summary" role="alert" tabindex="-1" node_ref=box_ref>
+                <div class="ik-summary" part="error-summary" role="alert" tabindex="-1" node_ref=box_ref>
                     <h3>{t.problem_title}</h3>
                     <p>{t.problem_intro}</p>
                     <ul>
@@ -202,12 +203,12 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
     };
     let _ = root;
     view! {
-        <section class="ik-page" aria-labelledby=format!("{}page-{page}", u.dom)>
-            <h3 id=format!("{}page-{page}", u.dom) tabindex="-1" node_ref=heading>{title}</h3>
+        <section class="ik-page" part="page" aria-labelledby=format!("{}page-{page}", u.dom)>
+            <h3 id=format!("{}page-{page}", u.dom) tabindex="-1" node_ref=heading>{if title.trim().is_empty() { t.untitled_page.to_owned() } else { title }}</h3>
             {body}
             <div class="ik-nav">
-                {(page > 0).then(|| view! { <button type="button" class="ik-secondary" on:click=move |_| ui(r).back()>{t.back}</button> })}
-                <button type="button" class="ik-primary" on:click=move |_| ui(r).next()>{t.next}</button>
+                {(page > 0).then(|| view! { <button type="button" class="ik-secondary" part="button secondary" on:click=move |_| ui(r).back()>{t.back}</button> })}
+                <button type="button" class="ik-primary" part="button primary" on:click=move |_| ui(r).next()>{t.next}</button>
             </div>
         </section>
     }
@@ -422,7 +423,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     if as_fieldset {
         view! {
-            <fieldset class=class id=dom_id(r, "q", n)>
+            <fieldset class=class part="question" id=dom_id(r, "q", n)>
                 <legend>{label}</legend>
                 {hints}
                 {error_view}
@@ -432,7 +433,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
         .into_any()
     } else {
         view! {
-            <div class=class id=dom_id(r, "q", n)>
+            <div class=class part="question" id=dom_id(r, "q", n)>
                 <label for=id>{label}</label>
                 {hints}
                 {error_view}
@@ -857,7 +858,7 @@ fn rows(r: UiRef, parent: Option<NodeId>, group: ItemId) -> impl IntoView {
         <div class="ik-rows">
             <For each=row_ids key=|n| *n children=move |row| row_view(r, row) />
             {move || (is_list && has_unreviewed()).then(|| view! {
-                <button type="button" class="ik-secondary" on:click=move |_| ui(r).confirm_unreviewed(parent, group)>{t.confirm_all}</button>
+                <button type="button" class="ik-secondary" part="button secondary" on:click=move |_| ui(r).confirm_unreviewed(parent, group)>{t.confirm_all}</button>
             })}
             {move || parent_enabled.is_none_or(|p| p.with(|v| v.enabled)).then(|| {
                 let add_label = crate::i18n::add_row_label(lang, &label, !row_ids().is_empty());
@@ -1014,7 +1015,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     };
     let phase = u.phase;
     view! {
-        <section class="ik-page ik-review" aria-labelledby=format!("{}review-h", ui(r).dom)>
+        <section class="ik-page ik-review" part="page review" aria-labelledby=format!("{}review-h", ui(r).dom)>
             <h3 id=format!("{}review-h", ui(r).dom) tabindex="-1" node_ref=heading>{t.review_title}</h3>
             <p>{t.review_intro}</p>
             {sections.into_iter().map(|(page, title, rows)| view! {
@@ -1037,8 +1038,8 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
             }).collect_view()}
             {move || (phase.get() == Phase::SendFailed).then(|| view! { <p class="ik-warn ik-send-failed" role="alert">{t.send_failed}</p> })}
             <div class="ik-nav">
-                <button type="button" class="ik-secondary" disabled=move || phase.get() != Phase::Filling on:click=move |_| ui(r).back()>{t.back}</button>
-                <button type="button" class="ik-primary" disabled=move || phase.get() == Phase::Submitting
+                <button type="button" class="ik-secondary" part="button secondary" disabled=move || phase.get() != Phase::Filling on:click=move |_| ui(r).back()>{t.back}</button>
+                <button type="button" class="ik-primary" part="button primary" disabled=move || phase.get() == Phase::Submitting
                     on:click=move |_| { let _ = ui(r).submit(); }>
                     {move || match phase.get() {
                         Phase::Submitting => t.submitting,
@@ -1067,7 +1068,7 @@ fn thanks(r: UiRef) -> impl IntoView {
         }
     });
     view! {
-        <section class="ik-page ik-thanks" role="status">
+        <section class="ik-page ik-thanks" part="page thanks" role="status">
             <h3 tabindex="-1" node_ref=heading>{t.thanks_title}</h3>
             <p>{t.thanks_body}</p>
         </section>
