@@ -662,7 +662,9 @@ describe('theming (issue 10, part 4)', () => {
       form.visitType = window.data.htnVt;
       form.chart = window.data.maria;
       form.storage = false;
-      document.querySelector('main').replaceChildren(form);
+      const h1 = document.createElement('h1');
+      h1.textContent = 'Your visit';
+      document.querySelector('main').replaceChildren(h1, form);
       await new Promise((r) => setTimeout(r, 300));
     });
     await page.locator('#dark .ik-page h3').waitFor();

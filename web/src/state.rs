@@ -271,7 +271,18 @@ impl Ui {
             enabled: st.enabled,
             required: st.required,
             why: st.why.as_ref().map(|w| why_text(s.form(), w, self.lang)),
-            errors: st.errors.iter().map(|e| e.message(self.lang)).collect(),
+            // A format error gives an example when the form has one ("Enter it like 02139").
+            errors: st
+                .errors
+                .iter()
+                .map(|e| match (e, s.def(n).entry_format.as_deref()) {
+                    (intake_engine::validate::ValidationError::Pattern { .. }, Some(example)) if self.lang.starts_with("es") => {
+                        format!("Escríbalo con este formato: {example}.")
+                    }
+                    (intake_engine::validate::ValidationError::Pattern { .. }, Some(example)) => format!("Enter it like this: {example}."),
+                    _ => e.message(self.lang),
+                })
+                .collect(),
             answers: node.answers.clone(),
             touched,
             draft: None,
