@@ -652,13 +652,18 @@ describe('theming (issue 10, part 4)', () => {
       const form = document.createElement('intake-form');
       form.id = 'dark';
       form.setAttribute('locale', 'en');
-      // The dark theme of pkg/README.md.
-      form.setAttribute('style', [
+      // The dark theme of pkg/README.md (set through the CSSOM: a style attribute is refused by
+      // the portal's strict CSP, as it should be).
+      const theme = [
         '--ik-bg: #14181d', '--ik-text: #e8eaed', '--ik-muted: #b4bcc6', '--ik-accent: #7cc4e8', '--ik-accent-text: #0b1a22',
         '--ik-error: #ff8a8a', '--ik-field-bg: #1d232a', '--ik-border: #8b95a1', '--ik-frame: #3a434d', '--ik-on-file-bg: #182631',
         '--ik-on-file-border: #3d6478', '--ik-why-bg: #1a2a33', '--ik-warn-bg: #3a2e12', '--ik-warn-border: #e0b040',
         '--ik-urgent-bg: #3b1114', '--ik-urgent-text: #ffd7d7', '--ik-urgent-border: #ff6b6b', '--ik-focus: #ffb366',
-      ].join(';'));
+      ];
+      for (const decl of theme) {
+        const [name, value] = decl.split(':').map((x) => x.trim());
+        form.style.setProperty(name, value);
+      }
       form.visitType = window.data.htnVt;
       form.chart = window.data.maria;
       form.storage = false;
@@ -668,6 +673,9 @@ describe('theming (issue 10, part 4)', () => {
       await new Promise((r) => setTimeout(r, 300));
     });
     await page.locator('#dark .ik-page h3').waitFor();
+    // What the page logged before axe ran: axe-core itself applies an inline style while it
+    // measures contrast inside Shadow DOM, which this portal's strict CSP (rightly) refuses.
+    const ours = [...problems];
     const violations = await axe(page);
     const colours = await page.evaluate(() => {
       const root = document.querySelector('#dark').shadowRoot;
@@ -678,7 +686,7 @@ describe('theming (issue 10, part 4)', () => {
     assert.deepEqual(violations, []);
     assert.equal(colours.bg, 'rgb(20, 24, 29)');
     for (const p of ['form', 'title', 'page', 'question', 'button primary', 'progress']) assert.ok(colours.parts.includes(p), `${p} in ${colours.parts}`);
-    assert.deepEqual(problems, []);
+    assert.deepEqual(ours, []);
     await context.close();
   });
 });
