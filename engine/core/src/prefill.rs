@@ -27,6 +27,16 @@ pub const LANGUAGE: &str = "urn:ietf:bcp:47";
 pub(crate) fn prefill(s: &mut Session) {
     let vt = s.vt.clone();
     let chart = s.facts.chart.clone();
+    // The host already said who is answering: the relationship question starts answered (the
+    // proxy sees it and may change it), instead of being asked again.
+    if let (Some(item), crate::context::Respondent::Proxy(p)) = (vt.respondent_relationship, &s.facts.context.respondent) {
+        let def = vt.form.item(item);
+        let value = p.relationship.clone().map(Value::Coding).and_then(|v| fit(def, v));
+        if let (Some(v), Some(&node)) = (value, s.by_item[item.index()].first()) {
+            s.nodes[node.index()].prefilled = Some(Prefilled { source: "context.respondent.relationship".into(), values: vec![v.clone()] });
+            s.nodes[node.index()].answers = vec![v];
+        }
+    }
     for &(item, field) in &vt.patient_fields {
         let def = vt.form.item(item);
         let values: Vec<Value> = patient_field_values(&chart.patient, field)

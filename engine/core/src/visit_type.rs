@@ -303,6 +303,9 @@ pub struct Manifest {
     pub urgent_instruction: Vec<(String, String)>,
     /// `urgent_care.flag`: an urgent advisory also writes a Flag on the patient's record.
     pub urgent_flag: bool,
+    /// `respondent_relationship`: the question "how are you related to the patient?", answered
+    /// from the host's context when a proxy's relationship is known (never asked twice).
+    pub respondent_relationship: Option<String>,
 }
 
 /// The instruction shown with an urgent advisory when the manifest gives none (US numbers).
@@ -377,6 +380,7 @@ impl Manifest {
                     | "on_file_lists"
                     | "write_back"
                     | "urgent_care"
+                    | "respondent_relationship"
                     | "$comment"
             ) {
                 return Err(err(key, format!("unknown manifest field '{key}'")));
@@ -519,9 +523,15 @@ impl Manifest {
             }
             Some(_) => return Err(err("urgent_care", "'urgent_care' must be an object: { \"instruction\": { \"en\": \"...\" } }".into())),
         };
+        let respondent_relationship = match obj.get("respondent_relationship") {
+            None => None,
+            Some(Json::String(l)) => Some(l.clone()),
+            Some(_) => return Err(err("respondent_relationship", "expected the linkId of the relationship question".into())),
+        };
         Ok(Manifest {
             urgent_instruction,
             urgent_flag,
+            respondent_relationship,
             id,
             title: string("title")?,
             title_translations: string_map("title_translations", obj.get("title_translations"))?,
@@ -560,6 +570,8 @@ pub struct VisitType {
     pub rules: RuleBook,
     pub lists: Vec<OnFileList>,
     pub patient_fields: Vec<(ItemId, PatientField)>,
+    /// The relationship question answered from the host's context (see the manifest field).
+    pub respondent_relationship: Option<ItemId>,
     /// `gated[item]`: some rule may ask this item, so it is hidden until one does.
     pub gated: Vec<bool>,
     pub warnings: Vec<Diagnostic>,
@@ -609,6 +621,10 @@ impl VisitType {
             found
         };
 
+        let respondent_relationship = manifest
+            .respondent_relationship
+            .clone()
+            .and_then(|l| lookup("respondent_relationship", &l, &mut errors));
         let mut patient_fields = Vec::new();
         for (link_id, field) in &manifest.raw_patient_fields {
             let path = format!("patient_fields.{link_id}");
@@ -736,7 +752,7 @@ impl VisitType {
                 gated[g.index()] = true;
             }
         }
-        Ok(VisitType { manifest, form: Rc::new(form), rules, lists, patient_fields, gated, warnings })
+        Ok(VisitType { manifest, form: Rc::new(form), rules, lists, patient_fields, respondent_relationship, gated, warnings })
     }
 
     /// A visit type for a bare Questionnaire from another tool: no rules, no on-file lists,
@@ -763,6 +779,7 @@ impl VisitType {
             policy: Policy::default(),
             urgent_instruction: Vec::new(),
             urgent_flag: false,
+            respondent_relationship: None,
         };
         let src = VisitTypeSource {
             manifest_file: "(none)".into(),
