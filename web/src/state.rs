@@ -109,6 +109,8 @@ pub struct Ui {
     typing: RefCell<HashMap<NodeId, String>>,
     /// The pending debounced save while typing.
     typing_timer: std::cell::Cell<Option<i32>>,
+    /// The patient came from the review page's "Change": Next returns there.
+    back_to_review: std::cell::Cell<bool>,
     /// Questions whose appearance was announced (so hiding them again clears the announcement).
     announced: RefCell<Vec<NodeId>>,
     /// Rule errors already reported to the host.
@@ -223,6 +225,7 @@ impl Ui {
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
             announced: RefCell::new(Vec::new()),
+            back_to_review: std::cell::Cell::new(false),
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),
             dom: next_dom_prefix(),
@@ -573,6 +576,11 @@ impl Ui {
         }
         self.summary.set(Vec::new());
         let pages = self.pages();
+        if self.back_to_review.replace(false) {
+            self.page.set(pages.len());
+            self.changed();
+            return;
+        }
         let mut p = page + 1;
         while p < pages.len() && !self.page_enabled(&pages[p]) {
             p += 1;
@@ -582,6 +590,7 @@ impl Ui {
     }
 
     pub fn back(&self) {
+        self.back_to_review.set(false);
         let pages = self.pages();
         let mut p = self.page.get_untracked();
         while p > 0 {
@@ -593,6 +602,13 @@ impl Ui {
         self.summary.set(Vec::new());
         self.page.set(p);
         self.changed();
+    }
+
+    /// "Change" on the review page: go to the answer's page; the next Next comes back to the
+    /// review page instead of walking through every page after it.
+    pub fn change_from_review(&self, page: usize) {
+        self.back_to_review.set(true);
+        self.go_to(page);
     }
 
     pub fn go_to(&self, page: usize) {

@@ -1027,7 +1027,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                             <dd>{shown}" "
                                 <button type="button" class="ik-link" aria-label=format!("{} — {label}", t.edit)
                                     on:click=move |_| {
-                                        ui(r).go_to(page);
+                                        ui(r).change_from_review(page);
                                         let sel = format!("[id='{}']", dom_id(r, "f", n));
                                         request_animation(move || focus_in(root, &sel));
                                     }>{t.edit}</button>
