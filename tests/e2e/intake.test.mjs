@@ -322,14 +322,25 @@ describe('hostile questionnaire text', () => {
 
 describe('every visit type at phone and desktop size', () => {
   for (const [vt, patient] of [['hypertension-follow-up', 'maria-hernandez'], ['pediatric-sick-visit', 'leo-hernandez'], ['new-patient-adult', 'sam-okafor']]) {
-    it(`${vt}: usable at 360x640 and 1280x800, no axe violations, screenshots`, async () => {
-      for (const [w, h] of [[360, 640], [1280, 800]]) {
+    it(`${vt}: usable at 360x640, 390x844 and 1280x800, no axe violations, 44px targets, screenshots`, async () => {
+      for (const [w, h] of [[360, 640], [390, 844], [1280, 800]]) {
         const { page, problems, context } = await openPage(browser, { width: w, height: h, bypassCSP: true });
         await startDemo(page, server.url, vt, patient);
         await noAxeViolations(page, `${vt} at ${w}x${h}`);
         // Nothing wider than the screen at phone size.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `${vt} overflows horizontally by ${overflow}px at ${w}x${h}`);
+        // Every tap target of the form is at least 44x44 CSS px: buttons, links, fields, and
+        // each choice's row (the label that the radio or checkbox belongs to).
+        const small = await page.evaluate(() => {
+          const targets = [...document.querySelectorAll('.ik button, .ik a, .ik input[type=text], .ik input[type=tel], .ik input[type=email], .ik select, .ik textarea, .ik .ik-option')];
+          return targets
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => ({ what: `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 30)}"`, r: e.getBoundingClientRect() }))
+            .filter(({ r }) => r.width < 44 || r.height < 44)
+            .map(({ what, r }) => `${what} ${Math.round(r.width)}x${Math.round(r.height)}`);
+        });
+        assert.deepEqual(small, [], `${vt} at ${w}x${h}: targets under 44px`);
         await shot(page, `${vt}-${w}x${h}`);
         assert.deepEqual(problems, []);
         await context.close();
