@@ -18,6 +18,15 @@ pub fn why_text(form: &Form, why: &Why, lang: &str) -> String {
             let q = form.item(*question);
             let label = q.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_else(|| q.link_id.clone());
             let shown = option_label(form, *question, value, lang);
+            // Inside a row (a medicine, an allergy) the question is the row's own and its text
+            // is generic ("Is this still correct?"): name the choice, not the question.
+            if q.in_repeating_group && *operator == Operator::Eq {
+                return if es {
+                    format!("Porque eligió \u{201c}{shown}\u{201d}.")
+                } else {
+                    format!("Because you chose \u{201c}{shown}\u{201d}.")
+                };
+            }
             match (operator, es) {
                 (Operator::Exists, false) => format!("You answered \u{201c}{label}\u{201d}."),
                 (Operator::Exists, true) => format!("Respondió \u{201c}{label}\u{201d}."),
