@@ -647,6 +647,34 @@ describe('inputs that fit the patient (issue 10, part 3)', () => {
   });
 });
 
+describe('words a patient understands (issue 10, part 4)', () => {
+  it('"I have no known allergies" is one box to tick, not a Yes/No double negative', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { newVt, sam } = window.data;
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const saved = { format: 'intake-answers/1', visit_type: 'new-patient-adult', patient: 'Patient/sam-okafor', session: 'nka', page: 2, answers: { reason: 'Check-up' } };
+      const h = await mount(el, { visitType: newVt, chart: sam, locale: 'en', storageKey: 'nka',
+        storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } });
+      await new Promise((r) => setTimeout(r, 30));
+      const box = [...el.querySelectorAll('input[type=checkbox]')].find((i) => i.labels?.[0]?.textContent.includes('I have no known allergies'));
+      const radios = [...el.querySelectorAll('input[type=radio]')].filter((i) => i.closest('.ik-q')?.textContent.includes('no known allergies'));
+      box.click();
+      await new Promise((r) => setTimeout(r, 30));
+      const ticked = JSON.stringify(h.getResponse()).includes('"linkId":"allergies.none","answer":[{"valueBoolean":true}]');
+      box.click();
+      await new Promise((r) => setTimeout(r, 30));
+      const cleared = !JSON.stringify(h.getResponse()).includes('allergies.none');
+      return { found: !!box, radios: radios.length, ticked, cleared };
+    });
+    assert.deepEqual(out, { found: true, radios: 0, ticked: true, cleared: true });
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('theming (issue 10, part 4)', () => {
   it('a dark theme from the README\'s custom properties passes axe, and parts are styleable from outside', async () => {
     const { page, problems, context } = await portalPage('host.html');

@@ -447,7 +447,8 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
 /// Radio and checkbox sets are fieldsets; single inputs have a label.
 fn uses_fieldset(def: &ItemDef) -> bool {
     match def.item_type {
-        ItemType::Boolean => true,
+        // A statement to tick ("I have no known allergies") is one checkbox with its label.
+        ItemType::Boolean => def.item_control.as_deref() != Some("check-box"),
         ItemType::Choice | ItemType::OpenChoice => choice_style(def) != ChoiceStyle::Select && choice_style(def) != ChoiceStyle::Autocomplete,
         // The amount has the question as its label; the unit select has its own.
         _ => false,
@@ -554,6 +555,22 @@ fn control(
         .into_any()
     };
     match def.item_type {
+        // SDC itemControl check-box on a yes/no item: one box to tick, no "No" to a negative
+        // statement. Unticked means not stated (no answer), not "false".
+        ItemType::Boolean if def.item_control.as_deref() == Some("check-box") => {
+            let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(true)));
+            view! {
+                <div class="ik-option ik-tick">
+                    <input type="checkbox" id=id prop:checked=checked disabled=read_only
+                        aria-describedby=described aria-invalid=invalid
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            ui(r).answer(n, if on { vec![Value::Boolean(true)] } else { Vec::new() })
+                        } />
+                </div>
+            }
+            .into_any()
+        }
         ItemType::Boolean => {
             // The group's name is the first option's id (the one the label and summary target).
             let name = id.clone();
