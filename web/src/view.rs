@@ -476,6 +476,22 @@ fn choice_style(def: &ItemDef) -> ChoiceStyle {
     }
 }
 
+/// `5'7"`, `5' 7`, `5 ft 7 in`, `5ft7`, `5'`: a height in feet and inches, as total inches.
+fn feet_and_inches(text: &str) -> Option<f64> {
+    let t = text.trim().to_ascii_lowercase().replace('’', "'").replace('”', "\"").replace("''", "\"");
+    let (feet, rest) = if let Some(i) = t.find("ft") {
+        (&t[..i], t[i + 2..].trim_start_matches(['.', ' ']))
+    } else if let Some(i) = t.find('\'') {
+        (&t[..i], &t[i + 1..])
+    } else {
+        return None;
+    };
+    let feet: f64 = feet.trim().parse().ok()?;
+    let inches_text = rest.trim().trim_end_matches("inches").trim_end_matches("in").trim_end_matches('"').trim();
+    let inches: f64 = if inches_text.is_empty() { 0.0 } else { inches_text.replace(',', ".").parse().ok()? };
+    (feet.is_finite() && inches.is_finite() && (0.0..12.0).contains(&inches) && feet >= 0.0 && feet < 10.0).then_some(feet * 12.0 + inches)
+}
+
 /// The unit a patient most likely measured in, when the form offers it: pounds, inches and °F
 /// in US English; kilograms, centimetres and °C in Spanish (and elsewhere). The unit stays
 /// visible and changeable; answers are stored in UCUM whatever is chosen.
@@ -768,6 +784,7 @@ fn quantity_control(
             .unwrap_or_default(),
     );
     let number = RwSignal::new(String::new());
+    let units_have_inches = units.iter().any(|(c, _)| c == "[in_i]");
     let d = def.clone();
     let value = move || text_of(&d, &vm.get(), lang, t);
     let commit = move || {
@@ -775,6 +792,16 @@ fn quantity_control(
         if text.trim().is_empty() {
             ui(r).answer(n, vec![]);
             return;
+        }
+        // Heights are often said in feet and inches (5'7", 5 ft 7 in): taken as inches when
+        // the form measures in inches (the unit switches to it, visibly).
+        if let Some(inches) = feet_and_inches(&text) {
+            if units_have_inches {
+                unit_sig.set("[in_i]".to_owned());
+                let q = Quantity { value: Some(inches), code: Some("[in_i]".into()), ..Default::default() };
+                ui(r).answer(n, vec![Value::Quantity(q)]);
+                return;
+            }
         }
         match text.trim().replace(',', ".").parse::<f64>() {
             Ok(v) if v.is_finite() => {
@@ -802,7 +829,7 @@ fn quantity_control(
     };
     view! {
         <div class="ik-quantity">
-            <input type="text" inputmode="decimal" id=id prop:value=value aria-describedby=described aria-invalid=invalid
+            <input type="text" inputmode=if units_have_inches { "text" } else { "decimal" } id=id prop:value=value aria-describedby=described aria-invalid=invalid
                 on:change=move |ev| { number.set(event_target_value(&ev)); commit(); } />
             {unit_view}
         </div>
@@ -1094,3 +1121,16 @@ fn thanks(r: UiRef) -> impl IntoView {
 
 /// Keep the confirmed code reachable for the review convenience button.
 pub const CONFIRMED: &str = REVIEW_CONFIRMED;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn heights_in_feet_and_inches() {
+        for (typed, inches) in [("5'7\"", 67.0), ("5' 7", 67.0), ("5 ft 7 in", 67.0), ("5ft7", 67.0), ("6'", 72.0), ("5’ 11”", 71.0), ("5'7.5", 67.5)] {
+            assert_eq!(super::feet_and_inches(typed), Some(inches), "{typed}");
+        }
+        for not in ["170", "5'13", "abc", "12'3", "'5"] {
+            assert_eq!(super::feet_and_inches(not), None, "{not}");
+        }
+    }
+}
