@@ -92,6 +92,9 @@ describe('hypertension follow-up, María (mouse)', () => {
     // Review, change one answer through its link, come back, submit.
     await page.getByRole('heading', { name: 'Check your answers' }).waitFor();
     await noAxeViolations(page, 'review');
+    // A figure, not an assertion: how long the review page is for María.
+    const reviewSize = await page.evaluate(() => ({ height: document.querySelector('.ik-review').getBoundingClientRect().height, changes: document.querySelectorAll('.ik-review .ik-link').length }));
+    console.log(`review page (María, 1280x800): ${Math.round(reviewSize.height)} px, ${reviewSize.changes} "Change" links`);
     await page.getByRole('button', { name: /Change — Top number/ }).click();
     await type(page.getByLabel(/Top number/), '144');
     // Next after a change from the review page goes straight back to the review page.

@@ -1028,11 +1028,15 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                 let rows: Vec<(NodeId, String, String)> = s
                     .preorder()
                     .into_iter()
+                    // Compact: only what the patient answered, and of chart data only what they
+                    // changed (a confirmed medicine is one line: its name and "Yes, still correct").
                     .filter(|n| {
                         s.node(*n).is_some_and(|x| {
                             x.state.enabled
                                 && !s.def(*n).hidden
                                 && s.def(*n).item_type.is_question()
+                                && !x.answers.is_empty()
+                                && !x.prefilled.as_ref().is_some_and(|p| s.row_of(*n).is_some_and(|r| r != *n) && p.values == x.answers)
                                 && (p.contains(&x.item) || s.form().ancestors(x.item).any(|a| p.contains(&a)))
                         })
                     })
