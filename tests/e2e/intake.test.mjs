@@ -26,6 +26,29 @@ async function type(locator, value) {
   await locator.press('Tab');
 }
 
+/**
+ * Count what a patient does on a journey: taps (clicks), fields typed into, and the distinct
+ * screens (page headings) seen. Printed as a figure at the end of each journey, never asserted.
+ */
+async function countJourney(page) {
+  await page.addInitScript(() => {
+    window.__journey = { taps: 0, fields: 0, keys: 0, screens: [] };
+    document.addEventListener('click', (e) => { if (e.isTrusted) window.__journey.taps++; }, true);
+    document.addEventListener('change', (e) => { if (e.target.matches?.('input[type=text], input[type=tel], input[type=email], textarea')) window.__journey.fields++; }, true);
+    document.addEventListener('keydown', (e) => { if (e.isTrusted) window.__journey.keys++; }, true);
+    new MutationObserver(() => {
+      const h = document.querySelector('.ik-page h3')?.textContent;
+      const j = window.__journey;
+      if (h && j.screens[j.screens.length - 1] !== h) j.screens.push(h);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+async function printJourney(page, name) {
+  const j = await page.evaluate(() => window.__journey);
+  console.log(`journey ${name}: ${j.taps} taps, ${j.fields} fields typed, ${j.keys} keys, ${j.screens.length} screens (${j.screens.join(' > ')})`);
+}
+
 async function next(page) {
   await page.getByRole('button', { name: /^(Next|Siguiente)$/ }).click();
 }
@@ -34,6 +57,7 @@ async function next(page) {
 describe('hypertension follow-up, María (mouse)', () => {
   it('branches with reasons, reviews the chart lists, validates, and submits only the differences', async () => {
     const { page, problems, context } = await openPage(browser, { bypassCSP: true });
+    await countJourney(page);
     await startDemo(page, server.url, 'hypertension-follow-up', 'maria-hernandez');
     await noAxeViolations(page, 'first page');
 
@@ -104,6 +128,7 @@ describe('hypertension follow-up, María (mouse)', () => {
     await page.getByRole('heading', { name: 'Thank you' }).waitFor();
     await noAxeViolations(page, 'thank you');
     const bundle = await submittedBundle(page);
+    await printJourney(page, 'María, hypertension follow-up, mouse');
 
     assert.equal(bundle.type, 'transaction');
     const bp = resources(bundle, 'Observation').find((o) => o.code.coding.some((c) => c.code === '85354-9'));
@@ -126,6 +151,7 @@ describe('hypertension follow-up, María (mouse)', () => {
 describe('pediatric sick visit in Spanish, a mother answering for Leo (14 months)', () => {
   it('asks by age, explains in Spanish, records the proxy as author', async () => {
     const { page, problems, context } = await openPage(browser, { bypassCSP: true, locale: 'es-MX' });
+    await countJourney(page);
     await startDemo(page, server.url, 'pediatric-sick-visit', 'leo-hernandez', 'es');
     await page.getByRole('heading', { name: 'Consulta por enfermedad de su hijo' }).waitFor();
     await noAxeViolations(page, 'es first page');
@@ -158,6 +184,7 @@ describe('pediatric sick visit in Spanish, a mother answering for Leo (14 months
     await noAxeViolations(page, 'es review');
     await page.getByRole('button', { name: 'Enviar mis respuestas' }).click();
     const bundle = await submittedBundle(page);
+    await printJourney(page, 'Ana for Leo, pediatric sick visit, Spanish, mouse');
     const qr = resources(bundle, 'QuestionnaireResponse')[0];
     assert.equal(qr.language, 'es');
     assert.equal(qr.subject.reference, 'Patient/leo-hernandez');
@@ -172,6 +199,7 @@ describe('pediatric sick visit in Spanish, a mother answering for Leo (14 months
 describe('new patient, keyboard only', () => {
   it('completes the form with Tab, typing, Space, arrows and Enter', async () => {
     const { page, problems, context } = await openPage(browser, { bypassCSP: true });
+    await countJourney(page);
     await startDemo(page, server.url, 'new-patient-adult', 'sam-okafor');
     const focusedLabel = (text) => `(() => { const e = document.activeElement; const l = e && e.labels && e.labels[0]; return !!l && l.textContent.includes(${JSON.stringify(text)}); })()`;
     const focusedButton = (text) => `(() => document.activeElement?.tagName === 'BUTTON' && document.activeElement.textContent.trim().startsWith(${JSON.stringify(text)}))()`;
@@ -207,6 +235,7 @@ describe('new patient, keyboard only', () => {
     await tabTo(page, focusedButton('Send my answers'), 'Send my answers');
     await page.keyboard.press('Enter');
     const bundle = await submittedBundle(page);
+    await printJourney(page, 'Sam, new patient, keyboard only');
     const allergy = resources(bundle, 'AllergyIntolerance')[0];
     assert.equal(allergy?.code?.coding?.[0]?.code, '764146007', 'typed "penicillin" is coded');
     assert.equal(allergy.reaction[0].manifestation[0].coding[0].code, '271807003');
