@@ -634,8 +634,29 @@ describe('inputs that fit the patient (issue 10, part 3)', () => {
       await new Promise((r) => setTimeout(r, 30));
       const tokens = [...el.querySelectorAll('input')].map((i) => `${i.type}:${i.autocomplete}`);
       h.unmount();
-      return { en: await dated('en', '11/18/2026'), es: await dated('es', '18/11/2026'), iso: await dated('en', '2026-11-18'), tokens };
+      // Units: US English defaults to inches and pounds, Spanish to cm and kg; 5'7" is 67 in.
+      const measured = async (locale) => {
+        const e = document.createElement('div');
+        document.querySelector('main').append(e);
+        const saved = { format: 'intake-answers/1', visit_type: 'new-patient-adult', patient: 'Patient/sam-okafor', session: `u-${locale}`, page: 6, answers: { reason: 'Check-up' } };
+        const hh = await mount(e, { visitType: newVt, chart: sam, locale, storageKey: `u-${locale}`,
+          storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } });
+        await new Promise((r) => setTimeout(r, 30));
+        const selects = [...e.querySelectorAll('select')].map((x) => x.value);
+        const height = [...e.querySelectorAll('input[type=text]')].find((i) => /Height|Estatura|Altura/.test(i.closest('.ik-q')?.textContent ?? ''));
+        height.value = locale === 'en' ? `5'7"` : '170';
+        height.dispatchEvent(new Event('change', { bubbles: true }));
+        await new Promise((r) => setTimeout(r, 30));
+        const find = (items) => (items ?? []).flatMap((i) => [i, ...find(i.item)]);
+        const h = find(hh.getResponse().item).find((i) => i.linkId === 'height')?.answer?.[0]?.valueQuantity;
+        hh.unmount();
+        return { selects, height: h && [h.value, h.code] };
+      };
+      return { en: await dated('en', '11/18/2026'), es: await dated('es', '18/11/2026'), iso: await dated('en', '2026-11-18'), tokens,
+        unitsEn: await measured('en'), unitsEs: await measured('es') };
     });
+    assert.deepEqual(out.unitsEn, { selects: ['[in_i]', '[lb_av]'], height: [67, '[in_i]'] }, JSON.stringify(out.unitsEn));
+    assert.deepEqual(out.unitsEs, { selects: ['cm', 'kg'], height: [170, 'cm'] }, JSON.stringify(out.unitsEs));
     assert.deepEqual(out.en, { stored: true, shown: '11/18/2026' });
     assert.deepEqual(out.es, { stored: true, shown: '18/11/2026' });
     assert.equal(out.iso.stored, true, 'ISO still works');
