@@ -699,7 +699,7 @@ describe('words a patient understands (issue 10, part 4)', () => {
 });
 
 describe('theming (issue 10, part 4)', () => {
-  it('a dark theme from the README\'s custom properties passes axe, and parts are styleable from outside', async () => {
+  it('a dark theme from the README\'s custom properties passes axe on every page state, and parts are styleable from outside', async () => {
     const { page, problems, context } = await portalPage('host.html');
     await page.evaluate(async () => {
       const form = document.createElement('intake-form');
@@ -719,7 +719,20 @@ describe('theming (issue 10, part 4)', () => {
       }
       form.visitType = window.data.htnVt;
       form.chart = window.data.maria;
-      form.storage = false;
+      // Every page state: a crisis reading with chest pain (the urgent alert shows), all
+      // answered, so the test can walk every page, the review and the thanks page.
+      const { createSession } = await import('./node_modules/@intake-engine/intake/index.js');
+      const s = await createSession({ visitType: window.data.htnVt, chart: window.data.maria, sessionId: 'dark-1' });
+      s.answer('home-bp-monitoring', true);
+      s.answer('home-bp-systolic', 192);
+      s.answer('home-bp-diastolic', 124);
+      s.answer('crisis-symptoms', [{ system: 'http://snomed.info/sct', code: '29857009' }]);
+      s.answer('missed-doses', 0);
+      for (const row of s.items().filter((i) => i.linkId === 'medication.status' || i.linkId === 'allergy.status')) {
+        s.answer(row.key, { system: 'http://intake-engine.org/fhir/CodeSystem/on-file-review', code: 'confirmed' });
+      }
+      const snap = JSON.stringify(s.snapshot());
+      form.storage = { getItem: () => snap, setItem() {}, removeItem() {} };
       const h1 = document.createElement('h1');
       h1.textContent = 'Your visit';
       document.querySelector('main').replaceChildren(h1, form);
@@ -729,13 +742,28 @@ describe('theming (issue 10, part 4)', () => {
     // What the page logged before axe ran: axe-core itself applies an inline style while it
     // measures contrast inside Shadow DOM, which this portal's strict CSP (rightly) refuses.
     const ours = [...problems];
-    const violations = await axe(page);
     const colours = await page.evaluate(() => {
       const root = document.querySelector('#dark').shadowRoot;
       const bg = getComputedStyle(root.querySelector('.ik')).backgroundColor;
       const parts = [...root.querySelectorAll('[part]')].map((e) => e.getAttribute('part'));
       return { bg, parts: [...new Set(parts)] };
     });
+    // axe on every page, the review page and the thanks page.
+    const violations = [];
+    for (let step = 0; step < 12; step++) {
+      const state = await page.evaluate(() => {
+        const root = document.querySelector('#dark').shadowRoot;
+        return root.querySelector('.ik-thanks') ? 'thanks' : root.querySelector('.ik-review') ? 'review' : root.querySelector('.ik-page h3')?.textContent;
+      });
+      violations.push(...(await axe(page)).map((v) => `${state}: ${v}`));
+      if (state === 'thanks') break;
+      await page.evaluate(async () => {
+        document.querySelector('#dark').shadowRoot.querySelector('button.ik-primary').click();
+        await new Promise((r) => setTimeout(r, 50));
+      });
+    }
+    const reachedThanks = await page.evaluate(() => !!document.querySelector('#dark').shadowRoot.querySelector('.ik-thanks'));
+    assert.equal(reachedThanks, true, 'walked every page to the thanks page');
     assert.deepEqual(violations, []);
     assert.equal(colours.bg, 'rgb(20, 24, 29)');
     for (const p of ['form', 'title', 'page', 'question', 'button primary', 'progress']) assert.ok(colours.parts.includes(p), `${p} in ${colours.parts}`);
