@@ -265,13 +265,16 @@ describe('never lose an answer', () => {
     await page.getByRole('button', { name: 'Back' }).click();
     assert.equal(await page.getByLabel(/Top number/).inputValue(), '131');
     assert.equal(await question(page, 'Do you feel dizzy').getByLabel('No').isChecked(), true);
-    // Text that is not a valid date yet is kept as typed, with its error, across a reload.
-    await type(page.getByLabel(/When did you take it/), 'last tuesday');
-    await page.locator('.ik-error', { hasText: 'Please enter a date' }).waitFor();
+    // The measurement date is a native date picker (recent, exact to the day).
+    assert.equal(await page.getByLabel(/When did you take it/).getAttribute('type'), 'date');
+    // Text that is not a valid number yet is kept as typed, with one message, across a reload.
+    await type(page.getByLabel(/Bottom number/), '7O');
+    await page.locator('.ik-error', { hasText: 'Please enter a whole number' }).waitFor();
+    assert.equal(await question(page, 'Bottom number').locator('.ik-error').count(), 1, 'one message per problem');
     await page.reload();
     await page.getByRole('heading', { name: 'About this visit' }).waitFor();
-    assert.equal(await page.getByLabel(/When did you take it/).inputValue(), 'last tuesday');
-    assert.equal(await page.getByLabel(/Bottom number/).inputValue(), '79');
+    assert.equal(await page.getByLabel(/Bottom number/).inputValue(), '7O');
+    assert.equal(await page.getByLabel(/Top number/).inputValue(), '131');
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -612,22 +612,31 @@ describe('inputs that fit the patient (issue 10, part 3)', () => {
     const out = await page.evaluate(async () => {
       const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
       const { maria, htnVt, newVt, sam } = window.data;
+      // The birth date is typed (not a picker): month/day/year in English, day/month/year in Spanish.
       const dated = async (locale, typed) => {
         const el = document.createElement('div');
         document.querySelector('main').append(el);
-        const saved = { format: 'intake-answers/1', visit_type: 'hypertension-follow-up', patient: 'Patient/maria-hernandez', session: `d-${locale}`, answers: { 'home-bp-monitoring': true } };
-        const h = await mount(el, { visitType: htnVt, chart: maria, locale, now: '2026-11-20T09:00:00-05:00', storageKey: `d-${locale}`,
-          storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } });
+        const h = await mount(el, { visitType: newVt, chart: sam, locale, storage: false });
         await new Promise((r) => setTimeout(r, 30));
-        const input = [...el.querySelectorAll('input')].find((i) => /When did you take it|Cuándo/.test(i.labels?.[0]?.textContent ?? ''));
+        const input = [...el.querySelectorAll('input')].find((i) => /Date of birth|Fecha de nacimiento/.test(i.labels?.[0]?.textContent ?? ''));
         input.value = typed;
         input.dispatchEvent(new Event('change', { bubbles: true }));
         await new Promise((r) => setTimeout(r, 30));
         const qr = JSON.stringify(h.getResponse());
         const shown = input.value;
+        const keyboard = input.inputMode;
         h.unmount();
-        return { stored: /"valueDate":"2026-11-18"/.test(qr), shown };
+        return { stored: /"valueDate":"1991-11-02"/.test(qr), shown, keyboard };
       };
+      // The measurement date of a home reading is a native picker.
+      const pickerEl = document.createElement('div');
+      document.querySelector('main').append(pickerEl);
+      const pickerSaved = { format: 'intake-answers/1', visit_type: 'hypertension-follow-up', patient: 'Patient/maria-hernandez', session: 'p', answers: { 'home-bp-monitoring': true } };
+      const ph = await mount(pickerEl, { visitType: htnVt, chart: maria, locale: 'en', storageKey: 'p', storage: { getItem: () => JSON.stringify(pickerSaved), setItem() {}, removeItem() {} } });
+      await new Promise((r) => setTimeout(r, 30));
+      const picker = [...pickerEl.querySelectorAll('input')].find((i) => /When did you take it/.test(i.labels?.[0]?.textContent ?? ''));
+      const pickerType = picker?.type;
+      ph.unmount();
       const el = document.createElement('div');
       document.querySelector('main').append(el);
       const h = await mount(el, { visitType: newVt, chart: sam, locale: 'en', storage: false });
@@ -652,13 +661,14 @@ describe('inputs that fit the patient (issue 10, part 3)', () => {
         hh.unmount();
         return { selects, height: h && [h.value, h.code] };
       };
-      return { en: await dated('en', '11/18/2026'), es: await dated('es', '18/11/2026'), iso: await dated('en', '2026-11-18'), tokens,
+      return { en: await dated('en', '11/02/1991'), es: await dated('es', '02/11/1991'), iso: await dated('en', '1991-11-02'), tokens, pickerType,
         unitsEn: await measured('en'), unitsEs: await measured('es') };
     });
     assert.deepEqual(out.unitsEn, { selects: ['[in_i]', '[lb_av]'], height: [67, '[in_i]'] }, JSON.stringify(out.unitsEn));
     assert.deepEqual(out.unitsEs, { selects: ['cm', 'kg'], height: [170, 'cm'] }, JSON.stringify(out.unitsEs));
-    assert.deepEqual(out.en, { stored: true, shown: '11/18/2026' });
-    assert.deepEqual(out.es, { stored: true, shown: '18/11/2026' });
+    assert.deepEqual(out.en, { stored: true, shown: '11/2/1991', keyboard: '' });
+    assert.deepEqual(out.es, { stored: true, shown: '2/11/1991', keyboard: '' });
+    assert.equal(out.pickerType, 'date', 'a recent measurement date is a native picker');
     assert.equal(out.iso.stored, true, 'ISO still works');
     for (const t of ['text:given-name', 'text:family-name', 'tel:tel', 'email:email', 'text:postal-code', 'text:address-line1']) {
       assert.ok(out.tokens.includes(t), `${t} in ${out.tokens}`);
@@ -768,6 +778,61 @@ describe('theming (issue 10, part 4)', () => {
     assert.equal(colours.bg, 'rgb(20, 24, 29)');
     for (const p of ['form', 'title', 'page', 'question', 'button primary', 'progress']) assert.ok(colours.parts.includes(p), `${p} in ${colours.parts}`);
     assert.deepEqual(ours, []);
+    await context.close();
+  });
+});
+
+describe('every red flag reaches the patient (issue 10, part 1)', () => {
+  it('each shipped red flag shows the alert at once and tells the host; "None of these" and the others never stand together', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { htnVt, pedVt, newVt, maria, leo, sam } = window.data;
+      const now = '2026-11-20T09:00:00-05:00';
+      const infant = { resourceType: 'Patient', id: 'baby', birthDate: '2026-10-02', gender: 'female' };
+      const proxy = { reasons: ['sick-visit'], respondent: { relationship: 'MTH', name: 'Ana' } };
+      const cases = [
+        ['hypertensive emergency', htnVt, maria, 'Patient/maria-hernandez', {}, { 'home-bp-monitoring': true, 'home-bp-systolic': 186, 'home-bp-diastolic': 121, 'crisis-symptoms': [{ system: 'http://snomed.info/sct', code: '267036007' }] }, 'very high'],
+        ['child breathing fast', pedVt, leo, 'Patient/leo-hernandez', proxy, { 'breathing-fast': true }, 'breathing fast'],
+        ['fever of 40.6 °C', pedVt, leo, 'Patient/leo-hernandez', proxy, { symptoms: [{ system: 'http://snomed.info/sct', code: '386661006' }], 'fever-max': { value: 40.6, unit: 'Cel' } }, 'very high (40.5'],
+        ['no wet diapers', pedVt, leo, 'Patient/leo-hernandez', proxy, { 'wet-diapers': 0 }, 'dehydrated'],
+        ['fever under 3 months', pedVt, infant, 'Patient/baby', proxy, { symptoms: [{ system: 'http://snomed.info/sct', code: '386661006' }] }, 'younger than 3 months'],
+        ['chest pain now', newVt, sam, 'Patient/sam-okafor', {}, { 'chest-pain-now': true }, 'heart attack'],
+        ['self-harm thoughts', newVt, sam, 'Patient/sam-okafor', {}, { 'self-harm-thoughts': true }, '988'],
+      ];
+      const results = {};
+      for (const [name, vt, chart, patient, ctx, answers] of cases) {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const saved = { format: 'intake-answers/1', visit_type: vt.id ?? vt.manifest.id, patient, session: name, answers };
+        const heard = [];
+        const h = await mount(el, { visitType: vt, chart, now, locale: 'en', context: ctx, storageKey: name,
+          storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} }, onUrgent: (l) => heard.push(...l.map((a) => a.reason)) });
+        await new Promise((r) => setTimeout(r, 30));
+        results[name] = { alert: el.querySelector('[role=alert] .ik-urgent')?.textContent ?? '', heard };
+        h.unmount();
+      }
+      // optionExclusive in the browser: tick two warning signs, then "None of these", then one sign.
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const saved = { format: 'intake-answers/1', visit_type: 'hypertension-follow-up', patient: 'Patient/maria-hernandez', session: 'x', answers: { 'home-bp-monitoring': true, 'home-bp-systolic': 186, 'home-bp-diastolic': 121 } };
+      const h = await mount(el, { visitType: htnVt, chart: maria, now, locale: 'en', storageKey: 'x', storage: { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } });
+      await new Promise((r) => setTimeout(r, 30));
+      const box = (label) => [...el.querySelectorAll('input[type=checkbox]')].find((i) => i.labels?.[0]?.textContent === label);
+      const ticked = () => [...el.querySelectorAll('input[type=checkbox]')].filter((i) => i.checked && i.closest('.ik-q')?.textContent.includes('None of these')).map((i) => i.labels[0].textContent);
+      const click = async (label) => { box(label).click(); await new Promise((r) => setTimeout(r, 30)); return ticked(); };
+      const steps = [await click('Chest pain'), await click('Shortness of breath'), await click('None of these'), await click('Vision changes')];
+      h.unmount();
+      return { results, steps };
+    });
+    for (const [name, want] of [['hypertensive emergency', 'very high'], ['child breathing fast', 'breathing fast'], ['fever of 40.6 °C', 'very high (40.5'],
+      ['no wet diapers', 'dehydrated'], ['fever under 3 months', 'younger than 3 months'], ['chest pain now', 'heart attack'], ['self-harm thoughts', '988']]) {
+      const r = out.results[name];
+      assert.ok(r.alert.includes(want) && /Call 911/.test(r.alert), `${name}: ${JSON.stringify(r)}`);
+      assert.ok(r.heard.some((x) => x.includes(want)), `${name}: the host hears of it: ${JSON.stringify(r.heard)}`);
+    }
+    assert.deepEqual(out.steps, [['Chest pain'], ['Chest pain', 'Shortness of breath'], ['None of these'], ['Vision changes']]);
+    assert.deepEqual(problems, []);
     await context.close();
   });
 });

@@ -492,12 +492,18 @@ fn feet_and_inches(text: &str) -> Option<f64> {
     (feet.is_finite() && inches.is_finite() && (0.0..12.0).contains(&inches) && feet >= 0.0 && feet < 10.0).then_some(feet * 12.0 + inches)
 }
 
+/// A date that says when a measurement was taken (inside a group that extracts an
+/// Observation): recent, and wanted to the day.
+fn is_measurement_date(s: &intake_engine::Session, def: &ItemDef) -> bool {
+    def.parent.is_some_and(|p| s.form().item(p).observation_extract)
+}
+
 /// The unit a patient most likely measured in, when the form offers it: pounds, inches and °F
-/// in US English; kilograms, centimetres and °C in Spanish (and elsewhere). The unit stays
-/// visible and changeable; answers are stored in UCUM whatever is chosen.
-fn preferred_unit(units: &[(String, String)], lang: &str) -> Option<String> {
-    let us = !lang.starts_with("es");
-    let wanted: &[&str] = if us { &["[lb_av]", "[in_i]", "[ft_i]", "[degF]"] } else { &["kg", "cm", "Cel"] };
+/// in US English; kilograms, centimetres and °C in Spanish, or when the visit type's manifest
+/// says `"units": "metric"`. The unit stays visible and changeable; answers are stored in UCUM
+/// whatever is chosen.
+fn preferred_unit(units: &[(String, String)], metric: bool) -> Option<String> {
+    let wanted: &[&str] = if metric { &["kg", "cm", "Cel"] } else { &["[lb_av]", "[in_i]", "[ft_i]", "[degF]"] };
     units.iter().find(|(code, _)| wanted.contains(&code.as_str())).map(|(code, _)| code.clone())
 }
 
@@ -622,7 +628,28 @@ fn control(
         }
         ItemType::Integer => text_input("text", Some("numeric"), def.entry_format.clone()),
         ItemType::Decimal => text_input("text", Some("decimal"), def.entry_format.clone()),
-        ItemType::Date => text_input("text", Some("numeric"), Some(def.entry_format.clone().unwrap_or_else(|| t.date_hint.into()))),
+        // When a measurement was taken (a date inside an observation-extract group) is recent
+        // and exact to the day: a native picker. Other dates (birth dates, "when did it
+        // start? a year is fine") are typed, partial where the item allows, with a full
+        // keyboard so the slashes the hint shows can be typed.
+        ItemType::Date if is_measurement_date(&ui(r).session.borrow(), def) => {
+            let d = d.clone();
+            let iso = move || {
+                let v = vm.get();
+                v.draft.clone().unwrap_or_else(|| match v.answers.first() {
+                    Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
+                    Some(other) => text_of(&d, &NodeVm { draft: Some(other.display()), ..v.clone() }, lang, t),
+                    None => String::new(),
+                })
+            };
+            view! {
+                <input type="date" id=id prop:value=iso readonly=read_only
+                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
+            }
+            .into_any()
+        }
+        ItemType::Date => text_input("text", None, Some(def.entry_format.clone().unwrap_or_else(|| t.date_hint.into()))),
         ItemType::DateTime => text_input("datetime-local", None, None),
         ItemType::Time => text_input("time", None, None),
         ItemType::Url => text_input("url", None, def.entry_format.clone()),
@@ -780,7 +807,10 @@ fn quantity_control(
                 Value::Quantity(q) => q.code.clone(),
                 _ => None,
             })
-            .or_else(|| preferred_unit(&units, lang).or_else(|| units.first().map(|u| u.0.clone())))
+            .or_else(|| {
+                let metric = u.session.borrow().visit_type().manifest.metric_units || lang.starts_with("es");
+                preferred_unit(&units, metric).or_else(|| units.first().map(|u| u.0.clone()))
+            })
             .unwrap_or_default(),
     );
     let number = RwSignal::new(String::new());

@@ -306,6 +306,9 @@ pub struct Manifest {
     /// `respondent_relationship`: the question "how are you related to the patient?", answered
     /// from the host's context when a proxy's relationship is known (never asked twice).
     pub respondent_relationship: Option<String>,
+    /// `"units": "metric"`: kg, cm and °C by default whatever the language (a clinic outside
+    /// the US, or one that records metric); otherwise US units in US English.
+    pub metric_units: bool,
 }
 
 /// The instruction shown with an urgent advisory when the manifest gives none (US numbers).
@@ -381,6 +384,7 @@ impl Manifest {
                     | "write_back"
                     | "urgent_care"
                     | "respondent_relationship"
+                    | "units"
                     | "$comment"
             ) {
                 return Err(err(key, format!("unknown manifest field '{key}'")));
@@ -528,10 +532,17 @@ impl Manifest {
             Some(Json::String(l)) => Some(l.clone()),
             Some(_) => return Err(err("respondent_relationship", "expected the linkId of the relationship question".into())),
         };
+        let metric_units = match obj.get("units").map(|u| u.as_str()) {
+            None => false,
+            Some(Some("metric")) => true,
+            Some(Some("us")) => false,
+            Some(_) => return Err(err("units", "expected \"metric\" or \"us\"".into())),
+        };
         Ok(Manifest {
             urgent_instruction,
             urgent_flag,
             respondent_relationship,
+            metric_units,
             id,
             title: string("title")?,
             title_translations: string_map("title_translations", obj.get("title_translations"))?,
@@ -780,6 +791,7 @@ impl VisitType {
             urgent_instruction: Vec::new(),
             urgent_flag: false,
             respondent_relationship: None,
+            metric_units: false,
         };
         let src = VisitTypeSource {
             manifest_file: "(none)".into(),
