@@ -793,7 +793,7 @@ describe('every red flag reaches the patient (issue 10, part 1)', () => {
       const proxy = { reasons: ['sick-visit'], respondent: { relationship: 'MTH', name: 'Ana' } };
       const cases = [
         ['hypertensive emergency', htnVt, maria, 'Patient/maria-hernandez', {}, { 'home-bp-monitoring': true, 'home-bp-systolic': 186, 'home-bp-diastolic': 121, 'crisis-symptoms': [{ system: 'http://snomed.info/sct', code: '267036007' }] }, 'very high'],
-        ['child breathing fast', pedVt, leo, 'Patient/leo-hernandez', proxy, { 'breathing-fast': true }, 'breathing fast'],
+        ['child breathing fast', pedVt, leo, 'Patient/leo-hernandez', proxy, { symptoms: [{ system: 'http://snomed.info/sct', code: '49727002' }], 'breathing-fast': true }, 'breathing fast'],
         ['fever of 40.6 °C', pedVt, leo, 'Patient/leo-hernandez', proxy, { symptoms: [{ system: 'http://snomed.info/sct', code: '386661006' }], 'fever-max': { value: 40.6, unit: 'Cel' } }, 'very high (40.5'],
         ['no wet diapers', pedVt, leo, 'Patient/leo-hernandez', proxy, { 'wet-diapers': 0 }, 'dehydrated'],
         ['fever under 3 months', pedVt, infant, 'Patient/baby', proxy, { symptoms: [{ system: 'http://snomed.info/sct', code: '386661006' }] }, 'younger than 3 months'],

@@ -455,7 +455,9 @@ fn none_of_these_and_other_options_never_stand_together() {
     let q = questionnaire(json!([{"linkId": "s", "type": "choice", "repeats": true, "text": "Any of these?", "answerOption": [
         {"valueCoding": {"system": "http://snomed.info/sct", "code": "29857009", "display": "Chest pain"}},
         {"valueCoding": {"system": "http://snomed.info/sct", "code": "267036007", "display": "Shortness of breath"}},
-        {"valueCoding": {"code": "none", "display": "None of these"},
+        {"valueCoding": {"code": "none", "display": "None of these",
+            "_display": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/translation",
+                "extension": [{"url": "lang", "valueCode": "es"}, {"url": "content", "valueString": "Ninguno"}]}]}},
          "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive", "valueBoolean": true}]}]}]));
     let vt = visit_type(q, &[]);
     let mut s = session(&vt);
