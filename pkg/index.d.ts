@@ -86,7 +86,8 @@ export interface MountOptions extends SessionOptions {
   storage?: IntakeStorage | false;
   /** Default: `intake:<visit type id>:<patient reference>`. */
   storageKey?: string;
-  onChange?: (response: QuestionnaireResponse) => void;
+  /** Every change: the response so far, and the urgent advisories in force (as the patient sees them). */
+  onChange?: (response: QuestionnaireResponse, info: { urgent: string[] }) => void;
   /**
    * The write-back Bundle. Return a Promise to make the form wait for your server: the patient
    * sees "Sending…", then "sent" only when it resolves; if it rejects (or this throws), the

@@ -433,8 +433,10 @@ describe('urgent advisories reach the patient at once (issue 10, part 1)', () =>
         const el = document.createElement('div');
         document.querySelector('main').append(el);
         const urgent = [];
+        const changes = [];
         const h = await mount(el, { visitType: htnVt, chart: maria, now, storage: store(saved), storageKey: 'k', context: { reasons: ['bp-follow-up'] },
-          onUrgent: (list) => urgent.push(list) });
+          onUrgent: (list) => urgent.push(list), onChange: (qr, info) => changes.push(info.urgent) });
+        window.lastChanges = changes;
         await new Promise((r) => setTimeout(r, 30));
         return { el, h, urgent };
       };
@@ -444,7 +446,7 @@ describe('urgent advisories reach the patient at once (issue 10, part 1)', () =>
       const { el, h, urgent } = await open(snap);
       const alertText = () => el.querySelector('[role=alert] .ik-urgent')?.textContent ?? '';
       const first = alertText();
-      // Next page, then the submit: the alert stays.
+      // Next page, then the submit: the alert stays; onChange carries it too.
       el.querySelector('button.ik-primary').click();
       await new Promise((r) => setTimeout(r, 30));
       const later = alertText();
@@ -456,6 +458,7 @@ describe('urgent advisories reach the patient at once (issue 10, part 1)', () =>
         urgent: urgent.map((l) => l.map((a) => a.reason)),
         stat: bundle.entry.filter((e) => e.resource.resourceType === 'Task' && e.resource.priority === 'stat').map((e) => e.resource.description),
         focusInAlert: el.querySelector('[role=alert]').contains(document.activeElement),
+        onChangeUrgent: window.lastChanges.at(-1),
       };
     });
     assert.equal(out.calm, true, 'no alert while no warning sign is reported');
@@ -467,6 +470,7 @@ describe('urgent advisories reach the patient at once (issue 10, part 1)', () =>
     assert.equal(out.stat.length, 1);
     assert.match(out.stat[0], /^URGENT: .* The patient was told: .*Call 911/);
     assert.equal(out.focusInAlert, false, 'the alert takes no focus');
+    assert.ok(out.onChangeUrgent?.length === 1 && /Call 911/.test(out.onChangeUrgent[0]), `onChange exposes it: ${JSON.stringify(out.onChangeUrgent)}`);
     assert.deepEqual(problems, []);
     await context.close();
   });

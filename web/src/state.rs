@@ -761,7 +761,16 @@ impl Ui {
         self.save();
         if let Some(f) = &self.callbacks.on_change {
             let qr = self.response_json(Status::InProgress);
-            let _ = f.call1(&JsValue::NULL, &js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL));
+            // The second argument carries what is not part of the response: the urgent
+            // advisories in force (texts as the patient sees them), so a portal can page staff
+            // from onChange too.
+            let info = js_sys::Object::new();
+            let urgent = js_sys::Array::new();
+            for text in self.urgent.get_untracked() {
+                urgent.push(&text.into());
+            }
+            let _ = js_sys::Reflect::set(&info, &"urgent".into(), &urgent);
+            let _ = f.call2(&JsValue::NULL, &js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL), &info);
         }
     }
 
