@@ -7,7 +7,7 @@
 //! that appear. Pages move focus to their heading; the error summary links to each field.
 
 use intake_engine::fhir::{Quantity, Value};
-use intake_engine::questionnaire::{AnswerChoice, ItemDef, ItemId, ItemType, LocalText, Rendering};
+use intake_engine::questionnaire::{ItemDef, ItemId, ItemType, LocalText, Rendering};
 use intake_engine::session::NodeId;
 use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
 use leptos::prelude::*;
@@ -334,21 +334,16 @@ fn render_rich(nodes: Vec<Rich>) -> AnyView {
         .into_any()
 }
 
-/// The label of an option in a language.
-fn option_label(o: &AnswerChoice, lang: &str) -> String {
-    let base = lang.split('-').next().unwrap_or(lang);
-    o.designations.iter().find(|(l, _)| l.as_deref() == Some(base)).map(|(_, t)| t.clone()).unwrap_or_else(|| o.label.clone())
-}
-
 /// The label of an answer value: its option's label in the language, else its display.
 pub fn value_label(def: &ItemDef, v: &Value, lang: &str, t: &crate::i18n::Strings) -> String {
     if let Value::Boolean(b) = v {
         return if *b { t.yes.into() } else { t.no.into() };
     }
-    def.options.iter().find(|o| same_answer(v, &o.value)).map(|o| option_label(o, lang)).unwrap_or_else(|| v.display())
+    def.options.iter().find(|o| o.is(v)).map(|o| o.label_in(lang)).unwrap_or_else(|| v.display())
 }
 
-/// The same answer as an option: codings by concept (system and code), others by value.
+/// The same answer as an option's value (`AnswerChoice::is`, for option values held apart
+/// from their `AnswerChoice`).
 fn same_answer(a: &Value, option: &Value) -> bool {
     match (a, option) {
         (Value::Coding(x), Value::Coding(y)) => intake_engine::enable_when::codings_equal(x, y),
@@ -357,7 +352,7 @@ fn same_answer(a: &Value, option: &Value) -> bool {
 }
 
 fn is_option(def: &ItemDef, v: &Value) -> bool {
-    def.options.iter().any(|o| same_answer(v, &o.value))
+    def.options.iter().any(|o| o.is(v))
 }
 
 /// A question: label (or legend for a set of choices), hints, control, errors.
@@ -675,7 +670,7 @@ fn choice_control(
     let vm = u.vm(n);
     let style = choice_style(def);
     let open = def.item_type == ItemType::OpenChoice;
-    let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), option_label(o, lang))).collect();
+    let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), o.label_in(lang))).collect();
     match style {
         ChoiceStyle::Autocomplete => {
             let list_id = dom_id(r, "dl", n);

@@ -54,14 +54,7 @@ fn option_label(form: &Form, question: crate::questionnaire::ItemId, value: &int
     def.options
         .iter()
         .find(|o| crate::enable_when::compare(&o.value, value) == Some(std::cmp::Ordering::Equal))
-        .map(|o| {
-            let base = lang.split('-').next().unwrap_or(lang);
-            o.designations
-                .iter()
-                .find(|(l, _)| l.as_deref() == Some(base))
-                .map(|(_, t)| t.clone())
-                .unwrap_or_else(|| o.label.clone())
-        })
+        .map(|o| o.label_in(lang))
         .unwrap_or_else(|| value.display())
 }
 

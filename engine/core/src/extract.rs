@@ -240,12 +240,13 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     if !problems.is_empty() {
         return Err(SubmitError::Invalid(problems));
     }
-    let mut b = Builder::new(s);
-    let qr = response::build(s, Status::Completed);
+    // The response's items are built once; every identifier derives from their digest.
+    let (qr, submission) = response::build_with_submission(s, Status::Completed);
+    let mut b = Builder::new(s, submission);
     b.entries.push(Entry {
         full_url: b.qr_url.clone(),
         resource: Box::new(Resource::QuestionnaireResponse(qr)),
-        request: post_request("QuestionnaireResponse", &response::response_uuid(s)),
+        request: post_request("QuestionnaireResponse", &response::response_uuid_of(&b.submission)),
     });
     b.reporter = b.reporter_reference();
     for list in &s.visit_type().lists {
@@ -262,7 +263,7 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.unreviewable_chart_entries();
     b.provenance();
     Ok(WriteBack {
-        identifier: bundle_identifier(s),
+        identifier: bundle_identifier_of(&b.submission),
         timestamp: s.now(),
         entries: b.entries,
         decisions: b.decisions,
@@ -273,7 +274,11 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
 /// Bundle with another identifier was built for other answers, another patient or another
 /// form, and must not be handed back as this session's.
 pub fn bundle_identifier(s: &Session) -> String {
-    format!("urn:uuid:{}", stable_uuid(&response::submission_id(s), "Bundle"))
+    bundle_identifier_of(&response::submission_id(s))
+}
+
+fn bundle_identifier_of(submission: &str) -> String {
+    format!("urn:uuid:{}", stable_uuid(submission, "Bundle"))
 }
 
 fn rows_of_list(s: &Session, list: &OnFileList) -> Vec<NodeId> {
@@ -346,12 +351,12 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(s: &'a Session) -> Self {
-        let qr_url = full_url(&response::response_uuid(s));
+    fn new(s: &'a Session, submission: String) -> Self {
+        let qr_url = full_url(&response::response_uuid_of(&submission));
         let patient = patient_reference(s);
         let b = Builder {
             s,
-            submission: response::submission_id(s),
+            submission,
             qr_url,
             reporter: patient.clone(),
             patient,

@@ -21,13 +21,9 @@ pub fn for_patient(cc: &CodeableConcept, options: &[AnswerChoice], lang: &str) -
     if let Some(t) = cc.text.as_deref().map(str::trim).filter(|t| !t.is_empty() && !repeats_display(t)) {
         return t.to_owned();
     }
-    let base = lang.split('-').next().unwrap_or(lang);
     for c in &cc.coding {
-        let option = options.iter().find(|o| {
-            o.value.as_coding().is_some_and(|oc| oc.code.is_some() && oc.code == c.code && (oc.system.is_none() || c.system.is_none() || oc.system == c.system))
-        });
-        if let Some(o) = option {
-            return o.designations.iter().find(|(l, _)| l.as_deref() == Some(base)).map(|(_, t)| t.clone()).unwrap_or_else(|| o.label.clone());
+        if let Some(o) = options.iter().find(|o| o.is(&intake_fhir::Value::Coding(c.clone()))) {
+            return o.label_in(lang);
         }
     }
     if let Some(d) = cc.coding.iter().find(|c| c.system.as_deref() == Some(RXNORM)).and_then(|c| c.display.as_deref()) {

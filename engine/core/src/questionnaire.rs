@@ -164,6 +164,23 @@ pub struct AnswerChoice {
     pub exclusive: bool,
 }
 
+impl AnswerChoice {
+    /// The label in a language (its base language's translation, else the label itself).
+    pub fn label_in(&self, lang: &str) -> String {
+        let base = lang.split('-').next().unwrap_or(lang);
+        self.designations.iter().find(|(l, _)| l.as_deref() == Some(base)).map(|(_, t)| t.clone()).unwrap_or_else(|| self.label.clone())
+    }
+
+    /// Is this answer this option? Codings by concept (system and code: a stored answer has
+    /// lost the option's display translations), other values by equality.
+    pub fn is(&self, answer: &Value) -> bool {
+        match (answer, &self.value) {
+            (Value::Coding(a), Value::Coding(o)) => crate::enable_when::codings_equal(a, o),
+            _ => *answer == self.value,
+        }
+    }
+}
+
 /// How questionnaire text should be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rendering {

@@ -32,9 +32,9 @@ impl Status {
     }
 }
 
-/// The QR's stable UUID: a function of the session and of what is submitted.
-pub fn response_uuid(s: &Session) -> String {
-    stable_uuid(&submission_id(s), "QuestionnaireResponse")
+/// The QR's stable UUID, from the [`submission_id`] of what is submitted.
+pub fn response_uuid_of(submission: &str) -> String {
+    stable_uuid(submission, "QuestionnaireResponse")
 }
 
 /// The id every write-back identifier derives from: the session id plus a digest of the
@@ -107,12 +107,19 @@ pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
 
 /// Build the QuestionnaireResponse.
 pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
+    build_with_submission(s, status).0
+}
+
+/// The QuestionnaireResponse and the [`submission_id`] of its content, computed from the same
+/// items (the write-back derives every identifier from it).
+pub fn build_with_submission(s: &Session, status: Status) -> (QuestionnaireResponse, String) {
     let item = items(s, s.roots());
-    let uuid = stable_uuid(&submission_id_of(s, &item), "QuestionnaireResponse");
+    let submission = submission_id_of(s, &item);
+    let uuid = response_uuid_of(&submission);
     let (author, contained) = author_reference(s);
     let form = s.form();
     let questionnaire = form.canonical().or_else(|| form.questionnaire.id.as_ref().map(|id| format!("Questionnaire/{id}")));
-    QuestionnaireResponse {
+    let qr = QuestionnaireResponse {
         language: Some(s.context().language.clone()),
         contained: contained.iter().map(ToJson::to_json).collect(),
         identifier: Some(Identifier {
@@ -128,7 +135,8 @@ pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
         source: Some(author),
         item,
         ..Default::default()
-    }
+    };
+    (qr, submission)
 }
 
 fn items(s: &Session, nodes: &[NodeId]) -> Vec<ResponseItem> {

@@ -615,13 +615,7 @@ fn exclusive_options(def: &ItemDef, old: &[Value], new: Vec<Value>) -> Vec<Value
     if !def.repeats || !def.options.iter().any(|o| o.exclusive) {
         return new;
     }
-    // Options are matched as answers are (a coding by system and code: the stored answer has
-    // lost the option's display translations).
-    let same = |a: &Value, b: &Value| match (a, b) {
-        (Value::Coding(x), Value::Coding(y)) => crate::enable_when::codings_equal(x, y),
-        _ => a == b,
-    };
-    let is_exclusive = |v: &Value| def.options.iter().any(|o| o.exclusive && same(&o.value, v));
+    let is_exclusive = |v: &Value| def.options.iter().any(|o| o.exclusive && o.is(v));
     let (exclusive, others): (Vec<Value>, Vec<Value>) = new.into_iter().partition(|v| is_exclusive(v));
     if exclusive.is_empty() || others.is_empty() {
         return exclusive.into_iter().chain(others).collect();
