@@ -449,21 +449,32 @@ impl<'a> Builder<'a> {
                 ..Default::default()
             });
         }
+        self.task(
+            key,
+            Task {
+                contained,
+                intent: Some("proposal".into()),
+                priority: Some("routine".into()),
+                code: Some(coded(INTAKE_TASK_SYSTEM, "review-intake-answer", "Review a patient-reported intake answer")),
+                description: Some(description),
+                focus: Some(focus),
+                input,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Post a requested Task for this patient, from this reporter, now, under the stable
+    /// identifier of `key` (so a retried submit posts the same Task).
+    fn task(&mut self, key: &str, task: Task) {
         let uuid = stable_uuid(&self.submission, key);
         let task = Task {
-            contained,
             identifier: vec![urn_identifier(&uuid)],
             status: Some("requested".into()),
-            intent: Some("proposal".into()),
-            priority: Some("routine".into()),
-            code: Some(coded(INTAKE_TASK_SYSTEM, "review-intake-answer", "Review a patient-reported intake answer")),
-            description: Some(description),
-            focus: Some(focus),
             for_: Some(self.patient.clone()),
             authored_on: Some(self.s.now()),
             requester: Some(self.reporter.clone()),
-            input,
-            ..Default::default()
+            ..task
         };
         self.entries.push(Entry {
             full_url: full_url(&uuid),
@@ -1111,22 +1122,17 @@ impl<'a> Builder<'a> {
         let instruction = s.visit_type().manifest.urgent_instruction_in(&lang);
         for (rule, reason) in s.urgent() {
             let patient_text = reason.in_lang(&lang).to_owned();
-            let key = format!("Task|urgent|{}", reason.text);
-            let uuid = stable_uuid(&self.submission, &key);
-            let task = Task {
-                identifier: vec![urn_identifier(&uuid)],
-                status: Some("requested".into()),
-                intent: Some("order".into()),
-                priority: Some("stat".into()),
-                code: Some(coded(INTAKE_TASK_SYSTEM, "urgent-advisory", "Urgent advisory shown to the patient during intake")),
-                description: Some(format!("URGENT: {}. The patient was told: \"{patient_text} {instruction}\" (raised by {rule})", reason.text.trim_end_matches('.'))),
-                focus: Some(self.qr_ref()),
-                for_: Some(self.patient.clone()),
-                authored_on: Some(s.now()),
-                requester: Some(self.reporter.clone()),
-                ..Default::default()
-            };
-            self.entries.push(Entry { full_url: full_url(&uuid), resource: Box::new(Resource::Task(task)), request: post_request("Task", &uuid) });
+            self.task(
+                &format!("Task|urgent|{}", reason.text),
+                Task {
+                    intent: Some("order".into()),
+                    priority: Some("stat".into()),
+                    code: Some(coded(INTAKE_TASK_SYSTEM, "urgent-advisory", "Urgent advisory shown to the patient during intake")),
+                    description: Some(format!("URGENT: {}. The patient was told: \"{patient_text} {instruction}\" (raised by {rule})", reason.text.trim_end_matches('.'))),
+                    focus: Some(self.qr_ref()),
+                    ..Default::default()
+                },
+            );
             self.decide("urgent".into(), "Task", Change::Add, Action::Review, format!("urgent advisory: {}", reason.text));
             if s.visit_type().manifest.urgent_flag {
                 let flag = Flag {
