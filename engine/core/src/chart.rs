@@ -169,8 +169,7 @@ impl Chart {
             };
             match res.get("resourceType").and_then(Json::as_str) {
                 Some("Patient") => {
-                    let r = cx.field("entry", |cx| cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx))));
-                    patients.push((i, full_url, r.map_err(ChartError::Model)?));
+                    patients.push((i, full_url, resource_at(&mut cx, i, res)?));
                 }
                 Some("Medication") => {
                     let mut keys = Vec::new();
@@ -186,12 +185,11 @@ impl Chart {
                 _ => {}
             }
         }
-        let typed = patients;
-        let (patient_idx, patient, aliases, merged) = choose_patient(&typed)?;
-        let patient_ref = match (&patient.id, &typed[patient_idx].1) {
+        let (patient_idx, patient, aliases, merged) = choose_patient(&patients)?;
+        let patient_ref = match (&patient.id, &patients[patient_idx].1) {
             (Some(id), _) => format!("Patient/{id}"),
             (None, Some(url)) => url.clone(),
-            (None, None) => return Err(ChartError::PatientWithoutIdentity { entry: typed[patient_idx].0 }),
+            (None, None) => return Err(ChartError::PatientWithoutIdentity { entry: patients[patient_idx].0 }),
         };
         let mut chart = Chart {
             patient,
@@ -210,8 +208,7 @@ impl Chart {
             chart.notes.push(ChartNote { entry: i, message: "entry has no resource (only a reference or a search match?); not used".into(), needs_review: false });
         }
         for (i, full_url, res) in clinical {
-            let r = cx.field("entry", |cx| cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx))));
-            chart.take(i, full_url, r.map_err(ChartError::Model)?, &medications);
+            chart.take(i, full_url, resource_at(&mut cx, i, res)?, &medications);
         }
         // Newest first; undated observations last.
         crate::small::sort_by_key(&mut chart.observations, |o| {
@@ -524,6 +521,11 @@ fn condition_is_current(c: &Condition) -> bool {
 }
 
 type Typed = (usize, Option<String>, AnyResource);
+
+/// Read entry `i`'s resource, its errors located at `Bundle.entry[i].resource`.
+fn resource_at(cx: &mut Cx, i: usize, res: &Json) -> Result<AnyResource, ChartError> {
+    cx.field("entry", |cx| cx.index(i, |cx| cx.field("resource", |cx| AnyResource::from_json(res, cx)))).map_err(ChartError::Model)
+}
 
 /// Pick the one patient the chart is about. Returns (index in `typed`, patient, aliases, merged).
 fn choose_patient(typed: &[Typed]) -> Result<(usize, Patient, Vec<String>, Vec<Patient>), ChartError> {
