@@ -301,6 +301,11 @@ fn runtime_error(file: &str, e: &EvalAltResult) -> RuleError {
     RuleError { file: file.to_owned(), span, kind }
 }
 
+/// A construct rules may not use, at its position in the file.
+fn forbidden(file: &str, pos: Position, why: String) -> RuleError {
+    RuleError { file: file.to_owned(), span: Span::of(pos), kind: RuleErrorKind::Forbidden(why) }
+}
+
 /// Walk the AST for host calls whose first argument names an item.
 fn find_mentions(
     ast: &AST,
@@ -319,15 +324,11 @@ fn find_mentions(
             Some(ASTNode::Expr(Expr::MethodCall(call, pos))) => {
                 let name = call.name.as_str();
                 if LINK_ID_FUNCTIONS.contains(&name) || OTHER_HOST_FUNCTIONS.contains(&name) || FUNCTION_POINTERS.contains(&name) {
-                    error = Some(RuleError {
-                        file: file.to_owned(),
-                        span: Span::of(*pos),
-                        kind: RuleErrorKind::Forbidden(if FUNCTION_POINTERS.contains(&name) {
-                            format!("{name}() on a function pointer is not allowed in rules: call host functions by name, e.g. hide(\"item\")")
-                        } else {
-                            format!("call {name}() as a function with the linkId first, e.g. {name}(\"item\", ...), not as a method: `intake check` must be able to verify the linkId")
-                        }),
-                    });
+                    error = Some(forbidden(file, *pos, if FUNCTION_POINTERS.contains(&name) {
+                        format!("{name}() on a function pointer is not allowed in rules: call host functions by name, e.g. hide(\"item\")")
+                    } else {
+                        format!("call {name}() as a function with the linkId first, e.g. {name}(\"item\", ...), not as a method: `intake check` must be able to verify the linkId")
+                    }));
                     return false;
                 }
                 return true;
@@ -335,14 +336,10 @@ fn find_mentions(
             _ => return true,
         };
         if FUNCTION_POINTERS.contains(&call.name.as_str()) {
-            error = Some(RuleError {
-                file: file.to_owned(),
-                span: Span::of(*pos),
-                kind: RuleErrorKind::Forbidden(format!(
-                    "{}() is not allowed in rules: function pointers hide which items a rule touches; call host functions by name, e.g. hide(\"item\")",
-                    call.name
-                )),
-            });
+            error = Some(forbidden(file, *pos, format!(
+                "{}() is not allowed in rules: function pointers hide which items a rule touches; call host functions by name, e.g. hide(\"item\")",
+                call.name
+            )));
             return false;
         }
         let name = call.name.as_str();
