@@ -628,12 +628,13 @@ fn control(
         // start? a year is fine") are typed, partial where the item allows, with a full
         // keyboard so the slashes the hint shows can be typed.
         ItemType::Date if is_measurement_date(&ui(r).session.borrow(), def) => {
-            let d = d.clone();
+            // The picker's value: what is being typed, else a full date; a partial date or an
+            // answer of another type is shown as it is (the picker then reads it as empty).
             let iso = move || {
                 let v = vm.get();
                 v.draft.clone().unwrap_or_else(|| match v.answers.first() {
                     Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
-                    Some(other) => text_of(&d, &NodeVm { draft: Some(other.display()), ..v.clone() }, lang, t),
+                    Some(other) => other.display(),
                     None => String::new(),
                 })
             };
