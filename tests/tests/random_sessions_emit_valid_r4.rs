@@ -23,22 +23,9 @@ use intake_engine::session::NodeId;
 use intake_engine::{Chart, Form, Session, VisitType};
 use serde_json::{json, Value as Json};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+#[path = "../../engine/core/tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const NOW: &str = "2026-11-20T09:00:00-05:00";
 

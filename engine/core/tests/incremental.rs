@@ -20,24 +20,8 @@ use intake_engine::fhir::{Coding, Value};
 use intake_engine::session::{ItemState, NodeId};
 use intake_engine::{ItemType, Session};
 use serde_json::{json, Value as Json};
+use support::rng::Rng;
 use support::*;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 #[derive(Clone)]
 struct Q {

@@ -1,6 +1,8 @@
 //! Helpers to build small visit types and sessions inline.
 #![allow(dead_code)]
 
+pub mod rng;
+
 use std::rc::Rc;
 
 use intake_engine::context::VisitContext;
