@@ -11,8 +11,9 @@ thread_local! {
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(expr) = intake_fhirpath::Expr::parse(text) else { return };
-    let qr = QR.with(Clone::clone);
-    let mut env = intake_fhirpath::Env::new().with_now(intake_fuzz::NOW);
-    env.set_json("resource", &qr);
-    let _ = expr.evaluate_json(&qr, &env);
+    QR.with(|qr| {
+        let mut env = intake_fhirpath::Env::new().with_now(intake_fuzz::NOW);
+        env.set_json("resource", qr);
+        let _ = expr.evaluate_json(qr, &env);
+    });
 });
