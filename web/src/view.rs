@@ -889,7 +889,7 @@ fn attachment_control(
                     let a = intake_engine::fhir::Attachment {
                         content_type: Some(kind), data: Some(b64), size: Some(size), title: Some(name), ..Default::default()
                     };
-                    ui(r).answer(n, vec![Value::Attachment(a)]);
+                    ui(r).answer(n, vec![Value::Attachment(Box::new(a))]);
                 });
                 reader.set_onload(Some(onload.unchecked_ref()));
                 let _ = reader.read_as_data_url(&file);

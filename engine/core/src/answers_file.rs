@@ -355,7 +355,7 @@ pub fn json_value(def: &ItemDef, v: &Json) -> Result<Value, AnswersErrorKind> {
             match def.item_type {
                 ItemType::Quantity => Value::Quantity(Quantity::from_json(v, &mut cx).map_err(read_err)?),
                 ItemType::Reference => Value::Reference(Reference::from_json(v, &mut cx).map_err(read_err)?),
-                ItemType::Attachment => Value::Attachment(Attachment::from_json(v, &mut cx).map_err(read_err)?),
+                ItemType::Attachment => Value::Attachment(Box::new(Attachment::from_json(v, &mut cx).map_err(read_err)?)),
                 _ if m.contains_key("code") || m.contains_key("system") => {
                     Value::Coding(Coding::from_json(v, &mut cx).map_err(read_err)?)
                 }

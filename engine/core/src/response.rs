@@ -70,7 +70,7 @@ pub fn patient_reference(s: &Session) -> Reference {
     let chart = s.chart();
     let display = crate::prefill::current_name(&chart.patient, false).map(HumanName::display);
     let identifier = current_identifier(&chart.patient, &s.now());
-    Reference { reference: Some(chart.patient_ref.clone()), display, identifier, ..Default::default() }
+    Reference { reference: Some(chart.patient_ref.clone()), display, identifier: identifier.map(Box::new), ..Default::default() }
 }
 
 /// The identifier to carry: a current (not `old`, not ended) one, preferring an MRN.

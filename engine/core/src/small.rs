@@ -11,9 +11,27 @@ pub(crate) fn sort_by_key<T, K: PartialOrd>(v: &mut Vec<T>, key: impl Fn(&T) -> 
         return;
     }
     let keys: Vec<K> = v.iter().map(&key).collect();
-    let order = sorted_indices(v.len(), |a, b| keys[a] > keys[b]);
-    let mut slots: Vec<Option<T>> = std::mem::take(v).into_iter().map(Some).collect();
-    v.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    let mut order = sorted_indices(v.len(), |a, b| keys[a] > keys[b]);
+    permute(v, &mut order);
+}
+
+/// Put `v[order[k]]` at position `k`, in place, one cycle at a time. Elements can be large (a
+/// chart observation is over a kilobyte): this moves each one about once and allocates nothing,
+/// where collecting into a new vector touched a fresh copy of the whole chart.
+fn permute<T>(v: &mut [T], order: &mut [usize]) {
+    for start in 0..order.len() {
+        let mut k = start;
+        // A position whose source is itself is placed (or was placed by an earlier cycle).
+        while order[k] != k {
+            let src = order[k];
+            order[k] = k;
+            if src == start {
+                break;
+            }
+            v.swap(k, src);
+            k = src;
+        }
+    }
 }
 
 /// Indices `0..n` in stable sorted order, given "a sorts after b".

@@ -126,7 +126,7 @@ fhir_element! {
     pub struct Reference {
         reference: opt String = "reference",
         type_: opt String = "type",
-        identifier: opt Identifier = "identifier",
+        identifier: opt Box<Identifier> = "identifier",
         display: opt String = "display",
     }
 }
@@ -319,11 +319,12 @@ pub enum Value {
     Coding(Coding),
     Quantity(Quantity),
     Reference(Reference),
-    Attachment(Attachment),
+    /// Boxed: rare, and the largest variants set the size of every value.
+    Attachment(Box<Attachment>),
     CodeableConcept(CodeableConcept),
     Period(Period),
     Expression(Expression),
-    Identifier(Identifier),
+    Identifier(Box<Identifier>),
     /// Any other type, kept verbatim (e.g. `valueRange`, `valueInstant`).
     Other { type_name: String, json: Json },
 }
@@ -447,11 +448,11 @@ impl Choice for Value {
             "Coding" => Value::Coding(Coding::from_json(v, cx)?),
             "Quantity" => Value::Quantity(Quantity::from_json(v, cx)?),
             "Reference" => Value::Reference(Reference::from_json(v, cx)?),
-            "Attachment" => Value::Attachment(Attachment::from_json(v, cx)?),
+            "Attachment" => Value::Attachment(Box::new(Attachment::from_json(v, cx)?)),
             "CodeableConcept" => Value::CodeableConcept(CodeableConcept::from_json(v, cx)?),
             "Period" => Value::Period(Period::from_json(v, cx)?),
             "Expression" => Value::Expression(Expression::from_json(v, cx)?),
-            "Identifier" => Value::Identifier(Identifier::from_json(v, cx)?),
+            "Identifier" => Value::Identifier(Box::new(Identifier::from_json(v, cx)?)),
             other => match TEXT_TYPES.iter().find(|t| **t == other) {
                 Some(t) => Value::Text { type_name: t, value: String::from_json(v, cx)? },
                 None => Value::Other { type_name: other.to_owned(), json: v.clone() },

@@ -208,6 +208,21 @@ pub trait WriteJson {
     }
 }
 
+/// Rare, large elements are boxed inside common small ones (a `Reference`'s `identifier`), so
+/// the common shape stays small: a chart holds 100,000 observations, each with several
+/// references, and every byte of an inline element is copied with each one.
+impl<T: FromJson> FromJson for Box<T> {
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        T::from_json(v, cx).map(Box::new)
+    }
+}
+
+impl<T: WriteJson> WriteJson for Box<T> {
+    fn write_json(&self, out: &mut String) {
+        (**self).write_json(out)
+    }
+}
+
 /// Write a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
@@ -371,27 +386,35 @@ pub struct Obj<'a> {
 impl<'a> Obj<'a> {
     pub fn new(v: &'a Json, cx: &Cx) -> Result<Self, ModelError> {
         match v {
-            Json::Object(map) => Ok(Obj { map, taken: Vec::new() }),
+            Json::Object(map) => Ok(Obj { map, taken: Vec::with_capacity(map.len()) }),
             other => Err(cx.wrong_type("an object", other)),
         }
     }
 
     /// Check `resourceType` and consume it.
     pub fn resource_type(&mut self, expected: &'static str, cx: &Cx) -> Result<(), ModelError> {
-        let found = self.map.get("resourceType").and_then(Json::as_str);
-        match found {
-            Some(t) if t == expected => {
-                self.taken.push("resourceType");
+        let found = self.map.get_key_value("resourceType");
+        match found.map(|(k, v)| (k, v.as_str())) {
+            Some((k, Some(t))) if t == expected => {
+                self.mark(k);
                 Ok(())
             }
-            other => Err(cx.error(ModelErrorKind::ResourceType { expected, found: other.map(str::to_owned) })),
+            other => Err(cx.error(ModelErrorKind::ResourceType { expected, found: other.and_then(|(_, t)| t).map(str::to_owned) })),
         }
     }
 
     fn take(&mut self, key: &'static str) -> Option<&'a Json> {
         let (k, v) = self.map.get_key_value(key)?;
-        self.taken.push(k.as_str());
+        self.mark(k);
         Some(v)
+    }
+
+    /// Record a key as consumed, once: `rest` relies on the count.
+    fn mark(&mut self, k: &'a str) {
+        // The keys are the map's own, so the same key is the same pointer.
+        if !self.taken.iter().any(|t| std::ptr::eq(*t, k)) {
+            self.taken.push(k);
+        }
     }
 
     /// An optional single value. `null` reads as absent (with a warning).
@@ -458,7 +481,7 @@ impl<'a> Obj<'a> {
             found = Some((k.as_str(), v));
         }
         let Some((key, v)) = found else { return Ok(None) };
-        self.taken.push(key);
+        self.mark(key);
         let suffix = &key[prefix.len()..];
         let key_owned = key.to_owned();
         cx.field(key_owned, |cx| T::from_choice(suffix, v, cx)).map(Some)
@@ -467,6 +490,10 @@ impl<'a> Obj<'a> {
     /// Everything not consumed, kept so that unknown content survives a round trip.
     pub fn rest(self) -> JsonMap {
         let mut out = JsonMap::new();
+        // Keys are unique and each is taken once: all taken means nothing is left (the usual case).
+        if self.taken.len() == self.map.len() {
+            return out;
+        }
         for (k, v) in self.map {
             if !self.taken.iter().any(|t| *t == k.as_str()) {
                 out.insert(k.clone(), v.clone());
