@@ -131,6 +131,7 @@ const large = [
 console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, saved] of large) {
   const mounts = [];
+  let allRows = null;
   let page, context;
   for (let i = 0; i < RUNS; i++) {
     ({ page, context } = await openPage(browser));
@@ -144,12 +145,28 @@ for (const [name, q, saved] of large) {
       host.id = 'big';
       document.querySelector('main').append(host);
       const store = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
+      // Long tasks (main thread held > 50 ms) from mount until every row is on the page.
+      const tasks = [];
+      const po = new PerformanceObserver((l) => { for (const e of l.getEntries()) tasks.push(e.duration); });
+      try { po.observe({ type: 'longtask' }); } catch { /* not supported */ }
       const t0 = performance.now();
       window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z' });
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      return document.querySelector('#big .ik-page h3') ? performance.now() - t0 : NaN;
+      const first = document.querySelector('#big .ik-page h3') ? performance.now() - t0 : NaN;
+      // Repeating-group rows are put on the page a few per frame: when are they all there?
+      const rows = saved ? Object.values(saved.answers).find(Array.isArray)?.length ?? 0 : 0;
+      let all = NaN;
+      if (rows) {
+        while (document.querySelectorAll('#big .ik-row').length < rows && performance.now() - t0 < 20000) {
+          await new Promise((r) => requestAnimationFrame(r));
+        }
+        all = performance.now() - t0;
+      }
+      po.disconnect();
+      return { first, all, longest: tasks.length ? Math.max(...tasks) : 0 };
     }, { q, saved });
-    mounts.push(ms);
+    mounts.push(ms.first);
+    (allRows ??= []).push(ms);
     if (i < RUNS - 1) await context.close();
   }
   // Questions on the first page as mounted (before the toggles below change it).
@@ -180,6 +197,9 @@ for (const [name, q, saved] of large) {
     lat.push(ms);
   }
   console.log(`${name.padEnd(32)} first page ${fmt(median(mounts)).padStart(8)} (${shown} questions shown)   answer -> DOM ${lat.length ? `median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}` : 'n/a'}`);
+  if (allRows.some((x) => !Number.isNaN(x.all))) {
+    console.log(`${''.padEnd(32)} every row on the page ${fmt(median(allRows.map((x) => x.all)))}; longest main-thread task ${fmt(median(allRows.map((x) => x.longest)))} (medians)`);
+  }
   await context.close();
 }
 

@@ -298,6 +298,50 @@ describe('resuming never loses an answer and never reuses a stale submission (is
     await context.close();
   });
 
+  it('a long list resumed from autosave: every row reaches the page with its answer; Add at once moves focus into the new row', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const n = 300;
+      const questionnaire = { resourceType: 'Questionnaire', id: 'meds', status: 'active', title: 'Medicines',
+        item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
+          { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }] };
+      const saved = { format: 'intake-answers/1', visit_type: 'meds', patient: 'Patient/p', session: 'long-1', page: 0,
+        answers: { row: Array.from({ length: n }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } };
+      const store = { m: new Map([['long', JSON.stringify(saved)]]), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } };
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      const h = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage: store, storageKey: 'long', now: '2026-11-20T09:00:00Z', onError: (e) => errors.push(e.message) });
+      const rowsNow = () => el.querySelectorAll('.ik-row').length;
+      const atMount = rowsNow();
+      // The patient adds a medicine before the list has finished appearing.
+      el.querySelector('.ik-add').click();
+      for (let i = 0; i < 200 && rowsNow() < n + 1; i++) await new Promise((r) => requestAnimationFrame(r));
+      await new Promise((r) => requestAnimationFrame(r));
+      const rows = [...el.querySelectorAll('.ik-row')];
+      const focusedRow = document.activeElement?.closest('.ik-row');
+      const qr = h.getResponse();
+      const groups = qr.item.filter((i) => i.linkId === 'row');
+      return {
+        atMount, total: rows.length, errors,
+        row150: [...rows[150].querySelectorAll('input')].map((i) => i.value),
+        focusedIsLast: focusedRow === rows[rows.length - 1], focusedTag: document.activeElement?.tagName,
+        qrRows: groups.length, lastAnswered: groups[n - 1]?.item?.find((i) => i.linkId === 'row.name')?.answer?.[0],
+      };
+    });
+    assert.ok(out.atMount > 0, 'the first rows are on the page when mount resolves');
+    assert.equal(out.total, 301, JSON.stringify(out));
+    assert.deepEqual(out.row150, ['medicine 150', '150']);
+    assert.equal(out.focusedIsLast, true, 'focus moves into the added row');
+    assert.equal(out.focusedTag, 'INPUT');
+    assert.equal(out.qrRows, 300, 'the response holds every restored row');
+    assert.deepEqual(out.lastAnswered, { valueString: 'medicine 299' });
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('reuses a stored submission only when it is this session\'s, for these answers, and recent', async () => {
     const { page, problems, context } = await portalPage('host.html');
     const out = await page.evaluate(async () => {

@@ -75,6 +75,9 @@ pub struct Ui {
     pub lang: &'static str,
     vms: RefCell<HashMap<NodeId, RwSignal<NodeVm>>>,
     kids: RefCell<HashMap<Option<NodeId>, RwSignal<Vec<NodeId>>>>,
+    /// Item definitions the view holds, shared: 500 rows are 1,000 nodes of two items, and a
+    /// definition is large (texts, options, conditions) to copy per node.
+    defs: RefCell<HashMap<intake_engine::questionnaire::ItemId, std::sync::Arc<intake_engine::questionnaire::ItemDef>>>,
     /// Index into `pages()`; `pages().len()` is the review page.
     pub page: RwSignal<usize>,
     pub phase: RwSignal<Phase>,
@@ -207,6 +210,7 @@ impl Ui {
             lang: text.lang,
             vms: RefCell::new(HashMap::new()),
             kids: RefCell::new(HashMap::new()),
+            defs: RefCell::new(HashMap::new()),
             page,
             phase,
             attempted,
@@ -302,6 +306,13 @@ impl Ui {
         let sig = self.owner.with(|| RwSignal::new(vm));
         self.vms.borrow_mut().insert(n, sig);
         sig
+    }
+
+    /// The definition of a node's item, shared between the nodes of that item.
+    pub fn def(&self, n: NodeId) -> std::sync::Arc<intake_engine::questionnaire::ItemDef> {
+        let s = self.session.borrow();
+        let d = s.def(n);
+        self.defs.borrow_mut().entry(d.id).or_insert_with(|| std::sync::Arc::new(d.clone())).clone()
     }
 
     /// The children signal of a node (None: the top level).

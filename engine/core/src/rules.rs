@@ -205,7 +205,9 @@ type Slot = Rc<RefCell<Option<RunState>>>;
 
 /// The compiled rules of a visit type.
 pub struct RuleBook {
-    engine: Engine,
+    /// None for a form without rules (any bare Questionnaire): building the sandboxed engine
+    /// costs ~9 ms of a browser mount, and there is nothing to run.
+    engine: Option<Engine>,
     pub rules: Vec<Rule>,
     slot: Slot,
 }
@@ -225,7 +227,7 @@ impl RuleBook {
         let link_ids: Rc<HashMap<String, ItemId>> = Rc::new(
             form.items.iter().filter(|i| !form.duplicated.contains(&i.key)).map(|i| (i.key.clone(), i.id)).collect(),
         );
-        let engine = sandboxed_engine(&slot, &link_ids);
+        let engine = (!sources.is_empty()).then(|| sandboxed_engine(&slot, &link_ids));
         let mut rules = Vec::new();
         let mut warnings = Vec::new();
         for src in sources {
@@ -238,6 +240,7 @@ impl RuleBook {
             }
             // A byte-order mark is not part of the script.
             let text = src.text.strip_prefix('\u{feff}').unwrap_or(&src.text);
+            let Some(engine) = &engine else { break };
             let ast = engine.compile(text).map_err(|e| RuleError {
                 file: src.name.clone(),
                 span: Span::of(e.position()),
@@ -263,7 +266,11 @@ impl RuleBook {
             effects: Effects::default(),
             host_work: 0,
         });
-        let result = self.engine.run_ast(&r.ast);
+        // A rule exists, so the engine does (see `compile`).
+        let result = match &self.engine {
+            Some(engine) => engine.run_ast(&r.ast),
+            None => Ok(()),
+        };
         let (mut reads, effects) = match self.slot.borrow_mut().take() {
             Some(st) => (st.reads, st.effects),
             None => (Vec::new(), Effects::default()),

@@ -1,0 +1,71 @@
+// Developer tool: where does the browser spend a mount? Prints self time per function (JS and
+// wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|mds]
+// The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
+// web/dist whose wasm is the same build run through wasm-bindgen only, names kept.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launch, openPage, ROOT, serve } from './lib.mjs';
+
+const which = process.argv[2] || 'rows';
+const corpus = (p) => JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', p), 'utf8'));
+const cases = {
+  rows: [{ resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
+    item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
+      { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }] },
+  { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
+    answers: { row: Array.from({ length: 500 }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }],
+  chain: [{ resourceType: 'Questionnaire', id: 'chain', status: 'active', title: 'chain',
+    item: Array.from({ length: 1000 }, (_, i) => ({ linkId: `i${i}`, type: 'boolean', text: `Question ${i}`,
+      ...(i > 0 ? { enableWhen: [{ question: `i${i - 1}`, operator: '=', answerBoolean: true }] } : {}) })) }, null],
+  mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+};
+const [q, saved] = cases[which];
+let dir = process.env.PROFILE_DIR;
+if (!dir) {
+  dir = join(mkdtempSync(join(tmpdir(), 'intake-profile-')), 'dist');
+  cpSync(join(ROOT, 'web', 'dist'), dir, { recursive: true });
+  execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', join(dir, 'pkg'),
+    join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm')], { stdio: 'inherit' });
+}
+const server = await serve(dir);
+const browser = await launch();
+const { page, context } = await openPage(browser);
+await page.goto(server.url);
+await page.waitForSelector('body[data-ready=true]');
+const cdp = await context.newCDPSession(page);
+await cdp.send('Profiler.enable');
+await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
+await cdp.send('Profiler.start');
+const ms = await page.evaluate(async ({ q, saved }) => {
+  const m = await import('./pkg/intake_web.js');
+  document.querySelector('#start').hidden = true;
+  const host = document.createElement('div');
+  document.querySelector('main').append(host);
+  const store = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
+  const t0 = performance.now();
+  window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z' });
+  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  return performance.now() - t0;
+}, { q, saved });
+const { profile } = await cdp.send('Profiler.stop');
+const self = new Map();
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const dt = profile.timeDeltas;
+profile.samples.forEach((id, i) => {
+  const n = byId.get(id);
+  const name = n.callFrame.functionName || `(${n.callFrame.url.split('/').pop() || 'program'})`;
+  self.set(name, (self.get(name) || 0) + (dt[i] || 0) / 1000);
+});
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+console.log(`${which}: mount -> rendered ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
+for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP || 40))) {
+  console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
+}
+await context.close();
+await browser.close();
+server.stop();
+process.exit(0);
