@@ -18,10 +18,12 @@ cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
 # The demo's content: each visit type as one JSON file, the demo charts, and an index.
 cargo run --locked -q -p intake-cli --bin intake -- catalog "$out" --charts web/demo/charts >&2
 
-# The npm package ships the same runtime files.
+# The npm package ships the same wasm and CSS. Its glue is made a factory, so the package's
+# shell (pkg/index.js) runs each form and session in its own instance of the module.
 rm -rf pkg/dist
 mkdir -p pkg/dist
-cp "$out/pkg/intake_web.js" "$out/pkg/intake_web_bg.wasm" web/intake.css pkg/dist/
+cp "$out/pkg/intake_web_bg.wasm" web/intake.css pkg/dist/
+node web/instance-factory.mjs "$out/pkg/intake_web.js" pkg/dist/intake_web.js
 
 echo "== bytes on the wire (demo page, blood pressure follow-up for the demo patient)"
 total_raw=0; total_gz=0

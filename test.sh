@@ -17,5 +17,6 @@ CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" \
 
 echo "== the patient front end in Chromium (Playwright, axe-core)"
 ./build-web.sh
+tests/e2e/fault-build.sh
 cargo build --locked -q -p intake-cli
 (cd tests/e2e && node --test --test-concurrency=1 ./*.test.mjs)

@@ -125,7 +125,11 @@ export interface IntakeHandle {
   unmount(): void;
 }
 
-/** Load the wasm (once per page). Called by mount and createSession. */
+/**
+ * Fetch and compile the wasm (once per page) and make an instance ready for the next form or
+ * session (each runs in its own instance). Called by mount and createSession; call it early to
+ * start sooner.
+ */
 export function init(wasmUrl?: string | URL): Promise<void>;
 
 /** Mount the form into an element. */

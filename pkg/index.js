@@ -1,18 +1,87 @@
-// Framework-free embedding of the intake form. One wasm module, loaded once per page; every
-// form and session on the page is independent. Patient data leaves only through your callbacks.
-import initWasm, { mount as wasmMount, createSession as wasmCreateSession } from './dist/intake_web.js';
+// Framework-free embedding of the intake form. Patient data leaves only through your callbacks.
+//
+// The wasm module is fetched and compiled once per page. Every form and every session runs in
+// its own instance of it (its own memory and state): an internal error in one form can never
+// reach another form or session on the page. A form that hits one is started again on a fresh
+// instance from its autosave, the patient is told in one calm sentence, and the host hears the
+// technical message through onError; a second failure shows the patient how to continue.
+import { createInstance } from './dist/intake_web.js';
 
-let ready = null;
+let compiled = null;
+// One instance made ahead (by init), so the first mount does not wait for instantiation.
+let spare = null;
+
+/**
+ * Fetch and compile the wasm module once, and have an instance ready for the next form or
+ * session. `mount` and `createSession` call this for you; call it early to start sooner.
+ */
+export async function init(wasmUrl) {
+  compiled ??= compile(wasmUrl).catch((e) => {
+    compiled = null; // a later call may try again (the network came back)
+    throw e;
+  });
+  await compiled;
+  spare ??= fresh().catch(() => null);
+  await spare;
+}
+
+async function fresh() {
+  const wasm = createInstance();
+  await wasm.init({ module_or_path: await compiled });
+  return wasm;
+}
+
+async function compile(wasmUrl) {
+  const url = wasmUrl ?? new URL('./dist/intake_web_bg.wasm', import.meta.url);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`intake: could not fetch the wasm module: ${response.status} ${response.statusText} (${response.url})`);
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('Content-Type') === 'application/wasm') {
+    return WebAssembly.compileStreaming(response);
+  }
+  // A server without the application/wasm type: compile from the bytes (slower; see pkg/README.md).
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+/** A fresh, initialised instance of the module, never used before. */
+async function instantiate(wasmUrl) {
+  await init(wasmUrl);
+  // Taken synchronously: two forms mounted at once never get the same instance.
+  const taken = spare;
+  spare = null;
+  return (taken && (await taken)) ?? fresh();
+}
 
 // Each mounted form stays alive as long as its element does. The wasm handle frees the form
 // when it is garbage collected: a host that mounts and drops the returned handle (the common
 // `await mount(el, opts)`) would otherwise see the form vanish from the page at the next GC.
 const FORMS = new WeakMap();
 
-/** Load the wasm module once. `mount` and `createSession` call this for you. */
-export function init(wasmUrl) {
-  ready ??= initWasm(wasmUrl ? { module_or_path: wasmUrl } : undefined).then(() => undefined);
-  return ready;
+// Forms and sessions on the page, for the trap probe below.
+const LIVE = new Set();
+
+// The panic message of each failed instance (the panic handler runs before the trap).
+const PANICS = new WeakMap();
+
+/** Hear of a panic in `wasm`: remember its message, act once the panicking call has unwound. */
+function onPanic(wasm, live) {
+  wasm.setFatalHandler((message) => {
+    PANICS.set(wasm, message);
+    queueMicrotask(() => live.failed(wasm, message));
+  });
+}
+
+// A trap that is not a Rust panic (the stack exhausted) skips the panic handler, and one in an
+// event listener reaches only the page's error event. Ask every live instance whether it still
+// works; the one that does not is handled like a panic.
+if (typeof window !== 'undefined') {
+  window.addEventListener('error', (e) => {
+    if (!(e.error instanceof WebAssembly.RuntimeError)) return;
+    for (const live of LIVE) {
+      let ok = false;
+      try { ok = live.wasm.health() === true; } catch { ok = false; }
+      if (!ok) live.failed(live.wasm, PANICS.get(live.wasm) ?? `intake: the module trapped: ${e.error.message}`);
+    }
+  });
 }
 
 /**
@@ -33,28 +102,111 @@ function guarded(options, depth) {
   return out;
 }
 
+/** Tell the host (never the patient) through onError; a throwing onError is not our failure. */
+function tellHost(options, message) {
+  if (typeof options.onError !== 'function') return;
+  try { options.onError(new Error(message)); } catch { /* the host's own bug */ }
+}
+
+/** `storage: false` keeps answers for this page only: kept here, so a restarted form finds them. */
+function pageStore() {
+  const m = new Map();
+  return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => { m.set(k, String(v)); }, removeItem: (k) => { m.delete(k); } };
+}
+
 /** Mount an intake form into `element`. Rejects with a clear Error (and shows it in the element). */
 export async function mount(element, options = {}) {
   if (!(element instanceof HTMLElement)) throw new TypeError('mount(element, options): element must be an HTMLElement');
-  await init(options.wasmUrl);
+  const first = await instantiate(options.wasmUrl);
+  const opts = options.storage === false ? { ...options, storage: pageStore(), __pageOnly: true } : { ...options };
   const depth = { n: 0 };
-  const form = wasmMount(element, guarded(options, depth));
-  FORMS.get(element)?.unmount();
   let mounted = true;
+  let sessionId = null; // the same across a restart (it comes back from the autosave)
+  const live = {
+    wasm: first,
+    form: null,
+    failures: 0,
+    // Called (once per instance) when this form's instance panicked or trapped.
+    failed(wasm, message) {
+      if (wasm !== live.wasm || !mounted) return; // an abandoned instance, or already handled
+      live.wasm = null;
+      live.form = null; // never called again, not even to free it: the GC takes the instance
+      live.failures++;
+      const again = live.failures > 1;
+      tellHost(opts, `${message}. ${again
+        ? 'The form failed again after a restart; the patient is asked to reload the page.'
+        : 'The form was started again on a fresh instance from its autosave; the patient is told their answers are still there.'}`);
+      queueMicrotask(() => restart(again));
+    },
+  };
+  const start = (wasm, extra) => {
+    onPanic(wasm, live);
+    live.wasm = wasm;
+    live.form = wasm.mount(element, guarded({ ...opts, ...extra }, depth));
+    sessionId = live.form.sessionId;
+  };
+  const restart = async (stop) => {
+    let wasm;
+    try {
+      wasm = await instantiate(opts.wasmUrl);
+    } catch (e) {
+      tellHost(opts, `intake: the form could not be started again: ${e.message}`);
+      return;
+    }
+    if (!mounted) return;
+    if (stop) {
+      live.wasm = wasm;
+      wasm.showStopped(element, opts.locale);
+      return;
+    }
+    try {
+      start(wasm, { __restarted: true });
+    } catch {
+      // mount showed a calm message in the element and told onError.
+    }
+  };
+  /** Call into the form; a trap there is this instance's failure, never the host's problem to decode. */
+  const call = (f) => {
+    if (!live.form) throw new Error('intake: this form is not running (it is restarting after an internal error, or stopped)');
+    const wasm = live.wasm;
+    try {
+      return f(live.form);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) {
+        live.failed(wasm, PANICS.get(wasm) ?? `intake: internal error: ${e.message}`);
+        throw new Error('intake: internal error in this form; it is being started again from its autosave');
+      }
+      throw e;
+    }
+  };
+  FORMS.get(element)?.unmount();
+  try {
+    start(first);
+  } catch (e) {
+    mounted = false; // bad options: the element shows a calm message, the host gets the Error
+    throw e;
+  }
+  LIVE.add(live);
   const teardown = () => {
+    LIVE.delete(live);
     if (FORMS.get(element) === handle) FORMS.delete(element);
-    form.unmount();
-    form.free();
+    if (live.form) {
+      live.form.unmount();
+      live.form.free();
+      live.form = null;
+    } else {
+      element.textContent = '';
+    }
   };
   const handle = {
-    get sessionId() { return form.sessionId; },
-    getResponse: () => form.getResponse(),
+    get sessionId() { return sessionId; },
+    getResponse: () => call((f) => f.getResponse()),
     submit: async () => {
       if (!mounted) throw new Error('intake: this form was unmounted');
       depth.n++;
-      try { return form.submit(); } finally { depth.n--; }
+      try { return call((f) => f.submit()); } finally { depth.n--; }
     },
-    clearSaved: () => form.clearSaved(),
+    clearSaved: () => call((f) => f.clearSaved()),
     unmount() {
       if (!mounted) return;
       mounted = false;
@@ -69,20 +221,51 @@ export async function mount(element, options = {}) {
 
 /** The engine without the form: answer, read item states, get the response and the Bundle. */
 export async function createSession(options = {}) {
-  await init(options.wasmUrl);
-  const s = wasmCreateSession(options);
+  const wasm = await instantiate(options.wasmUrl);
+  const s = wasm.createSession(options);
+  const live = {
+    wasm,
+    error: null,
+    failed(w, message) {
+      if (w !== live.wasm) return;
+      live.wasm = null;
+      live.error = message;
+      LIVE.delete(live);
+    },
+  };
+  onPanic(wasm, live);
+  LIVE.add(live);
+  // A session's data is the host's: after an internal error it is not restarted behind the
+  // host's back; every later call says what happened and how to go on.
+  const call = (f) => {
+    if (!live.wasm) throw new Error(`intake: this session stopped after an internal error (${live.error}); create a new one, with \`saved\` from a snapshot() you kept`);
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) {
+        live.failed(wasm, PANICS.get(wasm) ?? `intake: internal error: ${e.message}`);
+        return call(f);
+      }
+      throw e;
+    }
+  };
   return {
-    get sessionId() { return s.sessionId; },
-    items: () => s.items(),
-    answer: (key, value) => s.answer(key, value === undefined ? null : value),
-    addRow: (group, parentKey) => s.addRow(group, parentKey ?? undefined),
-    removeRow: (rowKey) => s.removeRow(rowKey),
-    problems: () => s.problems(),
-    ruleErrors: () => s.ruleErrors(),
-    response: () => s.response(),
-    bundle: () => s.bundle(),
-    snapshot: () => s.snapshot(),
-    restoreProblems: () => s.restoreProblems(),
-    dispose: () => s.free(),
+    get sessionId() { return call(() => s.sessionId); },
+    items: () => call(() => s.items()),
+    answer: (key, value) => call(() => s.answer(key, value === undefined ? null : value)),
+    addRow: (group, parentKey) => call(() => s.addRow(group, parentKey ?? undefined)),
+    removeRow: (rowKey) => call(() => s.removeRow(rowKey)),
+    problems: () => call(() => s.problems()),
+    ruleErrors: () => call(() => s.ruleErrors()),
+    response: () => call(() => s.response()),
+    bundle: () => call(() => s.bundle()),
+    snapshot: () => call(() => s.snapshot()),
+    restoreProblems: () => call(() => s.restoreProblems()),
+    dispose: () => {
+      LIVE.delete(live);
+      if (live.wasm) s.free();
+      live.wasm = null;
+      live.error ??= 'disposed';
+    },
   };
 }

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { axe, launch, openPage, ROOT, serve } from './lib.mjs';
@@ -25,6 +25,12 @@ before(async () => {
   mkdirSync(join(host, 'data'));
   for (const dir of ['visit-types', 'charts']) {
     for (const f of readdirSync(join(ROOT, 'web', 'dist', dir))) cpSync(join(ROOT, 'web', 'dist', dir, f), join(host, 'data', f));
+  }
+  // The same package with its runtime from the fault-injection test build (fault-build.sh).
+  const fault = join(ROOT, 'target', 'fault-pkg', 'dist');
+  if (existsSync(fault)) {
+    cpSync(join(host, 'node_modules', '@intake-engine', 'intake'), join(host, 'fault'), { recursive: true });
+    cpSync(fault, join(host, 'fault', 'dist'), { recursive: true });
   }
   server = await serve(host);
   browser = await launch();
@@ -881,6 +887,78 @@ describe('every red flag reaches the patient (issue 10, part 1)', () => {
     }
     assert.deepEqual(out.steps, [['Chest pain'], ['Chest pain', 'Shortness of breath'], ['None of these'], ['Vision changes']]);
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('an internal error in one form (fault-injection build)', () => {
+  it('never reaches the other forms and sessions; the form restarts from its autosave, then stops calmly', async () => {
+    assert.ok(existsSync(join(host, 'fault', 'dist')), 'the fault-injection build is missing: run tests/e2e/fault-build.sh (test.sh does)');
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount, createSession } = await import('./fault/index.js');
+      const now = '2026-11-20T09:00:00-05:00';
+      const tick = () => new Promise((r) => setTimeout(r, 150));
+      const q = (id) => ({ resourceType: 'Questionnaire', id, status: 'active', title: `Form ${id}`, item: [
+        { linkId: 'smoker', type: 'boolean', text: 'Do you smoke?' },
+        { linkId: 'cough', type: 'boolean', text: 'Do you cough?' },
+        { linkId: 'boom', type: 'boolean', text: 'Anything else?' }] });
+      const box = () => { const d = document.createElement('div'); document.querySelector('main').append(d); return d; };
+      const yes = (el, text) => [...el.querySelectorAll('input[type=radio]')]
+        .find((i) => i.labels[0]?.textContent === 'Yes' && i.closest('.ik-q')?.textContent.includes(text));
+      const answers = (h) => Object.fromEntries(h.getResponse().item?.map((i) => [i.linkId, i.answer?.[0]?.valueBoolean]) ?? []);
+      const chart = { resourceType: 'Patient', id: 'p' };
+      const aEl = box(), bEl = box();
+      const aErrors = [], bErrors = [];
+      // Form A panics when "Anything else?" is answered; B and the session share the page.
+      const a = await mount(aEl, { questionnaire: q('a'), chart, now, storage: false, __faultOnAnswer: 'boom', onError: (e) => aErrors.push(e.message) });
+      const b = await mount(bEl, { questionnaire: q('b'), chart, now, storage: false, onError: (e) => bErrors.push(e.message) });
+      const s = await createSession({ questionnaire: q('c'), chart, now, sessionId: 'beside-the-crash' });
+      const out = { aId: a.sessionId };
+      yes(aEl, 'Do you smoke?').click();
+      yes(bEl, 'Do you smoke?').click();
+      await tick();
+      yes(aEl, 'Anything else?').click();
+      await tick();
+      await tick();
+      out.first = {
+        answers: answers(a), sameId: a.sessionId === out.aId, errors: [...aErrors],
+        note: aEl.textContent.includes('the form was started again'), checked: yes(aEl, 'Do you smoke?')?.checked,
+      };
+      // The neighbours carry on as if nothing happened.
+      yes(bEl, 'Do you cough?').click();
+      await tick();
+      s.answer('cough', true);
+      out.neighbours = { b: answers(b), bErrors: [...bErrors], session: s.bundle().resourceType };
+      // The restarted form works; a second failure stops it with a calm message.
+      yes(aEl, 'Do you cough?').click();
+      await tick();
+      out.restarted = answers(a);
+      yes(aEl, 'Anything else?').click();
+      await tick();
+      await tick();
+      out.second = { text: aEl.textContent, errors: aErrors.slice(out.first.errors.length) };
+      try { a.getResponse(); out.second.call = 'answered'; } catch (e) { out.second.call = e.message; }
+      a.unmount();
+      out.after = { b: answers(b), bundle: s.bundle().type, aEmpty: aEl.textContent === '' };
+      b.unmount();
+      return out;
+    });
+    assert.deepEqual(out.first.answers, { smoker: true }, JSON.stringify(out));
+    assert.equal(out.first.checked, true, 'the answer before the failure is on the page again');
+    assert.equal(out.first.sameId, true, 'the same session (same identifiers) after the restart');
+    assert.equal(out.first.note, true, 'the patient is told in one calm sentence');
+    assert.ok(out.first.errors.some((e) => /injected fault on answering 'boom'/.test(e) && /started again/.test(e)), JSON.stringify(out.first.errors));
+    assert.deepEqual(out.neighbours, { b: { smoker: true, cough: true }, bErrors: [], session: 'Bundle' });
+    assert.deepEqual(out.restarted, { smoker: true, cough: true });
+    assert.match(out.second.text, /This form stopped working\. Please reload the page/);
+    assert.doesNotMatch(out.second.text, /panic|wasm|boom|internal/i, 'no developer text for the patient');
+    assert.ok(out.second.errors.some((e) => /failed again/.test(e)), JSON.stringify(out.second.errors));
+    assert.match(out.second.call, /not running/);
+    assert.deepEqual(out.after, { b: { smoker: true, cough: true }, bundle: 'transaction', aEmpty: true });
+    // The page saw the two failures (the trap escapes the click handler) and nothing else.
+    const unexpected = problems.filter((p) => !/unreachable|injected fault/.test(p));
+    assert.deepEqual(unexpected, []);
     await context.close();
   });
 });

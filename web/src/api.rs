@@ -88,14 +88,74 @@ impl IntakeForm {
     }
 }
 
-/// Report panics (bugs) on the console instead of a bare "unreachable" trap.
+thread_local! {
+    /// Told of a panic before the instance traps (see `set_fatal_handler`).
+    static ON_FATAL: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
+    /// Set by the panic hook: this instance failed and is being abandoned.
+    static POISONED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Test builds only (`--features fault-injection`): the item whose answer panics.
+    #[cfg(feature = "fault-injection")]
+    static FAULT_ON: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// True once this instance has panicked.
+pub(crate) fn poisoned() -> bool {
+    POISONED.with(|p| p.get())
+}
+
+/// Fault injection for the package's crash-isolation test: a real panic, from a real answer,
+/// in a dev build made for that test. Release builds do not contain it.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn inject_fault(key: &str) {
+    if FAULT_ON.with(|f| f.borrow().as_deref() == Some(key)) {
+        panic!("injected fault on answering '{key}'");
+    }
+}
+
+/// Whether this instance can still be used: false once it panicked. A trap without a panic
+/// (stack exhausted) leaves the stack pointer where it was, so this call then traps too: the
+/// shell treats a throw here the same as false.
+#[wasm_bindgen]
+pub fn health() -> bool {
+    !poisoned() && std::hint::black_box(format!("{}", 42)).len() == 2
+}
+
+/// Report panics (bugs) on the console instead of a bare "unreachable" trap, and to the
+/// package's shell, which starts the form again on a fresh instance.
 fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            web_sys::console::error_1(&format!("intake: internal error: {info}").into());
+            POISONED.with(|p| p.set(true));
+            let message = format!("intake: internal error: {info}");
+            web_sys::console::error_1(&message.as_str().into());
+            ON_FATAL.with(|f| {
+                if let Ok(f) = f.try_borrow() {
+                    if let Some(f) = f.as_ref() {
+                        let _ = f.call1(&JsValue::NULL, &message.into());
+                    }
+                }
+            });
         }));
     });
+}
+
+/// The package's shell (`pkg/index.js`) runs each form and session in its own instance of
+/// this module and registers here to hear of a panic. Panics abort (`panic = "abort"`): after
+/// one, this instance's state cannot be trusted, so the shell must not call into it again,
+/// and the handler must only schedule its work (it runs inside the panic).
+#[wasm_bindgen(js_name = setFatalHandler)]
+pub fn set_fatal_handler(handler: js_sys::Function) {
+    install_panic_hook();
+    ON_FATAL.with(|f| *f.borrow_mut() = Some(handler));
+}
+
+/// A calm "this form stopped working" in place of a form whose instance failed twice. Called
+/// on a fresh instance; the technical message went to the host's `onError`.
+#[wasm_bindgen(js_name = showStopped)]
+pub fn show_stopped(element: web_sys::HtmlElement, locale: Option<String>) {
+    let t = strings(locale.as_deref().unwrap_or_default());
+    show_error(&element, t.error_title, t.stopped_body);
 }
 
 /// Mount an intake form into `element`. See `pkg/README.md` for the options.
@@ -203,7 +263,9 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
 fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, String> {
     let Prepared { vt, chart, context, now, lang } = prepare(opts)?;
     let text = strings(&lang);
-    let persistent = get(opts, "storage").as_bool() != Some(false);
+    // `__pageOnly`: the shell keeps a page-only store itself (so a restarted form finds the
+    // answers) in place of `storage: false`; the patient is told the same as for `false`.
+    let persistent = get(opts, "storage").as_bool() != Some(false) && get(opts, "__pageOnly").as_bool() != Some(true);
     let storage: Box<dyn Storage> = match get(opts, "storage") {
         v if v.is_undefined() || v.is_null() => Box::new(Local),
         v if v.as_bool() == Some(false) => Box::new(Memory::default()),
@@ -258,7 +320,10 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         on_urgent: func(opts, "onUrgent"),
     };
     let keep_after_submit = get(opts, "keepAfterSubmit").as_bool() == Some(true);
-    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent);
+    let restarted = get(opts, "__restarted").as_bool() == Some(true);
+    #[cfg(feature = "fault-injection")]
+    FAULT_ON.with(|f| *f.borrow_mut() = get(opts, "__faultOnAnswer").as_string());
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent, restarted);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
     // So does everything the loader was lenient about (sloppy forms from other tools), each

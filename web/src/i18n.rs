@@ -47,6 +47,10 @@ pub struct Strings {
     pub retry: &'static str,
     pub clear_answer: &'static str,
     pub file_attached: &'static str,
+    /// After an internal error the form was started again from its autosave.
+    pub restarted: &'static str,
+    /// After a second internal error: the form gives up and says how to continue.
+    pub stopped_body: &'static str,
 }
 
 pub const EN: Strings = Strings {
@@ -94,6 +98,8 @@ pub const EN: Strings = Strings {
     answers_partly_restored: "Some of your earlier answers could not be brought back because the form has changed; please check your answers before sending.",
     clear_answer: "Clear answer",
     file_attached: "File attached",
+    restarted: "Something went wrong, so the form was started again. Your answers are still here; please check the last one you gave.",
+    stopped_body: "This form stopped working. Please reload the page to continue. If it happens again, contact your clinic.",
 };
 
 pub const ES: Strings = Strings {
@@ -141,6 +147,8 @@ pub const ES: Strings = Strings {
     answers_partly_restored: "Algunas de sus respuestas anteriores no se pudieron recuperar porque el formulario cambió; revise sus respuestas antes de enviarlas.",
     clear_answer: "Borrar respuesta",
     file_attached: "Archivo adjunto",
+    restarted: "Algo salió mal y el formulario se volvió a abrir. Sus respuestas siguen aquí; revise la última que dio.",
+    stopped_body: "Este formulario dejó de funcionar. Vuelva a cargar la página para continuar. Si vuelve a ocurrir, comuníquese con su clínica.",
 };
 
 /// The interface language for a BCP-47 tag: Spanish for `es*`, English otherwise.

@@ -107,6 +107,8 @@ pub struct Ui {
     pub keep_after_submit: bool,
     /// Answers persist on this device (`storage: false` keeps them in the page only).
     pub persistent: bool,
+    /// Started again after an internal error (by the package's shell, on a fresh instance).
+    pub restarted: bool,
     /// Text being typed and not yet committed (no change event yet), saved with the drafts so a
     /// reload mid-word loses nothing.
     typing: RefCell<HashMap<NodeId, String>>,
@@ -129,11 +131,19 @@ thread_local! {
 
 /// The next per-page form id prefix.
 fn next_dom_prefix() -> String {
-    let n = FORMS_MOUNTED.with(|c| {
-        let n = c.get() + 1;
-        c.set(n);
-        n
-    });
+    // Counted per page, not per module instance: the package runs each form in its own
+    // instance (and a page may hold two copies of the package), and ids must never collide.
+    let key = js_sys::Symbol::for_("intake-engine.forms-mounted");
+    let global = js_sys::global();
+    let n = js_sys::Reflect::get(&global, &key).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) + 1.0;
+    if js_sys::Reflect::set(&global, &key, &n.into()).is_err() {
+        // A frozen global: fall back to this instance's own count.
+        let local = FORMS_MOUNTED.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        return format!("ik{local}x-");
+    }
     format!("ik{n}-")
 }
 
@@ -152,6 +162,7 @@ impl Ui {
         unreadable: bool,
         keep_after_submit: bool,
         persistent: bool,
+        restarted: bool,
     ) -> Rc<Ui> {
         let mut session = session;
         let mut restored = false;
@@ -226,6 +237,7 @@ impl Ui {
             confirmed: std::cell::Cell::new(submitted.is_some()),
             keep_after_submit,
             persistent,
+            restarted,
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
             announced: RefCell::new(Vec::new()),
@@ -428,6 +440,8 @@ impl Ui {
 
     /// Set a node's answers (from a control).
     pub fn answer(&self, n: NodeId, values: Vec<Value>) {
+        #[cfg(feature = "fault-injection")]
+        crate::api::inject_fault(&self.session.borrow().node_key(n));
         if self.phase.get_untracked() != Phase::Filling {
             return;
         }
@@ -786,6 +800,11 @@ impl Ui {
     }
 
     fn save(&self) {
+        // After a panic this instance's state is not to be trusted, and a pending autosave
+        // must not overwrite what the restarted form (a fresh instance) saves.
+        if crate::api::poisoned() {
+            return;
+        }
         let s = self.session.borrow();
         let mut snapshot = answers_file::snapshot(&s);
         if let Json::Object(m) = &mut snapshot {

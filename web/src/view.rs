@@ -43,6 +43,7 @@ pub fn form(r: UiRef) -> impl IntoView {
             <p class="ik-note">{if u.persistent { t.saved } else { t.not_saved }}</p>
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
             {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
+            {u.restarted.then(|| view! { <p class="ik-note ik-warn" role="status">{t.restarted}</p> })}
             <div class="ik-sr" aria-live="polite" aria-atomic="true">{move || ui(r).announce.get()}</div>
             // Urgent advisories: announced at once (role=alert) without moving focus; on every
             // page, the review and the thanks page; no way to dismiss them by accident.
