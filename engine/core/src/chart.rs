@@ -102,7 +102,9 @@ pub struct Chart {
     pub medications: Vec<OnFileMedication>,
     pub conditions: Vec<OnFile<Condition>>,
     /// Observations, newest first.
-    pub observations: Vec<OnFile<Observation>>,
+    /// Boxed: a chart can hold 100,000 observations, sorted by date after reading, and an
+    /// observation is over a kilobyte to move.
+    pub observations: Vec<OnFile<Box<Observation>>>,
     pub related_persons: Vec<OnFile<RelatedPerson>>,
     pub notes: Vec<ChartNote>,
     /// Observation positions by `code` and by `system|code`, newest first: a rule calling
@@ -218,15 +220,14 @@ impl Chart {
             let Some(cc) = &o.resource.code else { continue };
             for c in &cc.coding {
                 let Some(code) = c.code.as_deref() else { continue };
-                let mut keys = vec![code.to_owned()];
+                let index = &mut chart.observations_by_code;
+                index_at(index, code, i);
                 if let Some(system) = c.system.as_deref() {
-                    keys.push(format!("{system}|{code}"));
-                }
-                for k in keys {
-                    let list = chart.observations_by_code.entry(k).or_default();
-                    if list.last() != Some(&i) {
-                        list.push(i);
-                    }
+                    let mut key = String::with_capacity(system.len() + 1 + code.len());
+                    key.push_str(system);
+                    key.push('|');
+                    key.push_str(code);
+                    index_at(index, &key, i);
                 }
             }
         }
@@ -332,7 +333,7 @@ impl Chart {
             }
             AnyResource::Observation(o) => {
                 if matches!(o.status.as_deref(), Some("final") | Some("amended") | Some("corrected") | Some("preliminary")) {
-                    self.observations.push(OnFile { reference: reference(&o.id), version: version(&o.meta), resource: o });
+                    self.observations.push(OnFile { reference: reference(&o.id), version: version(&o.meta), resource: Box::new(o) });
                 }
             }
             AnyResource::RelatedPerson(p) => {
@@ -455,7 +456,7 @@ impl Chart {
     }
 
     /// The newest observation with a code, optionally no older than `within_days` before `now`.
-    pub fn latest_observation(&self, code: &str, now: &DateTime, within_days: Option<f64>) -> Option<&OnFile<Observation>> {
+    pub fn latest_observation(&self, code: &str, now: &DateTime, within_days: Option<f64>) -> Option<&OnFile<Box<Observation>>> {
         let positions = self.observations_by_code.get(code)?;
         positions.iter().map(|i| &self.observations[*i]).find(|o| match within_days {
             None => true,
@@ -585,4 +586,16 @@ fn choose_patient(typed: &[Typed]) -> Result<(usize, Patient, Vec<String>, Vec<P
         merged.push((*p2).clone());
     }
     Ok((k, p.clone(), aliases, merged))
+}
+
+/// Add observation `i` under `key` (once), allocating the key only the first time it is seen:
+/// 100,000 readings of one code share one entry.
+fn index_at(index: &mut std::collections::HashMap<String, Vec<usize>>, key: &str, i: usize) {
+    let list = match index.get_mut(key) {
+        Some(list) => list,
+        None => index.entry(key.to_owned()).or_default(),
+    };
+    if list.last() != Some(&i) {
+        list.push(i);
+    }
 }

@@ -380,13 +380,19 @@ pub trait Resource {
 /// An object being read: remembers which keys were consumed so the rest survive in `extra`.
 pub struct Obj<'a> {
     map: &'a JsonMap,
-    taken: Vec<&'a str>,
+    /// Keys consumed, inline up to [`INLINE_KEYS`] (no allocation for the usual element: a
+    /// chart of 100,000 observations reads ~600,000 objects), then in `more`.
+    taken: [&'a str; INLINE_KEYS],
+    count: usize,
+    more: Vec<&'a str>,
 }
+
+const INLINE_KEYS: usize = 16;
 
 impl<'a> Obj<'a> {
     pub fn new(v: &'a Json, cx: &Cx) -> Result<Self, ModelError> {
         match v {
-            Json::Object(map) => Ok(Obj { map, taken: Vec::with_capacity(map.len()) }),
+            Json::Object(map) => Ok(Obj { map, taken: [""; INLINE_KEYS], count: 0, more: Vec::new() }),
             other => Err(cx.wrong_type("an object", other)),
         }
     }
@@ -412,9 +418,19 @@ impl<'a> Obj<'a> {
     /// Record a key as consumed, once: `rest` relies on the count.
     fn mark(&mut self, k: &'a str) {
         // The keys are the map's own, so the same key is the same pointer.
-        if !self.taken.iter().any(|t| std::ptr::eq(*t, k)) {
-            self.taken.push(k);
+        if self.is_taken(k) {
+            return;
         }
+        if self.count < INLINE_KEYS {
+            self.taken[self.count] = k;
+        } else {
+            self.more.push(k);
+        }
+        self.count += 1;
+    }
+
+    fn is_taken(&self, k: &str) -> bool {
+        self.taken[..self.count.min(INLINE_KEYS)].iter().chain(&self.more).any(|t| std::ptr::eq(*t, k))
     }
 
     /// An optional single value. `null` reads as absent (with a warning).
@@ -491,11 +507,11 @@ impl<'a> Obj<'a> {
     pub fn rest(self) -> JsonMap {
         let mut out = JsonMap::new();
         // Keys are unique and each is taken once: all taken means nothing is left (the usual case).
-        if self.taken.len() == self.map.len() {
+        if self.count == self.map.len() {
             return out;
         }
         for (k, v) in self.map {
-            if !self.taken.iter().any(|t| *t == k.as_str()) {
+            if !self.is_taken(k.as_str()) {
                 out.insert(k.clone(), v.clone());
             }
         }
