@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { axe, launch, openPage, ROOT, serve } from './lib.mjs';
@@ -886,6 +886,46 @@ describe('every red flag reaches the patient (issue 10, part 1)', () => {
       assert.ok(r.heard.some((x) => x.includes(want)), `${name}: the host hears of it: ${JSON.stringify(r.heard)}`);
     }
     assert.deepEqual(out.steps, [['Chest pain'], ['Chest pain', 'Shortness of breath'], ['None of these'], ['Vision changes']]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('SDC expressions in the browser (issue 8)', () => {
+  it('PHQ-9 from LHC-Forms: the total score follows every answer, and reaches the host', async () => {
+    const phq9 = JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', 'questionnaires', 'lforms', 'R4', 'phq9.json'), 'utf8'));
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async (questionnaire) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      let last = null;
+      const h = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage: false, onError: (e) => errors.push(e.message), onChange: (qr) => { last = qr; } });
+      const tick = () => new Promise((r) => setTimeout(r, 30));
+      const labels = ['Not at all', 'Several days', 'More than half the days', 'Nearly every day'];
+      // LHC-Forms' PHQ-9 asks for drop-downs.
+      const questions = [...el.querySelectorAll('.ik-q')].filter((q) => q.querySelector('select')?.options.length === 5).slice(0, 9);
+      const total = () => [...el.querySelectorAll('.ik-q')].find((q) => /total score/i.test(q.textContent))?.querySelector('input')?.value;
+      const seen = [total()];
+      for (const [k, q] of questions.entries()) {
+        const select = q.querySelector('select');
+        select.selectedIndex = [...select.options].findIndex((o) => o.textContent === labels[(k * 7 + 1) % 4]);
+        select.dispatchEvent(new Event('change', { bubbles: true }));
+        await tick();
+        seen.push(total());
+      }
+      const score = h.getResponse().item.find((i) => i.linkId === '/44261-6')?.answer?.[0];
+      const heard = last?.item?.find((i) => i.linkId === '/44261-6')?.answer?.[0];
+      h.unmount();
+      return { seen, score, heard, errors, questions: questions.length };
+    }, phq9);
+    assert.equal(out.questions, 9, JSON.stringify(out));
+    // Scores of the answers given: 1, 0, 3, 2, 1, 0, 3, 2, 1.
+    assert.deepEqual(out.seen, ['', '1', '1', '4', '6', '7', '7', '10', '12', '13']);
+    assert.deepEqual(out.score, { valueDecimal: 13 });
+    assert.deepEqual(out.heard, { valueDecimal: 13 }, 'onChange carries the calculated total');
+    assert.deepEqual(out.errors.filter((e) => /expression/.test(e)), []);
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -428,6 +428,9 @@ impl Ui {
     /// Tell the host about rule errors it has not heard of (the form itself keeps working).
     pub fn report_rule_errors(&self) {
         let mut errors: Vec<String> = self.session.borrow().rule_errors().iter().map(|e| e.to_string()).collect();
+        // A failing FHIRPath expression hides or empties its item; the developer hears of it
+        // once (while it keeps failing), with the JSON path; the patient never sees it.
+        errors.extend(self.session.borrow().expression_errors().iter().map(|(path, m)| format!("form expression at {path}: {m}")));
         if self.session.borrow().unsettled() {
             errors.push("the form's rules keep changing which questions apply and did not settle; the form stays usable and the write-back carries a review Task".into());
         }

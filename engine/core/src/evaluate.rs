@@ -26,9 +26,14 @@ use crate::rules::Outcome;
 use crate::session::{Hidden, ItemState, NodeId, RuleRun, RuleView, Session, Why};
 use crate::validate::{validate_answers, validate_rows};
 
+/// Calculations feeding calculations settle in a few passes; more means they never will
+/// (`a = b + 1`, `b = a + 1`): the session is then marked unsettled.
+const MAX_EXPRESSION_PASSES: usize = 16;
+
 impl Session {
     /// Evaluate everything: queue every node, mark every rule dirty, propagate.
     pub(crate) fn evaluate_all(&mut self) {
+        self.expr_dirty = true;
         for n in self.preorder() {
             self.enqueue(n);
         }
@@ -42,6 +47,7 @@ impl Session {
     pub(crate) fn propagate(&mut self) {
         let budget = 32 * (self.nodes.len() + 16) + 64 * (self.runs.len() + 1);
         let mut steps = 0usize;
+        let mut expression_passes = 0usize;
         loop {
             while let Some(n) = self.queue.pop_front() {
                 self.queued[n.index()] = false;
@@ -56,6 +62,18 @@ impl Session {
             }
             let dirty: Vec<usize> = (0..self.dirty_rules.len()).filter(|r| self.dirty_rules[*r]).collect();
             if dirty.is_empty() {
+                // Everything else settled: the form's FHIRPath expressions see the result, and
+                // what they change (a calculated answer, an item shown) flows through again.
+                if self.expr_dirty && self.vt.form.expressions.drives_the_form() {
+                    self.expr_dirty = false;
+                    expression_passes += 1;
+                    if expression_passes > MAX_EXPRESSION_PASSES {
+                        self.unsettled = true;
+                        return;
+                    }
+                    self.run_expressions();
+                    continue;
+                }
                 break;
             }
             for r in dirty {
@@ -162,6 +180,9 @@ impl Session {
         if self.vt.gated[item.index()] && view.asked.is_none() {
             return (false, None, Some(Hidden::NotAsked));
         }
+        if self.expr_enabled[item.index()] == Some(false) {
+            return (false, None, Some(Hidden::Expression));
+        }
         let mut answer_why = None;
         if !def.enable_when.is_empty() {
             // The reason shown is the first satisfied condition on a real answer (an
@@ -247,6 +268,7 @@ impl Session {
 
     /// The effective answers of a node changed: refresh the table, queue dependents.
     pub(crate) fn effective_answers_changed(&mut self, n: NodeId) {
+        self.expr_dirty = true;
         let item = self.nodes[n.index()].item;
         if self.readers[item.index()].is_empty() {
             // No rule has read this item: refresh lazily, before the next rule run.

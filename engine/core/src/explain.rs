@@ -76,6 +76,10 @@ pub fn hidden_text(form: &Form, hidden: &Hidden, item: crate::questionnaire::Ite
             format!("enableWhen not met: {}", conds.join(joiner))
         }
         Hidden::NotAsked => "no rule asked for it".into(),
+        Hidden::Expression => match &form.expressions.item(item).enable_when {
+            Some((expr, _)) => format!("enableWhenExpression is not true: {}", expr.text()),
+            None => "enableWhenExpression is not true".into(),
+        },
         Hidden::Rule { rule, reason: Some(r) } => format!("hidden by {rule}: {}", r.text),
         Hidden::Rule { rule, reason: None } => format!("hidden by {rule}"),
         Hidden::NewRow => "a row the patient added: nothing on file to review".into(),

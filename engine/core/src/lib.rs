@@ -19,6 +19,7 @@ pub mod context;
 pub mod enable_when;
 mod evaluate;
 pub mod explain;
+pub mod expressions;
 pub mod extract;
 pub mod ids;
 pub mod json_locate;

@@ -359,6 +359,8 @@ pub struct Form {
     pub enable_when_dependents: Vec<Vec<ItemId>>,
     pub warnings: Vec<FormWarning>,
     pub features: sdc::FeatureReport,
+    /// FHIRPath variables, enableWhenExpression and calculatedExpression, parsed.
+    pub expressions: crate::expressions::ExpressionBook,
 }
 
 impl Form {
@@ -433,6 +435,8 @@ impl Form {
             });
         }
         let features = sdc::FeatureReport::of(&q);
+        let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
+        let expressions = crate::expressions::ExpressionBook::compile(&q, &raw, &paths, &mut b.warnings);
         Ok(Form {
             questionnaire: q,
             items: b.items,
@@ -442,6 +446,7 @@ impl Form {
             enable_when_dependents: dependents,
             warnings: b.warnings,
             features,
+            expressions,
         })
     }
 

@@ -147,6 +147,10 @@ const SUPPORTED: &[&str] = &[
     "choiceOrientation",
     "openLabel",
     "shortText",
+    // FHIRPath, in the session (`expressions`): evaluated over the whole response.
+    "variable",
+    "enableWhenExpression",
+    "calculatedExpression",
 ];
 
 impl FeatureReport {

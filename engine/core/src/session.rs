@@ -52,6 +52,8 @@ pub enum Hidden {
     Parent,
     /// Its enableWhen conditions are not met.
     EnableWhen,
+    /// Its `enableWhenExpression` is not true (or failed: see `Session::expression_errors`).
+    Expression,
     /// A rule may ask for it, and none has.
     NotAsked,
     /// A rule hid it.
@@ -234,6 +236,14 @@ pub struct Session {
     pub(crate) removed: Vec<NodeId>,
     /// Set when evaluation did not settle (rules that keep flipping each other).
     pub(crate) unsettled: bool,
+    /// Per item: the verdict of its `enableWhenExpression`, once evaluated.
+    pub(crate) expr_enabled: Vec<Option<bool>>,
+    /// Answers changed since the expressions were last evaluated.
+    pub(crate) expr_dirty: bool,
+    /// Per item: the patient changed a calculated value, which is then theirs to keep.
+    pub(crate) calc_edited: Vec<bool>,
+    /// Expressions that failed in the last pass: (JSON path, message).
+    pub(crate) expr_errors: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Session {
@@ -275,6 +285,10 @@ impl Session {
             changed_mark: Vec::new(),
             removed: Vec::new(),
             unsettled: false,
+            expr_enabled: vec![None; n_items],
+            expr_dirty: true,
+            calc_edited: vec![false; n_items],
+            expr_errors: Vec::new(),
             vt,
         };
         let roots: Vec<ItemId> = s.vt.form.roots.clone();
@@ -486,8 +500,19 @@ impl Session {
             return Err(AnswerError::ReadOnly { link_id: def.link_id.clone() });
         }
         let values = coerce_all(def, values)?;
+        // A calculated value the patient changes is theirs from then on (the form said so).
+        let item = n.item;
+        if self.vt.form.expressions.items.get(item.index()).is_some_and(|x| x.calculated.is_some()) {
+            self.calc_edited[item.index()] = true;
+        }
         self.set_answers(node, values);
         Ok(self.take_changes())
+    }
+
+    /// FHIRPath expressions that failed when last evaluated: (JSON path, message). The items
+    /// they drive behave as not enabled / empty; the host's developer should hear of these.
+    pub fn expression_errors(&self) -> &[(String, String)] {
+        &self.expr_errors
     }
 
     /// Answer an item outside repeating groups by linkId.

@@ -1,0 +1,233 @@
+//! SDC expressions in a session: `variable`s (the Questionnaire's and each item's),
+//! `enableWhenExpression` and `calculatedExpression`, in FHIRPath over the response as it is
+//! being filled (`%resource`), with `%questionnaire`, `%patient` and the form's variables.
+//!
+//! Why every expression is re-evaluated after an answer changes: an expression may read any
+//! answer (`%resource.repeat(item)...`), so what it depends on is not known before it runs.
+//! A calculated value that changes is an answer change in turn, so the session repeats the pass
+//! until nothing changes (bounded: see `Session::propagate`).
+//!
+//! Scope today: expressions are evaluated with the response's root as their context, so every
+//! row of a repeating group gets the same result (an expression written against `%context` of a
+//! row is evaluated against the whole response). A failing expression never breaks the form: a
+//! failing `enableWhenExpression` hides its item (the spec's "not enabled"), a failing
+//! calculation leaves the item empty, and the error is reported once, with the JSON path.
+
+use intake_fhir::json::{tree_of, Json};
+use intake_fhir::{Extension, Questionnaire, QuestionnaireItem};
+use intake_fhirpath::{Env, Expr, Item};
+
+use crate::questionnaire::{FormWarning, ItemId};
+use crate::sdc;
+
+/// A named FHIRPath value (`%name`).
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: String,
+    pub expr: Expr,
+    /// JSON path of the extension, for messages.
+    pub path: String,
+}
+
+/// The expressions one item carries.
+#[derive(Debug, Clone, Default)]
+pub struct ItemExpressions {
+    pub variables: Vec<Variable>,
+    pub enable_when: Option<(Expr, String)>,
+    pub calculated: Option<(Expr, String)>,
+}
+
+/// Every FHIRPath expression of a form, parsed once when the form loads.
+#[derive(Debug, Clone, Default)]
+pub struct ExpressionBook {
+    pub root_variables: Vec<Variable>,
+    /// By item, in the form's order (the items' pre-order, as `ItemId`s are).
+    pub items: Vec<ItemExpressions>,
+    /// The Questionnaire as JSON, for `%questionnaire` (PHQ-9 reads its options' scores there).
+    pub questionnaire: Json,
+    any: bool,
+}
+
+impl ExpressionBook {
+    /// Parse the expressions of a Questionnaire whose items in pre-order are `raw`. What cannot
+    /// be parsed, or is not FHIRPath, is a warning with its path and is not evaluated.
+    pub(crate) fn compile(q: &Questionnaire, raw: &[&QuestionnaireItem], paths: &[String], warnings: &mut Vec<FormWarning>) -> ExpressionBook {
+        let mut book = ExpressionBook::default();
+        book.root_variables = variables(&q.extension, "Questionnaire", warnings);
+        for (it, path) in raw.iter().zip(paths) {
+            let mut x = ItemExpressions { variables: variables(&it.extension, path, warnings), ..Default::default() };
+            x.enable_when = single(&it.extension, sdc::ENABLE_WHEN_EXPRESSION, path, warnings);
+            x.calculated = single(&it.extension, sdc::CALCULATED_EXPRESSION, path, warnings);
+            book.any |= !x.variables.is_empty() || x.enable_when.is_some() || x.calculated.is_some();
+            book.items.push(x);
+        }
+        if book.any {
+            book.questionnaire = tree_of(q);
+        }
+        book
+    }
+
+    /// True if the form has an `enableWhenExpression` or a `calculatedExpression` (variables
+    /// alone change nothing on the page).
+    pub fn drives_the_form(&self) -> bool {
+        self.any && self.items.iter().any(|x| x.enable_when.is_some() || x.calculated.is_some())
+    }
+
+    pub fn item(&self, id: ItemId) -> &ItemExpressions {
+        &self.items[id.index()]
+    }
+}
+
+/// One FHIRPath expression from an extension, parsed; anything else is a located warning.
+fn parse(ext_index: usize, e: &Extension, path: &str, what: &str, warnings: &mut Vec<FormWarning>) -> Option<(Option<String>, Expr, String)> {
+    let at = format!("{path}.extension[{ext_index}].valueExpression");
+    let Some(x) = e.value.as_ref().and_then(|v| v.as_expression()) else {
+        warnings.push(FormWarning { path: format!("{path}.extension[{ext_index}]"), message: format!("{what} without a valueExpression; ignored") });
+        return None;
+    };
+    match x.language.as_deref() {
+        Some("text/fhirpath") | None => {}
+        Some(other) => {
+            warnings.push(FormWarning { path: at, message: format!("{what} in {other} is not evaluated (only text/fhirpath is)") });
+            return None;
+        }
+    }
+    let text = x.expression.as_deref().unwrap_or_default();
+    match Expr::parse(text) {
+        Ok(expr) => Some((x.name.clone(), expr, at)),
+        Err(err) => {
+            warnings.push(FormWarning { path: format!("{at}.expression"), message: format!("{what} is not valid FHIRPath ({err}); it is not evaluated") });
+            None
+        }
+    }
+}
+
+fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) -> Vec<Variable> {
+    let mut out = Vec::new();
+    for (i, e) in exts.iter().enumerate() {
+        if e.url.as_deref() != Some(sdc::VARIABLE) {
+            continue;
+        }
+        let Some((name, expr, at)) = parse(i, e, path, "variable", warnings) else { continue };
+        match name {
+            Some(name) if !name.is_empty() => out.push(Variable { name, expr, path: at }),
+            _ => warnings.push(FormWarning { path: at, message: "variable without a name; ignored".into() }),
+        }
+    }
+    out
+}
+
+fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarning>) -> Option<(Expr, String)> {
+    let what = if url == sdc::ENABLE_WHEN_EXPRESSION { "enableWhenExpression" } else { "calculatedExpression" };
+    let (i, e) = exts.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(url))?;
+    parse(i, e, path, what, warnings).map(|(_, expr, at)| (expr, at))
+}
+
+/// The environment every expression of a pass starts from.
+pub(crate) fn base_env(resource: &Json, questionnaire: &Json, patient: &Json, now: &str) -> Env {
+    let mut env = Env::new().with_now(now);
+    env.set_json("resource", resource);
+    env.set_json("rootResource", resource);
+    env.set_json("context", resource);
+    env.set_json("questionnaire", questionnaire);
+    env.set_json("patient", patient);
+    env
+}
+
+/// Evaluate variables in order into `env`; a failing one is empty, and its error is returned.
+pub(crate) fn bind(vars: &[Variable], input: &[Item], env: &mut Env, errors: &mut Vec<(String, String)>) {
+    for v in vars {
+        match v.expr.evaluate(input, env) {
+            Ok(value) => env.set(&v.name, value),
+            Err(e) => {
+                errors.push((v.path.clone(), format!("variable %{}: {e}", v.name)));
+                env.set(&v.name, Vec::new());
+            }
+        }
+    }
+}
+
+/// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
+pub(crate) fn is_true(out: &[Item]) -> bool {
+    matches!(out, [one] if one.to_json() == Json::Bool(true))
+}
+
+impl crate::session::Session {
+    /// One pass over the form's expressions against the response as it stands. Changed
+    /// verdicts queue their item's nodes; changed calculations are set as answers (which marks
+    /// the expressions dirty again, so `propagate` runs another pass).
+    pub(crate) fn run_expressions(&mut self) {
+        let vt = self.vt.clone();
+        let book = &vt.form.expressions;
+        let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
+        let patient = tree_of(&self.facts.chart.patient);
+        let env = base_env(&qr, &book.questionnaire, &patient, &self.facts.now.to_string());
+        let input: Vec<Item> = Item::from_json(&qr, None).into_iter().collect();
+        let mut errors = Vec::new();
+        let mut root = env;
+        bind(&book.root_variables, &input, &mut root, &mut errors);
+        // Item variables are seen by the item and everything under it.
+        let mut envs: Vec<Option<Env>> = vec![None; book.items.len()];
+        for (i, x) in book.items.iter().enumerate() {
+            let id = ItemId(i as u32);
+            let parent_env = vt.form.item(id).parent.and_then(|p| envs[p.index()].clone());
+            if !x.variables.is_empty() {
+                let mut own = parent_env.unwrap_or_else(|| root.clone());
+                bind(&x.variables, &input, &mut own, &mut errors);
+                envs[i] = Some(own);
+            } else {
+                envs[i] = parent_env;
+            }
+            let env = envs[i].as_ref().unwrap_or(&root);
+            if let Some((expr, path)) = &x.enable_when {
+                let verdict = match expr.evaluate(&input, env) {
+                    Ok(out) => is_true(&out),
+                    Err(e) => {
+                        errors.push((path.clone(), format!("enableWhenExpression: {e}; the item is hidden")));
+                        false
+                    }
+                };
+                if self.expr_enabled[i] != Some(verdict) {
+                    self.expr_enabled[i] = Some(verdict);
+                    for k in 0..self.by_item[i].len() {
+                        let n = self.by_item[i][k];
+                        self.enqueue(n);
+                    }
+                }
+            }
+            if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[i]) {
+                let def = vt.form.item(id);
+                let values = match expr.evaluate(&input, env) {
+                    Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
+                    Err(e) => {
+                        errors.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
+                        Vec::new()
+                    }
+                };
+                for k in 0..self.by_item[i].len() {
+                    let n = self.by_item[i][k];
+                    if self.nodes[n.index()].answers != values {
+                        self.nodes[n.index()].answers = values.clone();
+                        self.mark_changed(n);
+                        self.enqueue(n);
+                        if self.nodes[n.index()].state.enabled {
+                            self.effective_answers_changed(n);
+                        }
+                    }
+                }
+            }
+        }
+        self.expr_errors = errors;
+    }
+}
+
+/// A FHIRPath result as an answer of the item's type; what does not fit is left out.
+fn value_for(def: &crate::questionnaire::ItemDef, json: &Json) -> Option<intake_fhir::Value> {
+    use crate::questionnaire::ItemType;
+    // A whole number computed for an integer item (FHIRPath sums are decimals: 7.0).
+    let json = match (def.item_type, json.as_f64()) {
+        (ItemType::Integer, Some(f)) if f.fract() == 0.0 && f.abs() < 2_147_483_648.0 => Json::from(f as i64),
+        _ => json.clone(),
+    };
+    crate::answers_file::json_value(def, &json).ok()
+}

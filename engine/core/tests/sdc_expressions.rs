@@ -1,0 +1,159 @@
+//! SDC expressions driving the form: `variable`, `enableWhenExpression`, `calculatedExpression`
+//! (issue 8), on a real form from the corpus (LHC-Forms' PHQ-9) and on small inline forms.
+mod support;
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use intake_engine::fhir::{Coding, Value, WriteJson};
+use intake_engine::session::Hidden;
+use intake_engine::{Form, Session, VisitType};
+use serde_json::json;
+use support::*;
+
+fn corpus(path: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/questionnaires").join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn answers(s: &Session, link_id: &str) -> Vec<Value> {
+    let item = s.form().find(link_id).unwrap();
+    s.nodes_of(item).iter().flat_map(|n| s.node(*n).unwrap().answers.clone()).collect()
+}
+
+fn loinc_answer(code: &str) -> Vec<Value> {
+    vec![Value::Coding(Coding { system: Some("http://loinc.org".into()), code: Some(code.into()), ..Default::default() })]
+}
+
+#[test]
+fn phq9_total_score_follows_every_answer() {
+    let form = Form::from_text(&corpus("lforms/R4/phq9.json")).unwrap();
+    assert!(form.expressions.drives_the_form());
+    let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
+    let mut s = session(&vt);
+    assert_eq!(answers(&s, "/44261-6"), vec![], "no answer yet: the total is empty (any_questions_answered is false)");
+    // Scores 0..3 by code; nine answers, the total after each.
+    let codes = [("LA6568-5", 0), ("LA6569-3", 1), ("LA6570-1", 2), ("LA6571-9", 3)];
+    let questions = ["/44250-9", "/44255-8", "/44259-0", "/44254-1", "/44251-7", "/44258-2", "/44252-5", "/44253-3", "/44260-8"];
+    let mut total = 0;
+    for (k, q) in questions.iter().enumerate() {
+        let (code, score) = codes[(k * 7 + 1) % 4];
+        s.answer_link_id(q, loinc_answer(code)).unwrap();
+        total += score;
+        assert_eq!(answers(&s, "/44261-6"), vec![Value::Decimal(total as f64)], "after {q}");
+    }
+    // Changing an answer updates it; clearing every answer empties it again.
+    s.answer_link_id(questions[0], loinc_answer("LA6571-9")).unwrap();
+    let first = codes[1].1;
+    assert_eq!(answers(&s, "/44261-6"), vec![Value::Decimal((total - first + 3) as f64)]);
+    for q in questions {
+        s.answer_link_id(q, vec![]).unwrap();
+    }
+    assert_eq!(answers(&s, "/44261-6"), vec![]);
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}
+
+fn ext(url: &str, name: Option<&str>, expression: &str) -> serde_json::Value {
+    let mut x = json!({"language": "text/fhirpath", "expression": expression});
+    if let Some(n) = name {
+        x["name"] = json!(n);
+    }
+    json!({"url": url, "valueExpression": x})
+}
+
+const EWE: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression";
+const CALC: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+const VAR: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+
+fn bmi_form() -> serde_json::Value {
+    let mut q = questionnaire(json!([
+        {"linkId": "height", "type": "decimal", "text": "Height (m)"},
+        {"linkId": "weight", "type": "decimal", "text": "Weight (kg)"},
+        {"linkId": "bmi", "type": "decimal", "text": "BMI", "readOnly": true, "extension": [
+            ext(CALC, None, "(%w / (%h * %h)).round(1)")]},
+        {"linkId": "obesity-advice", "type": "display", "text": "Let's talk about weight.", "extension": [
+            ext(EWE, None, "%resource.item.where(linkId = 'bmi').answer.value > 30")]},
+        {"linkId": "age-note", "type": "display", "text": "Over 50", "extension": [
+            ext(EWE, None, "%patient.birthDate < @1976-11-20")]},
+    ]));
+    q["extension"] = json!([
+        ext(VAR, Some("h"), "%resource.item.where(linkId = 'height').answer.value"),
+        ext(VAR, Some("w"), "%resource.item.where(linkId = 'weight').answer.value"),
+    ]);
+    q
+}
+
+#[test]
+fn calculated_values_feed_enable_when_expressions_and_patient_context() {
+    let vt = visit_type(bmi_form(), &[]);
+    let mut s = session(&vt);
+    assert!(!shown(&s, "obesity-advice"));
+    assert!(shown(&s, "age-note"), "%patient (born 1970) is over 50");
+    s.answer_link_id("height", vec![Value::Decimal(1.70)]).unwrap();
+    s.answer_link_id("weight", vec![Value::Decimal(95.0)]).unwrap();
+    assert_eq!(answers(&s, "bmi"), vec![Value::Decimal(32.9)]);
+    assert!(shown(&s, "obesity-advice"), "the calculated BMI enables the advice in the same change");
+    s.answer_link_id("weight", vec![Value::Decimal(70.0)]).unwrap();
+    assert_eq!(answers(&s, "bmi"), vec![Value::Decimal(24.2)]);
+    assert!(!shown(&s, "obesity-advice"));
+    let item = s.form().find("obesity-advice").unwrap();
+    let node = s.nodes_of(item)[0];
+    assert_eq!(s.node(node).unwrap().state.hidden, Some(Hidden::Expression));
+    // The calculated value is in the response the host receives.
+    let qr = intake_engine::response::build(&s, intake_engine::response::Status::InProgress).to_json_string();
+    assert!(qr.contains(r#""linkId":"bmi""#) && qr.contains("24.2"), "{qr}");
+}
+
+#[test]
+fn an_editable_calculation_keeps_what_the_patient_typed() {
+    let q = questionnaire(json!([
+        {"linkId": "a", "type": "integer", "text": "A"},
+        {"linkId": "double", "type": "integer", "text": "Twice A (you may correct it)", "extension": [
+            ext(CALC, None, "%resource.item.where(linkId = 'a').answer.value * 2")]},
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    s.answer_link_id("a", vec![Value::Integer(4)]).unwrap();
+    assert_eq!(answers(&s, "double"), vec![Value::Integer(8)]);
+    s.answer_link_id("double", vec![Value::Integer(9)]).unwrap();
+    s.answer_link_id("a", vec![Value::Integer(5)]).unwrap();
+    assert_eq!(answers(&s, "double"), vec![Value::Integer(9)], "the patient's correction stands");
+}
+
+#[test]
+fn a_failing_expression_hides_or_empties_its_item_and_is_reported_with_its_path() {
+    let q = questionnaire(json!([
+        {"linkId": "a", "type": "integer", "text": "A", "repeats": true},
+        {"linkId": "b", "type": "display", "text": "B", "extension": [ext(EWE, None, "%nowhere.exists()")]},
+        {"linkId": "c", "type": "integer", "text": "C", "readOnly": true, "extension": [
+            ext(CALC, None, "%resource.item.where(linkId = 'a').answer.value.single()")]},
+        {"linkId": "d", "type": "display", "text": "D", "extension": [ext(EWE, None, "item.where(")]},
+    ]));
+    let vt = visit_type(q, &[]);
+    assert!(vt.warnings.iter().any(|w| w.message.contains("not valid FHIRPath")), "{:?}", vt.warnings);
+    let mut s = session(&vt);
+    assert!(!shown(&s, "b"));
+    assert!(shown(&s, "d"), "an expression that does not parse is not evaluated (the load warning says so)");
+    s.answer_link_id("a", vec![Value::Integer(1)]).unwrap();
+    assert_eq!(answers(&s, "c"), vec![Value::Integer(1)]);
+    // Two answers where the calculation wants one: it fails, the item is emptied, and says why.
+    s.answer_link_id("a", vec![Value::Integer(1), Value::Integer(2)]).unwrap();
+    assert_eq!(answers(&s, "c"), vec![]);
+    let errors = s.expression_errors();
+    assert!(errors.iter().any(|(path, m)| path == "Questionnaire.item[1].extension[0].valueExpression" && m.contains("nowhere")), "{errors:?}");
+    assert!(errors.iter().any(|(path, m)| path == "Questionnaire.item[2].extension[0].valueExpression" && m.contains("left empty")), "{errors:?}");
+    assert!(!s.unsettled());
+}
+
+#[test]
+fn calculations_that_feed_each_other_forever_stop_and_say_so() {
+    let q = questionnaire(json!([
+        {"linkId": "x", "type": "integer", "text": "X", "readOnly": true, "extension": [
+            ext(CALC, None, "%resource.item.where(linkId = 'y').answer.value + 1 | 0")]},
+        {"linkId": "y", "type": "integer", "text": "Y", "readOnly": true, "extension": [
+            ext(CALC, None, "%resource.item.where(linkId = 'x').answer.value + 1 | 0")]},
+    ]));
+    let vt = visit_type(q, &[]);
+    let s = session(&vt);
+    assert!(s.unsettled(), "the session says it did not settle instead of looping");
+}
