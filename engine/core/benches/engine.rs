@@ -134,6 +134,7 @@ fn bench_mbs715(c: &mut Criterion) {
         Some(_) => hub.options.iter().take(2).map(|o| o.value.clone()).collect(),
         None => vec![Value::Boolean(true), Value::Boolean(false)],
     };
+    let expressions = form.items.iter().filter(|d| form.expressions.item(d.id).enable_when.is_some()).count();
     let mut s = session_of(form);
     let mut k = 0;
     c.bench_function(&format!("MBS 715 ({items} items): answer '{}' ({deps} enableWhen dependents)", hub.link_id), |b| {
@@ -141,6 +142,24 @@ fn bench_mbs715(c: &mut Criterion) {
             k += 1;
             let v = values[k % values.len()].clone();
             black_box(s.answer_link_id(&hub.link_id, vec![v]).unwrap())
+        })
+    });
+    // The age every `%age` expression reads: each answer re-evaluates all of them (issue 8).
+    let ages = [Value::Integer(3), Value::Integer(30), Value::Integer(60)];
+    c.bench_function(&format!("MBS 715: answer the age ({expressions} enableWhenExpressions re-evaluated)"), |b| {
+        b.iter(|| {
+            k += 1;
+            black_box(s.answer_link_id("e2a16e4d-2765-4b61-b286-82cfc6356b30", vec![ages[k % 3].clone()]).unwrap())
+        })
+    });
+    let phq9 = Form::from_text(&std::fs::read_to_string(root().join("../shared/corpus/questionnaires/lforms/R4/phq9.json")).unwrap()).unwrap();
+    let mut p = session_of(phq9);
+    let codes = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"];
+    c.bench_function("PHQ-9: one answer and the total score recalculated", |b| {
+        b.iter(|| {
+            k += 1;
+            let v = Value::Coding(intake_engine::fhir::Coding { system: Some("http://loinc.org".into()), code: Some(codes[k % 4].into()), ..Default::default() });
+            black_box(p.answer_link_id("/44250-9", vec![v]).unwrap())
         })
     });
 }

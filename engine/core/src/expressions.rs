@@ -7,9 +7,11 @@
 //! A calculated value that changes is an answer change in turn, so the session repeats the pass
 //! until nothing changes (bounded: see `Session::propagate`).
 //!
-//! Scope today: expressions are evaluated with the response's root as their context, so every
-//! row of a repeating group gets the same result (an expression written against `%context` of a
-//! row is evaluated against the whole response). A failing expression never breaks the form: a
+//! Context: an item's expressions and variables are evaluated on the item's own response item
+//! (`%context`), as SDC says: MBS 715's `%age` reads `item.where(linkId=...)` from its tab's
+//! group. An item not in the response yet (nothing under it answered) has an empty context.
+//! Scope today: the first row of a repeating group is the context for all its rows, so every
+//! row gets the same result. A failing expression never breaks the form: a
 //! failing `enableWhenExpression` hides its item (the spec's "not enabled"), a failing
 //! calculation leaves the item empty, and the error is reported once, with the JSON path.
 
@@ -20,11 +22,13 @@ use intake_fhirpath::{Env, Expr, Item};
 use crate::questionnaire::{FormWarning, ItemId};
 use crate::sdc;
 
-/// A named FHIRPath value (`%name`).
+/// A named FHIRPath value (`%name`). `expr` is None for a variable in another language
+/// (`x-fhir-query` needs a server): it is bound to the empty collection, so expressions that
+/// use it see "nothing known" instead of failing on every pass (the load warning says why).
 #[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
-    pub expr: Expr,
+    pub expr: Option<Expr>,
     /// JSON path of the extension, for messages.
     pub path: String,
 }
@@ -43,8 +47,9 @@ pub struct ExpressionBook {
     pub root_variables: Vec<Variable>,
     /// By item, in the form's order (the items' pre-order, as `ItemId`s are).
     pub items: Vec<ItemExpressions>,
-    /// The Questionnaire as JSON, for `%questionnaire` (PHQ-9 reads its options' scores there).
-    pub questionnaire: Json,
+    /// The Questionnaire, for `%questionnaire` (PHQ-9 reads its options' scores there), as a
+    /// collection built once.
+    pub questionnaire: std::rc::Rc<Vec<Item>>,
     any: bool,
 }
 
@@ -62,7 +67,7 @@ impl ExpressionBook {
             book.items.push(x);
         }
         if book.any {
-            book.questionnaire = tree_of(q);
+            book.questionnaire = Env::collection_of(&tree_of(q));
         }
         book
     }
@@ -78,8 +83,9 @@ impl ExpressionBook {
     }
 }
 
-/// One FHIRPath expression from an extension, parsed; anything else is a located warning.
-fn parse(ext_index: usize, e: &Extension, path: &str, what: &str, warnings: &mut Vec<FormWarning>) -> Option<(Option<String>, Expr, String)> {
+/// One FHIRPath expression from an extension, parsed (None inside: not FHIRPath, or not
+/// valid); what is not evaluated is a located warning.
+fn parse(ext_index: usize, e: &Extension, path: &str, what: &str, warnings: &mut Vec<FormWarning>) -> Option<(Option<String>, Option<Expr>, String)> {
     let at = format!("{path}.extension[{ext_index}].valueExpression");
     let Some(x) = e.value.as_ref().and_then(|v| v.as_expression()) else {
         warnings.push(FormWarning { path: format!("{path}.extension[{ext_index}]"), message: format!("{what} without a valueExpression; ignored") });
@@ -88,16 +94,16 @@ fn parse(ext_index: usize, e: &Extension, path: &str, what: &str, warnings: &mut
     match x.language.as_deref() {
         Some("text/fhirpath") | None => {}
         Some(other) => {
-            warnings.push(FormWarning { path: at, message: format!("{what} in {other} is not evaluated (only text/fhirpath is)") });
-            return None;
+            warnings.push(FormWarning { path: at.clone(), message: format!("{what} in {other} is not evaluated (only text/fhirpath is)") });
+            return Some((x.name.clone(), None, at));
         }
     }
     let text = x.expression.as_deref().unwrap_or_default();
     match Expr::parse(text) {
-        Ok(expr) => Some((x.name.clone(), expr, at)),
+        Ok(expr) => Some((x.name.clone(), Some(expr), at)),
         Err(err) => {
             warnings.push(FormWarning { path: format!("{at}.expression"), message: format!("{what} is not valid FHIRPath ({err}); it is not evaluated") });
-            None
+            Some((x.name.clone(), None, at))
         }
     }
 }
@@ -120,16 +126,18 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
 fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarning>) -> Option<(Expr, String)> {
     let what = if url == sdc::ENABLE_WHEN_EXPRESSION { "enableWhenExpression" } else { "calculatedExpression" };
     let (i, e) = exts.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(url))?;
-    parse(i, e, path, what, warnings).map(|(_, expr, at)| (expr, at))
+    parse(i, e, path, what, warnings).and_then(|(_, expr, at)| Some((expr?, at)))
 }
 
-/// The environment every expression of a pass starts from.
-pub(crate) fn base_env(resource: &Json, questionnaire: &Json, patient: &Json, now: &str) -> Env {
+/// The environment every expression of a pass starts from (shared collections: one copy of
+/// the response per pass, none of the questionnaire).
+pub(crate) fn base_env(resource: &Json, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &Json, now: &str) -> Env {
     let mut env = Env::new().with_now(now);
-    env.set_json("resource", resource);
-    env.set_json("rootResource", resource);
-    env.set_json("context", resource);
-    env.set_json("questionnaire", questionnaire);
+    let response = Env::collection_of(resource);
+    env.set_shared("resource", response.clone());
+    env.set_shared("rootResource", response.clone());
+    env.set_shared("context", response);
+    env.set_shared("questionnaire", questionnaire.clone());
     env.set_json("patient", patient);
     env
 }
@@ -137,7 +145,11 @@ pub(crate) fn base_env(resource: &Json, questionnaire: &Json, patient: &Json, no
 /// Evaluate variables in order into `env`; a failing one is empty, and its error is returned.
 pub(crate) fn bind(vars: &[Variable], input: &[Item], env: &mut Env, errors: &mut Vec<(String, String)>) {
     for v in vars {
-        match v.expr.evaluate(input, env) {
+        let Some(expr) = &v.expr else {
+            env.set(&v.name, Vec::new());
+            continue;
+        };
+        match expr.evaluate(input, env) {
             Ok(value) => env.set(&v.name, value),
             Err(e) => {
                 errors.push((v.path.clone(), format!("variable %{}: {e}", v.name)));
@@ -162,25 +174,34 @@ impl crate::session::Session {
         let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
         let patient = tree_of(&self.facts.chart.patient);
         let env = base_env(&qr, &book.questionnaire, &patient, &self.facts.now.to_string());
-        let input: Vec<Item> = Item::from_json(&qr, None).into_iter().collect();
+        let response: Vec<Item> = Item::from_json(&qr, None).into_iter().collect();
         let mut errors = Vec::new();
         let mut root = env;
-        bind(&book.root_variables, &input, &mut root, &mut errors);
+        bind(&book.root_variables, &response, &mut root, &mut errors);
+        // Each item's response item (its context), found under its parent's, in form order.
+        let mut contexts: Vec<Option<&Json>> = vec![None; book.items.len()];
         // Item variables are seen by the item and everything under it.
         let mut envs: Vec<Option<Env>> = vec![None; book.items.len()];
         for (i, x) in book.items.iter().enumerate() {
             let id = ItemId(i as u32);
-            let parent_env = vt.form.item(id).parent.and_then(|p| envs[p.index()].clone());
-            if !x.variables.is_empty() {
-                let mut own = parent_env.unwrap_or_else(|| root.clone());
-                bind(&x.variables, &input, &mut own, &mut errors);
-                envs[i] = Some(own);
-            } else {
-                envs[i] = parent_env;
+            let def = vt.form.item(id);
+            let parent_json = match def.parent {
+                Some(p) => contexts[p.index()],
+                None => Some(&qr),
+            };
+            contexts[i] = parent_json.and_then(|p| child_item(p, &def.link_id));
+            if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() {
+                envs[i] = def.parent.and_then(|p| envs[p.index()].clone());
+                continue;
             }
-            let env = envs[i].as_ref().unwrap_or(&root);
+            let context: Vec<Item> = contexts[i].and_then(|c| Item::from_json(c, None)).into_iter().collect();
+            let mut own = def.parent.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
+            own.set("context", context.clone());
+            bind(&x.variables, &context, &mut own, &mut errors);
+            let env = &own;
+            let input = &context;
             if let Some((expr, path)) = &x.enable_when {
-                let verdict = match expr.evaluate(&input, env) {
+                let verdict = match expr.evaluate(input, env) {
                     Ok(out) => is_true(&out),
                     Err(e) => {
                         errors.push((path.clone(), format!("enableWhenExpression: {e}; the item is hidden")));
@@ -197,7 +218,7 @@ impl crate::session::Session {
             }
             if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[i]) {
                 let def = vt.form.item(id);
-                let values = match expr.evaluate(&input, env) {
+                let values = match expr.evaluate(input, env) {
                     Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
                     Err(e) => {
                         errors.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
@@ -216,9 +237,21 @@ impl crate::session::Session {
                     }
                 }
             }
+            envs[i] = Some(own);
         }
         self.expr_errors = errors;
     }
+}
+
+/// The response item for `link_id` directly under `parent` (in its `item`, or under one of its
+/// answers, where a question's children go).
+fn child_item<'a>(parent: &'a Json, link_id: &str) -> Option<&'a Json> {
+    let is = |j: &&Json| j.get("linkId").and_then(Json::as_str) == Some(link_id);
+    let direct = parent.get("item").and_then(Json::as_array).and_then(|a| a.iter().find(is));
+    direct.or_else(|| {
+        let answers = parent.get("answer").and_then(Json::as_array)?;
+        answers.iter().filter_map(|a| a.get("item").and_then(Json::as_array)).flatten().find(is)
+    })
 }
 
 /// A FHIRPath result as an answer of the item's type; what does not fit is left out.

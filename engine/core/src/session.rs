@@ -509,6 +509,12 @@ impl Session {
         Ok(self.take_changes())
     }
 
+    /// The verdict of an item's `enableWhenExpression` as last evaluated (None: it has none,
+    /// or its ancestors' state kept it from mattering yet).
+    pub fn expression_verdict(&self, item: ItemId) -> Option<bool> {
+        self.expr_enabled.get(item.index()).copied().flatten()
+    }
+
     /// FHIRPath expressions that failed when last evaluated: (JSON path, message). The items
     /// they drive behave as not enabled / empty; the host's developer should hear of these.
     pub fn expression_errors(&self) -> &[(String, String)] {

@@ -189,7 +189,7 @@ struct Extractor<'a> {
 }
 
 fn item_of(json: &Json) -> Item {
-    Item::new(Value::Node(json.clone()))
+    Item::new(Value::Node(intake_fhirpath::NodeRef::new(json.clone())))
 }
 
 /// The extensions of `node` with this URL.

@@ -157,3 +157,41 @@ fn calculations_that_feed_each_other_forever_stop_and_say_so() {
     let s = session(&vt);
     assert!(s.unsettled(), "the session says it did not settle instead of looping");
 }
+
+#[test]
+fn mbs715_age_sections_follow_the_age_given_in_the_form() {
+    let form = Form::from_text(&corpus(
+        "smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json",
+    ))
+    .unwrap();
+    // The form's %age is an item variable on its first tab container, read from the age
+    // question *relative to that item* (its response item is the expression's context).
+    let age_item = "e2a16e4d-2765-4b61-b286-82cfc6356b30";
+    let checks: Vec<(intake_engine::questionnaire::ItemId, String, i64)> = form
+        .items
+        .iter()
+        .filter_map(|d| {
+            let (expr, _) = form.expressions.item(d.id).enable_when.as_ref()?;
+            let mut parts = expr.text().split_whitespace();
+            let (Some("%age"), Some(op), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else { return None };
+            Some((d.id, op.to_owned(), n.parse().ok()?))
+        })
+        .collect();
+    assert!(checks.len() > 100, "the form's age conditions: {}", checks.len());
+    let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
+    let mut s = session(&vt);
+    for age in [3i64, 30, 60] {
+        s.answer_link_id(age_item, vec![Value::Integer(age)]).unwrap();
+        for (item, op, n) in &checks {
+            let want = match op.as_str() {
+                "<=" => age <= *n,
+                "<" => age < *n,
+                ">" => age > *n,
+                ">=" => age >= *n,
+                _ => continue,
+            };
+            assert_eq!(s.expression_verdict(*item), Some(want), "age {age}: {} {op} {n} on {}", "%age", s.form().item(*item).link_id);
+        }
+    }
+    assert!(s.expression_errors().is_empty(), "{:?}", &s.expression_errors()[..s.expression_errors().len().min(5)]);
+}

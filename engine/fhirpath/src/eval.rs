@@ -2,7 +2,6 @@
 //! collections, singletons and three-valued logic.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 
 use serde_json::Value as Json;
 
@@ -21,17 +20,44 @@ const MAX_DEPTH: usize = 200;
 /// clock of its own, the caller says what time it is).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    vars: HashMap<String, Coll>,
+    /// A shared list, newest binding first: an environment is cloned for every item scope of a
+    /// form (hundreds per answer on a large form), which costs one pointer this way, and
+    /// `%questionnaire` or `%resource` can be a megabyte of JSON, bound once and shared.
+    vars: Option<std::rc::Rc<Binding>>,
     now: Option<String>,
+}
+
+#[derive(Debug)]
+struct Binding {
+    name: String,
+    value: std::rc::Rc<Coll>,
+    next: Option<std::rc::Rc<Binding>>,
+}
+
+impl Drop for Binding {
+    /// Unlink iteratively: a form with thousands of variables must not overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.next.take();
+        while let Some(b) = next {
+            match std::rc::Rc::try_unwrap(b) {
+                Ok(mut b) => next = b.next.take(),
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 impl Env {
     pub fn new() -> Env {
         let mut e = Env::default();
         for (k, v) in [("ucum", "http://unitsofmeasure.org"), ("sct", "http://snomed.info/sct"), ("loinc", "http://loinc.org")] {
-            e.vars.insert(k.into(), vec![Item::new(Value::Str(v.into()))]);
+            e.bind(k, std::rc::Rc::new(vec![Item::new(Value::Str(v.into()))]));
         }
         e
+    }
+
+    fn bind(&mut self, name: &str, value: std::rc::Rc<Coll>) {
+        self.vars = Some(std::rc::Rc::new(Binding { name: name.to_owned(), value, next: self.vars.take() }));
     }
 
     /// `now` as an RFC 3339 date-time (`2026-11-20T09:00:00Z`).
@@ -41,15 +67,32 @@ impl Env {
     }
 
     pub fn set(&mut self, name: &str, value: Vec<Item>) {
-        self.vars.insert(name.to_owned(), value);
+        self.bind(name, std::rc::Rc::new(value));
     }
 
     pub fn set_json(&mut self, name: &str, value: &Json) {
-        self.vars.insert(name.to_owned(), flatten(value, None));
+        self.bind(name, std::rc::Rc::new(flatten(value, None)));
+    }
+
+    /// Bind a collection built once and shared (no copy per environment or per pass).
+    pub fn set_shared(&mut self, name: &str, value: std::rc::Rc<Vec<Item>>) {
+        self.bind(name, value);
+    }
+
+    /// A JSON value as a shareable collection, for [`Env::set_shared`].
+    pub fn collection_of(value: &Json) -> std::rc::Rc<Vec<Item>> {
+        std::rc::Rc::new(flatten(value, None))
     }
 
     pub fn get(&self, name: &str) -> Option<&Vec<Item>> {
-        self.vars.get(name)
+        let mut at = self.vars.as_deref();
+        while let Some(b) = at {
+            if b.name == name {
+                return Some(&b.value);
+            }
+            at = b.next.as_deref();
+        }
+        None
     }
 }
 
@@ -198,16 +241,17 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for item in items {
             match &item.value {
-                Value::Node(Json::Object(obj)) => {
-                    if first && obj.get("resourceType").and_then(Json::as_str) == Some(name) {
+                Value::Node(node) if node.json().is_object() => {
+                    let obj = node.json().as_object().into_iter().flatten();
+                    if first && node.json().get("resourceType").and_then(Json::as_str) == Some(name) {
                         out.push(item.clone());
-                    } else if let Some(v) = obj.get(name) {
-                        out.extend(flatten(v, None));
+                    } else if node.json().get(name).is_some() {
+                        out.extend(node.member(name, None));
                     } else {
-                        for (k, v) in obj {
+                        for (k, _) in obj {
                             if let Some(suffix) = k.strip_prefix(name)
                                 && suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
-                                    out.extend(flatten(v, Some(type_from_suffix(suffix))));
+                                    out.extend(node.member(k, Some(type_from_suffix(suffix))));
                                 }
                         }
                     }
@@ -509,7 +553,7 @@ impl Cx<'_> {
                 let url = str_arg(0)?.unwrap_or_default();
                 let ext = self.navigate(input, "extension", at, false)?;
                 ext.into_iter()
-                    .filter(|e| matches!(&e.value, Value::Node(j) if j.get("url").and_then(Json::as_str) == Some(url.as_str())))
+                    .filter(|e| matches!(&e.value, Value::Node(j) if j.json().get("url").and_then(Json::as_str) == Some(url.as_str())))
                     .collect()
             }
             // Conversion
@@ -690,12 +734,15 @@ fn union(a: Coll, b: Coll) -> Coll {
 
 fn children(item: &Item) -> Coll {
     match &item.value {
-        Value::Node(Json::Object(o)) => o
-            .iter()
+        Value::Node(node) => node
+            .json()
+            .as_object()
+            .into_iter()
+            .flatten()
             .filter(|(k, _)| k.as_str() != "resourceType")
-            .flat_map(|(k, v)| {
+            .flat_map(|(k, _)| {
                 let ty = k.char_indices().find(|(_, c)| c.is_ascii_uppercase()).map(|(i, _)| type_from_suffix(&k[i..]));
-                flatten(v, ty)
+                node.member(k, ty)
             })
             .collect(),
         _ => vec![],

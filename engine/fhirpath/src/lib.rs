@@ -26,7 +26,7 @@ mod value;
 
 pub use eval::Env;
 pub use parser::Expr;
-pub use value::{Item, Value};
+pub use value::{Item, NodeRef, Value};
 
 use std::fmt;
 

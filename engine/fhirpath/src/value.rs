@@ -17,7 +17,73 @@ pub enum Value {
     Time(String),
     Quantity { value: f64, unit: String },
     /// A complex FHIR element or resource.
-    Node(Json),
+    Node(NodeRef),
+}
+
+/// A place in a shared JSON document. Why not the JSON itself: every expression on every answer
+/// navigates the response and the questionnaire (`%questionnaire.item.where(...)`), and copying
+/// each child's subtree at every step cost milliseconds per answer on a large form. A child
+/// shares its document and records the way down to it.
+#[derive(Debug, Clone)]
+pub struct NodeRef {
+    doc: std::rc::Rc<Json>,
+    path: std::rc::Rc<[Step]>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+static NULL: Json = Json::Null;
+
+impl NodeRef {
+    /// A document of its own (one copy of `json`).
+    pub fn new(json: Json) -> NodeRef {
+        NodeRef { doc: std::rc::Rc::new(json), path: std::rc::Rc::from(Vec::new()) }
+    }
+
+    /// The JSON at this place.
+    pub fn json(&self) -> &Json {
+        self.path.iter().fold(&*self.doc, |j, s| match s {
+            Step::Key(k) => j.get(k.as_str()).unwrap_or(&NULL),
+            Step::Index(i) => j.get(*i).unwrap_or(&NULL),
+        })
+    }
+
+    fn child(&self, step: Step) -> NodeRef {
+        let mut path = self.path.to_vec();
+        path.push(step);
+        NodeRef { doc: self.doc.clone(), path: path.into() }
+    }
+
+    /// The items of member `key` (each element of an array), typed `ty` when known, sharing
+    /// this document.
+    pub(crate) fn member(&self, key: &str, ty: Option<String>) -> Vec<Item> {
+        let Some(v) = self.json().get(key) else { return Vec::new() };
+        match v {
+            Json::Array(a) => {
+                let at = self.child(Step::Key(key.to_owned()));
+                a.iter().enumerate().filter_map(|(i, j)| item_at(j, ty.clone(), || at.child(Step::Index(i)))).collect()
+            }
+            j => item_at(j, ty, || self.child(Step::Key(key.to_owned()))).into_iter().collect(),
+        }
+    }
+}
+
+impl PartialEq for NodeRef {
+    fn eq(&self, other: &NodeRef) -> bool {
+        self.json() == other.json()
+    }
+}
+
+/// An item for `json`, found at the place `at` makes (called only for objects).
+fn item_at(json: &Json, ty: Option<String>, at: impl FnOnce() -> NodeRef) -> Option<Item> {
+    match json {
+        Json::Object(_) => Some(Item { value: Value::Node(at()), ty }),
+        other => Item::from_json(other, ty),
+    }
 }
 
 /// A value with its FHIR type name when known (`Coding`, `string`, `dateTime`).
@@ -61,7 +127,7 @@ impl Item {
                 Some("time") => Value::Time(s.clone()),
                 _ => Value::Str(s.clone()),
             },
-            Json::Object(_) => Value::Node(json.clone()),
+            Json::Object(_) => Value::Node(NodeRef::new(json.clone())),
             Json::Array(_) => return None,
         };
         Some(Item { value, ty })
@@ -84,7 +150,7 @@ impl Item {
                 }
                 Json::Object(m)
             }
-            Value::Node(j) => j.clone(),
+            Value::Node(j) => j.json().clone(),
         }
     }
 
@@ -103,7 +169,7 @@ impl Item {
                 Value::DateTime(_) => "dateTime",
                 Value::Time(_) => "time",
                 Value::Quantity { .. } => "Quantity",
-                Value::Node(j) => return j.get("resourceType").and_then(Json::as_str).map(str::to_owned),
+                Value::Node(j) => return j.json().get("resourceType").and_then(Json::as_str).map(str::to_owned),
             }
             .to_owned(),
         )
@@ -125,7 +191,7 @@ impl Item {
             "DateTime" => matches!(self.value, Value::DateTime(_)),
             "Time" => matches!(self.value, Value::Time(_)),
             // A FHIR resource is a Resource / DomainResource.
-            "Resource" | "DomainResource" => matches!(&self.value, Value::Node(j) if j.get("resourceType").is_some()),
+            "Resource" | "DomainResource" => matches!(&self.value, Value::Node(j) if j.json().get("resourceType").is_some()),
             _ => false,
         }
     }
