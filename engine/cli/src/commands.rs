@@ -26,6 +26,10 @@ USAGE:
   intake fill --visit-type ID --chart FILE [--answers FILE] [--now RFC3339] [--submit]
                                       print the QuestionnaireResponse, or with --submit the
                                       write-back transaction Bundle
+  intake fill --questionnaire FILE [--chart FILE] [--answers FILE] [--now RFC3339]
+                                      the same for a bare Questionnaire from any tool (no
+                                      manifest, no rules): calculated answers and the items its
+                                      expressions enable, as a browser would fill them
   intake explain --visit-type ID --chart FILE [--answers FILE] [--now RFC3339]
                                       which items are shown, hidden or required, and why
   intake test [DIR] [--emit OUTDIR]   run the scenario files beside each visit type; with --emit,
@@ -245,11 +249,24 @@ pub struct Inputs {
 
 /// Read the inputs of `fill` / `explain` from the command line.
 pub fn inputs(args: &Args) -> Result<Inputs, String> {
-    let project = Project::locate(args.opt("--dir"), args.opt("--rules"))?;
-    let id = args.require("--visit-type")?;
-    let vt = project.load(id).map_err(|ds| ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))?;
-    let chart_path = PathBuf::from(args.require("--chart")?);
-    let chart = read_chart(&chart_path)?;
+    let (id, vt) = match args.opt("--questionnaire") {
+        Some(q) => bare_questionnaire(q)?,
+        None => {
+            let project = Project::locate(args.opt("--dir"), args.opt("--rules"))?;
+            let id = args.require("--visit-type")?;
+            (id.to_owned(), project.load(id).map_err(|ds| ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))?)
+        }
+    };
+    let id = id.as_str();
+    let chart = match (args.opt("--chart"), args.opt("--questionnaire")) {
+        (Some(c), _) => read_chart(&PathBuf::from(c))?,
+        // A bare form needs no chart to be filled; the response names a placeholder patient.
+        (None, Some(_)) => {
+            eprintln!("note: no --chart: the response's subject is Patient/anonymous and nothing is prefilled");
+            intake_engine::Chart::from_json(&serde_json::json!({"resourceType": "Patient", "id": "anonymous"})).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("--chart FILE is required".into()),
+    };
     let answers = match args.opt("--answers") {
         Some(p) => Some(read_json(Path::new(p))?),
         None => None,
@@ -281,6 +298,18 @@ pub fn inputs(args: &Args) -> Result<Inputs, String> {
     Ok(Inputs { vt: Rc::new(vt), chart: Rc::new(chart), context, now, session_id, answers })
 }
 
+/// A Questionnaire file as a visit type of its own (no rules; every write-back policy is the
+/// default, review). Its load warnings go to stderr with their paths.
+fn bare_questionnaire(path: &str) -> Result<(String, intake_engine::VisitType), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let form = Form::from_text(&text).map_err(|e| format!("{path}: {e}"))?;
+    for w in &form.warnings {
+        eprintln!("{path}: warning: {w}");
+    }
+    let vt = intake_engine::VisitType::from_form(form, &[]).map_err(|ds| ds.iter().map(|d| format!("{path}: {d}")).collect::<Vec<_>>().join("\n"))?;
+    Ok((vt.manifest.id.clone(), vt))
+}
+
 pub fn start(i: &Inputs) -> Result<Session, String> {
     let mut s = Session::new(i.vt.clone(), i.chart.clone(), i.context.clone(), i.now, &i.session_id).map_err(|e| e.to_string())?;
     if let Some(a) = &i.answers {
@@ -304,6 +333,9 @@ pub fn fill(args: &Args) -> i32 {
     };
     for e in session.rule_errors() {
         eprintln!("warning: {e} (items this rule could ask are shown)");
+    }
+    for (path, e) in session.expression_errors() {
+        eprintln!("warning: at {path}: {e}");
     }
     if !args.flag("--submit") {
         println!("{}", pretty(&extract::response_json(&session, Status::InProgress)));

@@ -200,3 +200,22 @@ fn check_finds_rules_that_never_settle() {
     let line = err.lines().find(|l| l.contains("never settle")).unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains("hypertension-follow-up/manifest.json") && line.contains("ankle-swelling"), "{line}");
 }
+
+#[test]
+fn fill_a_bare_questionnaire_computes_its_expressions() {
+    let dir = tempdir("fill-bare");
+    let answers = dir.join("answers.json");
+    std::fs::write(&answers, r#"{"answers": {"/44250-9": {"system": "http://loinc.org", "code": "LA6571-9"},
+        "/44255-8": {"system": "http://loinc.org", "code": "LA6569-3"}}}"#).unwrap();
+    let phq9 = corpus().join("questionnaires/lforms/R4/phq9.json");
+    let out = intake(&["fill", "--questionnaire", phq9.to_str().unwrap(), "--answers", answers.to_str().unwrap(), "--now", "2026-11-20T09:00:00Z"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let qr: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = qr["item"].as_array().unwrap().iter().find(|i| i["linkId"] == "/44261-6").expect("the total is in the response");
+    assert_eq!(total["answer"][0]["valueDecimal"], serde_json::json!(4), "3 + 1");
+    assert!(text(&out.stderr).contains("Patient/anonymous"), "says there is no chart");
+    // Without --questionnaire or --visit-type it says what is missing.
+    let out = intake(&["fill", "--answers", answers.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--visit-type"), "{}", text(&out.stderr));
+}
