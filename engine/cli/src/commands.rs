@@ -41,6 +41,11 @@ USAGE:
                                       template-carrying Questionnaire defines for a response;
                                       resources whose template fails are left out and listed
                                       (exit 1)
+  intake fhirpath                     evaluate FHIRPath, one JSON request per stdin line:
+                                      {\"resource\", \"context\"?, \"vars\"?, \"now\"?} sets the inputs;
+                                      {\"expression\"} evaluates over them, answering one line:
+                                      {\"result\": [...]} or {\"error\", \"kind\"} (what the
+                                      differential test against fhirpath.js uses)
   intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
                                       manifest, rules) plus catalog.json, for hosts to load
 
@@ -598,5 +603,58 @@ pub fn catalog(args: &Args) -> i32 {
         return 1;
     }
     println!("wrote {} visit types and {} charts to {}", index_types.len(), index_charts.len(), out.display());
+    0
+}
+
+/// `intake fhirpath`: a batch evaluator on stdin/stdout, so tests can compare this FHIRPath
+/// engine with another (fhirpath.js) over thousands of expressions in one process. The inputs
+/// (a megabyte of questionnaire, say) are sent once and reused by the expressions after them.
+pub fn fhirpath_batch() -> i32 {
+    use intake_engine::fhirpath::{Env, Expr, Item};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut env = Env::new();
+    let mut input: Vec<Item> = Vec::new();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let req = match serde_json::from_str::<Json>(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(out, "{}", serde_json::json!({"error": format!("request is not JSON: {e}"), "kind": "request"}));
+                continue;
+            }
+        };
+        let Some(text) = req.get("expression").and_then(Json::as_str) else {
+            // New inputs.
+            let resource = req.get("resource").cloned().unwrap_or(Json::Null);
+            env = Env::new().with_now(req.get("now").and_then(Json::as_str).unwrap_or("2026-11-20T09:00:00Z"));
+            let shared = Env::collection_of(&resource);
+            env.set_shared("resource", shared.clone());
+            env.set_shared("rootResource", shared.clone());
+            let context = req.get("context").cloned().unwrap_or_else(|| resource.clone());
+            env.set_json("context", &context);
+            if let Some(Json::Object(vars)) = req.get("vars") {
+                for (k, v) in vars {
+                    env.set_json(k, v);
+                }
+            }
+            input = match &context {
+                Json::Array(a) => a.iter().filter_map(|j| Item::from_json(j, None)).collect(),
+                j => Item::from_json(j, None).into_iter().collect(),
+            };
+            continue;
+        };
+        let reply = match Expr::parse(text).and_then(|e| e.evaluate(&input, &env)) {
+            Ok(items) => serde_json::json!({"result": items.iter().map(Item::to_json).collect::<Vec<_>>()}),
+            Err(e) => serde_json::json!({"error": e.to_string(), "kind": format!("{:?}", e.kind).to_lowercase()}),
+        };
+        if writeln!(out, "{reply}").and_then(|_| out.flush()).is_err() {
+            return 1;
+        }
+    }
     0
 }

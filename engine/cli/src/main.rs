@@ -24,6 +24,7 @@ fn main() {
         "test" => commands::test(&args),
         "catalog" => commands::catalog(&args),
         "extract" => commands::extract_template(&args),
+        "fhirpath" => commands::fhirpath_batch(),
         "serve" => {
             let dir = args.positional.first().map(String::as_str).unwrap_or("web/dist");
             let port = args.opt("--port").and_then(|p| p.parse().ok()).unwrap_or(8080);

@@ -38,6 +38,7 @@ pub mod validate;
 pub mod visit_type;
 
 pub use intake_fhir as fhir;
+pub use intake_fhirpath as fhirpath;
 
 pub use answer::AnswerError;
 pub use chart::{Chart, ChartError};

@@ -646,6 +646,11 @@ impl Cx<'_> {
             }
             "join" => {
                 argc(0..=1)?;
+                // FHIRPath: "If the input is empty, the result is empty" (not ''), as
+                // fhirpath.js does; the differential test found this on SDC IG forms.
+                if input.is_empty() {
+                    return Ok(vec![]);
+                }
                 let sep = if args.is_empty() { String::new() } else { str_arg(0)?.unwrap_or_default() };
                 let parts: Vec<String> = input.iter().filter_map(to_string).collect();
                 vec![Item::new(Value::Str(parts.join(&sep)))]
