@@ -5,7 +5,8 @@
 // - answer -> DOM updated, per visit type and on large forms from the corpus (MDS 3.0, MBS 715)
 //   and a generated 1,000-item enableWhen chain (including its worst case), and 500 rows of a
 //   repeating group resumed from autosave
-// BENCH_ONLY=<text> runs only the large-form cases whose name contains it.
+// - answer -> DOM where every answer re-evaluates the form's FHIRPath: PHQ-9's total, MBS 715's age
+// BENCH_ONLY=<text> runs only the large-form and expression cases whose name contains it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -200,6 +201,46 @@ for (const [name, q, saved] of large) {
   if (allRows.some((x) => !Number.isNaN(x.all))) {
     console.log(`${''.padEnd(32)} every row on the page ${fmt(median(allRows.map((x) => x.all)))}; longest main-thread task ${fmt(median(allRows.map((x) => x.longest)))} (medians)`);
   }
+  await context.close();
+}
+
+// ---- SDC expressions: every answer re-evaluates the form's FHIRPath (issue 8) ------------------
+const exprCases = [
+  // PHQ-9: a drop-down answer, the total recalculated.
+  ['PHQ-9: an answer, the total recalculated', corpus('questionnaires/lforms/R4/phq9.json'), (i) => ({ label: 'Little interest or pleasure in doing things?', select: 1 + (i % 4) })],
+  // MBS 715: the age every %age enableWhenExpression reads.
+  ['MBS 715: the age (291 enableWhenExpressions)', corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), (i) => ({ label: 'Age', text: String([3, 30, 60][i % 3]) })],
+].filter(([name]) => !ONLY || name.includes(ONLY));
+if (exprCases.length) console.log(`\n== SDC expressions (answer -> DOM settled, median/p95 of 30)`);
+for (const [name, q, step] of exprCases) {
+  const { page, context } = await openPage(browser);
+  await page.goto(server.url);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.evaluate(async (q) => {
+    const m = await import('./pkg/intake_web.js');
+    await m.default();
+    document.querySelector('#start').hidden = true;
+    const host = document.createElement('div');
+    host.id = 'expr';
+    document.querySelector('main').append(host);
+    window.expr = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1970-01-01' }, storage: false, now: '2026-11-20T09:00:00Z' });
+    await new Promise((r) => setTimeout(r, 50));
+  }, q);
+  const lat = [];
+  for (let i = 0; i < 30; i++) {
+    const ms = await page.evaluate(async (s) => {
+      const field = [...document.querySelectorAll('#expr .ik-q')].find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === s.label);
+      const el = field?.querySelector('select, input');
+      if (!el) return NaN;
+      const t0 = performance.now();
+      if (el.tagName === 'SELECT') el.selectedIndex = s.select; else el.value = s.text;
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+      return performance.now() - t0;
+    }, step(i));
+    lat.push(ms);
+  }
+  console.log(`${name.padEnd(48)} answer -> DOM median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}`);
   await context.close();
 }
 
