@@ -689,8 +689,23 @@ impl Cx<'_> {
                 let p = x.powf(y);
                 if p.is_nan() { vec![] } else { vec![Item::new(Value::Dec(p))] }
             }
-            "matches" | "replaceMatches" | "matchesFull" => {
-                return Err(Error::unsupported(at, format!("{name}() (regular expressions are not supported)")));
+            // Case-sensitive, single-line mode (`.` matches a newline), as the spec says; in
+            // regex-lite's linear-time dialect. `matches` finds the pattern anywhere, as
+            // fhirpath.js does; `matchesFull` (FHIRPath 2.1) needs all of the string.
+            "matches" | "matchesFull" | "replaceMatches" => {
+                argc(if name == "replaceMatches" { 2..=2 } else { 1..=1 })?;
+                let (Some(s), Some(p)) = (input_str()?, str_arg(0)?) else { return Ok(vec![]) };
+                let pattern = if name == "matchesFull" { format!("(?s)^(?:{p})$") } else { format!("(?s){p}") };
+                let re = regex_lite::RegexBuilder::new(&pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| Error::eval(at, format!("{name}(): not a valid regular expression: {e}")))?;
+                if name == "replaceMatches" {
+                    let Some(r) = str_arg(1)? else { return Ok(vec![]) };
+                    vec![Item::new(Value::Str(re.replace_all(&s, r.as_str()).into_owned()))]
+                } else {
+                    bool_item(re.is_match(&s))
+                }
             }
             "resolve" | "memberOf" | "conformsTo" | "htmlChecks" | "aggregate" | "getValue" => {
                 return Err(Error::unsupported(at, format!("{name}()")));

@@ -15,8 +15,7 @@
 //! assert_eq!(out[0].to_json(), serde_json::json!(145));
 //! ```
 //!
-//! Not supported (a clear error names them): regular expressions (`matches`, `replaceMatches`),
-//! `resolve()`, terminology functions, calendar-duration arithmetic on dates, and type
+//! Not supported (a clear error names them): `resolve()`, terminology functions, calendar-duration arithmetic on dates, and type
 //! reflection beyond `is`/`as`/`ofType`.
 
 mod eval;

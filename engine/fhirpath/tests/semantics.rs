@@ -79,7 +79,7 @@ fn expressions_forms_use() {
 fn errors_say_what_and_where() {
     let cases: &[(&str, ErrorKind, &str, usize)] = &[
         ("item.where(linkId = )", ErrorKind::Syntax, "unexpected ')'", 20),
-        ("item.linkId.matches('a.*')", ErrorKind::Unsupported, "matches()", 12),
+        ("subject.resolve()", ErrorKind::Unsupported, "resolve()", 8),
         ("frobnicate()", ErrorKind::Unsupported, "unknown function frobnicate()", 0),
         ("%nowhere.id", ErrorKind::Evaluation, "%nowhere is not defined", 0),
         ("item.linkId + 1", ErrorKind::Evaluation, "single value", 12),
@@ -107,4 +107,26 @@ fn hostile_expressions_stop() {
     let big = "(1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select((1|2|3|4|5|6|7|8|9|10).select($this))))))";
     let e = eval(big).expect_err("work budget");
     assert!(e.message.contains("too much work"), "{e}");
+}
+
+#[test]
+fn regular_expressions_in_one_linear_time_dialect() {
+    let cases: &[(&str, Json)] = &[
+        ("'02139'.matches('^[0-9]{5}$')", json!([true])),
+        ("'0213'.matches('^[0-9]{5}$')", json!([false])),
+        // matches() finds the pattern anywhere (as fhirpath.js); matchesFull() needs the whole string.
+        ("'abc123'.matches('[0-9]+')", json!([true])),
+        ("'abc123'.matchesFull('[0-9]+')", json!([false])),
+        ("'line1\nline2'.matches('1.line')", json!([true])),
+        ("item.where(linkId='given').answer.value.first().replaceMatches('(a)', '[$1]')", json!(["An[a]"])),
+        // Catastrophic for a backtracking engine; immediate here (no match: it ends in b).
+        ("'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab'.matches('(a+)+$')", json!([false])),
+        ("{}.matches('x')", json!([])),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(eval(expr).unwrap_or_else(|e| panic!("{expr}: {e}")), *want.as_array().unwrap(), "{expr}");
+    }
+    let e = eval("'x'.matches('(')").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Evaluation);
+    assert!(e.to_string().contains("not a valid regular expression"), "{e}");
 }
