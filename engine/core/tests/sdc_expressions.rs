@@ -195,3 +195,14 @@ fn mbs715_age_sections_follow_the_age_given_in_the_form() {
     }
     assert!(s.expression_errors().is_empty(), "{:?}", &s.expression_errors()[..s.expression_errors().len().min(5)]);
 }
+
+#[test]
+fn phq9_scored_with_the_sdc_weight_function() {
+    let form = Form::from_text(&corpus("lforms/R4/calc-weight/phq9-with-the-weight-function.json")).unwrap();
+    let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
+    let mut s = session(&vt);
+    s.answer_link_id("/44250-9", loinc_answer("LA6571-9")).unwrap();
+    s.answer_link_id("/44255-8", loinc_answer("LA6569-3")).unwrap();
+    assert_eq!(answers(&s, "/44261-6"), vec![Value::Decimal(4.0)], "3 + 1, by each option's ordinalValue");
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}

@@ -689,6 +689,38 @@ impl Cx<'_> {
                 let p = x.powf(y);
                 if p.is_nan() { vec![] } else { vec![Item::new(Value::Dec(p))] }
             }
+            "sum" => {
+                argc(0..=0)?;
+                if input.is_empty() {
+                    return Ok(vec![]);
+                }
+                if input.iter().all(|x| matches!(x.value, Value::Int(_))) {
+                    let mut total: i64 = 0;
+                    for x in input {
+                        if let Value::Int(i) = x.value {
+                            total = total.checked_add(i).ok_or_else(|| Error::eval(at, "sum() overflows"))?;
+                        }
+                    }
+                    vec![Item::new(Value::Int(total))]
+                } else {
+                    let mut total = 0.0;
+                    for x in input {
+                        total += x.as_number().ok_or_else(|| Error::eval(at, format!("sum() needs numbers, not {}", kind_name(x))))?;
+                    }
+                    vec![Item::new(Value::Dec(total))]
+                }
+            }
+            // SDC: the score of a coded answer: the coding's own itemWeight/ordinalValue, or the
+            // one on the answerOption with that code, found through %questionnaire by the linkId
+            // of the response item the answer is in (or directly on the answerOption).
+            "weight" | "ordinal" => {
+                argc(0..=0)?;
+                let questionnaire = self.env.get("questionnaire").and_then(|q| q.first()).and_then(|q| match &q.value {
+                    Value::Node(n) => Some(n.json()),
+                    _ => None,
+                });
+                input.iter().filter_map(|x| score_of(x, questionnaire)).map(|d| Item::new(Value::Dec(d))).collect()
+            }
             // Case-sensitive, single-line mode (`.` matches a newline), as the spec says; in
             // regex-lite's linear-time dialect. `matches` finds the pattern anywhere, as
             // fhirpath.js does; `matchesFull` (FHIRPath 2.1) needs all of the string.
@@ -858,4 +890,64 @@ fn arithmetic(op: Op, x: &Item, y: &Item, at: usize) -> Result<Coll, Error> {
         _ => return Err(Error::eval(at, format!("cannot apply this operator to {} and {}", kind_name(x), kind_name(y)))),
     };
     Ok(vec![Item::new(v)])
+}
+
+const WEIGHT_URLS: [&str; 3] = [
+    "http://hl7.org/fhir/StructureDefinition/itemWeight",
+    "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+    "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value",
+];
+
+/// The weight extension's number on an element, if it has one.
+fn weight_ext(el: &Json) -> Option<f64> {
+    el.get("extension")?.as_array()?.iter().find_map(|e| {
+        let url = e.get("url")?.as_str()?;
+        if !WEIGHT_URLS.contains(&url) {
+            return None;
+        }
+        e.get("valueDecimal").or_else(|| e.get("valueInteger")).and_then(Json::as_f64)
+    })
+}
+
+fn score_of(x: &Item, questionnaire: Option<&Json>) -> Option<f64> {
+    let Value::Node(node) = &x.value else { return None };
+    // An answer (`answer.weight()`) scores by its coding.
+    let coding = node.json().get("valueCoding").unwrap_or(node.json());
+    if let Some(w) = weight_ext(coding) {
+        return Some(w);
+    }
+    let ancestry = node.ancestry();
+    // Directly on an answerOption (a coding navigated to in the questionnaire).
+    if let Some(parent) = ancestry.len().checked_sub(2).map(|i| ancestry[i]) {
+        if parent.get("valueCoding").is_some() {
+            if let Some(w) = weight_ext(parent) {
+                return Some(w);
+            }
+        }
+    }
+    // An answer in a response: the nearest enclosing item's linkId, looked up in the form.
+    let link_id = ancestry.iter().rev().find_map(|j| j.get("linkId").and_then(Json::as_str))?;
+    let item = find_item(questionnaire?, link_id)?;
+    let code = coding.get("code").and_then(Json::as_str)?;
+    let system = coding.get("system").and_then(Json::as_str);
+    item.get("answerOption")?.as_array()?.iter().find_map(|o| {
+        let c = o.get("valueCoding")?;
+        let same_system = match (system, c.get("system").and_then(Json::as_str)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        (c.get("code").and_then(Json::as_str) == Some(code) && same_system).then(|| weight_ext(o).or_else(|| weight_ext(c)))?
+    })
+}
+
+/// The questionnaire item with this linkId, anywhere in the form (bounded by the form's size).
+fn find_item<'a>(node: &'a Json, link_id: &str) -> Option<&'a Json> {
+    let mut stack: Vec<&Json> = node.get("item").and_then(Json::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    while let Some(it) = stack.pop() {
+        if it.get("linkId").and_then(Json::as_str) == Some(link_id) {
+            return Some(it);
+        }
+        stack.extend(it.get("item").and_then(Json::as_array).into_iter().flatten());
+    }
+    None
 }

@@ -52,6 +52,19 @@ impl NodeRef {
         })
     }
 
+    /// The JSON of every place from the document down to this one (outermost first).
+    pub fn ancestry(&self) -> Vec<&Json> {
+        let mut out = vec![&*self.doc];
+        for s in self.path.iter() {
+            let last = out[out.len() - 1];
+            out.push(match s {
+                Step::Key(k) => last.get(k.as_str()).unwrap_or(&NULL),
+                Step::Index(i) => last.get(*i).unwrap_or(&NULL),
+            });
+        }
+        out
+    }
+
     fn child(&self, step: Step) -> NodeRef {
         let mut path = self.path.to_vec();
         path.push(step);
