@@ -100,15 +100,25 @@ fn run(case: &Case) -> bool {
 }
 
 /// Sections our SDC use depends on, with the pass count they must keep.
+/// Per file, what passes today (raise a floor when a file improves; never lower one to make a
+/// change pass). Total 509 of 798: string manipulation rose from 62 with regular expressions.
 const FLOORS: &[(&str, usize)] = &[
+    ("4.1_literals.json", 24),
     ("5.1_existence.json", 70),
+    ("5.2.3_repeat.json", 2),
     ("5.2_filtering_and_projection.json", 22),
     ("5.3_subsetting.json", 38),
     ("5.4_combining.json", 9),
-    ("5.6_string_manipulation.json", 62),
+    ("5.5_conversion.json", 11),
+    ("5.6_string_manipulation.json", 81),
+    ("5.7_math.json", 46),
+    ("5.8_tree_navigation.json", 3),
     ("6.2_comparision.json", 31),
+    ("6.3_types.json", 22),
     ("6.4_collections.json", 14),
     ("6.5_boolean_logic.json", 41),
+    ("6.6_math.json", 50),
+    ("gln-validation-expression.json", 1),
     ("simple.json", 44),
 ];
 
