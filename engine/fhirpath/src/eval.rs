@@ -689,6 +689,22 @@ impl Cx<'_> {
                 let p = x.powf(y);
                 if p.is_nan() { vec![] } else { vec![Item::new(Value::Dec(p))] }
             }
+            // A quantity from a number, a FHIR Quantity or text like `5 'kg'`, converted to
+            // `unit` when asked (the UCUM units forms use: mass, length, temperature); a unit it
+            // cannot convert gives empty, as the spec says.
+            "toQuantity" => {
+                argc(0..=1)?;
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                let Some((value, unit)) = quantity_of(x) else { return Ok(vec![]) };
+                let target = if args.is_empty() { None } else { str_arg(0)? };
+                match target {
+                    None => vec![Item::new(Value::Quantity { value, unit })],
+                    Some(to) => match crate::units::convert(value, &unit, &to) {
+                        Some(v) => vec![Item::new(Value::Quantity { value: v, unit: to })],
+                        None => vec![],
+                    },
+                }
+            }
             "sum" => {
                 argc(0..=0)?;
                 if input.is_empty() {
@@ -950,4 +966,34 @@ fn find_item<'a>(node: &'a Json, link_id: &str) -> Option<&'a Json> {
         stack.extend(it.get("item").and_then(Json::as_array).into_iter().flatten());
     }
     None
+}
+
+/// `(value, unit)` of what toQuantity() accepts.
+fn quantity_of(x: &Item) -> Option<(f64, String)> {
+    match &x.value {
+        Value::Int(i) => Some((*i as f64, "1".into())),
+        Value::Dec(d) => Some((*d, "1".into())),
+        Value::Bool(b) => Some((if *b { 1.0 } else { 0.0 }, "1".into())),
+        Value::Quantity { value, unit } => Some((*value, unit.clone())),
+        Value::Node(n) => {
+            let j = n.json();
+            let value = j.get("value")?.as_f64()?;
+            let unit = j.get("code").or_else(|| j.get("unit")).and_then(Json::as_str).unwrap_or("1");
+            Some((value, unit.to_owned()))
+        }
+        Value::Str(s) => {
+            let s = s.trim();
+            let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+            let value: f64 = s[..end].parse().ok()?;
+            let rest = s[end..].trim();
+            let unit = match rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                Some(u) => u.to_owned(),
+                None if rest.is_empty() => "1".to_owned(),
+                None if rest.chars().all(|c| c.is_ascii_alphabetic()) => rest.to_owned(),
+                None => return None,
+            };
+            Some((value, unit))
+        }
+        _ => None,
+    }
 }

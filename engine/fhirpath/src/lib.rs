@@ -21,6 +21,7 @@
 mod eval;
 mod lexer;
 mod parser;
+mod units;
 mod value;
 
 pub use eval::Env;

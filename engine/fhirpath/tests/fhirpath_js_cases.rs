@@ -101,7 +101,8 @@ fn run(case: &Case) -> bool {
 
 /// Sections our SDC use depends on, with the pass count they must keep.
 /// Per file, what passes today (raise a floor when a file improves; never lower one to make a
-/// change pass). Total 509 of 798: string manipulation rose from 62 with regular expressions.
+/// change pass). Total 513 of 798: string manipulation rose from 62 to 81 with regular
+/// expressions, 6.6 math from 50 to 54 with toQuantity().
 const FLOORS: &[(&str, usize)] = &[
     ("4.1_literals.json", 24),
     ("5.1_existence.json", 70),
@@ -117,7 +118,7 @@ const FLOORS: &[(&str, usize)] = &[
     ("6.3_types.json", 22),
     ("6.4_collections.json", 14),
     ("6.5_boolean_logic.json", 41),
-    ("6.6_math.json", 50),
+    ("6.6_math.json", 54),
     ("gln-validation-expression.json", 1),
     ("simple.json", 44),
 ];

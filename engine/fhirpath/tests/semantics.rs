@@ -130,3 +130,19 @@ fn regular_expressions_in_one_linear_time_dialect() {
     assert_eq!(e.kind, ErrorKind::Evaluation);
     assert!(e.to_string().contains("not a valid regular expression"), "{e}");
 }
+
+#[test]
+fn quantities_convert_between_the_units_forms_use() {
+    let cases: &[(&str, Json)] = &[
+        ("(5 'kg').toQuantity('[lb_av]').value.round(2)", json!([11.02])),
+        ("'180 cm'.toQuantity('m').value", json!([1.8])),
+        ("'70 \\'[in_i]\\''.toQuantity('cm').value.round(1)", json!([177.8])),
+        ("(100 '[degF]').toQuantity('Cel').value.round(2)", json!([37.78])),
+        ("(5 'kg').toQuantity('m')", json!([])),
+        ("12.toQuantity().value", json!([12])),
+        ("'abc'.toQuantity()", json!([])),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(eval(expr).unwrap_or_else(|e| panic!("{expr}: {e}")), *want.as_array().unwrap(), "{expr}");
+    }
+}
