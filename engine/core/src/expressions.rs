@@ -50,7 +50,9 @@ pub struct ExpressionBook {
     /// The Questionnaire, for `%questionnaire` (PHQ-9 reads its options' scores there), as a
     /// collection built once.
     pub questionnaire: std::rc::Rc<Vec<Item>>,
-    any: bool,
+    /// The form has an `enableWhenExpression` or a `calculatedExpression` (variables alone
+    /// change nothing on the page, so a form with only those never runs a pass).
+    drives: bool,
 }
 
 impl ExpressionBook {
@@ -63,19 +65,19 @@ impl ExpressionBook {
             let mut x = ItemExpressions { variables: variables(&it.extension, path, warnings), ..Default::default() };
             x.enable_when = single(&it.extension, sdc::ENABLE_WHEN_EXPRESSION, path, warnings);
             x.calculated = single(&it.extension, sdc::CALCULATED_EXPRESSION, path, warnings);
-            book.any |= !x.variables.is_empty() || x.enable_when.is_some() || x.calculated.is_some();
+            book.drives |= x.enable_when.is_some() || x.calculated.is_some();
             book.items.push(x);
         }
-        if book.any {
+        if book.drives {
             book.questionnaire = Env::collection_of(&tree_of(q));
         }
         book
     }
 
-    /// True if the form has an `enableWhenExpression` or a `calculatedExpression` (variables
-    /// alone change nothing on the page).
+    /// True if the form has an `enableWhenExpression` or a `calculatedExpression` (checked
+    /// after every answer, so decided once, at load).
     pub fn drives_the_form(&self) -> bool {
-        self.any && self.items.iter().any(|x| x.enable_when.is_some() || x.calculated.is_some())
+        self.drives
     }
 
     pub fn item(&self, id: ItemId) -> &ItemExpressions {
