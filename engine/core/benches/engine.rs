@@ -10,6 +10,9 @@
 //!   rows added and answered, and restored from an answers file; one answer on a 5,000-item
 //!   form with the changes it returns (what `createSession().answer()` costs)
 
+#[path = "support/big_chart.rs"]
+mod big_chart;
+
 use std::path::Path;
 use std::rc::Rc;
 
@@ -195,17 +198,6 @@ fn bench_bundle(c: &mut Criterion) {
     });
 }
 
-fn big_chart(n: usize) -> serde_json::Value {
-    let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03"}})];
-    for i in 0..n {
-        let day = (i * 7919) % 3650;
-        entries.push(json!({"resource": {"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-            "effectiveDateTime": format!("{}-{:02}-{:02}", 2015 + day / 365, 1 + (day % 365) / 31, 1 + day % 28),
-            "subject": {"reference": "Patient/p1"}, "valueQuantity": {"value": 120 + (i % 40), "unit": "mm[Hg]"}}}));
-    }
-    json!({"resourceType": "Bundle", "type": "collection", "entry": entries})
-}
 
 /// A repeating group of two questions.
 fn rows_form() -> Form {
@@ -219,7 +211,7 @@ fn rows_form() -> Form {
 fn bench_scale(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale");
     g.sample_size(10);
-    let chart_json = big_chart(100_000);
+    let chart_json = big_chart::big_chart(100_000);
     g.bench_function("chart with 100,000 observations read", |b| {
         b.iter(|| black_box(Chart::from_json(black_box(&chart_json)).unwrap().observations.len()))
     });

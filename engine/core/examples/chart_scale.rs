@@ -4,19 +4,13 @@
 use std::time::Instant;
 
 use intake_engine::chart::Chart;
-use serde_json::json;
+
+#[path = "../benches/support/big_chart.rs"]
+mod big_chart;
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03"}})];
-    for i in 0..n {
-        let day = (i * 7919) % 3650;
-        entries.push(json!({"resource": {"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-            "effectiveDateTime": format!("{}-{:02}-{:02}", 2015 + day / 365, 1 + (day % 365) / 31, 1 + day % 28),
-            "subject": {"reference": "Patient/p1"}, "valueQuantity": {"value": 120 + (i % 40), "unit": "mm[Hg]"}}}));
-    }
-    let text = serde_json::to_string(&json!({"resourceType": "Bundle", "type": "collection", "entry": entries})).unwrap_or_default();
+    let text = serde_json::to_string(&big_chart::big_chart(n)).unwrap_or_default();
     let (mut best_read, mut best_text, mut best_parse, mut best_drop) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     for _ in 0..7 {
         let t = Instant::now();
