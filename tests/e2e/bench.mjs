@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { launch, openPage, ROOT, serve } from './lib.mjs';
+import { corpus, enableWhenChain, launch, openPage, ROOT, savedRows, serve } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS || 7);
 const ONLY = process.env.BENCH_ONLY;
@@ -107,14 +107,7 @@ for (const [vt, patient, toggle, appears] of ONLY ? [] : visits) {
 }
 
 // ---- large forms -----------------------------------------------------------------------------
-const corpus = (p) => JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', p), 'utf8'));
-const chain = {
-  resourceType: 'Questionnaire', id: 'chain', status: 'active', title: '1,000-item enableWhen chain',
-  item: Array.from({ length: 1000 }, (_, i) => ({
-    linkId: `i${i}`, type: 'boolean', text: `Question ${i}`,
-    ...(i > 0 ? { enableWhen: [{ question: `i${i - 1}`, operator: '=', answerBoolean: true }] } : {}),
-  })),
-};
+const chain = enableWhenChain(1000);
 const allAnswered = { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'bench', page: 0,
   answers: Object.fromEntries(chain.item.map((it) => [it.linkId, true])) };
 const large = [
@@ -122,12 +115,7 @@ const large = [
   ['MBS 715 (808 items)', corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
   ['1,000-item chain', chain, null],
   ['1,000-item chain, all answered', chain, allAnswered],
-  ['500 repeating-group rows, resumed', {
-    resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
-    item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
-      { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }],
-  }, { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
-    answers: { row: Array.from({ length: 500 }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }],
+  ['500 repeating-group rows, resumed', ...savedRows(500)],
 ].filter(([name]) => !ONLY || name.includes(ONLY));
 console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, saved] of large) {

@@ -104,3 +104,25 @@ export async function submittedBundle(page) {
 export function resources(bundle, type) {
   return bundle.entry.map((e) => e.resource).filter((r) => r.resourceType === type);
 }
+
+// ---- large-form fixtures shared by bench.mjs and profile.mjs ----------------------------------
+
+/** A Questionnaire from the shared corpus. */
+export const corpus = (p) => JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', p), 'utf8'));
+
+/** `n` yes/no questions, each shown only when the one before is answered yes. */
+export const enableWhenChain = (n) => ({
+  resourceType: 'Questionnaire', id: 'chain', status: 'active', title: `${n.toLocaleString('en')}-item enableWhen chain`,
+  item: Array.from({ length: n }, (_, i) => ({
+    linkId: `i${i}`, type: 'boolean', text: `Question ${i}`,
+    ...(i > 0 ? { enableWhen: [{ question: `i${i - 1}`, operator: '=', answerBoolean: true }] } : {}),
+  })),
+});
+
+/** A repeating group of medicines and an autosave snapshot holding `n` rows of it. */
+export const savedRows = (n) => [{
+  resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
+  item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
+    { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }],
+}, { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
+  answers: { row: Array.from({ length: n }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }];

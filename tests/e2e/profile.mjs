@@ -4,22 +4,15 @@
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
 // web/dist whose wasm is the same build run through wasm-bindgen only, names kept.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, openPage, ROOT, serve } from './lib.mjs';
+import { corpus, enableWhenChain, launch, openPage, ROOT, savedRows, serve } from './lib.mjs';
 
 const which = process.argv[2] || 'rows';
-const corpus = (p) => JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', p), 'utf8'));
 const cases = {
-  rows: [{ resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
-    item: [{ linkId: 'row', type: 'group', repeats: true, text: 'Medicine', item: [
-      { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }] },
-  { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
-    answers: { row: Array.from({ length: 500 }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }],
-  chain: [{ resourceType: 'Questionnaire', id: 'chain', status: 'active', title: 'chain',
-    item: Array.from({ length: 1000 }, (_, i) => ({ linkId: `i${i}`, type: 'boolean', text: `Question ${i}`,
-      ...(i > 0 ? { enableWhen: [{ question: `i${i - 1}`, operator: '=', answerBoolean: true }] } : {}) })) }, null],
+  rows: savedRows(500),
+  chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
 };
 const [q, saved] = cases[which];
