@@ -6,6 +6,7 @@ use std::cell::Cell;
 use serde_json::Value as Json;
 
 use crate::parser::{Expr, Kind, Node, Op};
+use crate::temporal::Moment;
 use crate::value::{compare, equal, equivalent, is_calendar_unit, number, round_noise, type_from_suffix, Item, Value};
 use crate::Error;
 
@@ -99,7 +100,7 @@ impl Env {
 impl Expr {
     /// Evaluate against `input` (the focus, `$this`).
     pub fn evaluate(&self, input: &[Item], env: &Env) -> Result<Vec<Item>, Error> {
-        let cx = Cx { env, steps: Cell::new(0), depth: Cell::new(0), index: None };
+        let cx = Cx { env, steps: Cell::new(0), depth: Cell::new(0), index: None, total: None };
         cx.eval(&self.root, input)
     }
 
@@ -128,6 +129,8 @@ struct Cx<'a> {
     steps: Cell<u64>,
     depth: Cell<usize>,
     index: Option<i64>,
+    /// `$total` inside `aggregate()`.
+    total: Option<std::rc::Rc<Coll>>,
 }
 
 fn bool_item(b: bool) -> Coll {
@@ -150,7 +153,7 @@ impl Cx<'_> {
 
     /// A child context for a lambda argument evaluated on one item.
     fn with_index(&self, index: i64) -> Cx<'_> {
-        Cx { env: self.env, steps: Cell::new(self.steps.get()), depth: Cell::new(self.depth.get()), index: Some(index) }
+        Cx { env: self.env, steps: Cell::new(self.steps.get()), depth: Cell::new(self.depth.get()), index: Some(index), total: self.total.clone() }
     }
 
     fn eval(&self, node: &Node, focus: &[Item]) -> Result<Coll, Error> {
@@ -184,13 +187,20 @@ impl Cx<'_> {
             }
             Kind::Env(name) => match self.env.get(name) {
                 Some(v) => v.clone(),
+                // The spec's own names for value sets and extensions.
+                None if name.starts_with("vs-") => vec![Item::new(Value::Str(format!("http://hl7.org/fhir/ValueSet/{}", &name[3..])))],
+                None if name.starts_with("ext-") => {
+                    vec![Item::new(Value::Str(format!("http://hl7.org/fhir/StructureDefinition/{}", &name[4..])))]
+                }
                 None => return Err(Error::eval(at, format!("%{name} is not defined"))),
             },
             Kind::Special(s) => match s.as_str() {
                 "this" => focus.to_vec(),
                 "index" => self.index.map(|i| vec![Item::new(Value::Int(i))]).unwrap_or_default(),
-                // `$total` belongs to aggregate(), which is not supported.
-                "total" => return Err(Error::unsupported(at, "$total (aggregate() is not supported)")),
+                "total" => match &self.total {
+                    Some(t) => t.to_vec(),
+                    None => return Err(Error::eval(at, "$total is only defined inside aggregate()")),
+                },
                 other => return Err(Error::syntax(at, format!("unknown ${other}"))),
             },
             Kind::Index(target, index) => {
@@ -415,7 +425,13 @@ impl Cx<'_> {
                 bool_item(r.iter().all(|c| truth(c, at).ok().flatten() == Some(true)))
             }
             "allTrue" | "anyTrue" | "allFalse" | "anyFalse" => {
-                let bools: Vec<Option<bool>> = input.iter().map(|x| if let Value::Bool(b) = x.value { Some(b) } else { None }).collect();
+                let mut bools = Vec::with_capacity(input.len());
+                for x in input {
+                    match x.value {
+                        Value::Bool(b) => bools.push(Some(b)),
+                        _ => return Err(Error::eval(at, format!("{name}() needs booleans, not {}", kind_name(x)))),
+                    }
+                }
                 bool_item(match name {
                     "allTrue" => bools.iter().all(|b| *b == Some(true)),
                     "anyTrue" => bools.contains(&Some(true)),
@@ -521,6 +537,9 @@ impl Cx<'_> {
             "not" => opt_bool(truth(input, at)?.map(|b| !b)),
             "iif" => {
                 argc(2..=3)?;
+                if input.len() > 1 {
+                    return Err(Error::eval(at, "iif() on a collection of several items"));
+                }
                 // The criterion and the branches are evaluated with the input as $this; only the
                 // chosen branch is evaluated.
                 let c = truth(&self.eval(&args[0], input)?, args[0].at)?;
@@ -575,6 +594,8 @@ impl Cx<'_> {
                 Some(Value::Bool(b)) => bool_item(*b),
                 Some(Value::Int(1)) => bool_item(true),
                 Some(Value::Int(0)) => bool_item(false),
+                Some(Value::Dec(d)) if *d == 1.0 => bool_item(true),
+                Some(Value::Dec(d)) if *d == 0.0 => bool_item(false),
                 Some(Value::Str(s)) => match s.to_ascii_lowercase().as_str() {
                     "true" | "t" | "yes" | "y" | "1" | "1.0" => bool_item(true),
                     "false" | "f" | "no" | "n" | "0" | "0.0" => bool_item(false),
@@ -582,12 +603,28 @@ impl Cx<'_> {
                 },
                 _ => vec![],
             },
-            "toDate" | "toDateTime" | "toTime" => match single(input, at, name)?.and_then(|x| x.as_str().map(str::to_owned)) {
-                Some(s) if name == "toTime" && looks_like_time(&s) => vec![Item::new(Value::Time(s))],
-                Some(s) if name == "toDate" && looks_like_date(&s) => vec![Item::new(Value::Date(s.chars().take(10).collect()))],
-                Some(s) if name == "toDateTime" && looks_like_date(&s) => vec![Item::new(Value::DateTime(s))],
-                _ => vec![],
-            },
+            "toDate" | "toDateTime" | "toTime" => {
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                let Some(text) = x.as_str() else { return Ok(vec![]) };
+                let text = text.strip_prefix('@').unwrap_or(text);
+                match name {
+                    "toTime" => match Moment::parse_time(text.strip_prefix('T').unwrap_or(text)) {
+                        Some(m) => vec![Item::new(Value::Time(m.format()))],
+                        None => vec![],
+                    },
+                    _ => match Moment::parse_date(text) {
+                        Some(mut m) if name == "toDate" => {
+                            m.prec = m.prec.min(3);
+                            m.tz = None;
+                            vec![Item::new(Value::Date(m.format()))]
+                        }
+                        Some(m) => vec![Item::new(Value::DateTime(m.format()))],
+                        None => vec![],
+                    },
+                }
+            }
+            "convertsToTime" => bool_item(!self.call("toTime", input, outer, args, at)?.is_empty()),
+            "convertsToQuantity" => bool_item(single(input, at, name)?.and_then(quantity_of).is_some()),
             "convertsToString" => bool_item(single(input, at, name)?.and_then(to_string).is_some()),
             "convertsToInteger" => bool_item(!self.call("toInteger", input, outer, args, at)?.is_empty()),
             "convertsToDecimal" => bool_item(!self.call("toDecimal", input, outer, args, at)?.is_empty()),
@@ -658,6 +695,9 @@ impl Cx<'_> {
             // Math
             "abs" | "ceiling" | "floor" | "truncate" | "round" | "sqrt" | "exp" | "ln" => {
                 let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                if let (Value::Quantity { value, unit }, "abs") = (&x.value, name) {
+                    return Ok(vec![Item::new(Value::Quantity { value: value.abs(), unit: unit.clone() })]);
+                }
                 if let (Value::Int(i), "abs" | "ceiling" | "floor" | "truncate" | "round") = (&x.value, name) {
                     return Ok(vec![Item::new(Value::Int(if name == "abs" { i.abs() } else { *i }))]);
                 }
@@ -750,12 +790,151 @@ impl Cx<'_> {
                     .map_err(|e| Error::eval(at, format!("{name}(): not a valid regular expression: {e}")))?;
                 if name == "replaceMatches" {
                     let Some(r) = str_arg(1)? else { return Ok(vec![]) };
+                    if p.is_empty() {
+                        return Ok(vec![Item::new(Value::Str(s))]);
+                    }
                     vec![Item::new(Value::Str(re.replace_all(&s, r.as_str()).into_owned()))]
                 } else {
                     bool_item(re.is_match(&s))
                 }
             }
-            "resolve" | "memberOf" | "conformsTo" | "htmlChecks" | "aggregate" | "getValue" => {
+            "log" => {
+                argc(1..=1)?;
+                let (Some(x), Some(b)) = (single(input, at, name)?.and_then(Item::as_number), single(&arg(0)?, at, name)?.and_then(Item::as_number))
+                else {
+                    return Ok(vec![]);
+                };
+                let r = x.ln() / b.ln();
+                if r.is_finite() { vec![Item::new(Value::Dec(round_noise(r)))] } else { vec![] }
+            }
+            "aggregate" => {
+                argc(1..=2)?;
+                let mut total: Coll = if args.len() == 2 { arg(1)? } else { vec![] };
+                for (i, item) in input.iter().enumerate() {
+                    let cx = Cx {
+                        env: self.env,
+                        steps: Cell::new(self.steps.get()),
+                        depth: Cell::new(self.depth.get()),
+                        index: Some(i as i64),
+                        total: Some(std::rc::Rc::new(total)),
+                    };
+                    let r = cx.eval(&args[0], std::slice::from_ref(item));
+                    self.steps.set(cx.steps.get());
+                    total = r?;
+                }
+                total
+            }
+            // FHIRPath 3 (in the R4 suite): order by each key, `-key` descending.
+            "sort" => {
+                let mut keyed: Vec<(Vec<Coll>, Item)> = Vec::with_capacity(input.len());
+                for (i, item) in input.iter().enumerate() {
+                    let cx = self.with_index(i as i64);
+                    let mut keys = Vec::with_capacity(args.len().max(1));
+                    if args.is_empty() {
+                        keys.push(vec![item.clone()]);
+                    }
+                    for a in args {
+                        let expr = match &a.kind {
+                            Kind::Neg(inner) => inner,
+                            _ => a,
+                        };
+                        keys.push(cx.eval(expr, std::slice::from_ref(item))?);
+                    }
+                    self.steps.set(cx.steps.get());
+                    keyed.push((keys, item.clone()));
+                }
+                let descending: Vec<bool> = args.iter().map(|a| matches!(a.kind, Kind::Neg(_))).collect();
+                keyed.sort_by(|(ka, _), (kb, _)| {
+                    for (i, (a, b)) in ka.iter().zip(kb).enumerate() {
+                        // An empty key sorts first either way.
+                        let o = match (a.first(), b.first()) {
+                            (None, None) => std::cmp::Ordering::Equal,
+                            (None, Some(_)) => return std::cmp::Ordering::Less,
+                            (Some(_), None) => return std::cmp::Ordering::Greater,
+                            (Some(x), Some(y)) => compare(x, y).unwrap_or(std::cmp::Ordering::Equal),
+                        };
+                        let o = if descending.get(i) == Some(&true) { o.reverse() } else { o };
+                        if o != std::cmp::Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    std::cmp::Ordering::Equal
+                });
+                keyed.into_iter().map(|(_, item)| item).collect()
+            }
+            "encode" | "decode" | "escape" | "unescape" => {
+                argc(1..=1)?;
+                let (Some(s), Some(how)) = (input_str()?, str_arg(0)?) else { return Ok(vec![]) };
+                let out = match (name, how.as_str()) {
+                    ("encode", "base64") => crate::text::base64_encode(s.as_bytes(), false),
+                    ("encode", "urlbase64") => crate::text::base64_encode(s.as_bytes(), true),
+                    ("encode", "hex") => s.bytes().map(|b| format!("{b:02x}")).collect(),
+                    ("decode", "base64" | "urlbase64" | "hex") => {
+                        let bytes = if how == "hex" { crate::text::hex_decode(&s) } else { crate::text::base64_decode(&s) };
+                        match bytes.and_then(|b| String::from_utf8(b).ok()) {
+                            Some(t) => t,
+                            None => return Ok(vec![]),
+                        }
+                    }
+                    ("escape", "html") => crate::text::escape_html(&s),
+                    ("unescape", "html") => crate::text::unescape_html(&s),
+                    ("escape", "json") => crate::text::escape_json(&s),
+                    ("unescape", "json") => crate::text::unescape_json(&s),
+                    _ => return Err(Error::eval(args[0].at, format!("{name}() does not know the format '{how}'"))),
+                };
+                vec![Item::new(Value::Str(out))]
+            }
+            "lowBoundary" | "highBoundary" => {
+                argc(0..=1)?;
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                let digits = if args.is_empty() { None } else { int_arg(0)? };
+                let high = name == "highBoundary";
+                let out = match &x.value {
+                    Value::Int(_) | Value::Dec(_) => x.as_number().and_then(|v| decimal_boundary(v, high, digits)).map(Value::Dec),
+                    Value::Quantity { value, unit } => {
+                        decimal_boundary(*value, high, digits).map(|v| Value::Quantity { value: v, unit: unit.clone() })
+                    }
+                    _ => match crate::value::moment(x).and_then(|m| m.boundary(high, digits)) {
+                        Some(m) if m.time_only => Some(Value::Time(m.format())),
+                        Some(m) if m.prec <= 3 => Some(Value::Date(m.format())),
+                        Some(m) => Some(Value::DateTime(m.format())),
+                        None => None,
+                    },
+                };
+                out.map(|v| vec![Item::new(v)]).unwrap_or_default()
+            }
+            "precision" => {
+                argc(0..=0)?;
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                let p = match &x.value {
+                    Value::Int(_) => Some(0),
+                    Value::Dec(d) => Some(crate::value::decimals(*d) as i64),
+                    _ => crate::value::moment(x).map(|m| m.digits()),
+                };
+                p.map(|p| vec![Item::new(Value::Int(p))]).unwrap_or_default()
+            }
+            "comparable" => {
+                argc(1..=1)?;
+                let (Some(a), Some(b)) = (single(input, at, name)?.and_then(crate::value::quantity), single(&arg(0)?, at, name)?.and_then(crate::value::quantity))
+                else {
+                    return Ok(vec![]);
+                };
+                bool_item(crate::value::quantity_in(&a, &b.1).is_some())
+            }
+            "type" => {
+                argc(0..=0)?;
+                input.iter().map(type_info).collect()
+            }
+            "conformsTo" => {
+                argc(1..=1)?;
+                let Some(url) = str_arg(0)? else { return Ok(vec![]) };
+                let Some(ty) = url.strip_prefix("http://hl7.org/fhir/StructureDefinition/") else {
+                    return Err(Error::eval(at, format!("conformsTo(): '{url}' is not a profile this evaluator knows")));
+                };
+                let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
+                bool_item(x.type_name().as_deref() == Some(ty))
+            }
+            "resolve" | "memberOf" | "htmlChecks" | "getValue" => {
                 return Err(Error::unsupported(at, format!("{name}()")));
             }
             other => return Err(Error::unsupported(at, format!("unknown function {other}()"))),
@@ -835,16 +1014,6 @@ fn to_string(x: &Item) -> Option<String> {
     })
 }
 
-fn looks_like_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 4 && b[..4].iter().all(u8::is_ascii_digit) && (b.len() == 4 || b[4] == b'-')
-}
-
-fn looks_like_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 2 && b[..2].iter().all(u8::is_ascii_digit)
-}
-
 fn kind_name(x: &Item) -> &'static str {
     match x.value {
         Value::Bool(_) => "a boolean",
@@ -890,7 +1059,10 @@ fn arithmetic(op: Op, x: &Item, y: &Item, at: usize) -> Result<Coll, Error> {
                 _ => Dec(round_noise(a % b)),
             }
         }
-        (Quantity { value: a, unit: u }, Quantity { value: b, unit: w }, Op::Add | Op::Sub) if u == w => {
+        (Quantity { value: a, unit: u }, Quantity { value: b, unit: w }, Op::Add | Op::Sub) => {
+            let Some(b) = crate::value::quantity_in(&(*b, w.clone()), u) else {
+                return Err(Error::eval(at, format!("cannot add or subtract '{w}' and '{u}'")));
+            };
             Quantity { value: if op == Op::Add { a + b } else { a - b }, unit: u.clone() }
         }
         (Quantity { value: a, unit: u }, Int(_) | Dec(_), Op::Mul | Op::Div) => {
@@ -900,8 +1072,16 @@ fn arithmetic(op: Op, x: &Item, y: &Item, at: usize) -> Result<Coll, Error> {
             }
             Quantity { value: if op == Op::Mul { a * b } else { a / b }, unit: u.clone() }
         }
-        (Date(_) | DateTime(_), Quantity { .. }, Op::Add | Op::Sub) => {
-            return Err(Error::unsupported(at, "date arithmetic with durations"));
+        (Date(_) | DateTime(_) | Time(_), Quantity { value, unit }, Op::Add | Op::Sub) => {
+            let amount = if op == Op::Add { *value } else { -*value };
+            let Some(m) = crate::value::moment(x).and_then(|m| m.plus(amount, unit)) else {
+                return Err(Error::eval(at, format!("cannot add '{unit}' to a date or time: use a calendar duration (days, months, years)")));
+            };
+            match &x.value {
+                Date(_) => Date(m.format()),
+                DateTime(_) => DateTime(m.format()),
+                _ => Time(m.format()),
+            }
         }
         _ => return Err(Error::eval(at, format!("cannot apply this operator to {} and {}", kind_name(x), kind_name(y)))),
     };
@@ -989,11 +1169,51 @@ fn quantity_of(x: &Item) -> Option<(f64, String)> {
             let unit = match rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
                 Some(u) => u.to_owned(),
                 None if rest.is_empty() => "1".to_owned(),
-                None if rest.chars().all(|c| c.is_ascii_alphabetic()) => rest.to_owned(),
+                None if is_calendar_unit(rest) => rest.to_owned(),
                 None => return None,
             };
             Some((value, unit))
         }
         _ => None,
     }
+}
+
+/// `lowBoundary`/`highBoundary` of a decimal given to `decimals(v)` places: half a unit of the
+/// last place either way, at `digits` places (8 by default; 0 to 28).
+fn decimal_boundary(v: f64, high: bool, digits: Option<i64>) -> Option<f64> {
+    let digits = digits.unwrap_or(8);
+    if !(0..=28).contains(&digits) {
+        return None;
+    }
+    let half = 0.5 * 10f64.powi(-(crate::value::decimals(v) as i32));
+    let edge = if high { v + half } else { v - half };
+    let f = 10f64.powi(digits as i32);
+    let scaled = round_noise(edge * f);
+    Some(round_noise(if high { scaled.ceil() } else { scaled.floor() } / f))
+}
+
+/// `type()`: the namespace and name of an item's type, as a small element.
+fn type_info(x: &Item) -> Item {
+    let (ns, name) = match (&x.ty, &x.value) {
+        (Some(t), _) => ("FHIR", t.clone()),
+        (None, Value::Node(n)) => match n.json().get("resourceType").and_then(Json::as_str) {
+            Some(r) => ("FHIR", r.to_owned()),
+            None => ("FHIR", "Element".to_owned()),
+        },
+        (None, v) => (
+            "System",
+            match v {
+                Value::Bool(_) => "Boolean",
+                Value::Int(_) => "Integer",
+                Value::Dec(_) => "Decimal",
+                Value::Str(_) => "String",
+                Value::Date(_) => "Date",
+                Value::DateTime(_) => "DateTime",
+                Value::Time(_) => "Time",
+                _ => "Quantity",
+            }
+            .to_owned(),
+        ),
+    };
+    Item::new(Value::Node(crate::NodeRef::new(serde_json::json!({ "namespace": ns, "name": name }))))
 }

@@ -53,6 +53,9 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
             while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
                 i += 1;
             }
+            if i + 1 >= chars.len() {
+                return Err(Error::syntax(start, "a /* comment is not closed"));
+            }
             i += 2;
             continue;
         }
@@ -89,11 +92,21 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
             }
         } else if c == '@' {
             i += 1;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '-' | ':' | '.' | '+')) {
+            // A '.' belongs to the literal only before a digit (milliseconds): `@2015.is(Date)`
+            // is a call on the date.
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric()
+                    || matches!(chars[i], '-' | ':' | '+')
+                    || (chars[i] == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
                 i += 1;
             }
             let text: String = chars[start + 1..i].iter().collect();
             if let Some(t) = text.strip_prefix('T') {
+                // A time of day has no zone in FHIRPath.
+                if t.contains(['Z', '+', '-']) {
+                    return Err(Error::syntax(start, "a time literal cannot have a time zone"));
+                }
                 Tok::Time(t.to_owned())
             } else if text.contains('T') {
                 Tok::DateTime(text.trim_end_matches('T').to_owned())

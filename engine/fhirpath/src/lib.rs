@@ -21,6 +21,8 @@
 mod eval;
 mod lexer;
 mod parser;
+mod temporal;
+mod text;
 mod units;
 mod value;
 

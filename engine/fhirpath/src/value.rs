@@ -3,6 +3,8 @@
 
 use std::cmp::Ordering;
 
+use crate::temporal::Moment;
+
 use serde_json::Value as Json;
 
 /// One value.
@@ -252,37 +254,81 @@ pub(crate) fn round_noise(d: f64) -> f64 {
     if (scaled - d).abs() < 1e-9 { scaled } else { d }
 }
 
-/// Precision of a date/time string: how many components it has.
-fn precision(s: &str) -> usize {
-    s.split(['-', 'T', ':', '.']).count()
+/// The date, date-time or time an item holds (text compared with a date is read as one).
+pub(crate) fn moment(x: &Item) -> Option<Moment> {
+    match &x.value {
+        Value::Date(s) | Value::DateTime(s) | Value::Str(s) => Moment::parse_date(s),
+        Value::Time(s) => Moment::parse_time(s),
+        _ => None,
+    }
 }
 
-/// `=`: `None` where FHIRPath says the result is empty (dates of different precision).
+/// Value and unit of a System Quantity, or of a FHIR Quantity element (`valueQuantity`).
+pub(crate) fn quantity(x: &Item) -> Option<(f64, String)> {
+    match &x.value {
+        Value::Quantity { value, unit } => Some((*value, unit.clone())),
+        Value::Node(n) if matches!(x.ty.as_deref(), Some("Quantity" | "Age" | "Duration" | "Distance" | "Count" | "SimpleQuantity" | "MoneyQuantity")) => {
+            let j = n.json();
+            let v = j.get("value")?.as_f64()?;
+            let u = j.get("code").or_else(|| j.get("unit")).and_then(Json::as_str).unwrap_or("1");
+            Some((v, u.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// `q` expressed in `unit`: calendar durations (`week`, `days`) convert to their UCUM
+/// definite twins (`wk`, `d`) except years and months, which are not definite durations
+/// (`1 year = 1 'a'` is unknown); other units convert through the UCUM table.
+pub(crate) fn quantity_in(q: &(f64, String), unit: &str) -> Option<f64> {
+    let norm = |u: &str| -> String {
+        match crate::temporal::calendar_unit(u) {
+            Some("year") if u != "a" => "year".into(),
+            Some("month") if u != "mo" => "month".into(),
+            Some("week") => "wk".into(),
+            Some("day") => "d".into(),
+            Some("hour") => "h".into(),
+            Some("minute") => "min".into(),
+            Some("second") => "s".into(),
+            Some("millisecond") => "ms".into(),
+            _ => u.to_owned(),
+        }
+    };
+    let (from, to) = (norm(&q.1), norm(unit));
+    if from == to {
+        return Some(q.0);
+    }
+    match (from.as_str(), to.as_str()) {
+        ("year", "month") => Some(q.0 * 12.0),
+        ("month", "year") => Some(q.0 / 12.0),
+        ("year" | "month", _) | (_, "year" | "month") => None,
+        _ => crate::units::convert(q.0, &from, &to),
+    }
+}
+
+pub(crate) fn quantity_cmp(a: &(f64, String), b: &(f64, String)) -> Option<Ordering> {
+    round_noise(quantity_in(a, &b.1)?).partial_cmp(&round_noise(b.0))
+}
+
+/// `=`: `None` where FHIRPath says the result is empty (dates of different precision,
+/// quantities that cannot be compared).
 pub(crate) fn equal(a: &Item, b: &Item) -> Option<bool> {
     use Value::*;
     Some(match (&a.value, &b.value) {
         (Int(_) | Dec(_), Int(_) | Dec(_)) => round_noise(a.as_number()?) == round_noise(b.as_number()?),
-        (Date(x) | DateTime(x), Date(y) | DateTime(y)) | (Time(x), Time(y)) => {
-            let (x, y) = (strip_utc(x), strip_utc(y));
-            if precision(&x) != precision(&y) {
-                if x.starts_with(y.as_str()) || y.starts_with(x.as_str()) {
-                    return None;
-                }
-                return Some(false);
+        (Date(_) | DateTime(_) | Time(_), Date(_) | DateTime(_) | Time(_)) | (Str(_), Date(_) | DateTime(_)) | (Date(_) | DateTime(_), Str(_)) => {
+            match (moment(a), moment(b)) {
+                (Some(x), Some(y)) => x.compare(&y)? == Ordering::Equal,
+                _ => a.as_str() == b.as_str(),
             }
-            x == y
         }
-        (Str(x), Date(y) | DateTime(y) | Time(y)) | (Date(y) | DateTime(y) | Time(y), Str(x)) => x == y,
+        (Str(x), Time(y)) | (Time(y), Str(x)) => x == y,
         (Str(x), Str(y)) => x == y,
         (Bool(x), Bool(y)) => x == y,
-        (Quantity { value: v1, unit: u1 }, Quantity { value: v2, unit: u2 }) => u1 == u2 && v1 == v2,
+        _ if quantity(a).is_some() && quantity(b).is_some() => quantity_cmp(&quantity(a)?, &quantity(b)?)? == Ordering::Equal,
         (Node(x), Node(y)) => x == y,
         _ => false,
     })
-}
-
-fn strip_utc(s: &str) -> String {
-    s.strip_suffix('Z').map(|x| format!("{x}+00:00")).unwrap_or_else(|| s.to_owned()).replace("+00:00", "")
 }
 
 /// `~`: strings ignore case and surrounding/internal whitespace runs; dates of different
@@ -297,8 +343,22 @@ pub(crate) fn equivalent(a: &Item, b: &Item) -> bool {
             let f = 10f64.powi(places);
             (x * f).round() == (y * f).round()
         }
-        (Node(x), Node(y)) => x == y,
-        _ => equal(a, b).unwrap_or(false),
+        (Date(_) | DateTime(_) | Time(_), Date(_) | DateTime(_) | Time(_)) => match (moment(a), moment(b)) {
+            (Some(x), Some(y)) => x.prec.min(6) == y.prec.min(6) && x.compare(&y) == Some(Ordering::Equal),
+            _ => false,
+        },
+        _ => match (quantity(a), quantity(b)) {
+            // At the precision of the less precise value (`4 'g' ~ 4040 'mg'`).
+            (Some(x), Some(y)) => {
+                let Some(y_in_x) = quantity_in(&y, &x.1) else { return false };
+                let f = 10f64.powi(decimals(x.0).min(decimals(y.0)) as i32);
+                (x.0 * f).round() == (y_in_x * f).round()
+            }
+            _ => match (&a.value, &b.value) {
+                (Node(x), Node(y)) => x == y,
+                _ => equal(a, b).unwrap_or(false),
+            },
+        },
     }
 }
 
@@ -306,7 +366,7 @@ fn norm(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
-fn decimals(x: f64) -> usize {
+pub(crate) fn decimals(x: f64) -> usize {
     let s = format!("{}", round_noise(x));
     s.split_once('.').map(|(_, f)| f.len()).unwrap_or(0)
 }
@@ -317,19 +377,9 @@ pub(crate) fn compare(a: &Item, b: &Item) -> Option<Ordering> {
     match (&a.value, &b.value) {
         (Int(_) | Dec(_), Int(_) | Dec(_)) => a.as_number()?.partial_cmp(&b.as_number()?),
         (Str(x), Str(y)) => Some(x.cmp(y)),
-        (Date(x) | DateTime(x) | Str(x), Date(y) | DateTime(y)) | (Date(x) | DateTime(x), Str(y)) | (Time(x), Time(y)) => {
-            let (x, y) = (strip_utc(x), strip_utc(y));
-            if precision(&x) != precision(&y) {
-                // Comparable only where the shorter one decides.
-                let n = x.len().min(y.len());
-                return match x[..n].cmp(&y[..n]) {
-                    Ordering::Equal => None,
-                    o => Some(o),
-                };
-            }
-            Some(x.cmp(&y))
+        (Date(_) | DateTime(_) | Str(_), Date(_) | DateTime(_)) | (Date(_) | DateTime(_), Str(_)) | (Time(_), Time(_)) => {
+            moment(a)?.compare(&moment(b)?)
         }
-        (Quantity { value: v1, unit: u1 }, Quantity { value: v2, unit: u2 }) if u1 == u2 => v1.partial_cmp(v2),
-        _ => None,
+        _ => quantity_cmp(&quantity(a)?, &quantity(b)?),
     }
 }

@@ -101,24 +101,27 @@ fn run(case: &Case) -> bool {
 
 /// Sections our SDC use depends on, with the pass count they must keep.
 /// Per file, what passes today (raise a floor when a file improves; never lower one to make a
-/// change pass). Total 513 of 798: string manipulation rose from 62 to 81 with regular
-/// expressions, 6.6 math from 50 to 54 with toQuantity().
+/// change pass). Total 513 of 798 at first: string manipulation rose from 62 to 81 with regular
+/// expressions, 6.6 math from 50 to 54 with toQuantity(); 537 after calendar arithmetic, zone-aware
+/// date comparison, UCUM-converting quantity comparison and the FHIRPath 2/3 functions the HL7
+/// suite tests (sort, aggregate, boundaries, encode/escape).
 const FLOORS: &[(&str, usize)] = &[
-    ("4.1_literals.json", 24),
+    ("4.1_literals.json", 25),
     ("5.1_existence.json", 70),
     ("5.2.3_repeat.json", 2),
     ("5.2_filtering_and_projection.json", 22),
     ("5.3_subsetting.json", 38),
     ("5.4_combining.json", 9),
     ("5.5_conversion.json", 11),
-    ("5.6_string_manipulation.json", 81),
-    ("5.7_math.json", 46),
+    ("5.6_string_manipulation.json", 97),
+    ("5.7_math.json", 50),
     ("5.8_tree_navigation.json", 3),
     ("6.2_comparision.json", 31),
     ("6.3_types.json", 22),
+    ("6.4_collection.json", 0),
     ("6.4_collections.json", 14),
     ("6.5_boolean_logic.json", 41),
-    ("6.6_math.json", 54),
+    ("6.6_math.json", 57),
     ("gln-validation-expression.json", 1),
     ("simple.json", 44),
 ];

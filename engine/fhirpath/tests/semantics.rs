@@ -135,7 +135,11 @@ fn regular_expressions_in_one_linear_time_dialect() {
 fn quantities_convert_between_the_units_forms_use() {
     let cases: &[(&str, Json)] = &[
         ("(5 'kg').toQuantity('[lb_av]').value.round(2)", json!([11.02])),
-        ("'180 cm'.toQuantity('m').value", json!([1.8])),
+        ("'180 \\'cm\\''.toQuantity('m').value", json!([1.8])),
+        // A UCUM unit in text must be quoted; only calendar words go bare (the spec and
+        // fhirpath.js agree).
+        ("'180 cm'.toQuantity()", json!([])),
+        ("'3 days'.toQuantity() = 3 'd'", json!([true])),
         ("'70 \\'[in_i]\\''.toQuantity('cm').value.round(1)", json!([177.8])),
         ("(100 '[degF]').toQuantity('Cel').value.round(2)", json!([37.78])),
         ("(5 'kg').toQuantity('m')", json!([])),
