@@ -117,7 +117,7 @@ impl Expr {
 }
 
 /// A JSON value as a collection (arrays flatten; `null` is nothing).
-pub(crate) fn flatten(json: &Json, ty: Option<String>) -> Coll {
+pub(crate) fn flatten(json: &Json, ty: Option<crate::value::TypeName>) -> Coll {
     match json {
         Json::Array(a) => a.iter().filter_map(|j| Item::from_json(j, ty.clone())).collect(),
         j => Item::from_json(j, ty).into_iter().collect(),
@@ -223,6 +223,7 @@ impl Cx<'_> {
                 }
             }
             Kind::Is(inner, ty) => {
+                known_type(ty, at)?;
                 let v = self.eval(inner, focus)?;
                 match single(&v, at, "'is'")? {
                     None => vec![],
@@ -230,8 +231,9 @@ impl Cx<'_> {
                 }
             }
             Kind::As(inner, ty) => {
+                known_type(ty, at)?;
                 let v = self.eval(inner, focus)?;
-                v.into_iter().filter(|x| x.is_type(ty)).collect()
+                single(&v, at, "'as'")?.filter(|x| x.is_type(ty)).cloned().into_iter().collect()
             }
             Kind::Binary(op, l, r) => self.binary(*op, l, r, focus, at)?,
             Kind::Call(target, name, args) => {
@@ -256,7 +258,9 @@ impl Cx<'_> {
                     if first && node.json().get("resourceType").and_then(Json::as_str) == Some(name) {
                         out.push(item.clone());
                     } else if node.json().get(name).is_some() {
-                        out.extend(node.member(name, None));
+                        let parent = item.ty.as_deref().or_else(|| node.json().get("resourceType").and_then(Json::as_str));
+                        let ty = parent.and_then(|p| crate::model::element_type(p, name)).map(crate::value::TypeName::Borrowed);
+                        out.extend(node.member(name, ty));
                     } else {
                         for (k, _) in obj {
                             if let Some(suffix) = k.strip_prefix(name)
@@ -392,7 +396,10 @@ impl Cx<'_> {
         let type_arg = |i: usize| -> Result<String, Error> {
             match &args[i].kind {
                 Kind::Ident(n) => Ok(n.clone()),
-                Kind::Member(_, n) => Ok(n.clone()),
+                Kind::Member(ns, n) => match &ns.kind {
+                    Kind::Ident(ns) => Ok(format!("{ns}.{n}")),
+                    _ => Ok(n.clone()),
+                },
                 _ => Err(Error::eval(args[i].at, format!("{name}() needs a type name"))),
             }
         };
@@ -480,13 +487,16 @@ impl Cx<'_> {
             "ofType" => {
                 argc(1..=1)?;
                 let t = type_arg(0)?;
+                known_type(&t, args[0].at)?;
                 input.iter().filter(|x| x.is_type(&t)).cloned().collect()
             }
             "is" | "as" => {
                 argc(1..=1)?;
                 let t = type_arg(0)?;
+                known_type(&t, args[0].at)?;
                 if name == "as" {
-                    input.iter().filter(|x| x.is_type(&t)).cloned().collect()
+                    // fhirpath.js and the HL7 suite agree: `as` needs at most one item.
+                    single(input, at, name)?.filter(|x| x.is_type(&t)).cloned().into_iter().collect()
                 } else {
                     match single(input, at, name)? {
                         None => vec![],
@@ -1014,6 +1024,17 @@ fn to_string(x: &Item) -> Option<String> {
     })
 }
 
+/// A type name must name a type: FHIR's primitives are lower case and known, so `string1` is an
+/// error rather than a silent empty. Capitalised names (resources, datatypes, System types)
+/// are not checked: the model here does not list every resource.
+fn known_type(name: &str, at: usize) -> Result<(), Error> {
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    if bare.starts_with(|c: char| c.is_ascii_lowercase()) && !crate::value::is_primitive(bare) && bare != "xhtml" {
+        return Err(Error::eval(at, format!("'{name}' is not a type")));
+    }
+    Ok(())
+}
+
 fn kind_name(x: &Item) -> &'static str {
     match x.value {
         Value::Bool(_) => "a boolean",
@@ -1195,7 +1216,8 @@ fn decimal_boundary(v: f64, high: bool, digits: Option<i64>) -> Option<f64> {
 /// `type()`: the namespace and name of an item's type, as a small element.
 fn type_info(x: &Item) -> Item {
     let (ns, name) = match (&x.ty, &x.value) {
-        (Some(t), _) => ("FHIR", t.clone()),
+        (Some(t), _) if t.contains('.') => ("FHIR", "BackboneElement".to_owned()),
+        (Some(t), _) => ("FHIR", t.to_string()),
         (None, Value::Node(n)) => match n.json().get("resourceType").and_then(Json::as_str) {
             Some(r) => ("FHIR", r.to_owned()),
             None => ("FHIR", "Element".to_owned()),

@@ -206,7 +206,8 @@ impl Parser {
         Ok(lhs)
     }
 
-    /// `Coding`, `FHIR.Coding`, `System.String`: the last part names the type.
+    /// `Coding`, `FHIR.Coding`, `System.String`: kept qualified, since `System.Boolean` and
+    /// FHIR's `boolean` are different types.
     fn type_name(&mut self) -> Result<String, Error> {
         let mut name = match self.next() {
             Tok::Ident(n) => n,
@@ -215,7 +216,8 @@ impl Parser {
         while self.peek() == &Tok::Sym(".") && matches!(self.peek2(), Tok::Ident(_)) {
             self.next();
             if let Tok::Ident(n) = self.next() {
-                name = n;
+                name.push('.');
+                name.push_str(&n);
             }
         }
         Ok(name)

@@ -75,7 +75,7 @@ impl NodeRef {
 
     /// The items of member `key` (each element of an array), typed `ty` when known, sharing
     /// this document.
-    pub(crate) fn member(&self, key: &str, ty: Option<String>) -> Vec<Item> {
+    pub(crate) fn member(&self, key: &str, ty: Option<TypeName>) -> Vec<Item> {
         let Some(v) = self.json().get(key) else { return Vec::new() };
         match v {
             Json::Array(a) => {
@@ -94,18 +94,22 @@ impl PartialEq for NodeRef {
 }
 
 /// An item for `json`, found at the place `at` makes (called only for objects).
-fn item_at(json: &Json, ty: Option<String>, at: impl FnOnce() -> NodeRef) -> Option<Item> {
+fn item_at(json: &Json, ty: Option<TypeName>, at: impl FnOnce() -> NodeRef) -> Option<Item> {
     match json {
         Json::Object(_) => Some(Item { value: Value::Node(at()), ty }),
         other => Item::from_json(other, ty),
     }
 }
 
+/// A FHIR type name: most come from the model's table (`&'static`), so typing an element costs
+/// no allocation on the hot path of a form's expressions.
+pub type TypeName = std::borrow::Cow<'static, str>;
+
 /// A value with its FHIR type name when known (`Coding`, `string`, `dateTime`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub value: Value,
-    pub ty: Option<String>,
+    pub ty: Option<TypeName>,
 }
 
 const PRIMITIVES: [&str; 20] = [
@@ -113,13 +117,19 @@ const PRIMITIVES: [&str; 20] = [
     "base64Binary", "date", "dateTime", "instant", "time", "positiveInt", "unsignedInt", "integer64",
 ];
 
+pub(crate) fn is_primitive(name: &str) -> bool {
+    PRIMITIVES.contains(&name)
+}
+
 /// `Coding` for a complex type suffix, `dateTime` for a primitive one (`valueDateTime`).
-pub(crate) fn type_from_suffix(suffix: &str) -> String {
-    let mut lower = suffix.to_owned();
-    if let Some(first) = lower.get_mut(0..1) {
-        first.make_ascii_lowercase();
+pub(crate) fn type_from_suffix(suffix: &str) -> TypeName {
+    if let Some(p) = PRIMITIVES.iter().find(|p| p.len() == suffix.len() && suffix.get(1..) == Some(&p[1..]) && p.as_bytes()[0] == suffix.as_bytes()[0].to_ascii_lowercase()) {
+        return TypeName::Borrowed(p);
     }
-    if PRIMITIVES.contains(&lower.as_str()) { lower } else { suffix.to_owned() }
+    if let Some(t) = crate::model::DATATYPES.iter().find(|t| **t == suffix) {
+        return TypeName::Borrowed(t);
+    }
+    TypeName::Owned(suffix.to_owned())
 }
 
 impl Item {
@@ -128,7 +138,7 @@ impl Item {
     }
 
     /// A JSON value as an item, typed by `ty` when the caller knows the FHIR type.
-    pub fn from_json(json: &Json, ty: Option<String>) -> Option<Item> {
+    pub fn from_json(json: &Json, ty: Option<TypeName>) -> Option<Item> {
         let value = match json {
             Json::Null => return None,
             Json::Bool(b) => Value::Bool(*b),
@@ -172,7 +182,7 @@ impl Item {
     /// The type name for `is`/`ofType`: the FHIR type when known, else the system type.
     pub fn type_name(&self) -> Option<String> {
         if let Some(t) = &self.ty {
-            return Some(t.clone());
+            return Some(t.to_string());
         }
         Some(
             match &self.value {
@@ -190,14 +200,17 @@ impl Item {
         )
     }
 
-    /// `is(name)`: FHIR types match exactly; the capitalised System types (`String`, `Integer`,
-    /// `DateTime`, ...) match every FHIR primitive they contain.
+    /// `is(name)`. A FHIR-typed value (the model or a choice suffix says `code`, `Coding`)
+    /// matches its FHIR type and the types it specialises (`Age` is a `Quantity`), not the
+    /// System types: FHIR's `boolean` is not `System.Boolean`. A value without a FHIR type
+    /// (a literal, or JSON the model does not describe) matches its System type, and the FHIR
+    /// primitive of the same name, since its FHIR type is unknown.
     pub fn is_type(&self, name: &str) -> bool {
-        let Some(t) = self.type_name() else { return false };
-        if t == name || (t.eq_ignore_ascii_case(name) && PRIMITIVES.iter().any(|p| p.eq_ignore_ascii_case(name))) {
-            return true;
-        }
-        match name {
+        let (namespace, bare) = match name.split_once('.') {
+            Some((ns @ ("FHIR" | "System"), rest)) => (Some(ns), rest),
+            _ => (None, name),
+        };
+        let system = || match bare {
             "String" => matches!(self.value, Value::Str(_)),
             "Integer" => matches!(self.value, Value::Int(_)),
             "Decimal" => matches!(self.value, Value::Dec(_)),
@@ -205,9 +218,30 @@ impl Item {
             "Date" => matches!(self.value, Value::Date(_)),
             "DateTime" => matches!(self.value, Value::DateTime(_)),
             "Time" => matches!(self.value, Value::Time(_)),
-            // A FHIR resource is a Resource / DomainResource.
-            "Resource" | "DomainResource" => matches!(&self.value, Value::Node(j) if j.json().get("resourceType").is_some()),
+            "Quantity" => matches!(self.value, Value::Quantity { .. }),
             _ => false,
+        };
+        if let Some(t) = &self.ty {
+            if namespace == Some("System") {
+                return false;
+            }
+            return t == bare
+                || (bare == "Quantity" && matches!(t.as_ref(), "Age" | "Duration" | "Distance" | "Count" | "SimpleQuantity" | "MoneyQuantity"))
+                || (bare == "BackboneElement" && t.contains('.'))
+                || (bare == "Element" && !t.starts_with(|c: char| c.is_ascii_lowercase()) && !crate::model::is_resource(t));
+        }
+        if let Value::Node(j) = &self.value {
+            let rt = j.json().get("resourceType").and_then(Json::as_str);
+            return namespace != Some("System")
+                && match rt {
+                    Some(rt) => rt == bare || matches!(bare, "Resource" | "DomainResource") && (bare == "Resource" || !matches!(rt, "Bundle" | "Parameters" | "Binary")),
+                    None => false,
+                };
+        }
+        match namespace {
+            Some("System") => system(),
+            Some(_) => PRIMITIVES.contains(&bare) && self.type_name().is_some_and(|t| t == bare),
+            None => system() || (PRIMITIVES.contains(&bare) && self.type_name().is_some_and(|t| t == bare)),
         }
     }
 
@@ -318,6 +352,8 @@ pub(crate) fn equal(a: &Item, b: &Item) -> Option<bool> {
         (Int(_) | Dec(_), Int(_) | Dec(_)) => round_noise(a.as_number()?) == round_noise(b.as_number()?),
         (Date(_) | DateTime(_) | Time(_), Date(_) | DateTime(_) | Time(_)) | (Str(_), Date(_) | DateTime(_)) | (Date(_) | DateTime(_), Str(_)) => {
             match (moment(a), moment(b)) {
+                // A date is never a time of day.
+                (Some(x), Some(y)) if x.time_only != y.time_only => false,
                 (Some(x), Some(y)) => x.compare(&y)? == Ordering::Equal,
                 _ => a.as_str() == b.as_str(),
             }

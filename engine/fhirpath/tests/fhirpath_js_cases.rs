@@ -104,12 +104,15 @@ fn run(case: &Case) -> bool {
 /// change pass). Total 513 of 798 at first: string manipulation rose from 62 to 81 with regular
 /// expressions, 6.6 math from 50 to 54 with toQuantity(); 537 after calendar arithmetic, zone-aware
 /// date comparison, UCUM-converting quantity comparison and the FHIRPath 2/3 functions the HL7
-/// suite tests (sort, aggregate, boundaries, encode/escape).
+/// suite tests (sort, aggregate, boundaries, encode/escape); 542 with R4 element types.
 const FLOORS: &[(&str, usize)] = &[
     ("4.1_literals.json", 25),
     ("5.1_existence.json", 70),
     ("5.2.3_repeat.json", 2),
-    ("5.2_filtering_and_projection.json", 22),
+    // 22 before the R4 element types: `given.ofType(System.String)` now finds nothing, as the
+    // spec and the HL7 suite say (FHIR `string` is not `System.String`); fhirpath.js's own
+    // case expects otherwise. Written down in engine/fhirpath/CONFORMANCE.md.
+    ("5.2_filtering_and_projection.json", 21),
     ("5.3_subsetting.json", 38),
     ("5.4_combining.json", 9),
     ("5.5_conversion.json", 11),
@@ -117,13 +120,14 @@ const FLOORS: &[(&str, usize)] = &[
     ("5.7_math.json", 50),
     ("5.8_tree_navigation.json", 3),
     ("6.2_comparision.json", 31),
-    ("6.3_types.json", 22),
+    ("6.3_types.json", 29),
     ("6.4_collection.json", 0),
     ("6.4_collections.json", 14),
     ("6.5_boolean_logic.json", 41),
     ("6.6_math.json", 57),
     ("gln-validation-expression.json", 1),
-    ("simple.json", 44),
+    // 44 before, for the same `ofType(System.String)` case (CONFORMANCE.md).
+    ("simple.json", 43),
 ];
 
 #[test]
