@@ -17,7 +17,7 @@
 
 use intake_fhir::json::{tree_of, Json};
 use intake_fhir::{Extension, Questionnaire, QuestionnaireItem};
-use intake_fhirpath::{Env, Expr, Item};
+use intake_fhirpath::{Env, Expr, Item, NodeRef, Value};
 
 use crate::questionnaire::{FormWarning, ItemId};
 use crate::sdc;
@@ -133,14 +133,14 @@ fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarn
 
 /// The environment every expression of a pass starts from (shared collections: one copy of
 /// the response per pass, none of the questionnaire).
-pub(crate) fn base_env(resource: &Json, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &Json, now: &str) -> Env {
+pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &std::rc::Rc<Vec<Item>>, now: &str) -> Env {
     let mut env = Env::new().with_now(now);
-    let response = Env::collection_of(resource);
+    let response = response.clone();
     env.set_shared("resource", response.clone());
     env.set_shared("rootResource", response.clone());
     env.set_shared("context", response);
     env.set_shared("questionnaire", questionnaire.clone());
-    env.set_json("patient", patient);
+    env.set_shared("patient", patient.clone());
     env
 }
 
@@ -174,29 +174,39 @@ impl crate::session::Session {
         let vt = self.vt.clone();
         let book = &vt.form.expressions;
         let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
-        let patient = tree_of(&self.facts.chart.patient);
-        let env = base_env(&qr, &book.questionnaire, &patient, &self.facts.now.to_string());
-        let response: Vec<Item> = Item::from_json(&qr, None).into_iter().collect();
+        let patient = match &self.patient_collection {
+            Some(p) => p.clone(),
+            None => {
+                let p = Env::collection_of(&tree_of(&self.facts.chart.patient));
+                self.patient_collection = Some(p.clone());
+                p
+            }
+        };
+        // One copy of the response, shared by `%resource` and every item's `%context`.
+        let doc = NodeRef::new(qr);
+        let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc.clone()))]);
+        let env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
+        let response: &[Item] = &shared;
         let mut errors = Vec::new();
         let mut root = env;
-        bind(&book.root_variables, &response, &mut root, &mut errors);
+        bind(&book.root_variables, response, &mut root, &mut errors);
         // Each item's response item (its context), found under its parent's, in form order.
-        let mut contexts: Vec<Option<&Json>> = vec![None; book.items.len()];
+        let mut contexts: Vec<Option<NodeRef>> = vec![None; book.items.len()];
         // Item variables are seen by the item and everything under it.
         let mut envs: Vec<Option<Env>> = vec![None; book.items.len()];
         for (i, x) in book.items.iter().enumerate() {
             let id = ItemId(i as u32);
             let def = vt.form.item(id);
-            let parent_json = match def.parent {
-                Some(p) => contexts[p.index()],
-                None => Some(&qr),
+            let parent = match def.parent {
+                Some(p) => contexts[p.index()].as_ref(),
+                None => Some(&doc),
             };
-            contexts[i] = parent_json.and_then(|p| child_item(p, &def.link_id));
+            contexts[i] = parent.and_then(|p| child_item(p, &def.link_id));
             if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() {
                 envs[i] = def.parent.and_then(|p| envs[p.index()].clone());
                 continue;
             }
-            let context: Vec<Item> = contexts[i].and_then(|c| Item::from_json(c, None)).into_iter().collect();
+            let context: Vec<Item> = contexts[i].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
             let mut own = def.parent.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
             own.set("context", context.clone());
             bind(&x.variables, &context, &mut own, &mut errors);
@@ -247,12 +257,16 @@ impl crate::session::Session {
 
 /// The response item for `link_id` directly under `parent` (in its `item`, or under one of its
 /// answers, where a question's children go).
-fn child_item<'a>(parent: &'a Json, link_id: &str) -> Option<&'a Json> {
-    let is = |j: &&Json| j.get("linkId").and_then(Json::as_str) == Some(link_id);
-    let direct = parent.get("item").and_then(Json::as_array).and_then(|a| a.iter().find(is));
-    direct.or_else(|| {
-        let answers = parent.get("answer").and_then(Json::as_array)?;
-        answers.iter().filter_map(|a| a.get("item").and_then(Json::as_array)).flatten().find(is)
+fn child_item(parent: &NodeRef, link_id: &str) -> Option<NodeRef> {
+    let is = |j: &Json| j.get("linkId").and_then(Json::as_str) == Some(link_id);
+    let json = parent.json();
+    if let Some(i) = json.get("item").and_then(Json::as_array).and_then(|a| a.iter().position(is)) {
+        return Some(parent.key("item").index(i));
+    }
+    let answers = json.get("answer").and_then(Json::as_array)?;
+    answers.iter().enumerate().find_map(|(a, answer)| {
+        let i = answer.get("item").and_then(Json::as_array)?.iter().position(is)?;
+        Some(parent.key("answer").index(a).key("item").index(i))
     })
 }
 

@@ -244,6 +244,9 @@ pub struct Session {
     pub(crate) calc_edited: Vec<bool>,
     /// Expressions that failed in the last pass: (JSON path, message).
     pub(crate) expr_errors: Vec<(String, String)>,
+    /// `%patient` as a shared collection, built at the first expression pass: one binding for
+    /// the whole session, so sub-expressions that read only `%patient` are computed once.
+    pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
 }
 
 impl fmt::Debug for Session {
@@ -289,6 +292,7 @@ impl Session {
             expr_dirty: true,
             calc_edited: vec![false; n_items],
             expr_errors: Vec::new(),
+            patient_collection: None,
             vt,
         };
         let roots: Vec<ItemId> = s.vt.form.roots.clone();

@@ -85,6 +85,18 @@ impl Env {
         std::rc::Rc::new(flatten(value, None))
     }
 
+    /// The shared collection bound to `name`.
+    pub(crate) fn get_shared(&self, name: &str) -> Option<std::rc::Rc<Coll>> {
+        let mut at = self.vars.as_deref();
+        while let Some(b) = at {
+            if b.name == name {
+                return Some(b.value.clone());
+            }
+            at = b.next.as_deref();
+        }
+        None
+    }
+
     pub fn get(&self, name: &str) -> Option<&Vec<Item>> {
         let mut at = self.vars.as_deref();
         while let Some(b) = at {
@@ -163,9 +175,30 @@ impl Cx<'_> {
             return Err(Error::eval(node.at, "the expression nests too deeply"));
         }
         self.depth.set(d);
-        let r = self.eval_inner(node, focus);
+        let r = match &node.memo {
+            Some(memo) => self.eval_remembered(node, memo, focus),
+            None => self.eval_inner(node, focus),
+        };
         self.depth.set(d - 1);
         r
+    }
+
+    /// A sub-expression that reads only variables: reuse its last result while they are the
+    /// same (see `memo`). An unbound variable is left to the evaluation to report.
+    fn eval_remembered(&self, node: &Node, memo: &crate::memo::Memo, focus: &[Item]) -> Result<Coll, Error> {
+        let mut keys = Vec::with_capacity(memo.vars.len());
+        for v in &memo.vars {
+            match self.env.get_shared(v) {
+                Some(c) => keys.push(c),
+                None => return self.eval_inner(node, focus),
+            }
+        }
+        if let Some(hit) = memo.get(&keys) {
+            return Ok(hit);
+        }
+        let out = self.eval_inner(node, focus)?;
+        memo.put(keys, &out);
+        Ok(out)
     }
 
     fn eval_inner(&self, node: &Node, focus: &[Item]) -> Result<Coll, Error> {
@@ -254,11 +287,12 @@ impl Cx<'_> {
         for item in items {
             match &item.value {
                 Value::Node(node) if node.json().is_object() => {
-                    let obj = node.json().as_object().into_iter().flatten();
-                    if first && node.json().get("resourceType").and_then(Json::as_str) == Some(name) {
+                    let json = node.json();
+                    let obj = json.as_object().into_iter().flatten();
+                    if first && json.get("resourceType").and_then(Json::as_str) == Some(name) {
                         out.push(item.clone());
-                    } else if node.json().get(name).is_some() {
-                        let parent = item.ty.as_deref().or_else(|| node.json().get("resourceType").and_then(Json::as_str));
+                    } else if json.get(name).is_some() {
+                        let parent = item.ty.as_deref().or_else(|| json.get("resourceType").and_then(Json::as_str));
                         let ty = parent.and_then(|p| crate::model::element_type(p, name)).map(crate::value::TypeName::Borrowed);
                         out.extend(node.member(name, ty));
                     } else {
@@ -459,6 +493,19 @@ impl Cx<'_> {
             // Filtering and projection
             "where" => {
                 argc(1..=1)?;
+                // `item.where(linkId = 'x')`, the commonest filter in forms, reads one member
+                // of each item: compare it in place rather than evaluate the lambda per item.
+                if let Kind::Binary(Op::Eq, l, r) = &args[0].kind
+                    && let (Kind::Ident(member), Kind::Str(want)) = (&l.kind, &r.kind)
+                    && member == "linkId"
+                {
+                    self.step(at, input.len() as u64)?;
+                    return Ok(input
+                        .iter()
+                        .filter(|x| matches!(&x.value, Value::Node(n) if n.json().get("linkId").and_then(Json::as_str) == Some(want.as_str())))
+                        .cloned()
+                        .collect());
+                }
                 let r = self.each(input, &args[0])?;
                 let mut out = Vec::new();
                 for (item, c) in input.iter().zip(r) {

@@ -23,6 +23,7 @@
 
 mod eval;
 mod lexer;
+mod memo;
 mod model;
 mod parser;
 mod temporal;

@@ -14,9 +14,12 @@ impl Expr {
     pub fn parse(text: &str) -> Result<Expr, Error> {
         let tokens = lex(text)?;
         let mut p = Parser { tokens, pos: 0, depth: 0 };
-        let root = p.expr(0)?;
+        let mut root = p.expr(0)?;
         match p.peek() {
-            Tok::Eof => Ok(Expr { root, text: text.to_owned() }),
+            Tok::Eof => {
+                crate::memo::place(&mut root);
+                Ok(Expr { root, text: text.to_owned() })
+            }
             t => Err(Error::syntax(p.at(), format!("unexpected {}", describe(t)))),
         }
     }
@@ -31,6 +34,9 @@ pub(crate) struct Node {
     pub kind: Kind,
     /// Character offset of the node's first token.
     pub at: usize,
+    /// Where this sub-expression reads only `%variables` (no focus, no clock), the last result
+    /// and the variables it was computed from (see `memo`).
+    pub memo: Option<Box<crate::memo::Memo>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,7 +196,7 @@ impl Parser {
                     self.next();
                     let ty = self.type_name()?;
                     let kind = if is { Kind::Is(Box::new(lhs), ty) } else { Kind::As(Box::new(lhs), ty) };
-                    lhs = Node { kind, at };
+                    lhs = Node { kind, at, memo: None };
                     continue;
                 }
             let Some((op, prec)) = self.binary_op() else { break };
@@ -201,7 +207,7 @@ impl Parser {
             let at = self.at();
             self.next();
             let rhs = self.expr(prec + 1)?;
-            lhs = Node { kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)), at };
+            lhs = Node { kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)), at, memo: None };
         }
         Ok(lhs)
     }
@@ -229,7 +235,7 @@ impl Parser {
             Tok::Sym("-") => {
                 self.next();
                 let inner = self.expr(11)?;
-                Ok(Node { kind: Kind::Neg(Box::new(inner)), at })
+                Ok(Node { kind: Kind::Neg(Box::new(inner)), at, memo: None })
             }
             Tok::Sym("+") => {
                 self.next();
@@ -252,9 +258,9 @@ impl Parser {
                     };
                     if self.peek() == &Tok::Sym("(") {
                         let args = self.args()?;
-                        node = Node { kind: Kind::Call(Some(Box::new(node)), name, args), at };
+                        node = Node { kind: Kind::Call(Some(Box::new(node)), name, args), at, memo: None };
                     } else {
-                        node = Node { kind: Kind::Member(Box::new(node), name), at };
+                        node = Node { kind: Kind::Member(Box::new(node), name), at, memo: None };
                     }
                 }
                 Tok::Sym("[") => {
@@ -262,7 +268,7 @@ impl Parser {
                     self.next();
                     let index = self.expr(0)?;
                     self.expect("]")?;
-                    node = Node { kind: Kind::Index(Box::new(node), Box::new(index)), at };
+                    node = Node { kind: Kind::Index(Box::new(node), Box::new(index)), at, memo: None };
                 }
                 _ => return Ok(node),
             }
@@ -318,7 +324,7 @@ impl Parser {
             }
             t => return Err(Error::syntax(at, format!("unexpected {}", describe(&t)))),
         };
-        Ok(Node { kind, at })
+        Ok(Node { kind, at, memo: None })
     }
 
     /// `5 'mg'` or `3 days`: a number followed by a unit is a Quantity.

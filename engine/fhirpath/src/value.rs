@@ -34,7 +34,8 @@ pub struct NodeRef {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Key(String),
+    /// A member name, shared: every child below copies its parent's way down.
+    Key(std::rc::Rc<str>),
     Index(usize),
 }
 
@@ -49,7 +50,7 @@ impl NodeRef {
     /// The JSON at this place.
     pub fn json(&self) -> &Json {
         self.path.iter().fold(&*self.doc, |j, s| match s {
-            Step::Key(k) => j.get(k.as_str()).unwrap_or(&NULL),
+            Step::Key(k) => j.get(&**k).unwrap_or(&NULL),
             Step::Index(i) => j.get(*i).unwrap_or(&NULL),
         })
     }
@@ -60,11 +61,21 @@ impl NodeRef {
         for s in self.path.iter() {
             let last = out[out.len() - 1];
             out.push(match s {
-                Step::Key(k) => last.get(k.as_str()).unwrap_or(&NULL),
+                Step::Key(k) => last.get(&**k).unwrap_or(&NULL),
                 Step::Index(i) => last.get(*i).unwrap_or(&NULL),
             });
         }
         out
+    }
+
+    /// The place of member `key` (which may be absent: its JSON is then `null`).
+    pub fn key(&self, key: &str) -> NodeRef {
+        self.child(Step::Key(key.into()))
+    }
+
+    /// The place of element `i` of this array.
+    pub fn index(&self, i: usize) -> NodeRef {
+        self.child(Step::Index(i))
     }
 
     fn child(&self, step: Step) -> NodeRef {
@@ -79,10 +90,10 @@ impl NodeRef {
         let Some(v) = self.json().get(key) else { return Vec::new() };
         match v {
             Json::Array(a) => {
-                let at = self.child(Step::Key(key.to_owned()));
+                let at = self.child(Step::Key(key.into()));
                 a.iter().enumerate().filter_map(|(i, j)| item_at(j, ty.clone(), || at.child(Step::Index(i)))).collect()
             }
-            j => item_at(j, ty, || self.child(Step::Key(key.to_owned()))).into_iter().collect(),
+            j => item_at(j, ty, || self.child(Step::Key(key.into()))).into_iter().collect(),
         }
     }
 }

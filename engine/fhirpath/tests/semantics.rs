@@ -150,3 +150,36 @@ fn quantities_convert_between_the_units_forms_use() {
         assert_eq!(eval(expr).unwrap_or_else(|e| panic!("{expr}: {e}")), *want.as_array().unwrap(), "{expr}");
     }
 }
+
+/// Sub-expressions that read only variables are remembered between evaluations (the form's
+/// expressions run again after every answer); what is remembered must follow the variables.
+#[test]
+fn remembered_results_follow_their_variables() {
+    use intake_fhirpath::{Item, Value};
+    let form = |v: i64| Env::collection_of(&json!({"item": [{"linkId": "a", "answer": [{"valueInteger": v}]}, {"linkId": "b"}]}));
+    let expr = Expr::parse("%q.item.where(linkId = 'a').answer.value + %x + iif(%x > 2, 100, 0)").unwrap();
+    let run = |env: &Env| expr.evaluate(&[], env).unwrap().iter().map(|i| i.to_json()).collect::<Vec<_>>();
+    let q1 = form(1);
+    let mut env = Env::new();
+    env.set_shared("q", q1.clone());
+    env.set("x", vec![Item::new(Value::Int(1))]);
+    assert_eq!(run(&env), vec![json!(2)]);
+    // The same collections: the same answer.
+    assert_eq!(run(&env), vec![json!(2)]);
+    // An equal value in a new collection, then a different one.
+    env.set("x", vec![Item::new(Value::Int(1))]);
+    assert_eq!(run(&env), vec![json!(2)]);
+    env.set("x", vec![Item::new(Value::Int(5))]);
+    assert_eq!(run(&env), vec![json!(106)]);
+    // Another document with the same shape but another answer.
+    env.set_shared("q", form(10));
+    assert_eq!(run(&env), vec![json!(115)]);
+    // Back to the first document.
+    env.set_shared("q", q1);
+    assert_eq!(run(&env), vec![json!(106)]);
+    // A focus-relative expression is never remembered across inputs.
+    let rel = Expr::parse("item.where(linkId = 'a').answer.value").unwrap();
+    let a = rel.evaluate_json(&json!({"item": [{"linkId": "a", "answer": [{"valueInteger": 3}]}]}), &Env::new()).unwrap();
+    let b = rel.evaluate_json(&json!({"item": [{"linkId": "a", "answer": [{"valueInteger": 4}]}]}), &Env::new()).unwrap();
+    assert_eq!((a[0].to_json(), b[0].to_json()), (json!(3), json!(4)));
+}

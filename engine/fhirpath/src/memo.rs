@@ -1,0 +1,184 @@
+//! Remembered results of sub-expressions that read only `%variables`.
+//!
+//! Why: a form's expressions are evaluated again after every answer, and much of their work
+//! does not depend on the answer. PHQ-9's nine scores each look up the options in
+//! `%questionnaire.item.where(linkId = '/44250-9').answerOption`, and MBS 715's root variables
+//! read `%patient`. Such a sub-expression reads no focus (`$this`, a bare name) and no clock,
+//! so its result is a function of the variables it names. It is kept with those variables'
+//! collections and reused while they are the same.
+//!
+//! "The same" means the environment binds the very same shared collection (`Rc::ptr_eq`), or,
+//! for collections of plain values, equal ones: MBS 715 recomputes `%age` on every pass, and an
+//! equal age must not re-run 291 `%age <= 12` checks. A stored key holds its `Rc`, so its
+//! address cannot be reused by another collection while the memo remembers it. Collections are
+//! never mutated once bound, so a pointer match is a value match.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use crate::parser::{Kind, Node};
+use crate::value::{Item, Value};
+
+type Coll = Vec<Item>;
+
+pub(crate) struct Memo {
+    /// The variables the sub-expression reads, without the `%`.
+    pub vars: Vec<String>,
+    last: RefCell<Option<(Vec<Rc<Coll>>, Coll)>>,
+}
+
+impl Memo {
+    /// The remembered result, if it was computed from these collections.
+    pub fn get(&self, keys: &[Rc<Coll>]) -> Option<Coll> {
+        let last = self.last.borrow();
+        let (old, value) = last.as_ref()?;
+        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| value.clone())
+    }
+
+    pub fn put(&self, keys: Vec<Rc<Coll>>, value: &Coll) {
+        *self.last.borrow_mut() = Some((keys, value.clone()));
+    }
+}
+
+fn same(a: &Rc<Coll>, b: &Rc<Coll>) -> bool {
+    Rc::ptr_eq(a, b) || (a.len() == b.len() && a.len() <= 8 && a.iter().zip(b.iter()).all(|(x, y)| plain(x) && plain(y) && x == y))
+}
+
+/// A value compared cheaply (not an element of a document).
+fn plain(x: &Item) -> bool {
+    !matches!(x.value, Value::Node(_))
+}
+
+impl Clone for Memo {
+    /// A copy of an expression starts with nothing remembered.
+    fn clone(&self) -> Memo {
+        Memo { vars: self.vars.clone(), last: RefCell::new(None) }
+    }
+}
+
+impl PartialEq for Memo {
+    /// What is remembered is not part of what an expression is.
+    fn eq(&self, other: &Memo) -> bool {
+        self.vars == other.vars
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Memo({:?})", self.vars)
+    }
+}
+
+/// What a sub-expression reads.
+#[derive(Default)]
+struct Reads {
+    vars: BTreeSet<String>,
+    /// The focus it is evaluated on (`name`, `$this`, a call without a target).
+    focus: bool,
+    /// `now()`, `today()`, `timeOfDay()`.
+    clock: bool,
+}
+
+impl Reads {
+    fn pure(&self) -> bool {
+        !self.focus && !self.clock
+    }
+    fn add(&mut self, other: Reads) {
+        self.vars.extend(other.vars);
+        self.focus |= other.focus;
+        self.clock |= other.clock;
+    }
+}
+
+/// Mark the sub-expressions of `root` worth remembering: the largest ones that read only
+/// variables and do some work (navigation, a call, an operator; not a lone `%name`). Inside a
+/// remembered node, a part that reads fewer variables is remembered too: PHQ-9's score reads
+/// `%resource` (new after every answer) around a lookup in `%questionnaire` (never new).
+pub(crate) fn place(root: &mut Node) {
+    place_at(root, None);
+}
+
+fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
+    let reads = analyze(node);
+    let worth = matches!(node.kind, Kind::Member(..) | Kind::Call(..) | Kind::Index(..) | Kind::Binary(..));
+    let here = reads.pure() && !reads.vars.is_empty() && worth && covered != Some(&reads.vars);
+    if here {
+        node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), last: RefCell::new(None) }));
+    }
+    let covered = if here { Some(&reads.vars) } else { covered };
+    match &mut node.kind {
+        Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => place_at(t, covered),
+        Kind::Index(a, b) | Kind::Binary(_, a, b) => {
+            place_at(a, covered);
+            place_at(b, covered);
+        }
+        Kind::Call(target, _, args) => {
+            if let Some(t) = target {
+                place_at(t, covered);
+            }
+            for a in args {
+                place_at(a, covered);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What `node` reads.
+fn analyze(node: &Node) -> Reads {
+    let mut out = Reads::default();
+    match &node.kind {
+        Kind::Empty | Kind::Bool(_) | Kind::Str(_) | Kind::Int(_) | Kind::Dec(_) | Kind::Date(_) | Kind::DateTime(_) | Kind::Time(_) | Kind::Quantity(..) => {}
+        Kind::Ident(_) | Kind::Special(_) => out.focus = true,
+        Kind::Env(name) => {
+            out.vars.insert(name.clone());
+        }
+        Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => out.add(analyze(t)),
+        Kind::Index(a, b) | Kind::Binary(_, a, b) => {
+            out.add(analyze(a));
+            out.add(analyze(b));
+        }
+        Kind::Call(target, name, args) => {
+            // `iif(...)` without a target evaluates its arguments on the focus: it reads the
+            // focus exactly when they do (below, as plain arguments).
+            let iif_on_focus = target.is_none() && name == "iif";
+            match target {
+                Some(t) => out.add(analyze(t)),
+                None if matches!(name.as_str(), "now" | "today" | "timeOfDay") => out.clock = true,
+                None if iif_on_focus => {}
+                None => out.focus = true,
+            }
+            if matches!(name.as_str(), "weight" | "ordinal") {
+                out.vars.insert("questionnaire".into());
+            }
+            for (i, a) in args.iter().enumerate() {
+                let r = analyze(a);
+                match if iif_on_focus { Arg::Plain } else { arg_kind(name, i) } {
+                    // Evaluated on the items of the input: its focus is theirs, not ours.
+                    Arg::Lambda => {
+                        out.vars.extend(r.vars);
+                        out.clock |= r.clock;
+                    }
+                    Arg::TypeName => {}
+                    Arg::Plain => out.add(r),
+                }
+            }
+        }
+    }
+    out
+}
+
+enum Arg {
+    Lambda,
+    TypeName,
+    Plain,
+}
+
+fn arg_kind(function: &str, index: usize) -> Arg {
+    match (function, index) {
+        ("where" | "select" | "exists" | "all" | "repeat" | "sort" | "iif", _) | ("aggregate", 0) => Arg::Lambda,
+        ("ofType" | "is" | "as", _) => Arg::TypeName,
+        _ => Arg::Plain,
+    }
+}
