@@ -64,7 +64,8 @@ impl Session {
             if dirty.is_empty() {
                 // Everything else settled: the form's FHIRPath expressions see the result, and
                 // what they change (a calculated answer, an item shown) flows through again.
-                if self.expr_dirty && self.vt.form.expressions.drives_the_form() {
+                let book = &self.vt.form.expressions;
+                if self.expr_dirty && (book.drives_the_form() || (book.has_initial() && !self.initial_done)) {
                     self.expr_dirty = false;
                     expression_passes += 1;
                     if expression_passes > MAX_EXPRESSION_PASSES {

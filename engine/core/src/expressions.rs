@@ -39,6 +39,9 @@ pub struct ItemExpressions {
     pub variables: Vec<Variable>,
     pub enable_when: Option<(Expr, String)>,
     pub calculated: Option<(Expr, String)>,
+    /// `initialExpression`: the item's starting answer, computed once when the session starts
+    /// (typically from `%patient`), for an item the chart prefill left empty.
+    pub initial: Option<(Expr, String)>,
 }
 
 /// Every FHIRPath expression of a form, parsed once when the form loads.
@@ -53,6 +56,8 @@ pub struct ExpressionBook {
     /// The form has an `enableWhenExpression` or a `calculatedExpression` (variables alone
     /// change nothing on the page, so a form with only those never runs a pass).
     drives: bool,
+    /// The form has an `initialExpression` (run once, in the first pass).
+    initial: bool,
 }
 
 impl ExpressionBook {
@@ -65,10 +70,13 @@ impl ExpressionBook {
             let mut x = ItemExpressions { variables: variables(&it.extension, path, warnings), ..Default::default() };
             x.enable_when = single(&it.extension, sdc::ENABLE_WHEN_EXPRESSION, path, warnings);
             x.calculated = single(&it.extension, sdc::CALCULATED_EXPRESSION, path, warnings);
+            x.initial = single(&it.extension, sdc::INITIAL_EXPRESSION, path, warnings);
             book.drives |= x.enable_when.is_some() || x.calculated.is_some();
+            book.initial |= x.initial.is_some();
             book.items.push(x);
         }
-        if book.drives {
+        check_names(&book, &launch_contexts(q, warnings), warnings);
+        if book.drives || book.initial {
             book.questionnaire = Env::collection_of(&tree_of(q));
         }
         book
@@ -78,6 +86,12 @@ impl ExpressionBook {
     /// after every answer, so decided once, at load).
     pub fn drives_the_form(&self) -> bool {
         self.drives
+    }
+
+    /// True if the form has an `initialExpression`: the first pass runs even if nothing else
+    /// drives the form.
+    pub fn has_initial(&self) -> bool {
+        self.initial
     }
 
     pub fn item(&self, id: ItemId) -> &ItemExpressions {
@@ -126,9 +140,70 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
 }
 
 fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarning>) -> Option<(Expr, String)> {
-    let what = if url == sdc::ENABLE_WHEN_EXPRESSION { "enableWhenExpression" } else { "calculatedExpression" };
+    let what = match url {
+        sdc::ENABLE_WHEN_EXPRESSION => "enableWhenExpression",
+        sdc::INITIAL_EXPRESSION => "initialExpression",
+        _ => "calculatedExpression",
+    };
     let (i, e) = exts.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(url))?;
     parse(i, e, path, what, warnings).and_then(|(_, expr, at)| Some((expr?, at)))
+}
+
+/// Launch contexts this engine supplies: the chart's Patient.
+const SUPPLIED_CONTEXTS: [&str; 1] = ["patient"];
+
+/// Names every expression may use without declaring them: the spec's, and ours.
+const BUILT_IN: [&str; 8] = ["resource", "rootResource", "context", "questionnaire", "qitem", "ucum", "sct", "loinc"];
+
+/// The Questionnaire's `launchContext` names. One this engine does not supply (`encounter`,
+/// `user`, a named resource) is a warning: expressions that use it see nothing.
+fn launch_contexts(q: &Questionnaire, warnings: &mut Vec<FormWarning>) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, e) in q.extension.iter().enumerate() {
+        if e.url.as_deref() != Some(sdc::LAUNCH_CONTEXT) {
+            continue;
+        }
+        let name = e.extension.iter().find(|x| x.url.as_deref() == Some("name")).and_then(|x| {
+            let v = x.value.as_ref()?;
+            v.as_coding().and_then(|c| c.code.clone()).or_else(|| v.as_str().map(str::to_owned))
+        });
+        let Some(name) = name else {
+            warnings.push(FormWarning { path: format!("Questionnaire.extension[{i}]"), message: "launchContext without a name; ignored".into() });
+            continue;
+        };
+        if !SUPPLIED_CONTEXTS.contains(&name.as_str()) {
+            warnings.push(FormWarning {
+                path: format!("Questionnaire.extension[{i}]"),
+                message: format!("launch context %{name} is not supplied (only %patient is, from the chart): expressions that use it see nothing"),
+            });
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// An expression that names a `%variable` nothing defines (not a variable of the form, not a
+/// launch context, not built in) is a warning at its first use: it would silently be empty.
+fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<FormWarning>) {
+    let mut known: std::collections::BTreeSet<&str> = BUILT_IN.iter().copied().chain(SUPPLIED_CONTEXTS).collect();
+    known.extend(launch.iter().map(String::as_str));
+    let all_vars = book.root_variables.iter().chain(book.items.iter().flat_map(|x| x.variables.iter()));
+    known.extend(all_vars.clone().map(|v| v.name.as_str()));
+    let exprs = all_vars
+        .filter_map(|v| Some((v.expr.as_ref()?, v.path.as_str())))
+        .chain(book.items.iter().flat_map(|x| [&x.enable_when, &x.calculated, &x.initial].into_iter().flatten().map(|(e, p)| (e, p.as_str()))));
+    let mut reported = std::collections::BTreeSet::new();
+    for (expr, path) in exprs {
+        for name in expr.variables() {
+            let spec_named = name.starts_with("vs-") || name.starts_with("ext-");
+            if !spec_named && !known.contains(name.as_str()) && reported.insert(name.clone()) {
+                warnings.push(FormWarning {
+                    path: format!("{path}.expression"),
+                    message: format!("%{name} is not defined here (not a variable of this form, a launch context or a built-in name); it is empty"),
+                });
+            }
+        }
+    }
 }
 
 /// The environment every expression of a pass starts from (shared collections: one copy of
@@ -202,7 +277,8 @@ impl crate::session::Session {
                 None => Some(&doc),
             };
             contexts[i] = parent.and_then(|p| child_item(p, &def.link_id));
-            if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() {
+            let initial = x.initial.as_ref().filter(|_| !self.initial_done);
+            if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() && initial.is_none() {
                 envs[i] = def.parent.and_then(|p| envs[p.index()].clone());
                 continue;
             }
@@ -228,6 +304,9 @@ impl crate::session::Session {
                     }
                 }
             }
+            if let Some((expr, path)) = initial {
+                self.set_initial(id, expr, path, input, env, &mut errors);
+            }
             if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[i]) {
                 let def = vt.form.item(id);
                 let values = match expr.evaluate(input, env) {
@@ -251,7 +330,46 @@ impl crate::session::Session {
             }
             envs[i] = Some(own);
         }
+        self.initial_done = true;
         self.expr_errors = errors;
+    }
+
+    /// An `initialExpression`'s result as the starting answer of every empty node of the item
+    /// (one value unless the item repeats). It counts as prefilled from the record: the patient
+    /// sees it and may change it, and only a change is written back.
+    fn set_initial(&mut self, id: ItemId, expr: &Expr, path: &str, input: &[Item], env: &Env, errors: &mut Vec<(String, String)>) {
+        let vt = self.vt.clone();
+        let def = vt.form.item(id);
+        let out = match expr.evaluate(input, env) {
+            Ok(out) => out,
+            Err(e) => {
+                errors.push((path.to_owned(), format!("initialExpression: {e}; the item starts empty")));
+                return;
+            }
+        };
+        let mut values: Vec<intake_fhir::Value> = out.iter().filter_map(|v| value_for(def, &v.to_json())).collect();
+        if values.len() < out.len() {
+            errors.push((path.to_owned(), format!("initialExpression: {} of {} values do not fit a {} item; left out", out.len() - values.len(), out.len(), def.item_type.code())));
+        }
+        if !def.repeats {
+            values.truncate(1);
+        }
+        if values.is_empty() {
+            return;
+        }
+        for k in 0..self.by_item[id.index()].len() {
+            let n = self.by_item[id.index()][k];
+            if !self.nodes[n.index()].answers.is_empty() {
+                continue;
+            }
+            self.nodes[n.index()].answers = values.clone();
+            self.nodes[n.index()].prefilled = Some(crate::session::Prefilled { source: format!("initialExpression at {path}"), values: values.clone() });
+            self.mark_changed(n);
+            self.enqueue(n);
+            if self.nodes[n.index()].state.enabled {
+                self.effective_answers_changed(n);
+            }
+        }
     }
 }
 

@@ -435,6 +435,9 @@ impl Form {
             });
         }
         let features = sdc::FeatureReport::of(&q);
+        for (path, message) in features.unsupported_warnings() {
+            b.warnings.push(FormWarning { path, message });
+        }
         let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
         let expressions = crate::expressions::ExpressionBook::compile(&q, &raw, &paths, &mut b.warnings);
         Ok(Form {

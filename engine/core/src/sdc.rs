@@ -35,6 +35,7 @@ pub const ENABLE_WHEN_EXPRESSION: &str =
 pub const CALCULATED_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
 pub const INITIAL_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub const LAUNCH_CONTEXT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-launchContext";
 pub const OPEN_LABEL: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-openLabel";
 pub const SHORT_TEXT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-shortText";
 
@@ -114,6 +115,10 @@ pub fn duration_days(v: &Value) -> Option<f64> {
 pub struct FeatureReport {
     pub item_count: usize,
     pub used: BTreeMap<&'static str, usize>,
+    /// Where each feature is first used (a JSON path), for warnings that say where.
+    pub first_at: BTreeMap<&'static str, String>,
+    /// Where the walk is (the path `bump` records).
+    at: String,
 }
 
 /// Features the engine reads and acts on.
@@ -151,11 +156,15 @@ const SUPPORTED: &[&str] = &[
     "variable",
     "enableWhenExpression",
     "calculatedExpression",
+    // Once, when the session starts, for items the chart prefill left empty.
+    "initialExpression",
+    // %patient from the chart; a context the engine does not supply is a warning of its own.
+    "launchContext",
 ];
 
 impl FeatureReport {
     pub fn of(q: &Questionnaire) -> FeatureReport {
-        let mut r = FeatureReport::default();
+        let mut r = FeatureReport { at: "Questionnaire".into(), ..Default::default() };
         for e in &q.extension {
             if let Some(url) = e.url.as_deref() {
                 r.note_ext(url, true);
@@ -164,15 +173,21 @@ impl FeatureReport {
         if q.contained.iter().any(|c| c.get("resourceType").and_then(|v| v.as_str()) == Some("ValueSet")) {
             r.bump("contained ValueSet");
         }
-        for it in &q.item {
+        for (i, it) in q.item.iter().enumerate() {
+            r.at = format!("Questionnaire.item[{i}]");
             r.walk(it);
         }
         r.used.remove("contained ValueSet");
+        r.first_at.remove("contained ValueSet");
+        r.at.clear();
         r
     }
 
     fn bump(&mut self, f: &'static str) {
         *self.used.entry(f).or_insert(0) += 1;
+        if !self.first_at.contains_key(f) {
+            self.first_at.insert(f, self.at.clone());
+        }
     }
 
     fn walk(&mut self, it: &QuestionnaireItem) {
@@ -224,9 +239,12 @@ impl FeatureReport {
                 self.note_ext(url, false);
             }
         }
-        for child in &it.item {
+        let here = self.at.clone();
+        for (i, child) in it.item.iter().enumerate() {
+            self.at = format!("{here}.item[{i}]");
             self.walk(child);
         }
+        self.at = here;
     }
 
     fn note_ext(&mut self, url: &str, _root: bool) {
@@ -280,5 +298,19 @@ impl FeatureReport {
     /// Features present that the engine does not act on yet.
     pub fn unsupported(&self) -> Vec<&'static str> {
         self.used.keys().copied().filter(|f| !SUPPORTED.contains(f) && *f != "why-asked").collect()
+    }
+
+    /// One warning per unsupported feature, at its first use, saying how many uses there are:
+    /// what `intake check` prints and the browser passes to the host's `onError` once.
+    pub fn unsupported_warnings(&self) -> Vec<(String, String)> {
+        self.unsupported()
+            .into_iter()
+            .map(|f| {
+                let n = self.used.get(f).copied().unwrap_or(0);
+                let at = self.first_at.get(f).cloned().unwrap_or_else(|| "Questionnaire".into());
+                let more = if n > 1 { format!(" (used {n} times; this is the first)") } else { String::new() };
+                (at, format!("{f} is not supported yet and is ignored: the form works without it{more}"))
+            })
+            .collect()
     }
 }

@@ -247,6 +247,8 @@ pub struct Session {
     /// `%patient` as a shared collection, built at the first expression pass: one binding for
     /// the whole session, so sub-expressions that read only `%patient` are computed once.
     pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
+    /// The `initialExpression`s have run (once, in the first expression pass).
+    pub(crate) initial_done: bool,
 }
 
 impl fmt::Debug for Session {
@@ -293,6 +295,7 @@ impl Session {
             calc_edited: vec![false; n_items],
             expr_errors: Vec::new(),
             patient_collection: None,
+            initial_done: false,
             vt,
         };
         let roots: Vec<ItemId> = s.vt.form.roots.clone();

@@ -206,3 +206,68 @@ fn phq9_scored_with_the_sdc_weight_function() {
     assert_eq!(answers(&s, "/44261-6"), vec![Value::Decimal(4.0)], "3 + 1, by each option's ordinalValue");
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
 }
+
+const INITIAL: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+
+#[test]
+fn initial_expressions_start_empty_items_from_the_chart_once() {
+    let q = questionnaire(json!([
+        {"linkId": "name", "type": "string", "text": "Name", "extension": [
+            ext(INITIAL, None, "%patient.name.where(use = 'official').select(given.first() & ' ' & family)")]},
+        {"linkId": "dob", "type": "date", "text": "Date of birth", "extension": [ext(INITIAL, None, "%patient.birthDate")]},
+        {"linkId": "age", "type": "integer", "text": "Age", "extension": [
+            ext(INITIAL, None, "today().toString().substring(0,4).toInteger() - %patient.birthDate.toString().substring(0,4).toInteger()")]},
+        {"linkId": "wrong", "type": "integer", "text": "Not a number", "extension": [ext(INITIAL, None, "%patient.gender")]},
+        {"linkId": "nothing", "type": "string", "text": "Encounter", "extension": [ext(INITIAL, None, "%encounter.id")]},
+    ]));
+    let f = Form::from_json(&q).unwrap();
+    assert!(
+        f.warnings.iter().any(|w| w.message.contains("%encounter is not defined") && w.path == "Questionnaire.item[4].extension[0].valueExpression.expression"),
+        "a name nothing defines is a located warning: {:?}",
+        f.warnings
+    );
+    let vt = visit_type(q, &[]);
+    assert!(!vt.warnings.iter().any(|w| w.message.contains("initialExpression is not supported")), "{:?}", vt.warnings);
+    let mut s = Session::new(vt.clone(), chart_of("2019-05-01", "male"), Default::default(), now(), "s1").unwrap();
+    assert_eq!(answers(&s, "name"), vec![Value::String("Pat Test".into())]);
+    assert_eq!(answers(&s, "dob"), vec![Value::Date(intake_engine::fhir::Date::parse("2019-05-01").unwrap())]);
+    assert_eq!(answers(&s, "age"), vec![Value::Integer(7)]);
+    assert_eq!(answers(&s, "wrong"), vec![], "a value that does not fit the item is left out");
+    assert!(s.expression_errors().iter().any(|(p, m)| p == "Questionnaire.item[3].extension[0].valueExpression" && m.contains("do not fit")), "{:?}", s.expression_errors());
+    // Prefilled: unchanged, it is not a change to write back; and it never runs again.
+    let age = s.form().find("age").unwrap();
+    let node = s.nodes_of(age)[0];
+    assert!(s.node(node).unwrap().prefilled.is_some());
+    s.answer_link_id("age", vec![]).unwrap();
+    s.answer_link_id("name", vec![Value::String("Patricia Test".into())]).unwrap();
+    assert_eq!(answers(&s, "age"), vec![], "a cleared initial value stays cleared");
+    assert_eq!(answers(&s, "name"), vec![Value::String("Patricia Test".into())]);
+}
+
+#[test]
+fn mbs715_starts_from_the_age_on_the_chart() {
+    let form = Form::from_text(&corpus(
+        "smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json",
+    ))
+    .unwrap();
+    let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
+    assert!(
+        !vt.warnings.iter().any(|w| w.message.contains("initialExpression is not supported") || w.message.contains("launchContext is not supported")),
+        "{:?}",
+        vt.warnings.iter().map(|w| &w.message).collect::<Vec<_>>()
+    );
+    let age_item = "e2a16e4d-2765-4b61-b286-82cfc6356b30";
+    for (birth, age) in [("2023-02-01", 3i64), ("1996-07-01", 30), ("1966-03-01", 60)] {
+        let s = Session::new(vt.clone(), chart_of(birth, "female"), Default::default(), now(), "s1").unwrap();
+        assert_eq!(answers(&s, age_item), vec![Value::Integer(age)], "the age item starts from the chart's birth date");
+        // The sections follow: an item shown only for ages 12 and under.
+        let child_only = s
+            .form()
+            .items
+            .iter()
+            .find(|d| s.form().expressions.item(d.id).enable_when.as_ref().is_some_and(|(e, _)| e.text() == "%age <= 12"))
+            .unwrap()
+            .id;
+        assert_eq!(s.expression_verdict(child_only), Some(age <= 12), "born {birth}");
+    }
+}

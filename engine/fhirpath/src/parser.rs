@@ -27,6 +27,33 @@ impl Expr {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// Every `%name` the expression reads (without the `%`), for checking a form's names
+    /// against its variables and launch contexts before it runs.
+    pub fn variables(&self) -> std::collections::BTreeSet<String> {
+        fn walk(n: &Node, out: &mut std::collections::BTreeSet<String>) {
+            match &n.kind {
+                Kind::Env(name) => {
+                    out.insert(name.clone());
+                }
+                Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => walk(t, out),
+                Kind::Index(a, b) | Kind::Binary(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Kind::Call(t, _, args) => {
+                    if let Some(t) = t {
+                        walk(t, out);
+                    }
+                    args.iter().for_each(|a| walk(a, out));
+                }
+                _ => {}
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(&self.root, &mut out);
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
