@@ -181,7 +181,7 @@ impl Session {
         if self.vt.gated[item.index()] && view.asked.is_none() {
             return (false, None, Some(Hidden::NotAsked));
         }
-        if self.expr_enabled[item.index()] == Some(false) {
+        if self.expr_enabled[n.index()] == Some(false) {
             return (false, None, Some(Hidden::Expression));
         }
         let mut answer_why = None;

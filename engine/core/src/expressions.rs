@@ -20,6 +20,7 @@ use intake_fhir::{Extension, Questionnaire, QuestionnaireItem};
 use intake_fhirpath::{Env, Expr, Item, NodeRef, Value};
 
 use crate::questionnaire::{FormWarning, ItemId};
+use crate::session::NodeId;
 use crate::sdc;
 
 /// A named FHIRPath value (`%name`). `expr` is None for a variable in another language
@@ -265,25 +266,30 @@ impl crate::session::Session {
         let mut errors = Vec::new();
         let mut root = env;
         bind(&book.root_variables, response, &mut root, &mut errors);
-        // Each item's response item (its context), found under its parent's, in form order.
-        let mut contexts: Vec<Option<NodeRef>> = vec![None; book.items.len()];
-        // Item variables are seen by the item and everything under it.
-        let mut envs: Vec<Option<Env>> = vec![None; book.items.len()];
-        for (i, x) in book.items.iter().enumerate() {
-            let id = ItemId(i as u32);
-            let def = vt.form.item(id);
-            let parent = match def.parent {
+        // Each node's response item (its context), found under its parent's, in form order:
+        // every row of a repeating group is evaluated in its own row.
+        let present = crate::response::presence(self);
+        let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
+        // Item variables are seen by the item and everything under it (in that row).
+        let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
+        for n in self.preorder() {
+            let (id, parent_node) = (self.nodes[n.index()].item, self.nodes[n.index()].parent);
+            let i = id.index();
+            let x = &book.items[i];
+            let parent = match parent_node {
                 Some(p) => contexts[p.index()].as_ref(),
                 None => Some(&doc),
             };
-            contexts[i] = parent.and_then(|p| child_item(p, &def.link_id));
+            if present[n.index()] {
+                contexts[n.index()] = parent.and_then(|p| self.response_item_of(n, p, &present));
+            }
             let initial = x.initial.as_ref().filter(|_| !self.initial_done);
             if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() && initial.is_none() {
-                envs[i] = def.parent.and_then(|p| envs[p.index()].clone());
+                envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
                 continue;
             }
-            let context: Vec<Item> = contexts[i].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
-            let mut own = def.parent.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
+            let context: Vec<Item> = contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
+            let mut own = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
             own.set("context", context.clone());
             bind(&x.variables, &context, &mut own, &mut errors);
             let env = &own;
@@ -296,39 +302,33 @@ impl crate::session::Session {
                         false
                     }
                 };
-                if self.expr_enabled[i] != Some(verdict) {
-                    self.expr_enabled[i] = Some(verdict);
-                    for k in 0..self.by_item[i].len() {
-                        let n = self.by_item[i][k];
-                        self.enqueue(n);
-                    }
+                if self.expr_enabled[n.index()] != Some(verdict) {
+                    self.expr_enabled[n.index()] = Some(verdict);
+                    self.enqueue(n);
                 }
             }
             if let Some((expr, path)) = initial {
-                self.set_initial(id, expr, path, input, env, &mut errors);
+                self.set_initial(n, expr, path, input, env, &mut errors);
             }
-            if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[i]) {
+            if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[n.index()]) {
                 let def = vt.form.item(id);
-                let values = match expr.evaluate(input, env) {
+                let values: Vec<intake_fhir::Value> = match expr.evaluate(input, env) {
                     Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
                     Err(e) => {
                         errors.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
                         Vec::new()
                     }
                 };
-                for k in 0..self.by_item[i].len() {
-                    let n = self.by_item[i][k];
-                    if self.nodes[n.index()].answers != values {
-                        self.nodes[n.index()].answers = values.clone();
-                        self.mark_changed(n);
-                        self.enqueue(n);
-                        if self.nodes[n.index()].state.enabled {
-                            self.effective_answers_changed(n);
-                        }
+                if self.nodes[n.index()].answers != values {
+                    self.nodes[n.index()].answers = values;
+                    self.mark_changed(n);
+                    self.enqueue(n);
+                    if self.nodes[n.index()].state.enabled {
+                        self.effective_answers_changed(n);
                     }
                 }
             }
-            envs[i] = Some(own);
+            envs[n.index()] = Some(own);
         }
         self.initial_done = true;
         self.expr_errors = errors;
@@ -337,9 +337,12 @@ impl crate::session::Session {
     /// An `initialExpression`'s result as the starting answer of every empty node of the item
     /// (one value unless the item repeats). It counts as prefilled from the record: the patient
     /// sees it and may change it, and only a change is written back.
-    fn set_initial(&mut self, id: ItemId, expr: &Expr, path: &str, input: &[Item], env: &Env, errors: &mut Vec<(String, String)>) {
+    fn set_initial(&mut self, n: NodeId, expr: &Expr, path: &str, input: &[Item], env: &Env, errors: &mut Vec<(String, String)>) {
+        if !self.nodes[n.index()].answers.is_empty() {
+            return;
+        }
         let vt = self.vt.clone();
-        let def = vt.form.item(id);
+        let def = vt.form.item(self.nodes[n.index()].item);
         let out = match expr.evaluate(input, env) {
             Ok(out) => out,
             Err(e) => {
@@ -357,35 +360,39 @@ impl crate::session::Session {
         if values.is_empty() {
             return;
         }
-        for k in 0..self.by_item[id.index()].len() {
-            let n = self.by_item[id.index()][k];
-            if !self.nodes[n.index()].answers.is_empty() {
-                continue;
-            }
-            self.nodes[n.index()].answers = values.clone();
-            self.nodes[n.index()].prefilled = Some(crate::session::Prefilled { source: format!("initialExpression at {path}"), values: values.clone() });
-            self.mark_changed(n);
-            self.enqueue(n);
-            if self.nodes[n.index()].state.enabled {
-                self.effective_answers_changed(n);
-            }
+        self.nodes[n.index()].answers = values.clone();
+        self.nodes[n.index()].prefilled = Some(crate::session::Prefilled { source: format!("initialExpression at {path}"), values });
+        self.mark_changed(n);
+        self.enqueue(n);
+        if self.nodes[n.index()].state.enabled {
+            self.effective_answers_changed(n);
         }
     }
-}
 
-/// The response item for `link_id` directly under `parent` (in its `item`, or under one of its
-/// answers, where a question's children go).
-fn child_item(parent: &NodeRef, link_id: &str) -> Option<NodeRef> {
-    let is = |j: &Json| j.get("linkId").and_then(Json::as_str) == Some(link_id);
-    let json = parent.json();
-    if let Some(i) = json.get("item").and_then(Json::as_array).and_then(|a| a.iter().position(is)) {
-        return Some(parent.key("item").index(i));
+    /// Node `n`'s item in the response, under its parent's (`parent`): among the parent's
+    /// response items with `n`'s linkId, the one at `n`'s place among its siblings of that item
+    /// that are in the response (rows that are empty or hidden are left out of it).
+    fn response_item_of(&self, n: NodeId, parent: &NodeRef, present: &[bool]) -> Option<NodeRef> {
+        let node = &self.nodes[n.index()];
+        let siblings = match node.parent {
+            Some(p) => &self.nodes[p.index()].children,
+            None => &self.roots,
+        };
+        let k = siblings.iter().take_while(|m| **m != n).filter(|m| self.nodes[m.index()].item == node.item && present[m.index()]).count();
+        let link_id = self.vt.form.item(node.item).link_id.as_str();
+        let is = |j: &Json| j.get("linkId").and_then(Json::as_str) == Some(link_id);
+        let json = parent.json();
+        if let Some(items) = json.get("item").and_then(Json::as_array) {
+            let i = items.iter().enumerate().filter(|(_, j)| is(j)).nth(k)?.0;
+            return Some(parent.key("item").index(i));
+        }
+        // Under a question, its children are in its (first) answer.
+        let answers = json.get("answer").and_then(Json::as_array)?;
+        answers.iter().enumerate().find_map(|(a, answer)| {
+            let i = answer.get("item").and_then(Json::as_array)?.iter().enumerate().filter(|(_, j)| is(j)).nth(k)?.0;
+            Some(parent.key("answer").index(a).key("item").index(i))
+        })
     }
-    let answers = json.get("answer").and_then(Json::as_array)?;
-    answers.iter().enumerate().find_map(|(a, answer)| {
-        let i = answer.get("item").and_then(Json::as_array)?.iter().position(is)?;
-        Some(parent.key("answer").index(a).key("item").index(i))
-    })
 }
 
 /// A FHIRPath result as an answer of the item's type; what does not fit is left out.

@@ -139,6 +139,19 @@ pub fn build_with_submission(s: &Session, status: Status) -> (QuestionnaireRespo
     (qr, submission)
 }
 
+/// Per node: whether it has an item in the response `build` makes (enabled, and answered or
+/// with something answered under it). Mirrors `item` below, for the expression pass, which
+/// must find each node's own response item (a row of a repeating group, among its siblings).
+pub(crate) fn presence(s: &Session) -> Vec<bool> {
+    let mut present = vec![false; s.nodes.len()];
+    for n in s.preorder().into_iter().rev() {
+        let Some(node) = s.node(n) else { continue };
+        present[n.index()] = node.state.enabled
+            && if s.def(n).item_type.is_question() { !node.answers.is_empty() } else { node.children.iter().any(|c| present[c.index()]) };
+    }
+    present
+}
+
 fn items(s: &Session, nodes: &[NodeId]) -> Vec<ResponseItem> {
     nodes.iter().filter_map(|n| item(s, *n)).collect()
 }

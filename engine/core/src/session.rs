@@ -236,11 +236,12 @@ pub struct Session {
     pub(crate) removed: Vec<NodeId>,
     /// Set when evaluation did not settle (rules that keep flipping each other).
     pub(crate) unsettled: bool,
-    /// Per item: the verdict of its `enableWhenExpression`, once evaluated.
+    /// Per node: the verdict of its item's `enableWhenExpression` in its own context (each
+    /// row of a repeating group has its own), once evaluated.
     pub(crate) expr_enabled: Vec<Option<bool>>,
     /// Answers changed since the expressions were last evaluated.
     pub(crate) expr_dirty: bool,
-    /// Per item: the patient changed a calculated value, which is then theirs to keep.
+    /// Per node: the patient changed a calculated value, which is then theirs to keep.
     pub(crate) calc_edited: Vec<bool>,
     /// Expressions that failed in the last pass: (JSON path, message).
     pub(crate) expr_errors: Vec<(String, String)>,
@@ -290,9 +291,9 @@ impl Session {
             changed_mark: Vec::new(),
             removed: Vec::new(),
             unsettled: false,
-            expr_enabled: vec![None; n_items],
+            expr_enabled: Vec::new(),
             expr_dirty: true,
-            calc_edited: vec![false; n_items],
+            calc_edited: Vec::new(),
             expr_errors: Vec::new(),
             patient_collection: None,
             initial_done: false,
@@ -338,6 +339,8 @@ impl Session {
         });
         self.queued.push(false);
         self.changed_mark.push(false);
+        self.expr_enabled.push(None);
+        self.calc_edited.push(false);
         self.by_item[item.index()].push(id);
         match parent {
             Some(p) => {
@@ -508,18 +511,24 @@ impl Session {
         }
         let values = coerce_all(def, values)?;
         // A calculated value the patient changes is theirs from then on (the form said so).
-        let item = n.item;
-        if self.vt.form.expressions.items.get(item.index()).is_some_and(|x| x.calculated.is_some()) {
-            self.calc_edited[item.index()] = true;
+        if self.vt.form.expressions.items.get(n.item.index()).is_some_and(|x| x.calculated.is_some()) {
+            self.calc_edited[node.index()] = true;
         }
         self.set_answers(node, values);
         Ok(self.take_changes())
     }
 
-    /// The verdict of an item's `enableWhenExpression` as last evaluated (None: it has none,
-    /// or its ancestors' state kept it from mattering yet).
+    /// The verdict of an item's `enableWhenExpression` as last evaluated, for its first live
+    /// node (None: it has none, or it was not evaluated yet). Rows of a repeating group each
+    /// have their own: see [`Session::node_expression_verdict`].
     pub fn expression_verdict(&self, item: ItemId) -> Option<bool> {
-        self.expr_enabled.get(item.index()).copied().flatten()
+        let n = self.by_item.get(item.index())?.iter().find(|n| self.nodes[n.index()].alive)?;
+        self.node_expression_verdict(*n)
+    }
+
+    /// The verdict of the `enableWhenExpression` for one node (a row's own item).
+    pub fn node_expression_verdict(&self, node: NodeId) -> Option<bool> {
+        self.expr_enabled.get(node.index()).copied().flatten()
     }
 
     /// FHIRPath expressions that failed when last evaluated: (JSON path, message). The items

@@ -271,3 +271,36 @@ fn mbs715_starts_from_the_age_on_the_chart() {
         assert_eq!(s.expression_verdict(child_only), Some(age <= 12), "born {birth}");
     }
 }
+
+#[test]
+fn each_row_of_a_repeating_group_is_its_own_context() {
+    let q = questionnaire(json!([
+        {"linkId": "med", "type": "group", "text": "Medicine", "repeats": true,
+         "extension": [ext(VAR, Some("dose"), "item.where(linkId = 'dose').answer.value")],
+         "item": [
+            {"linkId": "dose", "type": "integer", "text": "Tablets a day"},
+            {"linkId": "double", "type": "integer", "text": "Twice that", "readOnly": true, "extension": [ext(CALC, None, "%dose * 2")]},
+            {"linkId": "many", "type": "display", "text": "That is a lot", "extension": [ext(EWE, None, "%dose > 10")]}
+         ]}
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let form = s.form().clone();
+    let (med, dose, double, many) = (form.find("med").unwrap(), form.find("dose").unwrap(), form.find("double").unwrap(), form.find("many").unwrap());
+    let (row2, _) = s.add_row(None, med).unwrap();
+    let row1 = s.nodes_of(med)[0];
+    let child = |s: &Session, row, item| *s.node(row).unwrap().children.iter().find(|c| s.node(**c).unwrap().item == item).unwrap();
+    // Only the second row answered first: the first row's calculation stays empty.
+    s.answer(child(&s, row2, dose), vec![Value::Integer(12)]).unwrap();
+    assert_eq!(s.node(child(&s, row2, double)).unwrap().answers, vec![Value::Integer(24)]);
+    assert_eq!(s.node(child(&s, row1, double)).unwrap().answers, vec![]);
+    s.answer(child(&s, row1, dose), vec![Value::Integer(3)]).unwrap();
+    assert_eq!(s.node(child(&s, row1, double)).unwrap().answers, vec![Value::Integer(6)]);
+    assert_eq!(s.node(child(&s, row2, double)).unwrap().answers, vec![Value::Integer(24)]);
+    assert_eq!(s.node_expression_verdict(child(&s, row1, many)), Some(false));
+    assert_eq!(s.node_expression_verdict(child(&s, row2, many)), Some(true));
+    assert!(!s.node(child(&s, row1, many)).unwrap().state.enabled);
+    assert!(s.node(child(&s, row2, many)).unwrap().state.enabled);
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+    let _ = many;
+}
