@@ -59,6 +59,8 @@ pub struct ExpressionBook {
     drives: bool,
     /// The form has an `initialExpression` (run once, in the first pass).
     initial: bool,
+    /// By item: `%qitem`, the item's definition in `questionnaire` (built with it).
+    qitems: Vec<std::rc::Rc<Vec<Item>>>,
 }
 
 impl ExpressionBook {
@@ -79,6 +81,10 @@ impl ExpressionBook {
         check_names(&book, &launch_contexts(q, warnings), warnings);
         if book.drives || book.initial {
             book.questionnaire = Env::collection_of(&tree_of(q));
+            // `%qitem`: each item's own definition, a place in the one shared Questionnaire.
+            if let Some(Value::Node(root)) = book.questionnaire.first().map(|i| &i.value) {
+                book.qitems = paths.iter().map(|p| std::rc::Rc::new(vec![Item::new(Value::Node(at_path(root, p)))])).collect();
+            }
         }
         book
     }
@@ -150,6 +156,14 @@ fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarn
     parse(i, e, path, what, warnings).and_then(|(_, expr, at)| Some((expr?, at)))
 }
 
+/// The place `Questionnaire.item[0].item[2]` names under the Questionnaire `root`.
+fn at_path(root: &NodeRef, path: &str) -> NodeRef {
+    path.split('.').skip(1).fold(root.clone(), |at, step| match step.strip_suffix(']').and_then(|s| s.split_once('[')) {
+        Some((key, i)) => at.key(key).index(i.parse().unwrap_or(usize::MAX)),
+        None => at.key(step),
+    })
+}
+
 /// Launch contexts this engine supplies: the chart's Patient.
 const SUPPLIED_CONTEXTS: [&str; 1] = ["patient"];
 
@@ -210,7 +224,8 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
 /// The environment every expression of a pass starts from (shared collections: one copy of
 /// the response per pass, none of the questionnaire).
 pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &std::rc::Rc<Vec<Item>>, now: &str) -> Env {
-    let mut env = Env::new().with_now(now);
+    // `resolve()` finds the chart's Patient (`%resource.subject.resolve()`).
+    let mut env = Env::new().with_now(now).with_resources(patient.clone());
     let response = response.clone();
     env.set_shared("resource", response.clone());
     env.set_shared("rootResource", response.clone());
@@ -291,6 +306,9 @@ impl crate::session::Session {
             let context: Vec<Item> = contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
             let mut own = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
             own.set("context", context.clone());
+            if let Some(q) = book.qitems.get(i) {
+                own.set_shared("qitem", q.clone());
+            }
             bind(&x.variables, &context, &mut own, &mut errors);
             let env = &own;
             let input = &context;

@@ -304,3 +304,18 @@ fn each_row_of_a_repeating_group_is_its_own_context() {
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
     let _ = many;
 }
+
+#[test]
+fn qitem_is_the_items_definition_and_resolve_finds_the_chart_patient() {
+    let q = questionnaire(json!([
+        {"linkId": "g", "type": "group", "text": "Group", "item": [
+            {"linkId": "t", "type": "string", "text": "Tell us", "readOnly": true, "extension": [ext(CALC, None, "%qitem.text & ' (' & %qitem.linkId & ')'")]},
+            {"linkId": "sex", "type": "string", "text": "Sex on the record", "extension": [ext(INITIAL, None, "%resource.subject.resolve().gender")]}
+        ]}
+    ]));
+    let vt = visit_type(q, &[]);
+    let s = Session::new(vt, chart_of("1980-01-01", "female"), Default::default(), now(), "s1").unwrap();
+    assert_eq!(answers(&s, "t"), vec![Value::String("Tell us (t)".into())]);
+    assert_eq!(answers(&s, "sex"), vec![Value::String("female".into())]);
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}

@@ -26,6 +26,9 @@ pub struct Env {
     /// `%questionnaire` or `%resource` can be a megabyte of JSON, bound once and shared.
     vars: Option<std::rc::Rc<Binding>>,
     now: Option<String>,
+    /// Resources `resolve()` may find besides the document's own (a Bundle's entries,
+    /// contained resources): the chart's, as the host gives them.
+    resources: Option<std::rc::Rc<Coll>>,
 }
 
 #[derive(Debug)]
@@ -59,6 +62,13 @@ impl Env {
 
     fn bind(&mut self, name: &str, value: std::rc::Rc<Coll>) {
         self.vars = Some(std::rc::Rc::new(Binding { name: name.to_owned(), value, next: self.vars.take() }));
+    }
+
+    /// Resources `resolve()` finds by `Type/id` (the chart's Patient, say): no network, only
+    /// what the caller already holds.
+    pub fn with_resources(mut self, resources: std::rc::Rc<Vec<Item>>) -> Env {
+        self.resources = Some(resources);
+        self
     }
 
     /// `now` as an RFC 3339 date-time (`2026-11-20T09:00:00Z`).
@@ -991,7 +1001,41 @@ impl Cx<'_> {
                 let Some(x) = single(input, at, name)? else { return Ok(vec![]) };
                 bool_item(x.type_name().as_deref() == Some(ty))
             }
-            "resolve" | "memberOf" | "htmlChecks" | "getValue" => {
+            // A reference to a resource the evaluation already holds: `#id` in the resource's
+            // `contained`, an entry of the Bundle it is in (by `fullUrl` or `Type/id`), or one
+            // of the resources the caller gave (`Env::with_resources`). No network: a reference
+            // to anything else resolves to nothing, as the spec allows.
+            "resolve" => {
+                argc(0..=0)?;
+                let mut out = Vec::new();
+                for x in input {
+                    self.step(at, 1)?;
+                    let (reference, doc, container) = match &x.value {
+                        Value::Str(s) => (s.clone(), None, None),
+                        Value::Node(n) => match n.json().get("reference").and_then(Json::as_str) {
+                            Some(r) => (r.to_owned(), Some(n.root()), n.enclosing_resource()),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    if let (Some(local), Some(c)) = (reference.strip_prefix('#'), &container) {
+                        let contained = c.json().get("contained").and_then(Json::as_array);
+                        if let Some(i) = contained.and_then(|a| a.iter().position(|r| r.get("id").and_then(Json::as_str) == Some(local))) {
+                            out.push(Item { value: Value::Node(c.key("contained").index(i)), ty: None });
+                        }
+                        continue;
+                    }
+                    let doc = doc.or_else(|| match self.env.get("resource")?.first()?.value.clone() {
+                        Value::Node(n) => Some(n.root()),
+                        _ => None,
+                    });
+                    if let Some(found) = resolve_reference(&reference, doc.as_ref(), self.env.resources.as_deref().map(|v| &v[..])) {
+                        out.push(found);
+                    }
+                }
+                out
+            }
+            "memberOf" | "htmlChecks" | "getValue" => {
                 return Err(Error::unsupported(at, format!("{name}()")));
             }
             other => return Err(Error::unsupported(at, format!("unknown function {other}()"))),
@@ -1285,4 +1329,30 @@ fn type_info(x: &Item) -> Item {
         ),
     };
     Item::new(Value::Node(crate::NodeRef::new(serde_json::json!({ "namespace": ns, "name": name }))))
+}
+
+/// The resource `reference` names, among those `resolve()` may see (see its comment).
+fn resolve_reference(reference: &str, doc: Option<&crate::NodeRef>, resources: Option<&[Item]>) -> Option<Item> {
+    let reference = reference.split("/_history/").next().unwrap_or(reference);
+    // `Type/id` at the end of a relative or absolute reference.
+    let mut parts = reference.rsplitn(3, '/');
+    let (id, ty) = (parts.next()?, parts.next());
+    let is = |j: &Json| ty.is_some_and(|t| j.get("resourceType").and_then(Json::as_str) == Some(t)) && j.get("id").and_then(Json::as_str) == Some(id);
+    let resource = |n: crate::NodeRef| Item { value: Value::Node(n), ty: None };
+    if let Some(doc) = doc {
+        let root = doc.json();
+        if let Some(local) = reference.strip_prefix('#') {
+            let contained = root.get("contained").and_then(Json::as_array)?;
+            let i = contained.iter().position(|c| c.get("id").and_then(Json::as_str) == Some(local))?;
+            return Some(resource(doc.key("contained").index(i)));
+        }
+        if let Some(entries) = root.get("entry").and_then(Json::as_array) {
+            let by_url = entries.iter().position(|e| e.get("fullUrl").and_then(Json::as_str) == Some(reference));
+            let by_id = || entries.iter().position(|e| e.get("resource").is_some_and(is));
+            if let Some(i) = by_url.or_else(by_id) {
+                return Some(resource(doc.key("entry").index(i).key("resource")));
+            }
+        }
+    }
+    resources?.iter().find(|r| matches!(&r.value, Value::Node(n) if is(n.json()))).cloned()
 }

@@ -18,8 +18,10 @@
 //! Conformance: 907 of the 935 cases of the official HL7 R4 suite pass (see `CONFORMANCE.md`
 //! for the rest and why). Dates follow FHIRPath's partial-precision rules (`temporal`),
 //! quantities convert between the UCUM units forms use (`units`), and element types come from
-//! a small R4 table (`model`). Not supported (a clear error names them): `resolve()`,
-//! terminology functions, and UCUM unit algebra (`'cm' * 'm'`).
+//! a small R4 table (`model`). `resolve()` finds contained resources, Bundle entries and the
+//! resources the caller gives (`Env::with_resources`), never the network. Not supported (a
+//! clear error names them): terminology functions (`memberOf`), and UCUM unit algebra
+//! (`'cm' * 'm'`).
 
 mod eval;
 mod lexer;

@@ -68,6 +68,17 @@ impl NodeRef {
         out
     }
 
+    /// The nearest resource this place is in (itself, if it is one): where `#id` references
+    /// find their `contained` resources.
+    pub fn enclosing_resource(&self) -> Option<NodeRef> {
+        (0..=self.path.len()).rev().map(|k| NodeRef { doc: self.doc.clone(), path: std::rc::Rc::from(&self.path[..k]) }).find(|n| n.json().get("resourceType").is_some())
+    }
+
+    /// The whole document this place is in.
+    pub fn root(&self) -> NodeRef {
+        NodeRef { doc: self.doc.clone(), path: std::rc::Rc::from(Vec::new()) }
+    }
+
     /// The place of member `key` (which may be absent: its JSON is then `null`).
     pub fn key(&self, key: &str) -> NodeRef {
         self.child(Step::Key(key.into()))

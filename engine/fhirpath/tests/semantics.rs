@@ -79,7 +79,7 @@ fn expressions_forms_use() {
 fn errors_say_what_and_where() {
     let cases: &[(&str, ErrorKind, &str, usize)] = &[
         ("item.where(linkId = )", ErrorKind::Syntax, "unexpected ')'", 20),
-        ("subject.resolve()", ErrorKind::Unsupported, "resolve()", 8),
+        ("subject.memberOf('http://example.org/vs')", ErrorKind::Unsupported, "memberOf()", 8),
         ("frobnicate()", ErrorKind::Unsupported, "unknown function frobnicate()", 0),
         ("%nowhere.id", ErrorKind::Evaluation, "%nowhere is not defined", 0),
         ("item.linkId + 1", ErrorKind::Evaluation, "single value", 12),
@@ -182,4 +182,28 @@ fn remembered_results_follow_their_variables() {
     let a = rel.evaluate_json(&json!({"item": [{"linkId": "a", "answer": [{"valueInteger": 3}]}]}), &Env::new()).unwrap();
     let b = rel.evaluate_json(&json!({"item": [{"linkId": "a", "answer": [{"valueInteger": 4}]}]}), &Env::new()).unwrap();
     assert_eq!((a[0].to_json(), b[0].to_json()), (json!(3), json!(4)));
+}
+
+/// `resolve()` finds what the evaluation already holds, never the network.
+#[test]
+fn resolve_finds_contained_bundled_and_given_resources() {
+    use intake_fhirpath::{Item, Value};
+    let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:obs-1", "resource": {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p9"},
+            "hasMember": [{"reference": "urn:uuid:obs-2"}], "contained": [{"resourceType": "Device", "id": "cuff", "type": {"text": "Cuff"}}],
+            "device": {"reference": "#cuff"}}},
+        {"fullUrl": "urn:uuid:obs-2", "resource": {"resourceType": "Observation", "id": "o2", "status": "final"}},
+        {"fullUrl": "http://example.org/fhir/Patient/p9", "resource": {"resourceType": "Patient", "id": "p9", "gender": "female"}}
+    ]});
+    let chart = Env::collection_of(&json!({"resourceType": "Patient", "id": "p1", "birthDate": "1970-06-15"}));
+    let env = Env::new().with_resources(chart);
+    let run = |expr: &str, on: &Json| -> Vec<Json> { Expr::parse(expr).unwrap().evaluate_json(on, &env).unwrap().iter().map(|i| i.to_json()).collect() };
+    assert_eq!(run("entry[0].resource.hasMember.resolve().status", &bundle), vec![json!("final")]);
+    assert_eq!(run("entry[0].resource.subject.resolve().gender", &bundle), vec![json!("female")]);
+    assert_eq!(run("entry[0].resource.device.resolve().type.text", &bundle), vec![json!("Cuff")]);
+    assert_eq!(run("subject.resolve().birthDate", &qr()), vec![json!("1970-06-15")], "the chart's Patient, given by the host");
+    assert_eq!(run("'Patient/p1'.resolve().id", &qr()), vec![json!("p1")]);
+    assert_eq!(run("'Patient/nobody'.resolve()", &qr()), Vec::<Json>::new());
+    assert_eq!(run("(subject.resolve() is Patient)", &qr()), vec![json!(true)]);
+    let _ = (Item::new(Value::Bool(true)),);
 }
