@@ -929,6 +929,60 @@ describe('SDC expressions in the browser (issue 8)', () => {
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  it('options an answerExpression computes, options a toggle turns off, and text a cqf-expression computes follow the answers', async () => {
+    const fruit = (code, display) => ({ system: 'http://example.org/fruit', code, display });
+    const fp = (expression) => ({ language: 'text/fhirpath', expression });
+    const questionnaire = { resourceType: 'Questionnaire', id: 'computed', status: 'active', item: [
+      { linkId: 'likes', type: 'string', text: 'Fruit you like', repeats: true },
+      { linkId: 'best', type: 'choice', text: 'Which is best?', extension: [
+        { url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression', valueExpression: fp("%resource.item.where(linkId = 'likes').answer.value") }] },
+      { linkId: 'pregnant', type: 'boolean', text: 'Are you pregnant?' },
+      { linkId: 'drink', type: 'choice', text: 'Drink',
+        _text: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/cqf-expression',
+          valueExpression: fp("iif(%resource.item.where(linkId = 'pregnant').answer.value = true, 'Drink (safe in pregnancy)', 'Drink')") }] },
+        answerOption: [{ valueCoding: fruit('j', 'Juice') }, { valueCoding: fruit('w', 'Wine') }],
+        extension: [{ url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression', extension: [
+          { url: 'option', valueCoding: fruit('w', 'Wine') },
+          { url: 'expression', valueExpression: fp("%resource.item.where(linkId = 'pregnant').answer.value.where($this = true).empty()") }] }] }] };
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async (questionnaire) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      const h = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage: false, onError: (e) => errors.push(e.message) });
+      const tick = () => new Promise((r) => setTimeout(r, 60));
+      const q = (text) => [...el.querySelectorAll('.ik-q')].find((x) => x.textContent.includes(text));
+      // An option's own label is its last (the first option also carries the question's).
+      const optionLabel = (i) => [...i.labels].at(-1)?.textContent;
+      const options = (text) => [...q(text).querySelectorAll('input[type=radio], input[type=checkbox]')].map((i) => `${optionLabel(i)}${i.disabled ? ' (off)' : ''}`);
+      const out = { before: options('Which is best?') };
+      const likes = q('Fruit you like').querySelector('input');
+      likes.value = 'mango';
+      likes.dispatchEvent(new Event('change', { bubbles: true }));
+      await tick();
+      out.after = options('Which is best?');
+      out.drinkBefore = options('Drink');
+      out.labelBefore = q('Drink').querySelector('legend, label').textContent;
+      [...q('Are you pregnant?').querySelectorAll('input')].find((i) => optionLabel(i) === 'Yes').click();
+      await tick();
+      out.drinkAfter = options('Drink');
+      out.labelAfter = q('Drink (safe').querySelector('legend, label').textContent;
+      out.best = h.getResponse().item.find((i) => i.linkId === 'best');
+      h.unmount();
+      return { ...out, errors };
+    }, questionnaire);
+    assert.deepEqual(out.before, [], JSON.stringify(out));
+    assert.deepEqual(out.after, ['mango']);
+    assert.deepEqual(out.drinkBefore, ['Juice', 'Wine']);
+    assert.deepEqual(out.drinkAfter, ['Juice', 'Wine (off)']);
+    assert.match(out.labelBefore, /^Drink/);
+    assert.match(out.labelAfter, /Drink \(safe in pregnancy\)/);
+    assert.deepEqual(out.errors.filter((e) => /expression|not supported/.test(e)), []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe('an internal error in one form (fault-injection build)', () => {

@@ -40,6 +40,12 @@ pub struct NodeVm {
     /// Text the patient typed that is not a valid answer yet (kept, never lost).
     pub draft: Option<String>,
     pub draft_error: Option<String>,
+    /// Options computed by an `answerExpression` (None: the form's own).
+    pub choices: Option<Vec<intake_engine::questionnaire::AnswerChoice>>,
+    /// Options not on offer just now (an `answerOptionsToggleExpression` is false).
+    pub disabled: Vec<Value>,
+    /// Text computed by a `cqf-expression` (None: the form's own).
+    pub text: Option<String>,
 }
 
 /// Where the patient is.
@@ -283,7 +289,19 @@ impl Ui {
 
     fn vm_of(&self, s: &Session, n: NodeId, touched: bool) -> NodeVm {
         let Some(node) = s.node(n) else {
-            return NodeVm { enabled: false, required: false, why: None, errors: vec![], answers: vec![], touched, draft: None, draft_error: None };
+            return NodeVm {
+                enabled: false,
+                required: false,
+                why: None,
+                errors: vec![],
+                answers: vec![],
+                touched,
+                draft: None,
+                draft_error: None,
+                choices: None,
+                disabled: vec![],
+                text: None,
+            };
         };
         let st = &node.state;
         NodeVm {
@@ -306,6 +324,9 @@ impl Ui {
             touched,
             draft: None,
             draft_error: None,
+            choices: s.computed_choices(n).map(<[_]>::to_vec),
+            disabled: s.disabled_options(n).to_vec(),
+            text: s.computed_text(n).map(str::to_owned),
         }
     }
 

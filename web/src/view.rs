@@ -266,11 +266,25 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
         let def = def.clone();
         match def.item_type {
             ItemType::Group => group(r, n, &def).into_any(),
-            ItemType::Display => view! { <div class="ik-display">{rich(def.text.as_ref(), ui(r).lang)}</div> }.into_any(),
+            ItemType::Display => view! { <div class="ik-display">{item_text(r, n, &def)}</div> }.into_any(),
             _ => question(r, n, &def).into_any(),
         }
     })
     .into_any()
+}
+
+/// An item's text: the form's (rich text as the form gives it), or, where a `cqf-expression`
+/// computes it, that text as it stands (plain, redrawn when it changes).
+fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
+    let u = ui(r);
+    let computed = u.session.borrow().form().expressions.item(def.id).text.is_some();
+    if !computed {
+        return rich(def.text.as_ref(), u.lang).into_any();
+    }
+    let vm = u.vm(n);
+    let text = Memo::new(move |_| vm.with(|v| v.text.clone()));
+    let fallback = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
+    (move || text.get().unwrap_or_else(|| fallback.clone())).into_any()
 }
 
 fn group(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
@@ -278,7 +292,7 @@ fn group(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let vm = u.vm(n);
     view! {
         <fieldset class="ik-group" id=dom_id(r, "f", n)>
-            <legend>{rich(def.text.as_ref(), u.lang)}</legend>
+            <legend>{item_text(r, n, def)}</legend>
             {help_of(r, def, u.lang, n)}
             {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
             {children(r, Some(n))}
@@ -401,7 +415,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let required = move || vm.with(|v| v.required);
     let label = view! {
         {def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> })}
-        {rich(def.text.as_ref(), lang)}
+        {item_text(r, n, def)}
         {move || required().then(|| view! { <span class="ik-req">" ("{t.required}")"</span> })}
     };
     let as_fieldset = uses_fieldset(def);
@@ -610,7 +624,30 @@ fn control(
                 .collect_view()
                 .into_any()
         }
-        ItemType::Choice | ItemType::OpenChoice => choice_control(r, n, def, id, described, invalid, required),
+        ItemType::Choice | ItemType::OpenChoice => {
+            let computed = {
+                let u = ui(r);
+                let s = u.session.borrow();
+                let x = s.form().expressions.item(def.id);
+                x.answer_options.is_some() || !x.toggles.is_empty()
+            };
+            if !computed {
+                return choice_control(r, n, def, id, described, invalid, required, Vec::new());
+            }
+            // Options an expression computes or toggles: the control is redrawn when they change
+            // (not on every answer, which would lose the patient's place).
+            let offer = Memo::new(move |_| vm.with(|v| (v.choices.clone(), v.disabled.clone())));
+            let d = def.clone();
+            (move || {
+                let (choices, disabled) = offer.get();
+                let mut d = d.clone();
+                if let Some(c) = choices {
+                    d.options = c;
+                }
+                choice_control(r, n, &d, id.clone(), described, invalid, required, disabled)
+            })
+            .into_any()
+        }
         ItemType::Text => {
             let d = d.clone();
             let value = move || text_of(&d, &vm.get(), lang, t);
@@ -665,12 +702,14 @@ fn choice_control(
     described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
     invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
     required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    disabled: Vec<Value>,
 ) -> AnyView {
     let u = ui(r);
     let t = u.text;
     let lang = u.lang;
     let vm = u.vm(n);
     let style = choice_style(def);
+    let off = move |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
     let open = def.item_type == ItemType::OpenChoice;
     let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), o.label_in(lang))).collect();
     match style {
@@ -684,7 +723,7 @@ fn choice_control(
                     aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
                     on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
                 <datalist id=list_id>
-                    {opts.into_iter().map(|(_, l)| view! { <option value=l></option> }).collect_view()}
+                    {opts.into_iter().filter(|(v, _)| !off(v)).map(|(_, l)| view! { <option value=l></option> }).collect_view()}
                 </datalist>
             }
             .into_any()
@@ -705,7 +744,7 @@ fn choice_control(
                         ui(r).answer(n, vals);
                     }>
                     <option value="">{t.choose}</option>
-                    {opts.into_iter().enumerate().map(|(i, (_, l))| view! { <option value=i.to_string()>{l}</option> }).collect_view()}
+                    {opts.into_iter().enumerate().map(|(i, (v, l))| view! { <option value=i.to_string() disabled=off(&v)>{l}</option> }).collect_view()}
                 </select>
             }
             .into_any()
@@ -720,13 +759,14 @@ fn choice_control(
                 .enumerate()
                 .map(|(i, (value, label))| {
                     let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
+                    let is_off = off(&value);
                     let v1 = value.clone();
                     let checked = move || vm.with(|x| x.answers.iter().any(|a| same_answer(a, &v1)));
                     let v2 = value.clone();
                     view! {
                         <div class="ik-option">
                             <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone()
-                                prop:checked=checked aria-describedby=described aria-invalid=invalid
+                                prop:checked=checked disabled=is_off aria-describedby=described aria-invalid=invalid
                                 on:change=move |ev| {
                                     let on = event_target_checked(&ev);
                                     let mut vals = vm.get_untracked().answers;

@@ -43,6 +43,31 @@ pub struct ItemExpressions {
     /// `initialExpression`: the item's starting answer, computed once when the session starts
     /// (typically from `%patient`), for an item the chart prefill left empty.
     pub initial: Option<(Expr, String)>,
+    /// `answerExpression`: the item's options, computed (from other answers, the chart).
+    pub answer_options: Option<(Expr, String)>,
+    /// `answerOptionsToggleExpression`s: options offered only while their expression is true.
+    pub toggles: Vec<Toggle>,
+    /// `cqf-expression` on the item's text: the text, computed.
+    pub text: Option<(Expr, String)>,
+}
+
+/// Options an `answerOptionsToggleExpression` governs.
+#[derive(Debug, Clone)]
+pub struct Toggle {
+    pub options: Vec<intake_fhir::Value>,
+    pub expr: Expr,
+    pub path: String,
+}
+
+impl ItemExpressions {
+    fn any(&self) -> bool {
+        !self.variables.is_empty()
+            || self.enable_when.is_some()
+            || self.calculated.is_some()
+            || self.answer_options.is_some()
+            || !self.toggles.is_empty()
+            || self.text.is_some()
+    }
 }
 
 /// Every FHIRPath expression of a form, parsed once when the form loads.
@@ -74,7 +99,12 @@ impl ExpressionBook {
             x.enable_when = single(&it.extension, sdc::ENABLE_WHEN_EXPRESSION, path, warnings);
             x.calculated = single(&it.extension, sdc::CALCULATED_EXPRESSION, path, warnings);
             x.initial = single(&it.extension, sdc::INITIAL_EXPRESSION, path, warnings);
-            book.drives |= x.enable_when.is_some() || x.calculated.is_some();
+            x.answer_options = single(&it.extension, sdc::ANSWER_EXPRESSION, path, warnings);
+            x.toggles = toggles(&it.extension, path, warnings);
+            if let Some(el) = &it.text_ext {
+                x.text = single(&el.extension, sdc::CQF_EXPRESSION, &format!("{path}._text"), warnings);
+            }
+            book.drives |= x.enable_when.is_some() || x.calculated.is_some() || x.answer_options.is_some() || !x.toggles.is_empty() || x.text.is_some();
             book.initial |= x.initial.is_some();
             book.items.push(x);
         }
@@ -150,10 +180,33 @@ fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarn
     let what = match url {
         sdc::ENABLE_WHEN_EXPRESSION => "enableWhenExpression",
         sdc::INITIAL_EXPRESSION => "initialExpression",
+        sdc::ANSWER_EXPRESSION => "answerExpression",
+        sdc::CQF_EXPRESSION => "cqf-expression",
         _ => "calculatedExpression",
     };
     let (i, e) = exts.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(url))?;
     parse(i, e, path, what, warnings).and_then(|(_, expr, at)| Some((expr?, at)))
+}
+
+/// The item's `answerOptionsToggleExpression`s: each lists `option`s and one `expression`.
+fn toggles(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) -> Vec<Toggle> {
+    let mut out = Vec::new();
+    for (i, e) in exts.iter().enumerate() {
+        if e.url.as_deref() != Some(sdc::ANSWER_OPTIONS_TOGGLE) {
+            continue;
+        }
+        let at = format!("{path}.extension[{i}]");
+        let options: Vec<intake_fhir::Value> = e.extension.iter().filter(|x| x.url.as_deref() == Some("option")).filter_map(|x| x.value.clone()).collect();
+        let expr = e.extension.iter().enumerate().find(|(_, x)| x.url.as_deref() == Some("expression"));
+        let parsed = expr.and_then(|(k, x)| parse(k, x, &at, "answerOptionsToggleExpression", warnings));
+        match (options.is_empty(), parsed) {
+            (false, Some((_, Some(expr), p))) => out.push(Toggle { options, expr, path: p }),
+            (true, _) => warnings.push(FormWarning { path: at, message: "answerOptionsToggleExpression without an option; ignored".into() }),
+            (false, None) => warnings.push(FormWarning { path: at, message: "answerOptionsToggleExpression without an expression; ignored".into() }),
+            (false, Some(_)) => {}
+        }
+    }
+    out
 }
 
 /// The place `Questionnaire.item[0].item[2]` names under the Questionnaire `root`.
@@ -206,7 +259,9 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
     known.extend(all_vars.clone().map(|v| v.name.as_str()));
     let exprs = all_vars
         .filter_map(|v| Some((v.expr.as_ref()?, v.path.as_str())))
-        .chain(book.items.iter().flat_map(|x| [&x.enable_when, &x.calculated, &x.initial].into_iter().flatten().map(|(e, p)| (e, p.as_str()))));
+        .chain(book.items.iter().flat_map(|x| {
+            [&x.enable_when, &x.calculated, &x.initial, &x.answer_options, &x.text].into_iter().flatten().map(|(e, p)| (e, p.as_str())).chain(x.toggles.iter().map(|t| (&t.expr, t.path.as_str())))
+        }));
     let mut reported = std::collections::BTreeSet::new();
     for (expr, path) in exprs {
         for name in expr.variables() {
@@ -299,7 +354,7 @@ impl crate::session::Session {
                 contexts[n.index()] = parent.and_then(|p| self.response_item_of(n, p, &present));
             }
             let initial = x.initial.as_ref().filter(|_| !self.initial_done);
-            if x.variables.is_empty() && x.enable_when.is_none() && x.calculated.is_none() && initial.is_none() {
+            if !x.any() && initial.is_none() {
                 envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
                 continue;
             }
@@ -328,6 +383,7 @@ impl crate::session::Session {
             if let Some((expr, path)) = initial {
                 self.set_initial(n, expr, path, input, env, &mut errors);
             }
+            self.run_option_expressions(n, x, input, env, &mut errors);
             if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[n.index()]) {
                 let def = vt.form.item(id);
                 let values: Vec<intake_fhir::Value> = match expr.evaluate(input, env) {
@@ -387,6 +443,79 @@ impl crate::session::Session {
         }
     }
 
+    /// The node's computed options (`answerExpression`), the options its toggles turn off, and
+    /// its computed text (`cqf-expression`). A change marks the node changed, so the page
+    /// redraws it; a failure keeps the form's own options and text and is reported.
+    fn run_option_expressions(&mut self, n: NodeId, x: &ItemExpressions, input: &[Item], env: &Env, errors: &mut Vec<(String, String)>) {
+        let mut changed = false;
+        if let Some((expr, path)) = &x.answer_options {
+            let choices = match expr.evaluate(input, env) {
+                Ok(out) => {
+                    let mut choices: Vec<crate::questionnaire::AnswerChoice> = Vec::new();
+                    for item in &out {
+                        match choice_of(&item.to_json()) {
+                            Some(c) if !choices.iter().any(|o| o.value == c.value) => choices.push(c),
+                            Some(_) => {}
+                            None => errors.push((path.clone(), format!("answerExpression: {} is not an option value; left out", item.to_json()))),
+                        }
+                    }
+                    Some(choices)
+                }
+                Err(e) => {
+                    errors.push((path.clone(), format!("answerExpression: {e}; the form's own options are shown")));
+                    None
+                }
+            };
+            if self.dyn_choices[n.index()] != choices {
+                self.dyn_choices[n.index()] = choices;
+                changed = true;
+            }
+        }
+        if !x.toggles.is_empty() {
+            let mut off: Vec<intake_fhir::Value> = Vec::new();
+            for t in &x.toggles {
+                let on = match t.expr.evaluate(input, env) {
+                    Ok(out) => is_true(&out),
+                    Err(e) => {
+                        errors.push((t.path.clone(), format!("answerOptionsToggleExpression: {e}; its options are not offered")));
+                        false
+                    }
+                };
+                if !on {
+                    off.extend(t.options.iter().cloned());
+                }
+            }
+            if self.off_options[n.index()] != off {
+                self.off_options[n.index()] = off;
+                changed = true;
+            }
+        }
+        if let Some((expr, path)) = &x.text {
+            let text = match expr.evaluate(input, env) {
+                Ok(out) => match out.as_slice() {
+                    [] => None,
+                    [one] => one.as_str().map(str::to_owned).or_else(|| Some(one.to_json().to_string())),
+                    _ => {
+                        errors.push((path.clone(), "cqf-expression on text gave several values; the form's own text is shown".into()));
+                        None
+                    }
+                },
+                Err(e) => {
+                    errors.push((path.clone(), format!("cqf-expression: {e}; the form's own text is shown")));
+                    None
+                }
+            };
+            if self.dyn_text[n.index()] != text {
+                self.dyn_text[n.index()] = text;
+                changed = true;
+            }
+        }
+        if changed {
+            self.mark_changed(n);
+            self.enqueue(n);
+        }
+    }
+
     /// Node `n`'s item in the response, under its parent's (`parent`): among the parent's
     /// response items with `n`'s linkId, the one at `n`'s place among its siblings of that item
     /// that are in the response (rows that are empty or hidden are left out of it).
@@ -411,6 +540,23 @@ impl crate::session::Session {
             Some(parent.key("answer").index(a).key("item").index(i))
         })
     }
+}
+
+/// An `answerExpression` result as an option: a Coding (labelled by its display, else its
+/// code), or a plain value (text, a whole number, a date) labelled by itself.
+fn choice_of(json: &Json) -> Option<crate::questionnaire::AnswerChoice> {
+    use intake_fhir::Value as V;
+    let (value, label) = match json {
+        Json::Object(o) if o.contains_key("code") || o.contains_key("display") => {
+            let c: intake_fhir::Coding = intake_fhir::FromJson::from_json(json, &mut intake_fhir::Cx::new("answerExpression")).ok()?;
+            let label = c.display.clone().or_else(|| c.code.clone()).unwrap_or_default();
+            (V::Coding(c), label)
+        }
+        Json::String(s) => (V::String(s.clone()), s.clone()),
+        Json::Number(n) if n.is_i64() => (V::Integer(n.as_i64()?), n.to_string()),
+        _ => return None,
+    };
+    Some(crate::questionnaire::AnswerChoice { value, label, designations: Vec::new(), initial_selected: false, exclusive: false })
 }
 
 /// A FHIRPath result as an answer of the item's type; what does not fit is left out.

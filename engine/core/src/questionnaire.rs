@@ -152,6 +152,15 @@ pub enum EnableBehavior {
     All,
 }
 
+/// Is answer `a` the option `o`? Codings by concept (system and code), other values by
+/// equality: how toggled-off options are matched against answers.
+pub fn same_option(o: &Value, a: &Value) -> bool {
+    match (o, a) {
+        (Value::Coding(x), Value::Coding(y)) => crate::enable_when::codings_equal(x, y),
+        _ => o == a,
+    }
+}
+
 /// A permitted answer with its label and translations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerChoice {

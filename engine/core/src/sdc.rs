@@ -36,6 +36,9 @@ pub const CALCULATED_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
 pub const INITIAL_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
 pub const LAUNCH_CONTEXT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-launchContext";
+pub const ANSWER_EXPRESSION: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
+pub const ANSWER_OPTIONS_TOGGLE: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression";
+pub const CQF_EXPRESSION: &str = "http://hl7.org/fhir/StructureDefinition/cqf-expression";
 pub const OPEN_LABEL: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-openLabel";
 pub const SHORT_TEXT: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-shortText";
 
@@ -158,6 +161,10 @@ const SUPPORTED: &[&str] = &[
     "calculatedExpression",
     // Once, when the session starts, for items the chart prefill left empty.
     "initialExpression",
+    // Options and text computed in the session, shown by the page.
+    "answerExpression",
+    "answerOptionsToggleExpression",
+    "cqf-expression(text)",
     // %patient from the chart; a context the engine does not supply is a warning of its own.
     "launchContext",
 ];
@@ -230,6 +237,7 @@ impl FeatureReport {
                 match e.url.as_deref() {
                     Some(TRANSLATION) => self.bump("translation"),
                     Some(RENDERING_XHTML) | Some(RENDERING_MARKDOWN) => self.bump("rendering-xhtml/markdown"),
+                    Some(CQF_EXPRESSION) => self.bump("cqf-expression(text)"),
                     _ => {}
                 }
             }

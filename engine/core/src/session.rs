@@ -248,6 +248,12 @@ pub struct Session {
     /// `%patient` as a shared collection, built at the first expression pass: one binding for
     /// the whole session, so sub-expressions that read only `%patient` are computed once.
     pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
+    /// Per node: options computed by the item's `answerExpression` (None: the form's own).
+    pub(crate) dyn_choices: Vec<Option<Vec<crate::questionnaire::AnswerChoice>>>,
+    /// Per node: options its `answerOptionsToggleExpression`s turn off just now.
+    pub(crate) off_options: Vec<Vec<Value>>,
+    /// Per node: text computed by a `cqf-expression` on the item's text.
+    pub(crate) dyn_text: Vec<Option<String>>,
     /// The `initialExpression`s have run (once, in the first expression pass).
     pub(crate) initial_done: bool,
 }
@@ -297,6 +303,9 @@ impl Session {
             expr_errors: Vec::new(),
             patient_collection: None,
             initial_done: false,
+            dyn_choices: Vec::new(),
+            off_options: Vec::new(),
+            dyn_text: Vec::new(),
             vt,
         };
         let roots: Vec<ItemId> = s.vt.form.roots.clone();
@@ -341,6 +350,9 @@ impl Session {
         self.changed_mark.push(false);
         self.expr_enabled.push(None);
         self.calc_edited.push(false);
+        self.dyn_choices.push(None);
+        self.off_options.push(Vec::new());
+        self.dyn_text.push(None);
         self.by_item[item.index()].push(id);
         match parent {
             Some(p) => {
@@ -509,13 +521,51 @@ impl Session {
         if def.read_only {
             return Err(AnswerError::ReadOnly { link_id: def.link_id.clone() });
         }
-        let values = coerce_all(def, values)?;
+        // Options computed for this node (answerExpression) are the ones an answer must be.
+        let values = match &self.dyn_choices[node.index()] {
+            Some(choices) => {
+                let mut d = def.clone();
+                d.options = choices.clone();
+                coerce_all(&d, values)?
+            }
+            None => coerce_all(def, values)?,
+        };
+        // An option its toggle turned off is not on offer.
+        if let Some(v) = values.iter().find(|v| self.off_options[node.index()].iter().any(|o| crate::questionnaire::same_option(o, v))) {
+            return Err(AnswerError::NotAnOption { link_id: def.link_id.clone(), value: v.display() });
+        }
         // A calculated value the patient changes is theirs from then on (the form said so).
         if self.vt.form.expressions.items.get(n.item.index()).is_some_and(|x| x.calculated.is_some()) {
             self.calc_edited[node.index()] = true;
         }
         self.set_answers(node, values);
         Ok(self.take_changes())
+    }
+
+    /// The options the node offers: computed by its `answerExpression` when it has one, else
+    /// the form's.
+    pub fn choices(&self, node: NodeId) -> &[crate::questionnaire::AnswerChoice] {
+        match self.dyn_choices.get(node.index()).and_then(Option::as_ref) {
+            Some(c) => c,
+            None => self.node(node).map(|n| &self.vt.form.item(n.item).options[..]).unwrap_or(&[]),
+        }
+    }
+
+    /// The options computed by the node's `answerExpression` (None: it has none, or it failed
+    /// and the form's own options stand).
+    pub fn computed_choices(&self, node: NodeId) -> Option<&[crate::questionnaire::AnswerChoice]> {
+        self.dyn_choices.get(node.index()).and_then(|c| c.as_deref())
+    }
+
+    /// Options not on offer just now (an `answerOptionsToggleExpression` is false): shown
+    /// disabled, not accepted as answers.
+    pub fn disabled_options(&self, node: NodeId) -> &[Value] {
+        self.off_options.get(node.index()).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The node's text computed by a `cqf-expression` (None: the form's own text).
+    pub fn computed_text(&self, node: NodeId) -> Option<&str> {
+        self.dyn_text.get(node.index()).and_then(|t| t.as_deref())
     }
 
     /// The verdict of an item's `enableWhenExpression` as last evaluated, for its first live

@@ -319,3 +319,47 @@ fn qitem_is_the_items_definition_and_resolve_finds_the_chart_patient() {
     assert_eq!(answers(&s, "sex"), vec![Value::String("female".into())]);
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
 }
+
+const ANSWER_EXPR: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
+const TOGGLE: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression";
+
+#[test]
+fn options_and_text_computed_by_expressions_follow_the_answers() {
+    let coding = |code: &str, display: &str| json!({"system": "http://example.org/fruit", "code": code, "display": display});
+    let q = questionnaire(json!([
+        {"linkId": "likes", "type": "string", "text": "Fruit you like", "repeats": true},
+        {"linkId": "best", "type": "choice", "text": "Which is best?", "extension": [
+            ext(ANSWER_EXPR, None, "%resource.item.where(linkId = 'likes').answer.value")]},
+        {"linkId": "pregnant", "type": "boolean", "text": "Pregnant?"},
+        {"linkId": "plan", "type": "choice", "text": "Plan",
+         "_text": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/cqf-expression", "valueExpression": {"language": "text/fhirpath",
+            "expression": "iif(%resource.item.where(linkId = 'pregnant').answer.value, 'Plan (pregnancy-safe options only)', 'Plan')"}}]},
+         "answerOption": [{"valueCoding": coding("a", "Apple")}, {"valueCoding": coding("w", "Wine")}],
+         "extension": [{"url": TOGGLE, "extension": [
+            {"url": "option", "valueCoding": coding("w", "Wine")},
+            {"url": "expression", "valueExpression": {"language": "text/fhirpath", "expression": "%resource.item.where(linkId = 'pregnant').answer.value.where($this = true).empty()"}}]}]}
+    ]));
+    let f = Form::from_json(&q).unwrap();
+    assert!(f.features.unsupported().is_empty(), "{:?}", f.features.unsupported());
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let node = |s: &Session, l: &str| s.nodes_of(s.form().find(l).unwrap())[0];
+    assert!(s.choices(node(&s, "best")).is_empty(), "nothing liked yet: nothing to choose");
+    s.answer_link_id("likes", vec![Value::String("mango".into()), Value::String("kiwi".into())]).unwrap();
+    let labels: Vec<String> = s.choices(node(&s, "best")).iter().map(|c| c.label.clone()).collect();
+    assert_eq!(labels, ["mango", "kiwi"]);
+    s.answer_link_id("best", vec![Value::String("kiwi".into())]).unwrap();
+    assert!(s.answer_link_id("best", vec![Value::String("durian".into())]).is_err(), "not among the computed options");
+    // The toggle and the text (an empty verdict would turn the option off: the spec offers
+    // toggled options only while their expression is true).
+    assert_eq!(s.computed_text(node(&s, "plan")), Some("Plan"));
+    assert!(s.disabled_options(node(&s, "plan")).is_empty());
+    let wine = Value::Coding(Coding { system: Some("http://example.org/fruit".into()), code: Some("w".into()), ..Default::default() });
+    s.answer_link_id("plan", vec![wine.clone()]).unwrap();
+    s.answer_link_id("pregnant", vec![Value::Boolean(true)]).unwrap();
+    assert_eq!(s.computed_text(node(&s, "plan")), Some("Plan (pregnancy-safe options only)"));
+    assert_eq!(s.disabled_options(node(&s, "plan")).len(), 1);
+    assert!(s.answer_link_id("plan", vec![wine]).is_err(), "a toggled-off option is not accepted");
+    assert_eq!(answers(&s, "plan").len(), 1, "the answer given before is kept, not dropped silently");
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}
