@@ -32,6 +32,40 @@ pub struct Variable {
     pub expr: Option<Expr>,
     /// JSON path of the extension, for messages.
     pub path: String,
+    /// The `%names` the expression reads (a change in one of them means evaluating again).
+    pub reads_vars: Vec<String>,
+}
+
+/// A variable's last value in one scope, with what it read of the response.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedVar {
+    value: Vec<Item>,
+    reads: intake_fhirpath::Reads,
+    error: Option<(String, String)>,
+}
+
+/// What changed in the response since the last pass: linkIds whose answers changed (or that
+/// came or went), and items (None: the root) whose list of children changed.
+#[derive(Debug, Default)]
+pub(crate) struct Delta {
+    answers: std::collections::HashSet<String>,
+    structure: std::collections::HashSet<Option<String>>,
+    /// Names of variables whose value changed in this pass so far.
+    names: std::collections::HashSet<String>,
+    /// No earlier pass to compare with: everything is evaluated.
+    everything: bool,
+    /// Nodes that came into or left the response.
+    moved: std::collections::HashSet<usize>,
+}
+
+impl Delta {
+    fn touches(&self, v: &Variable, c: &CachedVar) -> bool {
+        self.everything
+            || c.reads.all
+            || c.reads.answers.iter().any(|l| self.answers.contains(l))
+            || c.reads.structure.iter().any(|l| self.structure.contains(l))
+            || v.reads_vars.iter().any(|n| self.names.contains(n))
+    }
 }
 
 /// The expressions one item carries.
@@ -169,7 +203,10 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
         }
         let Some((name, expr, at)) = parse(i, e, path, "variable", warnings) else { continue };
         match name {
-            Some(name) if !name.is_empty() => out.push(Variable { name, expr, path: at }),
+            Some(name) if !name.is_empty() => {
+                let reads_vars = expr.as_ref().map(|e| e.variables().into_iter().collect()).unwrap_or_default();
+                out.push(Variable { name, expr, path: at, reads_vars })
+            }
             _ => warnings.push(FormWarning { path: at, message: "variable without a name; ignored".into() }),
         }
     }
@@ -216,6 +253,22 @@ fn at_path(root: &NodeRef, path: &str) -> NodeRef {
         None => at.key(step),
     })
 }
+
+/// Two values of a variable that are surely the same: equal plain values, or the same places
+/// of the same document. Elements of two versions of the response are not compared (that can
+/// cost a walk of a whole section): the variable counts as changed, and what reads it is
+/// evaluated again.
+fn surely_same(a: &[Item], b: &[Item]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (&x.value, &y.value) {
+            (Value::Node(m), Value::Node(n)) => m.same_place(n),
+            (Value::Node(_), _) | (_, Value::Node(_)) => false,
+            _ => x == y,
+        })
+}
+
+/// The scope key of the Questionnaire's own variables in the cache.
+const ROOT_SCOPE: u32 = u32::MAX;
 
 /// Launch contexts this engine supplies: the chart's Patient.
 const SUPPLIED_CONTEXTS: [&str; 1] = ["patient"];
@@ -280,7 +333,7 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
 /// the response per pass, none of the questionnaire).
 pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &std::rc::Rc<Vec<Item>>, now: &str) -> Env {
     // `resolve()` finds the chart's Patient (`%resource.subject.resolve()`).
-    let mut env = Env::new().with_now(now).with_resources(patient.clone());
+    let mut env = Env::new().with_now(now).with_resources(patient.clone()).with_shared_memo();
     let response = response.clone();
     env.set_shared("resource", response.clone());
     env.set_shared("rootResource", response.clone());
@@ -288,23 +341,6 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
     env.set_shared("questionnaire", questionnaire.clone());
     env.set_shared("patient", patient.clone());
     env
-}
-
-/// Evaluate variables in order into `env`; a failing one is empty, and its error is returned.
-pub(crate) fn bind(vars: &[Variable], input: &[Item], env: &mut Env, errors: &mut Vec<(String, String)>) {
-    for v in vars {
-        let Some(expr) = &v.expr else {
-            env.set(&v.name, Vec::new());
-            continue;
-        };
-        match expr.evaluate(input, env) {
-            Ok(value) => env.set(&v.name, value),
-            Err(e) => {
-                errors.push((v.path.clone(), format!("variable %{}: {e}", v.name)));
-                env.set(&v.name, Vec::new());
-            }
-        }
-    }
 }
 
 /// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
@@ -335,10 +371,12 @@ impl crate::session::Session {
         let response: &[Item] = &shared;
         let mut errors = Vec::new();
         let mut root = env;
-        bind(&book.root_variables, response, &mut root, &mut errors);
+        // What changed since the last pass decides which variables are evaluated again.
+        let present = crate::response::presence(self);
+        let mut delta = self.delta_since_last_pass(&present);
+        self.bind_remembered(ROOT_SCOPE, false, &book.root_variables, response, &mut root, &doc, &mut delta, &mut errors);
         // Each node's response item (its context), found under its parent's, in form order:
         // every row of a repeating group is evaluated in its own row.
-        let present = crate::response::presence(self);
         let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
         // Item variables are seen by the item and everything under it (in that row).
         let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
@@ -364,7 +402,10 @@ impl crate::session::Session {
             if let Some(q) = book.qitems.get(i) {
                 own.set_shared("qitem", q.clone());
             }
-            bind(&x.variables, &context, &mut own, &mut errors);
+            // A node that came into or left the response has a new context: all its variables
+            // are evaluated again.
+            let moved = delta.moved.contains(&n.index());
+            self.bind_remembered(n.index() as u32, moved, &x.variables, &context, &mut own, &doc, &mut delta, &mut errors);
             let env = &own;
             let input = &context;
             if let Some((expr, path)) = &x.enable_when {
@@ -406,6 +447,58 @@ impl crate::session::Session {
         }
         self.initial_done = true;
         self.expr_errors = errors;
+    }
+
+    /// Compare the response this pass reads with the one the last pass read: answers changed,
+    /// items that came or went (and so the child lists of their parents). Keeps this pass's
+    /// state for the next comparison.
+    fn delta_since_last_pass(&mut self, present: &[bool]) -> Delta {
+        let mut d = Delta { everything: self.last_present.is_empty(), ..Default::default() };
+        let link = |s: &Self, n: usize| s.vt.form.item(s.nodes[n].item).link_id.clone();
+        for (n, &now) in present.iter().enumerate() {
+            let was = self.last_present.get(n).copied().unwrap_or(false);
+            if was != now {
+                d.moved.insert(n);
+                d.answers.insert(link(self, n));
+                d.structure.insert(Some(link(self, n)));
+                d.structure.insert(self.nodes[n].parent.map(|p| link(self, p.index())));
+            } else if now && self.last_answers.get(n) != Some(&self.nodes[n].answers) {
+                d.answers.insert(link(self, n));
+            }
+        }
+        self.last_present = present.to_vec();
+        self.last_answers = self.nodes.iter().map(|x| x.answers.clone()).collect();
+        d
+    }
+
+    /// Bind `vars` into `env` in order: a variable nothing it read has changed since the last
+    /// pass keeps its value (unless its scope `moved`: came into or left the response, so its
+    /// `%context` is new); the others are evaluated, recording what they read. A variable
+    /// whose value changes marks its name changed for everything evaluated after it.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_remembered(&mut self, scope: u32, moved: bool, vars: &[Variable], input: &[Item], env: &mut Env, doc: &NodeRef, delta: &mut Delta, errors: &mut Vec<(String, String)>) {
+        for (k, v) in vars.iter().enumerate() {
+            let key = (scope, k as u32);
+            if let Some(c) = self.var_cache.get(&key).filter(|c| !moved && !delta.touches(v, c)) {
+                env.set(&v.name, c.value.clone());
+                errors.extend(c.error.clone());
+                continue;
+            }
+            let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
+            let (value, error) = match &v.expr {
+                None => (Vec::new(), None),
+                Some(expr) => match expr.evaluate(input, &env.with_read_log(log.clone())) {
+                    Ok(value) => (value, None),
+                    Err(e) => (Vec::new(), Some((v.path.clone(), format!("variable %{}: {e}", v.name)))),
+                },
+            };
+            errors.extend(error.clone());
+            if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
+                delta.names.insert(v.name.clone());
+            }
+            env.set(&v.name, value.clone());
+            self.var_cache.insert(key, CachedVar { value, reads: log.take(), error });
+        }
     }
 
     /// An `initialExpression`'s result as the starting answer of every empty node of the item

@@ -254,6 +254,12 @@ pub struct Session {
     pub(crate) off_options: Vec<Vec<Value>>,
     /// Per node: text computed by a `cqf-expression` on the item's text.
     pub(crate) dyn_text: Vec<Option<String>>,
+    /// Per node, as the last expression pass saw them: in the response, and the answers (what
+    /// the next pass compares with to find what changed).
+    pub(crate) last_present: Vec<bool>,
+    pub(crate) last_answers: Vec<Vec<Value>>,
+    /// Variables' values by (scope node, or the root; variable), with what they read.
+    pub(crate) var_cache: std::collections::HashMap<(u32, u32), crate::expressions::CachedVar>,
     /// The `initialExpression`s have run (once, in the first expression pass).
     pub(crate) initial_done: bool,
 }
@@ -303,6 +309,9 @@ impl Session {
             expr_errors: Vec::new(),
             patient_collection: None,
             initial_done: false,
+            last_present: Vec::new(),
+            last_answers: Vec::new(),
+            var_cache: std::collections::HashMap::new(),
             dyn_choices: Vec::new(),
             off_options: Vec::new(),
             dyn_text: Vec::new(),

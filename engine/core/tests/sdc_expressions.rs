@@ -363,3 +363,39 @@ fn options_and_text_computed_by_expressions_follow_the_answers() {
     assert_eq!(answers(&s, "plan").len(), 1, "the answer given before is kept, not dropped silently");
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
 }
+
+/// Variables are evaluated again only when something they read changed: check that every way
+/// of reading the response still sees each change (an item appearing, a nested answer, a
+/// whole-subtree walk, a variable read by another).
+#[test]
+fn remembered_variables_see_every_change_they_read() {
+    let q = json!({"resourceType": "Questionnaire", "id": "t", "status": "active", "url": "http://example.org/Questionnaire/t",
+        "extension": [
+            ext(VAR, Some("a"), "%resource.item.where(linkId = 'a').answer.value"),
+            ext(VAR, Some("deep"), "%resource.item.where(linkId = 'g').item.where(linkId = 'b').answer.value"),
+            ext(VAR, Some("count"), "%resource.descendants().where((linkId in ('a' | 'b' | 'c')) and answer.exists()).count()"),
+            ext(VAR, Some("sum"), "(%a | 0).first() + (%deep | 0).first()")
+        ],
+        "item": [
+            {"linkId": "a", "type": "integer", "text": "A"},
+            {"linkId": "g", "type": "group", "text": "G", "item": [{"linkId": "b", "type": "integer", "text": "B"}]},
+            {"linkId": "c", "type": "integer", "text": "C"},
+            {"linkId": "sum", "type": "integer", "text": "Sum", "readOnly": true, "extension": [ext(CALC, None, "%sum")]},
+            {"linkId": "count", "type": "integer", "text": "Answered", "readOnly": true, "extension": [ext(CALC, None, "%count")]}
+        ]});
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let state = |s: &Session| (answers(s, "sum"), answers(s, "count"));
+    assert_eq!(state(&s), (vec![Value::Integer(0)], vec![Value::Integer(0)]));
+    s.answer_link_id("a", vec![Value::Integer(2)]).unwrap();
+    assert_eq!(state(&s), (vec![Value::Integer(2)], vec![Value::Integer(1)]), "'a' came into the response");
+    s.answer_link_id("b", vec![Value::Integer(5)]).unwrap();
+    assert_eq!(state(&s), (vec![Value::Integer(7)], vec![Value::Integer(2)]), "a nested answer");
+    s.answer_link_id("b", vec![Value::Integer(6)]).unwrap();
+    assert_eq!(state(&s), (vec![Value::Integer(8)], vec![Value::Integer(2)]), "a nested answer changed");
+    s.answer_link_id("c", vec![Value::Integer(1)]).unwrap();
+    assert_eq!(state(&s), (vec![Value::Integer(8)], vec![Value::Integer(3)]), "only the subtree walk sees 'c'");
+    s.answer_link_id("a", vec![]).unwrap();
+    assert_eq!(state(&s), (vec![Value::Integer(6)], vec![Value::Integer(2)]), "'a' left the response");
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}

@@ -29,6 +29,10 @@ pub struct Env {
     /// Resources `resolve()` may find besides the document's own (a Bundle's entries,
     /// contained resources): the chart's, as the host gives them.
     resources: Option<std::rc::Rc<Coll>>,
+    /// Where to record what is read of one document (see `reads`).
+    reads: Option<std::rc::Rc<crate::ReadLog>>,
+    /// Remembered results shared by every expression evaluated in this environment.
+    shared: Option<std::rc::Rc<crate::memo::SharedMemo>>,
 }
 
 #[derive(Debug)]
@@ -69,6 +73,20 @@ impl Env {
     pub fn with_resources(mut self, resources: std::rc::Rc<Vec<Item>>) -> Env {
         self.resources = Some(resources);
         self
+    }
+
+    /// Share remembered sub-expression results among all the expressions evaluated in this
+    /// environment and those made from it (a form's, in one session).
+    pub fn with_shared_memo(mut self) -> Env {
+        self.shared = Some(std::rc::Rc::new(crate::memo::SharedMemo::default()));
+        self
+    }
+
+    /// This environment, recording into `log` what evaluations read of its document.
+    pub fn with_read_log(&self, log: std::rc::Rc<crate::ReadLog>) -> Env {
+        let mut e = self.clone();
+        e.reads = Some(log);
+        e
     }
 
     /// `now` as an RFC 3339 date-time (`2026-11-20T09:00:00Z`).
@@ -203,11 +221,29 @@ impl Cx<'_> {
                 None => return self.eval_inner(node, focus),
             }
         }
-        if let Some(hit) = memo.get(&keys) {
-            return Ok(hit);
+        let remembered = match &self.env.shared {
+            Some(shared) => shared.get(&memo.shape, &keys),
+            None => memo.get(&keys),
+        };
+        if let Some((hit, reads)) = remembered {
+            // What the remembered evaluation read is read again, as far as a log is concerned
+            // (one remembered without a log is evaluated again, to learn its reads).
+            match (&self.env.reads, reads) {
+                (None, _) => return Ok(hit),
+                (Some(log), Some(reads)) => {
+                    log.replay(&reads);
+                    return Ok(hit);
+                }
+                (Some(_), None) => {}
+            }
         }
+        let mark = self.env.reads.as_ref().map(|l| l.mark());
         let out = self.eval_inner(node, focus)?;
-        memo.put(keys, &out);
+        let reads = self.env.reads.as_ref().zip(mark).map(|(l, m)| l.since(m));
+        match &self.env.shared {
+            Some(shared) => shared.put(&memo.shape, keys, &out, reads),
+            None => memo.put(keys, &out, reads),
+        }
         Ok(out)
     }
 
@@ -297,6 +333,9 @@ impl Cx<'_> {
         for item in items {
             match &item.value {
                 Value::Node(node) if node.json().is_object() => {
+                    if let Some(log) = &self.env.reads {
+                        log.navigated(node, name);
+                    }
                     let json = node.json();
                     let obj = json.as_object().into_iter().flatten();
                     if first && json.get("resourceType").and_then(Json::as_str) == Some(name) {
@@ -531,6 +570,7 @@ impl Cx<'_> {
             }
             "repeat" => {
                 argc(1..=1)?;
+                self.took_everything(input);
                 let mut out: Coll = Vec::new();
                 let mut frontier = input.to_vec();
                 while !frontier.is_empty() {
@@ -622,8 +662,12 @@ impl Cx<'_> {
             "now" => vec![Item::new(Value::DateTime(self.now(at)?))],
             "today" => vec![Item::new(Value::Date(self.now(at)?.chars().take(10).collect()))],
             "timeOfDay" => vec![Item::new(Value::Time(self.now(at)?.chars().skip(11).take(8).collect()))],
-            "children" => input.iter().flat_map(children).collect(),
+            "children" => {
+                self.took_everything(input);
+                input.iter().flat_map(children).collect()
+            }
             "descendants" => {
+                self.took_everything(input);
                 let mut out = Vec::new();
                 let mut frontier: Coll = input.iter().flat_map(children).collect();
                 while !frontier.is_empty() {
@@ -1040,6 +1084,17 @@ impl Cx<'_> {
             }
             other => return Err(Error::unsupported(at, format!("unknown function {other}()"))),
         })
+    }
+
+    /// A step that takes in whole subtrees: it reads everything under its input.
+    fn took_everything(&self, input: &[Item]) {
+        if let Some(log) = &self.env.reads {
+            for x in input {
+                if let Value::Node(n) = &x.value {
+                    log.everything(n);
+                }
+            }
+        }
     }
 
     fn now(&self, at: usize) -> Result<String, Error> {

@@ -28,6 +28,7 @@ mod lexer;
 mod memo;
 mod model;
 mod parser;
+mod reads;
 mod temporal;
 mod text;
 mod units;
@@ -35,6 +36,7 @@ mod value;
 
 pub use eval::Env;
 pub use parser::Expr;
+pub use reads::{ReadLog, Reads};
 pub use value::{Item, NodeRef, TypeName, Value};
 
 use std::fmt;

@@ -25,19 +25,51 @@ type Coll = Vec<Item>;
 pub(crate) struct Memo {
     /// The variables the sub-expression reads, without the `%`.
     pub vars: Vec<String>,
-    last: RefCell<Option<(Vec<Rc<Coll>>, Coll)>>,
+    /// The sub-expression's shape, as the key of a table shared by the expressions of a form
+    /// (MBS 715 has a hundred expressions that start `%resource.repeat(item)`: one walk of the
+    /// response serves them all). Equal shapes with equal variables give equal results.
+    pub shape: Rc<str>,
+    last: RefCell<Option<Remembered>>,
 }
+
+/// Results remembered across the expressions that share an environment, by shape.
+#[derive(Default)]
+pub struct SharedMemo {
+    table: RefCell<std::collections::HashMap<Rc<str>, Remembered>>,
+}
+
+impl std::fmt::Debug for SharedMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedMemo({} entries)", self.table.borrow().len())
+    }
+}
+
+impl SharedMemo {
+    pub(crate) fn get(&self, shape: &str, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
+        let table = self.table.borrow();
+        let (old, value, reads) = table.get(shape)?;
+        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| (value.clone(), reads.clone()))
+    }
+
+    pub(crate) fn put(&self, shape: &Rc<str>, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
+        self.table.borrow_mut().insert(shape.clone(), (keys, value.clone(), reads));
+    }
+}
+
+/// A result, the collections it was computed from, and what it read of a logged document
+/// (replayed on a hit, so a read log sees the same reads either way).
+type Remembered = (Vec<Rc<Coll>>, Coll, Option<crate::Reads>);
 
 impl Memo {
     /// The remembered result, if it was computed from these collections.
-    pub fn get(&self, keys: &[Rc<Coll>]) -> Option<Coll> {
+    pub fn get(&self, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
         let last = self.last.borrow();
-        let (old, value) = last.as_ref()?;
-        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| value.clone())
+        let (old, value, reads) = last.as_ref()?;
+        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| (value.clone(), reads.clone()))
     }
 
-    pub fn put(&self, keys: Vec<Rc<Coll>>, value: &Coll) {
-        *self.last.borrow_mut() = Some((keys, value.clone()));
+    pub fn put(&self, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
+        *self.last.borrow_mut() = Some((keys, value.clone(), reads));
     }
 }
 
@@ -53,7 +85,7 @@ fn plain(x: &Item) -> bool {
 impl Clone for Memo {
     /// A copy of an expression starts with nothing remembered.
     fn clone(&self) -> Memo {
-        Memo { vars: self.vars.clone(), last: RefCell::new(None) }
+        Memo { vars: self.vars.clone(), shape: self.shape.clone(), last: RefCell::new(None) }
     }
 }
 
@@ -102,9 +134,16 @@ pub(crate) fn place(root: &mut Node) {
 fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
     let reads = analyze(node);
     let worth = matches!(node.kind, Kind::Member(..) | Kind::Call(..) | Kind::Index(..) | Kind::Binary(..));
-    let here = reads.pure() && !reads.vars.is_empty() && worth && covered != Some(&reads.vars);
+    // A walk of a whole subtree inside a remembered node is remembered too: its result can
+    // serve the form's other expressions through a shared table (`SharedMemo`), where the
+    // whole cannot. (Every call would be: that costs more in bookkeeping than it saves.)
+    let call = matches!(&node.kind, Kind::Call(_, name, _) if matches!(name.as_str(), "repeat" | "descendants" | "children"));
+    let here = reads.pure() && !reads.vars.is_empty() && worth && (covered != Some(&reads.vars) || call);
     if here {
-        node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), last: RefCell::new(None) }));
+        let mut shape = String::new();
+        write_shape(node, &mut shape);
+        let shape: Rc<str> = shape.into();
+        node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), shape, last: RefCell::new(None) }));
     }
     let covered = if here { Some(&reads.vars) } else { covered };
     match &mut node.kind {
@@ -180,5 +219,82 @@ fn arg_kind(function: &str, index: usize) -> Arg {
         ("where" | "select" | "exists" | "all" | "repeat" | "sort" | "iif", _) | ("aggregate", 0) => Arg::Lambda,
         ("ofType" | "is" | "as", _) => Arg::TypeName,
         _ => Arg::Plain,
+    }
+}
+
+/// A sub-expression written out without positions: equal text for equal meaning, whatever
+/// expression it sits in.
+fn write_shape(node: &Node, out: &mut String) {
+    use std::fmt::Write;
+    match &node.kind {
+        Kind::Empty => out.push_str("{}"),
+        Kind::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Kind::Str(v) => {
+            let _ = write!(out, "{v:?}");
+        }
+        Kind::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Kind::Dec(d) => {
+            let _ = write!(out, "{d:?}");
+        }
+        Kind::Date(d) | Kind::DateTime(d) | Kind::Time(d) => {
+            let _ = write!(out, "@{d}");
+        }
+        Kind::Quantity(v, u) => {
+            let _ = write!(out, "{v:?} {u:?}");
+        }
+        Kind::Ident(n) => {
+            let _ = write!(out, "`{n}`");
+        }
+        Kind::Env(n) => {
+            let _ = write!(out, "%`{n}`");
+        }
+        Kind::Special(n) => {
+            let _ = write!(out, "${n}");
+        }
+        Kind::Member(t, n) => {
+            write_shape(t, out);
+            let _ = write!(out, ".`{n}`");
+        }
+        Kind::Call(t, name, args) => {
+            if let Some(t) = t {
+                write_shape(t, out);
+                out.push('.');
+            }
+            let _ = write!(out, "{name}(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_shape(a, out);
+            }
+            out.push(')');
+        }
+        Kind::Index(a, b) => {
+            write_shape(a, out);
+            out.push('[');
+            write_shape(b, out);
+            out.push(']');
+        }
+        Kind::Neg(t) => {
+            out.push_str("-(");
+            write_shape(t, out);
+            out.push(')');
+        }
+        Kind::Binary(op, a, b) => {
+            out.push('(');
+            write_shape(a, out);
+            let _ = write!(out, " {op:?} ");
+            write_shape(b, out);
+            out.push(')');
+        }
+        Kind::Is(t, ty) | Kind::As(t, ty) => {
+            out.push('(');
+            write_shape(t, out);
+            let _ = write!(out, " {} {ty})", if matches!(node.kind, Kind::Is(..)) { "is" } else { "as" });
+        }
     }
 }

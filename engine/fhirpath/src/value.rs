@@ -74,6 +74,27 @@ impl NodeRef {
         (0..=self.path.len()).rev().map(|k| NodeRef { doc: self.doc.clone(), path: std::rc::Rc::from(&self.path[..k]) }).find(|n| n.json().get("resourceType").is_some())
     }
 
+    /// Is `other` a place in the same document (not a copy)?
+    pub fn same_doc(&self, other: &NodeRef) -> bool {
+        std::rc::Rc::ptr_eq(&self.doc, &other.doc)
+    }
+
+    /// The same place of the same document (no comparison of contents).
+    pub fn same_place(&self, other: &NodeRef) -> bool {
+        self.same_doc(other)
+            && self.path.len() == other.path.len()
+            && self.path.iter().zip(other.path.iter()).all(|(a, b)| match (a, b) {
+                (Step::Key(x), Step::Key(y)) => x == y,
+                (Step::Index(x), Step::Index(y)) => x == y,
+                _ => false,
+            })
+    }
+
+    /// Is this the document's root?
+    pub fn is_root(&self) -> bool {
+        self.path.is_empty()
+    }
+
     /// The whole document this place is in.
     pub fn root(&self) -> NodeRef {
         NodeRef { doc: self.doc.clone(), path: std::rc::Rc::from(Vec::new()) }
@@ -110,8 +131,24 @@ impl NodeRef {
 }
 
 impl PartialEq for NodeRef {
+    /// Equal contents. The same place is equal at once; otherwise scalar members are compared
+    /// before nested ones, so two response items with different linkIds differ without a walk
+    /// of their answers (`repeat(item)` compares every new item with all before it).
     fn eq(&self, other: &NodeRef) -> bool {
-        self.json() == other.json()
+        self.same_place(other) || json_eq(self.json(), other.json())
+    }
+}
+
+fn json_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            let nested = |v: &Json| matches!(v, Json::Object(_) | Json::Array(_));
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| nested(v) || v == w))
+                && x.iter().filter(|(_, v)| nested(v)).all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_eq(v, w)),
+        _ => a == b,
     }
 }
 
