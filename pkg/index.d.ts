@@ -50,6 +50,11 @@ export interface VisitContext {
   reasons?: string[];
   respondent?: 'patient' | { relationship?: string; name?: string; reference?: string };
   values?: Record<string, string>;
+  /**
+   * SDC launch contexts the form's expressions read, by name: `encounter`, `user`, or a name the
+   * form declares. Each is a FHIR resource. `patient` is not given here: it is the chart's.
+   */
+  launchContext?: Record<string, FhirResource>;
 }
 
 /** Where autosave goes: the localStorage method names. Synchronous. */

@@ -39,11 +39,15 @@ pub struct VisitContext {
     pub language: String,
     /// Anything else a rule may ask for with `context(key)`.
     pub values: BTreeMap<String, String>,
+    /// SDC launch contexts the host gives, by name (`encounter`, `user`, or a name the form
+    /// declares): FHIR resources that forms' expressions read as `%encounter`, `%user`.
+    /// `patient` is not among them: it is the chart's.
+    pub launch: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for VisitContext {
     fn default() -> Self {
-        VisitContext { reasons: Vec::new(), respondent: Respondent::Patient, language: "en".into(), values: BTreeMap::new() }
+        VisitContext { reasons: Vec::new(), respondent: Respondent::Patient, language: "en".into(), values: BTreeMap::new(), launch: BTreeMap::new() }
     }
 }
 
@@ -95,7 +99,20 @@ impl VisitContext {
                         ctx.values.insert(vk.clone(), text);
                     }
                 }
-                other => return Err(err(other, "unknown context field (expected reasons, respondent, language, values)")),
+                "launchContext" => {
+                    let Json::Object(named) = val else { return Err(err("launchContext", "expected an object of named FHIR resources")) };
+                    for (name, resource) in named {
+                        let field = format!("launchContext.{name}");
+                        if name == "patient" {
+                            return Err(err(&field, "%patient is the chart's Patient; give the chart instead"));
+                        }
+                        if resource.get("resourceType").and_then(Json::as_str).is_none() {
+                            return Err(err(&field, "expected a FHIR resource (an object with a resourceType)"));
+                        }
+                        ctx.launch.insert(name.clone(), resource.clone());
+                    }
+                }
+                other => return Err(err(other, "unknown context field (expected reasons, respondent, language, values, launchContext)")),
             }
         }
         Ok(ctx)

@@ -120,6 +120,8 @@ pub struct ExpressionBook {
     initial: bool,
     /// By item: `%qitem`, the item's definition in `questionnaire` (built with it).
     qitems: Vec<std::rc::Rc<Vec<Item>>>,
+    /// Launch contexts the form declares that only the host can give: (name, JSON path).
+    host_contexts: Vec<(String, String)>,
 }
 
 impl ExpressionBook {
@@ -142,7 +144,10 @@ impl ExpressionBook {
             book.initial |= x.initial.is_some();
             book.items.push(x);
         }
-        check_names(&book, &launch_contexts(q, warnings), warnings);
+        let mut host_contexts = Vec::new();
+        let launch = launch_contexts(q, &mut host_contexts, warnings);
+        book.host_contexts = host_contexts;
+        check_names(&book, &launch, warnings);
         if book.drives || book.initial {
             book.questionnaire = Env::collection_of(&tree_of(q));
             // `%qitem`: each item's own definition, a place in the one shared Questionnaire.
@@ -278,7 +283,7 @@ const BUILT_IN: [&str; 8] = ["resource", "rootResource", "context", "questionnai
 
 /// The Questionnaire's `launchContext` names. One this engine does not supply (`encounter`,
 /// `user`, a named resource) is a warning: expressions that use it see nothing.
-fn launch_contexts(q: &Questionnaire, warnings: &mut Vec<FormWarning>) -> Vec<String> {
+fn launch_contexts(q: &Questionnaire, book_launch: &mut Vec<(String, String)>, warnings: &mut Vec<FormWarning>) -> Vec<String> {
     let mut names = Vec::new();
     for (i, e) in q.extension.iter().enumerate() {
         if e.url.as_deref() != Some(sdc::LAUNCH_CONTEXT) {
@@ -295,8 +300,11 @@ fn launch_contexts(q: &Questionnaire, warnings: &mut Vec<FormWarning>) -> Vec<St
         if !SUPPLIED_CONTEXTS.contains(&name.as_str()) {
             warnings.push(FormWarning {
                 path: format!("Questionnaire.extension[{i}]"),
-                message: format!("launch context %{name} is not supplied (only %patient is, from the chart): expressions that use it see nothing"),
+                message: format!(
+                    "launch context %{name} comes only from the host (context.launchContext.{name}); without it, expressions that use it see nothing"
+                ),
             });
+            book_launch.push((name.clone(), format!("Questionnaire.extension[{i}]")));
         }
         names.push(name);
     }
@@ -367,9 +375,24 @@ impl crate::session::Session {
         // One copy of the response, shared by `%resource` and every item's `%context`.
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc.clone()))]);
-        let env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
         let response: &[Item] = &shared;
         let mut errors = Vec::new();
+        // The host's launch contexts (`%encounter`, `%user`): one shared collection each for
+        // the session. One the form declares and the host did not give is said once per pass.
+        if self.launch_collections.is_none() {
+            let given = self.facts.context.launch.iter().map(|(k, v)| (k.clone(), Env::collection_of(v))).collect();
+            self.launch_collections = Some(given);
+        }
+        for (name, c) in self.launch_collections.iter().flatten() {
+            env.set_shared(name, c.clone());
+        }
+        for (name, path) in &book.host_contexts {
+            if !self.facts.context.launch.contains_key(name) {
+                errors.push((path.clone(), format!("launch context %{name} was not given (context.launchContext.{name}); expressions that use it see nothing")));
+                env.set(name, Vec::new());
+            }
+        }
         let mut root = env;
         // What changed since the last pass decides which variables are evaluated again.
         let present = crate::response::presence(self);

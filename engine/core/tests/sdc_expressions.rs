@@ -193,7 +193,10 @@ fn mbs715_age_sections_follow_the_age_given_in_the_form() {
             assert_eq!(s.expression_verdict(*item), Some(want), "age {age}: {} {op} {n} on {}", "%age", s.form().item(*item).link_id);
         }
     }
-    assert!(s.expression_errors().is_empty(), "{:?}", &s.expression_errors()[..s.expression_errors().len().min(5)]);
+    // The form declares %user and %encounter, which this test's host does not give: said, and
+    // nothing else.
+    let errors: Vec<_> = s.expression_errors().iter().filter(|(_, m)| !m.contains("was not given (context.launchContext.")).collect();
+    assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(5)]);
 }
 
 #[test]
@@ -398,4 +401,33 @@ fn remembered_variables_see_every_change_they_read() {
     s.answer_link_id("a", vec![]).unwrap();
     assert_eq!(state(&s), (vec![Value::Integer(6)], vec![Value::Integer(2)]), "'a' left the response");
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}
+
+#[test]
+fn launch_contexts_the_host_gives_are_bound_and_a_missing_one_is_said() {
+    let mut q = questionnaire(json!([
+        {"linkId": "where", "type": "string", "text": "Where are you seen?", "extension": [ext(INITIAL, None, "%encounter.location.first().location.display")]},
+        {"linkId": "by", "type": "string", "text": "Who asks?", "extension": [ext(INITIAL, None, "%user.name.first().family")]}
+    ]));
+    let launch = |name: &str, ty: &str| json!({"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-launchContext", "extension": [
+        {"url": "name", "valueCoding": {"system": "http://hl7.org/fhir/uv/sdc/CodeSystem/launchContext", "code": name}},
+        {"url": "type", "valueCode": ty}]});
+    q["extension"] = json!([launch("patient", "Patient"), launch("encounter", "Encounter"), launch("user", "Practitioner")]);
+    let f = Form::from_json(&q).unwrap();
+    assert!(f.warnings.iter().any(|w| w.message.contains("%encounter comes only from the host")), "{:?}", f.warnings);
+    assert!(!f.warnings.iter().any(|w| w.message.contains("is not defined")), "declared launch contexts are known names: {:?}", f.warnings);
+    let vt = visit_type(q, &[]);
+    let context = intake_engine::context::VisitContext::from_json(&json!({"launchContext": {
+        "encounter": {"resourceType": "Encounter", "id": "e1", "status": "planned", "location": [{"location": {"display": "Clinic 3"}}]}}}))
+    .unwrap();
+    let s = Session::new(vt.clone(), chart(), context, now(), "s1").unwrap();
+    assert_eq!(answers(&s, "where"), vec![Value::String("Clinic 3".into())]);
+    assert_eq!(answers(&s, "by"), vec![]);
+    assert!(
+        s.expression_errors().iter().any(|(p, m)| p == "Questionnaire.extension[2]" && m.contains("%user was not given")),
+        "{:?}",
+        s.expression_errors()
+    );
+    let bad = intake_engine::context::VisitContext::from_json(&json!({"launchContext": {"patient": {"resourceType": "Patient"}}}));
+    assert!(bad.unwrap_err().to_string().contains("chart"));
 }
