@@ -363,6 +363,14 @@ impl crate::session::Session {
     pub(crate) fn run_expressions(&mut self) {
         let vt = self.vt.clone();
         let book = &vt.form.expressions;
+        // What changed since the last pass decides what is evaluated again; when nothing any
+        // expression or variable read has changed, the pass is skipped (a calculation that
+        // nothing reads, like PHQ-9's total, settles without a second pass).
+        let present = crate::response::presence(self);
+        let mut delta = self.delta_since_last_pass(&present);
+        if self.pass_can_be_skipped(book, &delta) {
+            return;
+        }
         let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
         let patient = match &self.patient_collection {
             Some(p) => p.clone(),
@@ -394,15 +402,13 @@ impl crate::session::Session {
             }
         }
         let mut root = env;
-        // What changed since the last pass decides which variables are evaluated again.
-        let present = crate::response::presence(self);
-        let mut delta = self.delta_since_last_pass(&present);
         self.bind_remembered(ROOT_SCOPE, false, &book.root_variables, response, &mut root, &doc, &mut delta, &mut errors);
         // Each node's response item (its context), found under its parent's, in form order:
         // every row of a repeating group is evaluated in its own row.
         let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
         // Item variables are seen by the item and everything under it (in that row).
         let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
+        let expr_log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(&doc));
         for n in self.preorder() {
             let (id, parent_node) = (self.nodes[n.index()].item, self.nodes[n.index()].parent);
             let i = id.index();
@@ -429,7 +435,9 @@ impl crate::session::Session {
             // are evaluated again.
             let moved = delta.moved.contains(&n.index());
             self.bind_remembered(n.index() as u32, moved, &x.variables, &context, &mut own, &doc, &mut delta, &mut errors);
-            let env = &own;
+            // Expressions record what they read into the pass's log.
+            let logged = own.with_read_log(expr_log.clone());
+            let env = &logged;
             let input = &context;
             if let Some((expr, path)) = &x.enable_when {
                 let verdict = match expr.evaluate(input, env) {
@@ -470,6 +478,33 @@ impl crate::session::Session {
         }
         self.initial_done = true;
         self.expr_errors = errors;
+        let mut reads = expr_log.take();
+        reads.answers.sort_unstable();
+        reads.answers.dedup();
+        reads.structure.sort_unstable();
+        reads.structure.dedup();
+        self.expr_reads = Some(reads);
+    }
+
+    /// True when nothing this pass would see differs from what the last full pass read: its
+    /// expressions' reads are untouched, every variable is remembered and untouched, no node
+    /// with expressions came or went, and the initial expressions have run.
+    fn pass_can_be_skipped(&self, book: &ExpressionBook, delta: &Delta) -> bool {
+        let Some(r) = &self.expr_reads else { return false };
+        if delta.everything || r.all || (book.has_initial() && !self.initial_done) {
+            return false;
+        }
+        if r.answers.iter().any(|l| delta.answers.contains(l)) || r.structure.iter().any(|l| delta.structure.contains(l)) {
+            return false;
+        }
+        if delta.moved.iter().any(|&n| book.items[self.nodes[n].item.index()].any()) {
+            return false;
+        }
+        let clean = |scope: u32, vars: &[Variable]| {
+            vars.iter().enumerate().all(|(k, v)| self.var_cache.get(&(scope, k as u32)).is_some_and(|c| !delta.touches(v, c)))
+        };
+        clean(ROOT_SCOPE, &book.root_variables)
+            && self.preorder().into_iter().all(|n| clean(n.index() as u32, &book.items[self.nodes[n.index()].item.index()].variables))
     }
 
     /// Compare the response this pass reads with the one the last pass read: answers changed,

@@ -260,6 +260,8 @@ pub struct Session {
     pub(crate) last_answers: Vec<Vec<Value>>,
     /// Variables' values by (scope node, or the root; variable), with what they read.
     pub(crate) var_cache: std::collections::HashMap<(u32, u32), crate::expressions::CachedVar>,
+    /// What the last full expression pass's expressions read of the response (None: none yet).
+    pub(crate) expr_reads: Option<intake_fhirpath::Reads>,
     /// The host's launch contexts as shared collections, built at the first expression pass.
     pub(crate) launch_collections: Option<Vec<(String, std::rc::Rc<Vec<intake_fhirpath::Item>>)>>,
     /// The `initialExpression`s have run (once, in the first expression pass).
@@ -312,6 +314,7 @@ impl Session {
             patient_collection: None,
             initial_done: false,
             launch_collections: None,
+            expr_reads: None,
             last_present: Vec::new(),
             last_answers: Vec::new(),
             var_cache: std::collections::HashMap::new(),

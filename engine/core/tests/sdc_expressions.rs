@@ -431,3 +431,25 @@ fn launch_contexts_the_host_gives_are_bound_and_a_missing_one_is_said() {
     let bad = intake_engine::context::VisitContext::from_json(&json!({"launchContext": {"patient": {"resourceType": "Patient"}}}));
     assert!(bad.unwrap_err().to_string().contains("chart"));
 }
+
+/// A pass is skipped only when nothing any expression read has changed: a calculation that
+/// another expression reads still flows through in a second pass.
+#[test]
+fn a_calculation_read_by_another_expression_still_flows_through() {
+    let q = questionnaire(json!([
+        {"linkId": "a", "type": "integer", "text": "A"},
+        {"linkId": "x", "type": "integer", "text": "Twice A", "readOnly": true, "extension": [ext(CALC, None, "%resource.item.where(linkId = 'a').answer.value * 2")]},
+        {"linkId": "big", "type": "display", "text": "Big", "extension": [ext(EWE, None, "%resource.item.where(linkId = 'x').answer.value > 10")]},
+        {"linkId": "unread", "type": "integer", "text": "Nothing reads this"}
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    assert!(!shown(&s, "big"));
+    s.answer_link_id("a", vec![Value::Integer(6)]).unwrap();
+    assert_eq!(answers(&s, "x"), vec![Value::Integer(12)]);
+    assert!(shown(&s, "big"), "the second pass saw the calculated value");
+    s.answer_link_id("unread", vec![Value::Integer(1)]).unwrap();
+    assert!(shown(&s, "big"), "a skipped pass changes nothing");
+    s.answer_link_id("a", vec![Value::Integer(2)]).unwrap();
+    assert!(!shown(&s, "big"));
+}

@@ -31,13 +31,21 @@ impl Reads {
     }
 
     fn since(&self, mark: (usize, usize, bool)) -> Reads {
-        Reads { answers: self.answers[mark.0..].to_vec(), structure: self.structure[mark.1..].to_vec(), all: self.all && !mark.2 }
+        if self.all {
+            return Reads { all: true, ..Reads::default() };
+        }
+        Reads { answers: self.answers[mark.0..].to_vec(), structure: self.structure[mark.1..].to_vec(), all: false }
     }
 
     pub(crate) fn extend(&mut self, other: &Reads) {
+        self.all |= other.all;
+        if self.all {
+            self.answers.clear();
+            self.structure.clear();
+            return;
+        }
         self.answers.extend(other.answers.iter().cloned());
         self.structure.extend(other.structure.iter().cloned());
-        self.all |= other.all;
     }
 }
 
@@ -64,7 +72,9 @@ impl ReadLog {
 
     /// `name` navigated on `node`.
     pub(crate) fn navigated(&self, node: &NodeRef, name: &str) {
-        if !matches!(name, "item" | "answer") || !self.covers(node) {
+        // Once everything is read, single reads add nothing (and a shared subtree walk would
+        // otherwise replay hundreds of them into every expression that uses it).
+        if !matches!(name, "item" | "answer") || self.reads.borrow().all || !self.covers(node) {
             return;
         }
         let json = node.json();
@@ -85,7 +95,10 @@ impl ReadLog {
     /// A whole subtree of `node` was taken in.
     pub(crate) fn everything(&self, node: &NodeRef) {
         if self.covers(node) {
-            self.reads.borrow_mut().all = true;
+            let mut r = self.reads.borrow_mut();
+            r.all = true;
+            r.answers.clear();
+            r.structure.clear();
         }
     }
 
