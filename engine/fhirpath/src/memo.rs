@@ -146,21 +146,8 @@ fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
         node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), shape, last: RefCell::new(None) }));
     }
     let covered = if here { Some(&reads.vars) } else { covered };
-    match &mut node.kind {
-        Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => place_at(t, covered),
-        Kind::Index(a, b) | Kind::Binary(_, a, b) => {
-            place_at(a, covered);
-            place_at(b, covered);
-        }
-        Kind::Call(target, _, args) => {
-            if let Some(t) = target {
-                place_at(t, covered);
-            }
-            for a in args {
-                place_at(a, covered);
-            }
-        }
-        _ => {}
+    for child in node.children_mut() {
+        place_at(child, covered);
     }
 }
 

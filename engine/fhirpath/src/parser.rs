@@ -32,23 +32,10 @@ impl Expr {
     /// against its variables and launch contexts before it runs.
     pub fn variables(&self) -> std::collections::BTreeSet<String> {
         fn walk(n: &Node, out: &mut std::collections::BTreeSet<String>) {
-            match &n.kind {
-                Kind::Env(name) => {
-                    out.insert(name.clone());
-                }
-                Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => walk(t, out),
-                Kind::Index(a, b) | Kind::Binary(_, a, b) => {
-                    walk(a, out);
-                    walk(b, out);
-                }
-                Kind::Call(t, _, args) => {
-                    if let Some(t) = t {
-                        walk(t, out);
-                    }
-                    args.iter().for_each(|a| walk(a, out));
-                }
-                _ => {}
+            if let Kind::Env(name) = &n.kind {
+                out.insert(name.clone());
             }
+            n.children().into_iter().for_each(|c| walk(c, out));
         }
         let mut out = std::collections::BTreeSet::new();
         walk(&self.root, &mut out);
@@ -64,6 +51,28 @@ pub(crate) struct Node {
     /// Where this sub-expression reads only `%variables` (no focus, no clock), the last result
     /// and the variables it was computed from (see `memo`).
     pub memo: Option<Box<crate::memo::Memo>>,
+}
+
+impl Node {
+    /// The node's sub-expressions, in evaluation order (the target, then the arguments).
+    pub(crate) fn children(&self) -> Vec<&Node> {
+        match &self.kind {
+            Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => vec![t],
+            Kind::Index(a, b) | Kind::Binary(_, a, b) => vec![a, b],
+            Kind::Call(t, _, args) => t.iter().map(|t| &**t).chain(args.iter()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The same, to change them.
+    pub(crate) fn children_mut(&mut self) -> Vec<&mut Node> {
+        match &mut self.kind {
+            Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => vec![t],
+            Kind::Index(a, b) | Kind::Binary(_, a, b) => vec![a, b],
+            Kind::Call(t, _, args) => t.iter_mut().map(|t| &mut **t).chain(args.iter_mut()).collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
