@@ -113,19 +113,8 @@ impl Env {
         std::rc::Rc::new(flatten(value, None))
     }
 
-    /// The shared collection bound to `name`.
-    pub(crate) fn get_shared(&self, name: &str) -> Option<std::rc::Rc<Coll>> {
-        let mut at = self.vars.as_deref();
-        while let Some(b) = at {
-            if b.name == name {
-                return Some(b.value.clone());
-            }
-            at = b.next.as_deref();
-        }
-        None
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Vec<Item>> {
+    /// The newest binding of `name`.
+    fn binding(&self, name: &str) -> Option<&std::rc::Rc<Coll>> {
         let mut at = self.vars.as_deref();
         while let Some(b) = at {
             if b.name == name {
@@ -134,6 +123,15 @@ impl Env {
             at = b.next.as_deref();
         }
         None
+    }
+
+    /// The shared collection bound to `name`.
+    pub(crate) fn get_shared(&self, name: &str) -> Option<std::rc::Rc<Coll>> {
+        self.binding(name).cloned()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Vec<Item>> {
+        self.binding(name).map(|c| &**c)
     }
 }
 
@@ -1054,26 +1052,19 @@ impl Cx<'_> {
                 let mut out = Vec::new();
                 for x in input {
                     self.step(at, 1)?;
-                    let (reference, doc, container) = match &x.value {
-                        Value::Str(s) => (s.clone(), None, None),
+                    // The resource the reference is written in (for text: `%resource`).
+                    let (reference, container) = match &x.value {
+                        Value::Str(s) => (s.clone(), self.env.get("resource").and_then(|r| r.first()).and_then(|r| match &r.value {
+                            Value::Node(n) => Some(n.root()),
+                            _ => None,
+                        })),
                         Value::Node(n) => match n.json().get("reference").and_then(Json::as_str) {
-                            Some(r) => (r.to_owned(), Some(n.root()), n.enclosing_resource()),
+                            Some(r) => (r.to_owned(), n.enclosing_resource()),
                             None => continue,
                         },
                         _ => continue,
                     };
-                    if let (Some(local), Some(c)) = (reference.strip_prefix('#'), &container) {
-                        let contained = c.json().get("contained").and_then(Json::as_array);
-                        if let Some(i) = contained.and_then(|a| a.iter().position(|r| r.get("id").and_then(Json::as_str) == Some(local))) {
-                            out.push(Item { value: Value::Node(c.key("contained").index(i)), ty: None });
-                        }
-                        continue;
-                    }
-                    let doc = doc.or_else(|| match self.env.get("resource")?.first()?.value.clone() {
-                        Value::Node(n) => Some(n.root()),
-                        _ => None,
-                    });
-                    if let Some(found) = resolve_reference(&reference, doc.as_ref(), self.env.resources.as_deref().map(|v| &v[..])) {
+                    if let Some(found) = resolve_reference(&reference, container.as_ref(), self.env.resources.as_deref().map(|v| &v[..])) {
                         out.push(found);
                     }
                 }
@@ -1386,22 +1377,23 @@ fn type_info(x: &Item) -> Item {
     Item::new(Value::Node(crate::NodeRef::new(serde_json::json!({ "namespace": ns, "name": name }))))
 }
 
-/// The resource `reference` names, among those `resolve()` may see (see its comment).
-fn resolve_reference(reference: &str, doc: Option<&crate::NodeRef>, resources: Option<&[Item]>) -> Option<Item> {
+/// The resource `reference` names, among those `resolve()` may see (see its comment), from the
+/// resource it is written in (`container`).
+fn resolve_reference(reference: &str, container: Option<&crate::NodeRef>, resources: Option<&[Item]>) -> Option<Item> {
     let reference = reference.split("/_history/").next().unwrap_or(reference);
     // `Type/id` at the end of a relative or absolute reference.
     let mut parts = reference.rsplitn(3, '/');
     let (id, ty) = (parts.next()?, parts.next());
     let is = |j: &Json| ty.is_some_and(|t| j.get("resourceType").and_then(Json::as_str) == Some(t)) && j.get("id").and_then(Json::as_str) == Some(id);
     let resource = |n: crate::NodeRef| Item { value: Value::Node(n), ty: None };
-    if let Some(doc) = doc {
-        let root = doc.json();
+    if let Some(container) = container {
         if let Some(local) = reference.strip_prefix('#') {
-            let contained = root.get("contained").and_then(Json::as_array)?;
+            let contained = container.json().get("contained").and_then(Json::as_array)?;
             let i = contained.iter().position(|c| c.get("id").and_then(Json::as_str) == Some(local))?;
-            return Some(resource(doc.key("contained").index(i)));
+            return Some(resource(container.key("contained").index(i)));
         }
-        if let Some(entries) = root.get("entry").and_then(Json::as_array) {
+        let doc = container.root();
+        if let Some(entries) = doc.json().get("entry").and_then(Json::as_array) {
             let by_url = entries.iter().position(|e| e.get("fullUrl").and_then(Json::as_str) == Some(reference));
             let by_id = || entries.iter().position(|e| e.get("resource").is_some_and(is));
             if let Some(i) = by_url.or_else(by_id) {

@@ -48,7 +48,7 @@ impl SharedMemo {
     pub(crate) fn get(&self, shape: &str, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
         let table = self.table.borrow();
         let (old, value, reads) = table.get(shape)?;
-        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| (value.clone(), reads.clone()))
+        same_keys(old, keys).then(|| (value.clone(), reads.clone()))
     }
 
     pub(crate) fn put(&self, shape: &Rc<str>, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
@@ -65,12 +65,17 @@ impl Memo {
     pub fn get(&self, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
         let last = self.last.borrow();
         let (old, value, reads) = last.as_ref()?;
-        (old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))).then(|| (value.clone(), reads.clone()))
+        same_keys(old, keys).then(|| (value.clone(), reads.clone()))
     }
 
     pub fn put(&self, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
         *self.last.borrow_mut() = Some((keys, value.clone(), reads));
     }
+}
+
+/// The variables' collections a result was computed from are these.
+fn same_keys(old: &[Rc<Coll>], keys: &[Rc<Coll>]) -> bool {
+    old.len() == keys.len() && old.iter().zip(keys).all(|(a, b)| same(a, b))
 }
 
 fn same(a: &Rc<Coll>, b: &Rc<Coll>) -> bool {

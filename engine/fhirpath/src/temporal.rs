@@ -36,9 +36,14 @@ fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
 }
 
 impl Moment {
+    /// Before parsing: the first instant, at the coarsest precision of its kind.
+    fn start(time_only: bool) -> Moment {
+        Moment { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0, millis: 0, prec: if time_only { 4 } else { 1 }, tz: None, time_only }
+    }
+
     /// A date or date-time (`2014`, `2014-01-05T10:30:00.000+01:00`, `2014-01-05T`).
     pub fn parse_date(s: &str) -> Option<Moment> {
-        let mut m = Moment { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0, millis: 0, prec: 1, tz: None, time_only: false };
+        let mut m = Moment::start(false);
         let (y, mut rest) = digits(s, 4)?;
         m.year = y as i64;
         if let Some(r) = rest.strip_prefix('-') {
@@ -67,7 +72,7 @@ impl Moment {
 
     /// A time of day (`14`, `14:34:28.123`), without the `T` of a literal.
     pub fn parse_time(s: &str) -> Option<Moment> {
-        let mut m = Moment { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0, millis: 0, prec: 4, tz: None, time_only: true };
+        let mut m = Moment::start(true);
         let rest = m.parse_clock(s)?;
         (rest.is_empty() && m.valid()).then_some(m)
     }

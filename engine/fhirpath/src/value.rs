@@ -32,7 +32,7 @@ pub struct NodeRef {
     path: std::rc::Rc<[Step]>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Step {
     /// A member name, shared: every child below copies its parent's way down.
     Key(std::rc::Rc<str>),
@@ -40,6 +40,16 @@ enum Step {
 }
 
 static NULL: Json = Json::Null;
+
+impl Step {
+    /// One step down from `json` (`null` where there is nothing).
+    fn down<'a>(json: &'a Json, step: &Step) -> &'a Json {
+        match step {
+            Step::Key(k) => json.get(&**k).unwrap_or(&NULL),
+            Step::Index(i) => json.get(*i).unwrap_or(&NULL),
+        }
+    }
+}
 
 impl NodeRef {
     /// A document of its own (one copy of `json`).
@@ -49,21 +59,14 @@ impl NodeRef {
 
     /// The JSON at this place.
     pub fn json(&self) -> &Json {
-        self.path.iter().fold(&*self.doc, |j, s| match s {
-            Step::Key(k) => j.get(&**k).unwrap_or(&NULL),
-            Step::Index(i) => j.get(*i).unwrap_or(&NULL),
-        })
+        self.path.iter().fold(&*self.doc, Step::down)
     }
 
     /// The JSON of every place from the document down to this one (outermost first).
     pub fn ancestry(&self) -> Vec<&Json> {
         let mut out = vec![&*self.doc];
         for s in self.path.iter() {
-            let last = out[out.len() - 1];
-            out.push(match s {
-                Step::Key(k) => last.get(&**k).unwrap_or(&NULL),
-                Step::Index(i) => last.get(*i).unwrap_or(&NULL),
-            });
+            out.push(Step::down(out[out.len() - 1], s));
         }
         out
     }
@@ -81,13 +84,7 @@ impl NodeRef {
 
     /// The same place of the same document (no comparison of contents).
     pub fn same_place(&self, other: &NodeRef) -> bool {
-        self.same_doc(other)
-            && self.path.len() == other.path.len()
-            && self.path.iter().zip(other.path.iter()).all(|(a, b)| match (a, b) {
-                (Step::Key(x), Step::Key(y)) => x == y,
-                (Step::Index(x), Step::Index(y)) => x == y,
-                _ => false,
-            })
+        self.same_doc(other) && self.path == other.path
     }
 
     /// Is this the document's root?
