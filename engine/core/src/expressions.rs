@@ -1,18 +1,22 @@
 //! SDC expressions in a session: `variable`s (the Questionnaire's and each item's),
-//! `enableWhenExpression` and `calculatedExpression`, in FHIRPath over the response as it is
-//! being filled (`%resource`), with `%questionnaire`, `%patient` and the form's variables.
+//! `enableWhenExpression`, `calculatedExpression`, `initialExpression`, `answerExpression`,
+//! `answerOptionsToggleExpression` and `cqf-expression` on text, in FHIRPath over the response
+//! as it is being filled (`%resource`), with `%questionnaire`, `%qitem`, `%patient`, the host's
+//! launch contexts and the form's variables.
 //!
-//! Why every expression is re-evaluated after an answer changes: an expression may read any
-//! answer (`%resource.repeat(item)...`), so what it depends on is not known before it runs.
-//! A calculated value that changes is an answer change in turn, so the session repeats the pass
+//! Why evaluation is incremental, by recorded reads: an expression may read any answer
+//! (`%resource.repeat(item)...`), so what it depends on is known only once it has run. Each
+//! variable, and each pass's expressions together, record what they read of the response
+//! (`intake_fhirpath::Reads`); the next pass compares that with what changed (`Delta`) and
+//! evaluates a variable again, or runs the pass at all, only when something it read changed. A
+//! calculated value that changes is an answer change in turn, so the session repeats the pass
 //! until nothing changes (bounded: see `Session::propagate`).
 //!
-//! Context: an item's expressions and variables are evaluated on the item's own response item
+//! Context: an item's expressions and variables are evaluated on the node's own response item
 //! (`%context`), as SDC says: MBS 715's `%age` reads `item.where(linkId=...)` from its tab's
-//! group. An item not in the response yet (nothing under it answered) has an empty context.
-//! Scope today: the first row of a repeating group is the context for all its rows, so every
-//! row gets the same result. A failing expression never breaks the form: a
-//! failing `enableWhenExpression` hides its item (the spec's "not enabled"), a failing
+//! group, and each row of a repeating group is its own context. A node not in the response yet
+//! (nothing under it answered) has an empty context. A failing expression never breaks the
+//! form: a failing `enableWhenExpression` hides its item (the spec's "not enabled"), a failing
 //! calculation leaves the item empty, and the error is reported once, with the JSON path.
 
 use intake_fhir::json::{tree_of, Json};
@@ -59,12 +63,15 @@ pub(crate) struct Delta {
 }
 
 impl Delta {
+    /// Something these reads saw has changed.
+    fn changed(&self, r: &intake_fhirpath::Reads) -> bool {
+        self.everything || r.all || r.answers.iter().any(|l| self.answers.contains(l)) || r.structure.iter().any(|l| self.structure.contains(l))
+    }
+
+    /// A remembered variable must be evaluated again: what it read changed, or a variable it
+    /// names did.
     fn touches(&self, v: &Variable, c: &CachedVar) -> bool {
-        self.everything
-            || c.reads.all
-            || c.reads.answers.iter().any(|l| self.answers.contains(l))
-            || c.reads.structure.iter().any(|l| self.structure.contains(l))
-            || v.reads_vars.iter().any(|n| self.names.contains(n))
+        self.changed(&c.reads) || v.reads_vars.iter().any(|n| self.names.contains(n))
     }
 }
 
@@ -94,13 +101,14 @@ pub struct Toggle {
 }
 
 impl ItemExpressions {
+    /// Expressions whose results the page shows (variables alone change nothing on it).
+    fn drives(&self) -> bool {
+        self.enable_when.is_some() || self.calculated.is_some() || self.answer_options.is_some() || !self.toggles.is_empty() || self.text.is_some()
+    }
+
+    /// Anything a pass evaluates (the initial expression runs only in the first).
     fn any(&self) -> bool {
-        !self.variables.is_empty()
-            || self.enable_when.is_some()
-            || self.calculated.is_some()
-            || self.answer_options.is_some()
-            || !self.toggles.is_empty()
-            || self.text.is_some()
+        !self.variables.is_empty() || self.drives()
     }
 }
 
@@ -113,8 +121,8 @@ pub struct ExpressionBook {
     /// The Questionnaire, for `%questionnaire` (PHQ-9 reads its options' scores there), as a
     /// collection built once.
     pub questionnaire: std::rc::Rc<Vec<Item>>,
-    /// The form has an `enableWhenExpression` or a `calculatedExpression` (variables alone
-    /// change nothing on the page, so a form with only those never runs a pass).
+    /// Some item has an expression the page shows (`ItemExpressions::drives`); variables alone
+    /// change nothing on the page, so a form with only those never runs a pass.
     drives: bool,
     /// The form has an `initialExpression` (run once, in the first pass).
     initial: bool,
@@ -140,7 +148,7 @@ impl ExpressionBook {
             if let Some(el) = &it.text_ext {
                 x.text = single(&el.extension, sdc::CQF_EXPRESSION, &format!("{path}._text"), warnings);
             }
-            book.drives |= x.enable_when.is_some() || x.calculated.is_some() || x.answer_options.is_some() || !x.toggles.is_empty() || x.text.is_some();
+            book.drives |= x.drives();
             book.initial |= x.initial.is_some();
             book.items.push(x);
         }
@@ -158,8 +166,8 @@ impl ExpressionBook {
         book
     }
 
-    /// True if the form has an `enableWhenExpression` or a `calculatedExpression` (checked
-    /// after every answer, so decided once, at load).
+    /// True if some item has an expression the page shows (checked after every answer, so
+    /// decided once, at load).
     pub fn drives_the_form(&self) -> bool {
         self.drives
     }
@@ -353,7 +361,7 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
 
 /// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
 pub(crate) fn is_true(out: &[Item]) -> bool {
-    matches!(out, [one] if one.to_json() == Json::Bool(true))
+    matches!(out, [Item { value: Value::Bool(true), .. }])
 }
 
 impl crate::session::Session {
@@ -491,10 +499,7 @@ impl crate::session::Session {
     /// with expressions came or went, and the initial expressions have run.
     fn pass_can_be_skipped(&self, book: &ExpressionBook, delta: &Delta) -> bool {
         let Some(r) = &self.expr_reads else { return false };
-        if delta.everything || r.all || (book.has_initial() && !self.initial_done) {
-            return false;
-        }
-        if r.answers.iter().any(|l| delta.answers.contains(l)) || r.structure.iter().any(|l| delta.structure.contains(l)) {
+        if delta.changed(r) || (book.has_initial() && !self.initial_done) {
             return false;
         }
         if delta.moved.iter().any(|&n| book.items[self.nodes[n].item.index()].any()) {

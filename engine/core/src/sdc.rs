@@ -120,8 +120,6 @@ pub struct FeatureReport {
     pub used: BTreeMap<&'static str, usize>,
     /// Where each feature is first used (a JSON path), for warnings that say where.
     pub first_at: BTreeMap<&'static str, String>,
-    /// Where the walk is (the path `bump` records).
-    at: String,
 }
 
 /// Features the engine reads and acts on.
@@ -171,91 +169,86 @@ const SUPPORTED: &[&str] = &[
 
 impl FeatureReport {
     pub fn of(q: &Questionnaire) -> FeatureReport {
-        let mut r = FeatureReport { at: "Questionnaire".into(), ..Default::default() };
+        let mut r = FeatureReport::default();
         for e in &q.extension {
             if let Some(url) = e.url.as_deref() {
-                r.note_ext(url, true);
+                r.note_ext(url, "Questionnaire");
             }
         }
         if q.contained.iter().any(|c| c.get("resourceType").and_then(|v| v.as_str()) == Some("ValueSet")) {
-            r.bump("contained ValueSet");
+            r.bump("contained ValueSet", "Questionnaire");
         }
         for (i, it) in q.item.iter().enumerate() {
-            r.at = format!("Questionnaire.item[{i}]");
-            r.walk(it);
+            r.walk(it, &format!("Questionnaire.item[{i}]"));
         }
         r.used.remove("contained ValueSet");
         r.first_at.remove("contained ValueSet");
-        r.at.clear();
         r
     }
 
-    fn bump(&mut self, f: &'static str) {
+    /// One more use of feature `f`, at JSON path `at`.
+    fn bump(&mut self, f: &'static str, at: &str) {
         *self.used.entry(f).or_insert(0) += 1;
-        if !self.first_at.contains_key(f) {
-            self.first_at.insert(f, self.at.clone());
-        }
+        self.first_at.entry(f).or_insert_with(|| at.to_owned());
     }
 
-    fn walk(&mut self, it: &QuestionnaireItem) {
+    /// The features item `it` (at JSON path `at`) and its descendants use.
+    fn walk(&mut self, it: &QuestionnaireItem, at: &str) {
         self.item_count += 1;
         if !it.enable_when.is_empty() {
-            self.bump("enableWhen");
+            self.bump("enableWhen", at);
         }
         if it.enable_behavior.is_some() {
-            self.bump("enableBehavior");
+            self.bump("enableBehavior", at);
         }
         if !it.answer_option.is_empty() {
-            self.bump("answerOption");
+            self.bump("answerOption", at);
         }
         if let Some(vs) = &it.answer_value_set {
-            self.bump(if vs.starts_with('#') { "answerValueSet(contained)" } else { "answerValueSet(external)" });
+            self.bump(if vs.starts_with('#') { "answerValueSet(contained)" } else { "answerValueSet(external)" }, at);
         }
         if !it.initial.is_empty() {
-            self.bump("initial");
+            self.bump("initial", at);
         }
         if it.required == Some(true) {
-            self.bump("required");
+            self.bump("required", at);
         }
         if it.repeats == Some(true) {
-            self.bump("repeats");
+            self.bump("repeats", at);
         }
         if it.read_only == Some(true) {
-            self.bump("readOnly");
+            self.bump("readOnly", at);
         }
         if it.max_length.is_some() {
-            self.bump("maxLength");
+            self.bump("maxLength", at);
         }
         if it.definition.is_some() {
-            self.bump("item.definition");
+            self.bump("item.definition", at);
         }
         if !it.code.is_empty() {
-            self.bump("item.code");
+            self.bump("item.code", at);
         }
         for el in [&it.text_ext, &it.prefix_ext].into_iter().flatten() {
             for e in &el.extension {
                 match e.url.as_deref() {
-                    Some(TRANSLATION) => self.bump("translation"),
-                    Some(RENDERING_XHTML) | Some(RENDERING_MARKDOWN) => self.bump("rendering-xhtml/markdown"),
-                    Some(CQF_EXPRESSION) => self.bump("cqf-expression(text)"),
+                    Some(TRANSLATION) => self.bump("translation", at),
+                    Some(RENDERING_XHTML) | Some(RENDERING_MARKDOWN) => self.bump("rendering-xhtml/markdown", at),
+                    Some(CQF_EXPRESSION) => self.bump("cqf-expression(text)", at),
                     _ => {}
                 }
             }
         }
         for e in &it.extension {
             if let Some(url) = e.url.as_deref() {
-                self.note_ext(url, false);
+                self.note_ext(url, at);
             }
         }
-        let here = self.at.clone();
         for (i, child) in it.item.iter().enumerate() {
-            self.at = format!("{here}.item[{i}]");
-            self.walk(child);
+            self.walk(child, &format!("{at}.item[{i}]"));
         }
-        self.at = here;
     }
 
-    fn note_ext(&mut self, url: &str, _root: bool) {
+    fn note_ext(&mut self, url: &str, at: &str) {
         let name: &'static str = match url {
             ITEM_CONTROL => "itemControl",
             MIN_VALUE | MAX_VALUE => "minValue/maxValue",
@@ -300,7 +293,7 @@ impl FeatureReport {
             u if u.contains("cqf-library") => "cqf-library",
             _ => return,
         };
-        self.bump(name);
+        self.bump(name, at);
     }
 
     /// Features present that the engine does not act on yet.
