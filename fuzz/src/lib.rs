@@ -50,6 +50,7 @@ fn load_hypertension() -> Rc<VisitType> {
         questionnaire_file: "questionnaire.json".into(),
         questionnaire_text: include_str!("../../visit-types/hypertension-follow-up/questionnaire.json").into(),
         rules,
+        value_sets: Default::default(),
     };
     Rc::new(VisitType::load(&src).expect("shipped visit type loads"))
 }

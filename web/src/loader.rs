@@ -38,6 +38,7 @@ pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
                 questionnaire_file: "questionnaire".into(),
                 questionnaire_text: String::new(),
                 rules: ordered,
+                value_sets: Default::default(),
             };
             VisitType::assemble(manifest, form, &src).map_err(join)
         }
@@ -75,6 +76,7 @@ pub fn host_visit_type(questionnaire: &str, manifest: Option<&str>, rules: Vec<(
                 questionnaire_file: "questionnaire".into(),
                 questionnaire_text: questionnaire.to_owned(),
                 rules: ordered,
+                value_sets: Default::default(),
             };
             VisitType::load(&src).map_err(join)
         }

@@ -74,7 +74,7 @@ impl Project {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(VisitTypeSource { manifest_file, manifest_text, questionnaire_file: display(&qpath), questionnaire_text, rules })
+        Ok(VisitTypeSource { manifest_file, manifest_text, questionnaire_file: display(&qpath), questionnaire_text, rules, value_sets: Default::default() })
     }
 
     pub fn load_dir(&self, dir: &Path) -> Result<VisitType, Vec<Diagnostic>> {

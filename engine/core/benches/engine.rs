@@ -51,6 +51,7 @@ fn source(id: &str) -> VisitTypeSource {
             .collect(),
         manifest_file: "manifest.json".into(),
         manifest_text,
+        value_sets: Default::default(),
     }
 }
 
@@ -180,7 +181,7 @@ fn bench_bundle(c: &mut Criterion) {
     let form = Form::from_json(&json!({"resourceType": "Questionnaire", "status": "active", "url": "http://example.org/q", "item": items})).unwrap();
     let mut manifest = intake_engine::visit_type::Manifest::from_text("m", r#"{"id":"b","title":"b","questionnaire":"q","write_back":{"Observation":{"add":"auto"}}}"#).unwrap();
     manifest.rules.clear();
-    let src = VisitTypeSource { manifest_file: "m".into(), manifest_text: String::new(), questionnaire_file: "q".into(), questionnaire_text: String::new(), rules: vec![] };
+    let src = VisitTypeSource { manifest_file: "m".into(), manifest_text: String::new(), questionnaire_file: "q".into(), questionnaire_text: String::new(), rules: vec![], value_sets: Default::default() };
     let vt = Rc::new(VisitType::assemble(manifest, form, &src).unwrap());
     let mut s = Session::new(vt, chart(), VisitContext::default(), now(), "bench").unwrap();
     for i in 0..100 {

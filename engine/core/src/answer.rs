@@ -144,8 +144,14 @@ pub fn coerce(def: &ItemDef, v: Value) -> Result<Value, AnswerError> {
         (T::Quantity, v) => quantity(def, v)?,
         (T::Choice, v) => match choose(def, &v) {
             Some(option) => option,
-            // Without options (an external value set) a coding is taken as given.
-            None if def.options.is_empty() && matches!(v, Value::Coding(_)) => v,
+            // Options nobody could list in full (see `value_set`): a coding the host's
+            // terminology search returned is taken as given, and the patient's own words as
+            // free text that the write-back sends for coding.
+            None if def.options_fallback.is_some() || def.options.is_empty() => match v {
+                c @ Value::Coding(_) => c,
+                Value::String(s) if def.options_fallback.is_some() => Value::String(without_control_characters(s)),
+                other => return Err(AnswerError::NotAnOption { link_id: def.link_id.clone(), value: other.display() }),
+            },
             None => return Err(AnswerError::NotAnOption { link_id: def.link_id.clone(), value: v.display() }),
         },
         (T::OpenChoice, v) => match choose(def, &v) {

@@ -258,6 +258,7 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.patient_changes();
     b.urgent();
     b.flags();
+    b.uncoded_choices();
     b.rule_failures();
     b.unsettled_rules();
     b.unreviewable_chart_entries();
@@ -1177,6 +1178,42 @@ impl<'a> Builder<'a> {
                 None,
             );
             self.decide(key, "Task", Change::Add, Action::Review, format!("flagged by a rule: {}", reasons.join("; ")));
+        }
+    }
+
+    /// A Task for every choice answered in the patient's own words because the form's options
+    /// could not be listed (an `answerValueSet` nobody resolved): the words are in the
+    /// response as `valueString`, and a clinician codes them; nothing is guessed into a code.
+    fn uncoded_choices(&mut self) {
+        let s = self.s;
+        for n in s.preorder() {
+            let Some(node) = s.node(n) else { continue };
+            let def = s.def(n);
+            let Some(fb) = def.options_fallback.as_ref() else { continue };
+            if !node.state.enabled {
+                continue;
+            }
+            let words: Vec<String> = node.answers.iter().filter_map(|a| match a {
+                Value::String(t) => Some(t.clone()),
+                _ => None,
+            }).collect();
+            if words.is_empty() {
+                continue;
+            }
+            let key = s.node_key(n);
+            let quoted = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ");
+            self.review(
+                &format!("Task|uncoded|{key}"),
+                format!(
+                    "Code \"{}\": the patient answered in their own words ({quoted}) because the options of value set {} could not be listed.",
+                    def.label(),
+                    fb.value_set
+                ),
+                self.qr_ref(),
+                vec![("item", Value::String(def.link_id.clone())), ("answer", Value::String(words.join(", "))), ("valueSet", Value::String(fb.value_set.clone()))],
+                None,
+            );
+            self.decide(key, "Task", Change::Add, Action::Review, format!("answered as free text: {fb}"));
         }
     }
 

@@ -35,6 +35,7 @@ pub mod settle;
 pub mod template_extract;
 pub mod units;
 pub mod validate;
+pub mod value_set;
 pub mod visit_type;
 
 pub use intake_fhir as fhir;

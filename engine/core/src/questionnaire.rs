@@ -11,10 +11,11 @@ use std::fmt;
 
 use intake_fhir::{
     find_ext, find_exts, Coding, Cx, Expression, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
-    QuestionnaireItem, Value, ValueSet,
+    QuestionnaireItem, Value,
 };
 
 use crate::sdc;
+use crate::value_set::{Fallback, Resolver, ValueSetLibrary};
 
 /// Index of an item in [`Form::items`] (preorder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -260,8 +261,9 @@ pub struct ItemDef {
     pub enable_when: Vec<Condition>,
     pub enable_behavior: EnableBehavior,
     pub options: Vec<AnswerChoice>,
-    /// An `answerValueSet` that is not contained (needs a terminology server).
-    pub external_value_set: Option<String>,
+    /// Why the options are not (all) known (an `answerValueSet` nobody could list): the item
+    /// also takes free text, flagged for review. See `value_set`.
+    pub options_fallback: Option<crate::value_set::Fallback>,
     pub initial: Vec<Value>,
     pub item_control: Option<String>,
     /// Units a quantity may be given in (`questionnaire-unitOption`), or the one fixed unit.
@@ -375,14 +377,23 @@ pub struct Form {
 impl Form {
     /// Parse and index a Questionnaire from JSON text.
     pub fn from_text(text: &str) -> Result<Form, FormError> {
+        Form::from_text_with(text, &ValueSetLibrary::default())
+    }
+
+    /// Parse and index a Questionnaire whose `answerValueSet`s may name sets in `library`.
+    pub fn from_text_with(text: &str, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let json = intake_fhir::json::parse_text(text)?;
-        Form::from_json(&json)
+        Form::from_json_with(&json, library)
     }
 
     pub fn from_json(json: &Json) -> Result<Form, FormError> {
+        Form::from_json_with(json, &ValueSetLibrary::default())
+    }
+
+    pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let mut cx = Cx::new("Questionnaire");
         let q = Questionnaire::from_json(json, &mut cx)?;
-        let mut form = Form::from_questionnaire(q)?;
+        let mut form = Form::from_questionnaire_with(q, library)?;
         let model_warnings = cx.warnings.into_iter().map(|w| FormWarning { path: w.path.to_string(), message: w.message });
         let mut all: Vec<FormWarning> = model_warnings.collect();
         all.append(&mut form.warnings);
@@ -391,7 +402,11 @@ impl Form {
     }
 
     pub fn from_questionnaire(q: Questionnaire) -> Result<Form, FormError> {
-        let value_sets = contained_value_sets(&q);
+        Form::from_questionnaire_with(q, &ValueSetLibrary::default())
+    }
+
+    pub fn from_questionnaire_with(q: Questionnaire, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        let value_sets = Resolver::new(&q.contained, library);
         let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets, duplicated: Vec::new() };
         let mut roots = Vec::new();
         for (i, item) in q.item.iter().enumerate() {
@@ -553,15 +568,15 @@ fn collect_raw<'a>(items: &'a [QuestionnaireItem], out: &mut Vec<&'a Questionnai
     }
 }
 
-struct Builder {
+struct Builder<'a> {
     items: Vec<ItemDef>,
     by_link_id: HashMap<String, ItemId>,
     warnings: Vec<FormWarning>,
-    value_sets: HashMap<String, Vec<AnswerChoice>>,
+    value_sets: Resolver<'a>,
     duplicated: Vec<String>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn add(
         &mut self,
         item: &QuestionnaireItem,
@@ -618,12 +633,7 @@ impl Builder {
         let exts = &item.extension;
         let repeats = item.repeats.unwrap_or(false);
         let in_repeating_group = in_repeating || (item_type == ItemType::Group && repeats);
-        let options = self.options(item, &path);
-        let external_value_set = item
-            .answer_value_set
-            .as_ref()
-            .filter(|vs| !vs.starts_with('#') && !self.value_sets.contains_key(vs.as_str()))
-            .cloned();
+        let (options, options_fallback) = self.options(item, item_type, &path);
         let mut units: Vec<Coding> = find_exts(exts, sdc::UNIT_OPTION)
             .filter_map(|e| e.value.as_ref()?.as_coding().cloned())
             .collect();
@@ -686,7 +696,7 @@ impl Builder {
                 _ => EnableBehavior::Any,
             },
             options,
-            external_value_set,
+            options_fallback,
             initial: item.initial.iter().filter_map(|i| i.value.clone()).collect(),
             item_control: sdc::item_control(exts),
             units,
@@ -726,9 +736,11 @@ impl Builder {
         Ok(id)
     }
 
-    fn options(&mut self, item: &QuestionnaireItem, path: &str) -> Vec<AnswerChoice> {
+    /// The item's options (its `answerOption`s, else its `answerValueSet` resolved) and, when
+    /// they are not all known, why (the item then also takes free text).
+    fn options(&mut self, item: &QuestionnaireItem, item_type: ItemType, path: &str) -> (Vec<AnswerChoice>, Option<Fallback>) {
         if !item.answer_option.is_empty() {
-            return item
+            let options = item
                 .answer_option
                 .iter()
                 .filter_map(|o| {
@@ -754,86 +766,20 @@ impl Builder {
                     })
                 })
                 .collect();
+            return (options, None);
         }
-        if let Some(vs) = &item.answer_value_set {
-            if let Some(choices) = self.value_sets.get(vs.as_str()) {
-                return choices.clone();
-            }
-            if vs.starts_with('#') {
-                self.warnings.push(FormWarning {
-                    path: format!("{path}.answerValueSet"),
-                    message: format!("contained value set '{vs}' not found; the item has no options"),
-                });
-            }
-        }
-        Vec::new()
-    }
-}
-
-/// Contained ValueSets, by `#id` and by url, as answer choices.
-fn contained_value_sets(q: &Questionnaire) -> HashMap<String, Vec<AnswerChoice>> {
-    let mut out = HashMap::new();
-    for c in &q.contained {
-        if c.get("resourceType").and_then(Json::as_str) != Some("ValueSet") {
-            continue;
-        }
-        let Ok(vs) = ValueSet::from_json(c, &mut Cx::new("ValueSet")) else { continue };
-        let mut choices = Vec::new();
-        if let Some(compose) = &vs.compose {
-            for inc in &compose.include {
-                for concept in &inc.concept {
-                    let coding = Coding {
-                        system: inc.system.clone(),
-                        version: inc.version.clone(),
-                        code: concept.code.clone(),
-                        display: concept.display.clone(),
-                        ..Default::default()
-                    };
-                    choices.push(AnswerChoice {
-                        label: concept.display.clone().or_else(|| concept.code.clone()).unwrap_or_default(),
-                        value: Value::Coding(coding),
-                        designations: concept
-                            .designation
-                            .iter()
-                            .filter_map(|d| Some((d.language.clone(), d.value.clone()?)))
-                            .collect(),
-                        initial_selected: false,
-                        exclusive: false,
-                    });
+        match &item.answer_value_set {
+            // Only choice questions read options; a value set on another type is ignored as before.
+            Some(vs) if matches!(item_type, ItemType::Choice | ItemType::OpenChoice) => {
+                let at = format!("{path}.answerValueSet");
+                let r = self.value_sets.resolve(vs, &at, &mut self.warnings);
+                if let Some(fb) = &r.fallback {
+                    self.warnings.push(FormWarning { path: at, message: fb.to_string() });
                 }
+                (r.options, r.fallback)
             }
-        }
-        if choices.is_empty() {
-            if let Some(exp) = &vs.expansion {
-                flatten_expansion(&exp.contains, &mut choices);
-            }
-        }
-        if let Some(id) = &vs.id {
-            out.insert(format!("#{id}"), choices.clone());
-        }
-        if let Some(url) = &vs.url {
-            out.insert(url.clone(), choices);
+            _ => (Vec::new(), None),
         }
     }
-    out
 }
 
-fn flatten_expansion(contains: &[intake_fhir::ExpansionContains], out: &mut Vec<AnswerChoice>) {
-    for c in contains {
-        if c.code.is_some() {
-            out.push(AnswerChoice {
-                label: c.display.clone().or_else(|| c.code.clone()).unwrap_or_default(),
-                value: Value::Coding(Coding {
-                    system: c.system.clone(),
-                    code: c.code.clone(),
-                    display: c.display.clone(),
-                    ..Default::default()
-                }),
-                designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
-                initial_selected: false,
-                exclusive: false,
-            });
-        }
-        flatten_expansion(&c.contains, out);
-    }
-}

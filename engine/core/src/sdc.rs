@@ -128,6 +128,8 @@ const SUPPORTED: &[&str] = &[
     "enableBehavior",
     "answerOption",
     "answerValueSet(contained)",
+    // From the host's or the visit type's ValueSets, else free text for review (`value_set`).
+    "answerValueSet(external)",
     "initial",
     "itemControl",
     "required",

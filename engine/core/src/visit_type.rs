@@ -571,6 +571,9 @@ pub struct VisitTypeSource {
     pub questionnaire_text: String,
     /// The scripts the manifest lists, in its order.
     pub rules: Vec<RuleSource>,
+    /// ValueSets the form's `answerValueSet`s may name: the host's first, then the visit
+    /// type's own `valuesets/*.json` (see `value_set`).
+    pub value_sets: crate::value_set::ValueSetLibrary,
 }
 
 /// A loaded visit type: compiled once, shared by every session.
@@ -592,7 +595,7 @@ impl VisitType {
     /// Load and check a visit type. Any error is returned as a located diagnostic.
     pub fn load(src: &VisitTypeSource) -> Result<VisitType, Vec<Diagnostic>> {
         let manifest = Manifest::from_text(&src.manifest_file, &src.manifest_text).map_err(|d| vec![d])?;
-        let form = Form::from_text(&src.questionnaire_text)
+        let form = Form::from_text_with(&src.questionnaire_text, &src.value_sets)
             .map_err(|e| vec![form_diagnostic(&src.questionnaire_file, &src.questionnaire_text, &e)])?;
         Self::assemble(manifest, form, src)
     }
@@ -799,6 +802,7 @@ impl VisitType {
             questionnaire_file: "questionnaire".into(),
             questionnaire_text: String::new(),
             rules: rules.to_vec(),
+            value_sets: Default::default(),
         };
         Self::assemble(manifest, form, &src)
     }

@@ -30,6 +30,7 @@ fn htn() -> Rc<VisitType> {
             },
             RuleSource { name: "rules/allergy-safety.rhai".into(), text: include_str!("../../../rules/allergy-safety.rhai").into() },
         ],
+        value_sets: Default::default(),
     };
     Rc::new(VisitType::load(&src).expect("shipped visit type loads in wasm"))
 }

@@ -135,11 +135,14 @@ fhir_element! {
 }
 
 fhir_element! {
-    /// A value set, read for contained `answerValueSet` references.
+    /// A value set: contained in a form, passed by the host, or a visit type's own, read for
+    /// `answerValueSet` references.
     pub struct ValueSet: resource "ValueSet" {
         id: opt String = "id",
         url: opt String = "url",
+        version: opt String = "version",
         name: opt String = "name",
+        title: opt String = "title",
         status: opt String = "status",
         compose: opt ValueSetCompose = "compose",
         expansion: opt ValueSetExpansion = "expansion",
@@ -149,6 +152,7 @@ fhir_element! {
 fhir_element! {
     pub struct ValueSetCompose {
         include: vec ValueSetInclude = "include",
+        exclude: vec ValueSetInclude = "exclude",
     }
 }
 
@@ -157,6 +161,10 @@ fhir_element! {
         system: opt String = "system",
         version: opt String = "version",
         concept: vec ValueSetConcept = "concept",
+        /// Property filters (`is-a`, `=`, ECL...): need the code system, so a terminology server.
+        filter: vec Json = "filter",
+        /// Other value sets this one includes by canonical URL.
+        value_set: vec String = "valueSet",
     }
 }
 
@@ -188,6 +196,10 @@ fhir_element! {
         system: opt String = "system",
         code: opt String = "code",
         display: opt String = "display",
+        /// A grouping heading, not selectable.
+        abstract_: opt bool = "abstract",
+        /// No longer for use; not offered.
+        inactive: opt bool = "inactive",
         designation: vec Designation = "designation",
         contains: vec ExpansionContains = "contains",
     }

@@ -45,6 +45,7 @@ pub fn try_visit_type(q: Json, rules: &[(&str, &str)], manifest_extra: Json) -> 
         questionnaire_file: "q.json".into(),
         questionnaire_text: serde_json::to_string_pretty(&q).unwrap(),
         rules: rules.iter().map(|(n, t)| RuleSource { name: n.to_string(), text: t.to_string() }).collect(),
+        value_sets: Default::default(),
     };
     VisitType::load(&src)
 }

@@ -1,0 +1,137 @@
+//! `answerValueSet` end to end: options from a host's ValueSet, and an item nobody can list
+//! still answered (free text, a review Task), never a required question with no way out.
+
+mod support;
+
+use std::rc::Rc;
+
+use intake_engine::context::VisitContext;
+use intake_engine::extract;
+use intake_engine::visit_type::Action;
+use intake_engine::fhir::{Coding, Value};
+use intake_engine::rules::RuleSource;
+use intake_engine::value_set::ValueSetLibrary;
+use intake_engine::visit_type::VisitTypeSource;
+use intake_engine::{Session, VisitType};
+use serde_json::json;
+use support::*;
+
+const GENDER_VS: &str = "http://hl7.org/fhir/ValueSet/administrative-gender";
+
+fn form_with(vs: &str) -> serde_json::Value {
+    questionnaire(json!([
+        {"linkId": "g", "text": "Gender", "type": "choice", "required": true, "answerValueSet": vs}
+    ]))
+}
+
+fn load(q: serde_json::Value, lib: ValueSetLibrary) -> Rc<VisitType> {
+    let src = VisitTypeSource {
+        manifest_file: "manifest.json".into(),
+        manifest_text: json!({"id": "t", "title": "T", "questionnaire": "q.json"}).to_string(),
+        questionnaire_file: "q.json".into(),
+        questionnaire_text: q.to_string(),
+        rules: Vec::<RuleSource>::new(),
+        value_sets: lib,
+    };
+    Rc::new(VisitType::load(&src).unwrap_or_else(|d| panic!("{d:?}")))
+}
+
+/// Answer as the page does when the patient types: parse against the item, then answer.
+fn type_into(s: &mut Session, n: intake_engine::NodeId, text: &str) -> Result<(), intake_engine::AnswerError> {
+    let v = intake_engine::answer::parse_text(s.def(n), text)?;
+    s.answer(n, vec![v]).map(|_| ())
+}
+
+fn session_of(vt: &Rc<VisitType>) -> Session {
+    Session::new(vt.clone(), chart(), VisitContext::default(), now(), "vs-session").unwrap()
+}
+
+#[test]
+fn host_value_set_gives_the_options_with_a_version_pin() {
+    let mut lib = ValueSetLibrary::default();
+    lib.add_json(
+        &json!({"resourceType": "ValueSet", "url": GENDER_VS, "version": "4.0.1", "compose": {"include": [{
+            "system": "http://hl7.org/fhir/administrative-gender",
+            "concept": [{"code": "male", "display": "Male"}, {"code": "female", "display": "Female"},
+                        {"code": "other", "display": "Other"}, {"code": "unknown", "display": "Unknown"}]}]}}),
+        "valueSets[0]",
+    )
+    .unwrap();
+    for canonical in [GENDER_VS.to_owned(), format!("{GENDER_VS}|4.0.1")] {
+        let vt = load(form_with(&canonical), lib.clone());
+        let def = vt.form.item(vt.form.find("g").unwrap());
+        assert_eq!(def.options.len(), 4, "{canonical}");
+        assert!(def.options_fallback.is_none());
+        assert!(vt.warnings.is_empty(), "{:?}", vt.warnings);
+        // Typed words that name an option become its coding; others are refused.
+        let mut s = session_of(&vt);
+        let n = s.node_of_link_id("g").unwrap();
+        type_into(&mut s, n, "Female").unwrap();
+        assert_eq!(s.node(n).unwrap().answers[0].as_coding().and_then(|c| c.code.as_deref()), Some("female"));
+        assert!(type_into(&mut s, n, "Martian").is_err());
+    }
+}
+
+#[test]
+fn an_unresolvable_value_set_takes_free_text_and_sends_it_for_coding() {
+    let vt = load(form_with("http://example.org/ValueSet/nowhere"), ValueSetLibrary::default());
+    let def = vt.form.item(vt.form.find("g").unwrap());
+    assert!(def.options.is_empty());
+    assert!(def.options_fallback.is_some());
+    // The load says which item fell back and why, at its path.
+    let w = vt.warnings.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(w.contains("item 'g'") && w.contains("nowhere") && w.contains("free text"), "{w}");
+
+    let mut s = session_of(&vt);
+    let n = s.node_of_link_id("g").unwrap();
+    // Required, yet answerable: the patient's words are kept as they are.
+    assert!(extract::bundle(&s).is_err(), "required and empty must block submit");
+    type_into(&mut s, n, "non-binary").unwrap();
+    assert_eq!(s.node(n).unwrap().answers, vec![Value::String("non-binary".into())]);
+    let wb = extract::bundle(&s).expect("submittable");
+    let json = wb.to_json().to_string();
+    assert!(json.contains("\"valueString\":\"non-binary\""), "the response carries the words");
+    let task = wb
+        .decisions
+        .iter()
+        .find(|d| d.resource_type == "Task" && d.reason.contains("answered as free text"))
+        .expect("a review decision for the uncoded answer");
+    assert_eq!(task.action, Action::Review);
+    assert!(json.contains("could not be listed"), "the Task says why");
+
+    // A coding the host's terminology search returned is taken as given, and needs no Task.
+    let coding = Coding { system: Some("http://snomed.info/sct".into()), code: Some("446141000124107".into()), display: Some("Female gender identity".into()), ..Default::default() };
+    s.answer(n, vec![Value::Coding(coding)]).unwrap();
+    let wb = extract::bundle(&s).unwrap();
+    assert!(!wb.decisions.iter().any(|d| d.reason.contains("answered as free text")));
+}
+
+#[test]
+fn a_partly_listable_value_set_offers_its_codes_and_takes_words_too() {
+    let q = json!({"resourceType": "Questionnaire", "status": "active", "contained": [{
+        "resourceType": "ValueSet", "id": "vs", "compose": {"include": [
+            {"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "105590001"}]},
+            {"system": "http://example.org/local", "concept": [{"code": "none", "display": "None"}]}]}}],
+        "item": [{"linkId": "a", "text": "Allergen", "type": "choice", "answerValueSet": "#vs"}]});
+    let vt = load(q, ValueSetLibrary::default());
+    let def = vt.form.item(vt.form.find("a").unwrap());
+    assert_eq!(def.options.len(), 1);
+    assert!(def.options_fallback.as_ref().is_some_and(|f| f.is_partial()));
+    let w = vt.warnings.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(w.contains("concept is-a 105590001"), "{w}");
+    let mut s = session_of(&vt);
+    let n = s.node_of_link_id("a").unwrap();
+    type_into(&mut s, n, "None").unwrap();
+    assert!(matches!(&s.node(n).unwrap().answers[0], Value::Coding(_)));
+    type_into(&mut s, n, "cat dander").unwrap();
+    assert_eq!(s.node(n).unwrap().answers, vec![Value::String("cat dander".into())]);
+}
+
+#[test]
+fn forms_without_a_library_keep_loading_as_before() {
+    // The bare constructors still work: no library means only contained sets resolve.
+    let f = form(json!([{"linkId": "x", "type": "choice", "answerValueSet": "#missing"}]));
+    let d = f.item(f.find("x").unwrap());
+    assert!(d.options_fallback.is_some());
+    assert!(f.warnings.iter().any(|w| w.path == "Questionnaire.item[0].answerValueSet"));
+}
