@@ -1,4 +1,4 @@
-import type { Bundle, IntakeStorage, Questionnaire, QuestionnaireResponse, UrgentAdvisory, VisitContext, VisitType, FhirResource } from './index.js';
+import type { Bundle, ExpandValueSetRequest, IntakeStorage, Questionnaire, QuestionnaireResponse, UrgentAdvisory, ValueSet, VisitContext, VisitType, FhirResource } from './index.js';
 
 /** `<intake-form>`: objects as properties, strings as attributes (locale, subject, session-id, storage-key, now). */
 export declare class IntakeFormElement extends HTMLElement {
@@ -10,6 +10,8 @@ export declare class IntakeFormElement extends HTMLElement {
   context?: VisitContext;
   storage?: IntakeStorage | false;
   wasmUrl?: string | URL;
+  valueSets?: ValueSet[];
+  expandValueSet?: (request: ExpandValueSetRequest) => Promise<ValueSet> | ValueSet;
   readonly sessionId: string | null;
   getResponse(): QuestionnaireResponse | null;
   submit(): Promise<Bundle>;

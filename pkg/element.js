@@ -1,14 +1,14 @@
 // <intake-form>: the form as a custom element, in Shadow DOM, themable with CSS custom
 // properties (--ik-accent, --ik-text, --ik-muted, --ik-error, --ik-bg, --ik-border, --ik-radius,
 // --ik-font). Set objects as properties (visitType, questionnaire, manifest, rules, chart,
-// context, storage); strings as attributes (locale, subject, session-id, storage-key, now).
+// context, storage, valueSets, and the expandValueSet function); strings as attributes (locale, subject, session-id, storage-key, now).
 // Events (bubbling, composed): intake-change (detail: QuestionnaireResponse), intake-submit
 // (detail: { bundle, response }), intake-error (detail: { message }), intake-urgent (detail:
 // { advisories: [{ text, reason, rule }] }, whenever the urgent advisories change).
 import { mount } from './index.js';
 
 const CSS_URL = new URL('./dist/intake.css', import.meta.url).href;
-const PROPS = ['visitType', 'questionnaire', 'manifest', 'rules', 'chart', 'context', 'storage', 'wasmUrl'];
+const PROPS = ['visitType', 'questionnaire', 'manifest', 'rules', 'chart', 'context', 'storage', 'wasmUrl', 'valueSets', 'expandValueSet'];
 const ATTRS = { locale: 'locale', subject: 'subject', 'session-id': 'sessionId', 'storage-key': 'storageKey', now: 'now' };
 
 /** Per element: the options set as properties, the mounted form, render bookkeeping. */

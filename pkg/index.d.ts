@@ -43,6 +43,23 @@ export interface VisitType {
   questionnaire: Questionnaire;
   /** Rule scripts by file name, as the manifest lists them. */
   rules?: Record<string, string>;
+  /** The visit type's own ValueSets (`visit-types/<id>/valuesets/`), as `intake catalog` writes them. */
+  valueSets?: ValueSet[];
+}
+
+/** A FHIR R4 ValueSet: `expansion.contains`, or `compose.include` concept lists. */
+export interface ValueSet extends FhirResource {
+  resourceType: 'ValueSet';
+  url: string;
+  version?: string;
+}
+
+/** What `expandValueSet` is asked: the value set, what the patient typed, how many, their language. */
+export interface ExpandValueSetRequest {
+  url: string;
+  filter: string;
+  count: number;
+  language: string;
 }
 
 /** Why the patient comes, who answers, and values rules can read. */
@@ -84,6 +101,12 @@ export interface SessionOptions {
   sessionId?: string;
   /** Where the wasm is, if not beside the package's JS. */
   wasmUrl?: string | URL;
+  /**
+   * ValueSets for `answerValueSet`s the form does not contain (by canonical `url`, `url|version`
+   * pins one). Looked up before the visit type's own. A choice question whose value set is found
+   * nowhere takes free text, sent as `valueString` and flagged for coding; `onError` says which.
+   */
+  valueSets?: ValueSet[];
 }
 
 export interface MountOptions extends SessionOptions {
@@ -109,6 +132,15 @@ export interface MountOptions extends SessionOptions {
    * your staff here. Called with the current list (empty when none apply any more).
    */
   onUrgent?: (advisories: UrgentAdvisory[]) => void;
+  /**
+   * Your terminology service, for choice questions whose value set could not be listed (large
+   * code systems: allergens, medications, conditions). Called as the patient types (after a
+   * pause, two letters or more) with what they typed; resolve to a ValueSet with an
+   * `expansion`. The form never makes a network request itself. While it runs the patient sees
+   * "Searching…"; if it rejects, they keep what they typed (sent as free text for coding) and
+   * `onError` gets the reason.
+   */
+  expandValueSet?: (request: ExpandValueSetRequest) => Promise<ValueSet> | ValueSet;
 }
 
 export interface UrgentAdvisory {

@@ -208,11 +208,19 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
     }
     // Visit type: a catalog entry ({ id, manifest, questionnaire, rules }), or a bare
     // Questionnaire with optional manifest and rules.
+    // The host's ValueSets (for `answerValueSet`s the form does not contain) come first.
+    let mut library = intake_engine::value_set::ValueSetLibrary::default();
+    let vs_opt = get(opts, "valueSets");
+    if !vs_opt.is_undefined() && !vs_opt.is_null() {
+        let text = loader::json_text(&vs_opt).ok_or("options.valueSets could not be read")?;
+        let list: Json = serde_json::from_str(&text).map_err(|e| format!("options.valueSets: {e}"))?;
+        loader::add_value_sets(&mut library, Some(&list), "options.valueSets")?;
+    }
     let vt_opt = get(opts, "visitType");
     let vt = if vt_opt.is_object() {
         let text = loader::json_text(&vt_opt).ok_or("options.visitType could not be read")?;
         let entry: Json = serde_json::from_str(&text).map_err(|e| format!("options.visitType: {e}"))?;
-        loader::catalog_visit_type(&entry)?
+        loader::catalog_visit_type(&entry, &library)?
     } else if let Some(id) = vt_opt.as_string() {
         return Err(format!(
             "options.visitType: \"{id}\" is an id; pass the visit type itself (the JSON `intake catalog` writes, e.g. visit-types/{id}.json)"
@@ -231,7 +239,7 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
                 rules.push((name, text));
             }
         }
-        loader::host_visit_type(&q, manifest.as_deref(), rules)?
+        loader::host_visit_type(&q, manifest.as_deref(), rules, &library)?
     };
     let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
     let chart = loader::chart(&c)?;
@@ -318,6 +326,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
         on_submit: func(opts, "onSubmit"),
         on_error: on_error.clone(),
         on_urgent: func(opts, "onUrgent"),
+        expand_value_set: func(opts, "expandValueSet"),
     };
     let keep_after_submit = get(opts, "keepAfterSubmit").as_bool() == Some(true);
     let restarted = get(opts, "__restarted").as_bool() == Some(true);

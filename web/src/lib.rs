@@ -3,7 +3,8 @@
 //!
 //! Modules: `loader` (visit types and charts from the host's JSON), `state` (engine
 //! session to per-node signals, autosave, host callbacks), `view` (the form), `rich_text` (safe
-//! rendering of questionnaire markup), `storage`, `i18n`, `api` (the `mount` export), `engine_api` (the engine
+//! rendering of questionnaire markup), `storage`, `i18n`, `term_search` (type-ahead through the host's
+//! terminology service), `api` (the `mount` export), `engine_api` (the engine
 //! without the form, for hosts with their own UI).
 
 pub mod api;
@@ -14,4 +15,5 @@ pub mod resume;
 pub mod rich_text;
 pub mod state;
 pub mod storage;
+pub mod term_search;
 pub mod view;

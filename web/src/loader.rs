@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use intake_engine::fhir::Json;
 use intake_engine::rules::RuleSource;
+use intake_engine::value_set::ValueSetLibrary;
 use intake_engine::visit_type::{Manifest, VisitTypeSource};
 use intake_engine::{Chart, Form, VisitType};
 
@@ -12,8 +13,26 @@ fn join(ds: Vec<intake_engine::Diagnostic>) -> String {
     ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
 }
 
-/// A visit type as `intake catalog` writes it: `{ id, manifest, questionnaire, rules: {name: text} }`.
-pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
+/// ValueSets from a JS-side array (the host's `valueSets` option, a catalog entry's
+/// `valueSets`) added to `lib`; `what` names the array in errors (`options.valueSets`).
+pub fn add_value_sets(lib: &mut ValueSetLibrary, list: Option<&Json>, what: &str) -> Result<(), String> {
+    match list {
+        None | Some(Json::Null) => Ok(()),
+        Some(Json::Array(items)) => {
+            for (i, vs) in items.iter().enumerate() {
+                lib.add_any(vs, &format!("{what}[{i}]")).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Some(_) => Err(format!("{what} must be an array of FHIR ValueSets")),
+    }
+}
+
+/// A visit type as `intake catalog` writes it: `{ id, manifest, questionnaire, rules: {name: text},
+/// valueSets? }`. `host` holds the host's own ValueSets, which come before the visit type's.
+pub fn catalog_visit_type(entry: &Json, host: &ValueSetLibrary) -> Result<VisitType, String> {
+    let mut library = host.clone();
+    add_value_sets(&mut library, entry.get("valueSets"), "visitType.valueSets")?;
     let questionnaire = entry.get("questionnaire").ok_or("visitType.questionnaire is missing")?;
     let manifest_text = entry.get("manifest").map(|m| m.to_string());
     let rules = match entry.get("rules") {
@@ -26,7 +45,7 @@ pub fn catalog_visit_type(entry: &Json) -> Result<VisitType, String> {
     };
     // The questionnaire is already parsed: index it directly (re-serialising and re-parsing a
     // large form costs a patient's phone tens of milliseconds).
-    let form = Form::from_json(questionnaire).map_err(|e| e.to_string())?;
+    let form = Form::from_json_with(questionnaire, &library).map_err(|e| e.to_string())?;
     let rule_sources: Vec<RuleSource> = rules.into_iter().map(|(name, text)| RuleSource { name, text }).collect();
     match manifest_text {
         Some(m) => {
@@ -64,7 +83,12 @@ fn order_rules(manifest: &Manifest, rules: &[RuleSource]) -> Result<Vec<RuleSour
 /// A host's own visit type: a Questionnaire (JSON text), optionally a manifest (JSON text) and
 /// rule scripts by file name. Without a manifest the form runs with no rules' gating of lists
 /// and writes back only the response.
-pub fn host_visit_type(questionnaire: &str, manifest: Option<&str>, rules: Vec<(String, String)>) -> Result<VisitType, String> {
+pub fn host_visit_type(
+    questionnaire: &str,
+    manifest: Option<&str>,
+    rules: Vec<(String, String)>,
+    library: &ValueSetLibrary,
+) -> Result<VisitType, String> {
     let rules: Vec<RuleSource> = rules.into_iter().map(|(name, text)| RuleSource { name, text }).collect();
     match manifest {
         Some(m) => {
@@ -76,12 +100,12 @@ pub fn host_visit_type(questionnaire: &str, manifest: Option<&str>, rules: Vec<(
                 questionnaire_file: "questionnaire".into(),
                 questionnaire_text: questionnaire.to_owned(),
                 rules: ordered,
-                value_sets: Default::default(),
+                value_sets: library.clone(),
             };
             VisitType::load(&src).map_err(join)
         }
         None => {
-            let form = Form::from_text(questionnaire)
+            let form = Form::from_text_with(questionnaire, library)
                 .map_err(|e| intake_engine::visit_type::form_diagnostic("questionnaire", questionnaire, &e).to_string())?;
             VisitType::from_form(form, &rules).map_err(join)
         }

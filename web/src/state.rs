@@ -69,6 +69,9 @@ pub struct Callbacks {
     /// Called with the advisories (`[{ text, rule }]`) whenever the set of urgent advisories
     /// changes, so a portal can page staff at once.
     pub on_urgent: Option<js_sys::Function>,
+    /// The portal's terminology search for value sets the form cannot list
+    /// (`expandValueSet({ url, filter, count, language })`, see `term_search`).
+    pub expand_value_set: Option<js_sys::Function>,
 }
 
 /// One mounted form.
@@ -792,6 +795,11 @@ impl Ui {
             .unwrap_or_else(|| "the host's onSubmit did not confirm the write-back".into());
         self.phase.set(Phase::SendFailed);
         self.error(&format!("sending failed: {detail} (the answers are kept; the patient can retry, which sends the same Bundle)"));
+    }
+
+    /// The host's terminology search, if it gave one.
+    pub fn terminology(&self) -> Option<js_sys::Function> {
+        self.callbacks.expand_value_set.clone()
     }
 
     pub fn error(&self, msg: &str) {

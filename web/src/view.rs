@@ -625,6 +625,10 @@ fn control(
                 .into_any()
         }
         ItemType::Choice | ItemType::OpenChoice => {
+            // Options nobody could list: the portal's terminology search, when it gave one.
+            if let Some(f) = def.options_fallback.as_ref().and(ui(r).terminology()) {
+                return crate::term_search::control(r, n, def, id, dom_id(r, "dl", n), dom_id(r, "st", n), f, described, invalid, required);
+            }
             let computed = {
                 let u = ui(r);
                 let s = u.session.borrow();
@@ -710,7 +714,8 @@ fn choice_control(
     let vm = u.vm(n);
     let style = choice_style(def);
     let off = move |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
-    let open = def.item_type == ItemType::OpenChoice;
+    // A value set listed only in part takes the patient's own words too (see `value_set`).
+    let open = def.item_type == ItemType::OpenChoice || def.options_fallback.is_some();
     let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), o.label_in(lang))).collect();
     match style {
         ChoiceStyle::Autocomplete => {

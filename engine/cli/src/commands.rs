@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use intake_engine::value_set::ValueSetLibrary;
 use intake_engine::answers_file;
 use intake_engine::context::VisitContext;
 use intake_engine::explain::{hidden_text, why_source, why_text};
@@ -22,7 +23,7 @@ intake: check, load, fill and explain intake visit types
 
 USAGE:
   intake check [DIR]                  validate all visit types and rules (default: ./visit-types)
-  intake load FILE                    parse one Questionnaire and summarise it
+  intake load FILE [--value-sets PATH] parse one Questionnaire and summarise it
   intake fill --visit-type ID --chart FILE [--answers FILE] [--now RFC3339] [--submit]
                                       print the QuestionnaireResponse, or with --submit the
                                       write-back transaction Bundle
@@ -47,7 +48,8 @@ USAGE:
                                       {\"result\": [...]} or {\"error\", \"kind\"} (what the
                                       differential test against fhirpath.js uses)
   intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
-                                      manifest, rules) plus catalog.json, for hosts to load
+                                      manifest, rules, value sets) plus catalog.json, for hosts
+                                      to load
 
 OPTIONS:
   --dir DIR        visit types directory (default: nearest visit-types/)
@@ -56,6 +58,9 @@ OPTIONS:
   --context FILE   visit context JSON (reasons, respondent, language, values)
   --reason CODE    a visit reason (shortcut for a one-reason context)
   --lang LANG      language for explain (en, es)
+  --value-sets PATH  ValueSets for a bare Questionnaire's answerValueSets: a folder of
+                   ValueSet files or one file (a ValueSet or a Bundle of them); a visit
+                   type's own are in visit-types/<id>/valuesets/
 ";
 
 fn print_diagnostics(ds: &[Diagnostic]) {
@@ -161,7 +166,14 @@ pub fn load(args: &Args) -> i32 {
             return 1;
         }
     };
-    match Form::from_text(&text) {
+    let library = match value_sets_arg(args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    match Form::from_text_with(&text, &library) {
         Ok(form) => {
             println!("{}", summary_line(file, &form));
             for w in &form.warnings {
@@ -255,7 +267,7 @@ pub struct Inputs {
 /// Read the inputs of `fill` / `explain` from the command line.
 pub fn inputs(args: &Args) -> Result<Inputs, String> {
     let (id, vt) = match args.opt("--questionnaire") {
-        Some(q) => bare_questionnaire(q)?,
+        Some(q) => bare_questionnaire(q, &value_sets_arg(args)?)?,
         None => {
             let project = Project::locate(args.opt("--dir"), args.opt("--rules"))?;
             let id = args.require("--visit-type")?;
@@ -303,11 +315,32 @@ pub fn inputs(args: &Args) -> Result<Inputs, String> {
     Ok(Inputs { vt: Rc::new(vt), chart: Rc::new(chart), context, now, session_id, answers })
 }
 
+/// `--value-sets PATH`: a folder of ValueSet files (as a visit type's `valuesets/`), or one
+/// file (a ValueSet or a Bundle of them), for `answerValueSet`s the form does not contain.
+fn value_sets_arg(args: &Args) -> Result<ValueSetLibrary, String> {
+    let Some(p) = args.opt("--value-sets") else { return Ok(ValueSetLibrary::default()) };
+    let path = Path::new(p);
+    let mut errors = Vec::new();
+    let lib = if path.is_dir() {
+        crate::project::read_value_sets(path, &mut errors)
+    } else {
+        let mut lib = ValueSetLibrary::default();
+        let json = read_json(path)?;
+        lib.add_any(&json, p).map_err(|e| e.to_string())?;
+        lib
+    };
+    if errors.is_empty() {
+        Ok(lib)
+    } else {
+        Err(errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+    }
+}
+
 /// A Questionnaire file as a visit type of its own (no rules; every write-back policy is the
 /// default, review). Its load warnings go to stderr with their paths.
-fn bare_questionnaire(path: &str) -> Result<(String, intake_engine::VisitType), String> {
+fn bare_questionnaire(path: &str, library: &ValueSetLibrary) -> Result<(String, intake_engine::VisitType), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let form = Form::from_text(&text).map_err(|e| format!("{path}: {e}"))?;
+    let form = Form::from_text_with(&text, library).map_err(|e| format!("{path}: {e}"))?;
     for w in &form.warnings {
         eprintln!("{path}: warning: {w}");
     }
@@ -504,7 +537,7 @@ fn indent_block(s: &str) -> String {
 }
 
 /// `intake catalog OUTDIR`: every visit type as `visit-types/<id>.json` ({ id, manifest,
-/// questionnaire, rules: { name: text } }), demo charts as `charts/<id>.json`, and a
+/// questionnaire, rules: { name: text }, valueSets: [ValueSet] }), demo charts as `charts/<id>.json`, and a
 /// `catalog.json` index. All minified. Hosts load these and pass them to `mount`.
 pub fn catalog(args: &Args) -> i32 {
     let Some(out) = args.positional.first() else {
@@ -550,9 +583,15 @@ pub fn catalog(args: &Args) -> i32 {
             .zip(&src.rules)
             .map(|(name, r)| (name.clone(), Json::String(r.text.clone())))
             .collect();
-        let entry = serde_json::json!({
+        let value_sets: Vec<Json> = src.value_sets.iter().map(intake_engine::fhir::ToJson::to_json).collect();
+        let mut entry = serde_json::json!({
             "id": vt.manifest.id, "manifest": parse(&src.manifest_text), "questionnaire": parse(&src.questionnaire_text), "rules": rules,
         });
+        // The visit type's own ValueSets travel with it, so a host needs no terminology server
+        // for them (see `value_set`).
+        if !value_sets.is_empty() {
+            entry["valueSets"] = Json::Array(value_sets);
+        }
         if let Err(e) = write(&format!("visit-types/{}.json", vt.manifest.id), &entry) {
             eprintln!("error: {e}");
             return 1;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use intake_engine::fhir::{DateTime, Json};
 use intake_engine::rules::RuleSource;
 use intake_engine::visit_type::{Diagnostic, Manifest, Severity, VisitType, VisitTypeSource};
+use intake_engine::value_set::ValueSetLibrary;
 use intake_engine::Chart;
 
 /// Where a project's visit types and rules are.
@@ -71,10 +72,11 @@ impl Project {
                 }
             }
         }
+        let value_sets = read_value_sets(&dir.join("valuesets"), &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(VisitTypeSource { manifest_file, manifest_text, questionnaire_file: display(&qpath), questionnaire_text, rules, value_sets: Default::default() })
+        Ok(VisitTypeSource { manifest_file, manifest_text, questionnaire_file: display(&qpath), questionnaire_text, rules, value_sets })
     }
 
     pub fn load_dir(&self, dir: &Path) -> Result<VisitType, Vec<Diagnostic>> {
@@ -100,6 +102,36 @@ impl Project {
         }
         self.load_dir(&dir)
     }
+}
+
+/// A visit type's own ValueSets (`valuesets/*.json`: a ValueSet, or a Bundle of them, as
+/// terminology tools export), in file-name order. A file that is not one is an error at its
+/// line and column; no folder means none.
+pub fn read_value_sets(dir: &Path, errors: &mut Vec<Diagnostic>) -> ValueSetLibrary {
+    let mut lib = ValueSetLibrary::default();
+    let Ok(rd) = std::fs::read_dir(dir) else { return lib };
+    let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    files.sort();
+    for f in files {
+        let text = match read(&f) {
+            Ok(t) => t,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        let json = match intake_engine::fhir::json::parse_text(&text) {
+            Ok(j) => j,
+            Err(e) => {
+                errors.push(intake_engine::visit_type::form_diagnostic(&display(&f), &text, &intake_engine::FormError::Model(e)));
+                continue;
+            }
+        };
+        if let Err(e) = lib.add_any(&json, &display(&f)) {
+            errors.push(Diagnostic { file: display(&f), line: None, column: None, item: None, severity: Severity::Error, message: e.to_string() });
+        }
+    }
+    lib
 }
 
 /// A path as shown in messages: relative to the current directory when possible.
