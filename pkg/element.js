@@ -34,7 +34,7 @@ function unmount(el) {
 async function render(el) {
   const st = STATE.get(el);
   const p = st.props;
-  if (!el.isConnected || !p.chart || !(p.visitType || p.questionnaire)) return;
+  if (!el.isConnected || !(p.visitType || p.questionnaire)) return;
   const generation = ++st.generation;
   unmount(el);
   const options = { ...p };

@@ -88,8 +88,13 @@ export interface SessionOptions {
   questionnaire?: Questionnaire | string;
   manifest?: object | string;
   rules?: Record<string, string>;
-  /** The patient's current chart: a FHIR Bundle (searchset, collection, transaction) or a Patient. */
-  chart: FhirResource | string;
+  /**
+   * The patient's current chart: a FHIR Bundle (searchset, collection, transaction) or a Patient.
+   * Optional for a bare Questionnaire: without it nothing is prefilled, the response's subject is
+   * `subject` (or none), and with neither `onSubmit` receives a `null` Bundle (a write-back
+   * needs the patient) and the QuestionnaireResponse.
+   */
+  chart?: FhirResource | string;
   /** The patient this form is for (`Patient/123`); a chart of anyone else is refused. */
   subject?: string;
   /** BCP-47; interface strings in English and Spanish, questionnaire text from its translations. */
@@ -122,7 +127,7 @@ export interface MountOptions extends SessionOptions {
    * patient is told sending failed and can retry, which sends the very same Bundle. Returning
    * nothing confirms at once.
    */
-  onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void | Promise<unknown>;
+  onSubmit?: (bundle: Bundle | null, response: QuestionnaireResponse) => void | Promise<unknown>;
   /** Keep the saved answers after a confirmed send (default: they are cleared). */
   keepAfterSubmit?: boolean;
   onError?: (error: Error) => void;

@@ -241,10 +241,27 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
         }
         loader::host_visit_type(&q, manifest.as_deref(), rules, &library)?
     };
-    let c = loader::json_text(&get(opts, "chart")).ok_or("options.chart: the patient's chart (a FHIR Bundle or Patient) is required")?;
-    let chart = loader::chart(&c)?;
+    let chart_opt = get(opts, "chart");
+    let subject = get(opts, "subject").as_string();
+    let chart = if chart_opt.is_undefined() || chart_opt.is_null() {
+        // A bare form needs no chart: nothing is prefilled, and the response names the host's
+        // subject if it gave one, else nobody (and then there is no write-back Bundle).
+        match &subject {
+            Some(sub) => {
+                let id = sub.strip_prefix("Patient/").unwrap_or(sub);
+                if id.is_empty() || id.contains('/') {
+                    return Err(format!("options.subject is {sub}; without a chart it must be a Patient reference (Patient/123)"));
+                }
+                loader::chart(&serde_json::json!({"resourceType": "Patient", "id": id}).to_string())?
+            }
+            None => Rc::new(intake_engine::Chart::none()),
+        }
+    } else {
+        let c = loader::json_text(&chart_opt).ok_or("options.chart: a FHIR Bundle or Patient (object or JSON text)")?;
+        loader::chart(&c)?
+    };
     // The host says whose form this is: a chart of anyone else is refused, never guessed.
-    if let Some(subject) = get(opts, "subject").as_string() {
+    if let Some(subject) = subject.filter(|_| chart.has_patient()) {
         if !chart.is_patient_reference(&subject) && !chart.is_patient_reference(&format!("Patient/{subject}")) {
             return Err(format!(
                 "options.subject is {subject}, but the chart is for {}; refusing to fill in one patient's form from another's chart",
@@ -282,7 +299,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     };
     let key = get(opts, "storageKey")
         .as_string()
-        .unwrap_or_else(|| format!("intake:{}:{}", vt.manifest.id, chart.patient_ref));
+        .unwrap_or_else(|| format!("intake:{}:{}", vt.manifest.id, if chart.has_patient() { chart.patient_ref.as_str() } else { "no-chart" }));
     // Resume: saved answers for this visit type and this patient only (see `resume`). Someone
     // else's saved answers are reported and left where they are (never loaded, never deleted).
     let on_error = func(opts, "onError");
@@ -339,6 +356,9 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     // with its JSON path: the patient sees the form, the developer sees the warnings.
     for w in &vt.warnings {
         ui.error(&format!("form warning: {w}"));
+    }
+    if !ui.session.borrow().chart().has_patient() {
+        ui.error("no chart and no subject: the form fills without prefill, the response has no subject, and onSubmit receives a null Bundle with the QuestionnaireResponse (a write-back needs the patient's chart)");
     }
     let ui_ref = StoredValue::new_local(ui.clone());
     element.set_text_content(None);

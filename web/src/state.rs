@@ -729,6 +729,15 @@ impl Ui {
                 let msg = match e {
                     SubmitError::Invalid(items) => items.iter().map(|i| i.key.clone()).collect::<Vec<_>>().join(", "),
                     SubmitError::Unsettled => "the form's rules did not settle".into(),
+                    // No chart: the host gets the response alone (a null Bundle), and is told why.
+                    SubmitError::NoChart => {
+                        let text = "null".to_owned();
+                        *self.submitted.borrow_mut() = Some(text.clone());
+                        self.phase.set(Phase::Submitting);
+                        self.save();
+                        self.deliver(&text);
+                        return Ok(text);
+                    }
                 };
                 self.error(&msg);
                 Err(msg)

@@ -277,10 +277,11 @@ pub fn inputs(args: &Args) -> Result<Inputs, String> {
     let id = id.as_str();
     let chart = match (args.opt("--chart"), args.opt("--questionnaire")) {
         (Some(c), _) => read_chart(&PathBuf::from(c))?,
-        // A bare form needs no chart to be filled; the response names a placeholder patient.
+        // A bare form needs no chart to be filled: nothing is prefilled, the response has no
+        // subject, and only --submit (the write-back needs a patient) refuses.
         (None, Some(_)) => {
-            eprintln!("note: no --chart: the response's subject is Patient/anonymous and nothing is prefilled");
-            intake_engine::Chart::from_json(&serde_json::json!({"resourceType": "Patient", "id": "anonymous"})).map_err(|e| e.to_string())?
+            eprintln!("note: no --chart: nothing is prefilled and the response has no subject");
+            intake_engine::Chart::none()
         }
         (None, None) => return Err("--chart FILE is required".into()),
     };
@@ -384,7 +385,7 @@ pub fn fill(args: &Args) -> i32 {
             println!("{}", pretty(&wb.to_json()));
             0
         }
-        Err(e @ SubmitError::Invalid(_)) | Err(e @ SubmitError::Unsettled) => {
+        Err(e @ (SubmitError::Invalid(_) | SubmitError::Unsettled | SubmitError::NoChart)) => {
             eprintln!("submit refused: {e}");
             1
         }

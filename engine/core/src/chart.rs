@@ -234,6 +234,30 @@ impl Chart {
         Ok(chart)
     }
 
+    /// No chart: a bare form filled by someone the host has not identified (a self-referral,
+    /// a research survey). Nothing is prefilled, the response has no subject, and there is no
+    /// write-back (it needs a patient): see [`Chart::has_patient`].
+    pub fn none() -> Chart {
+        Chart {
+            patient: Patient::default(),
+            patient_ref: String::new(),
+            aliases: Vec::new(),
+            merged: Vec::new(),
+            allergies: Vec::new(),
+            medications: Vec::new(),
+            conditions: Vec::new(),
+            observations: Vec::new(),
+            related_persons: Vec::new(),
+            notes: Vec::new(),
+            observations_by_code: std::collections::HashMap::new(),
+        }
+    }
+
+    /// False for [`Chart::none`]: the form has no patient to name or to write back to.
+    pub fn has_patient(&self) -> bool {
+        !self.patient_ref.is_empty()
+    }
+
     /// True if a reference points at this chart's patient.
     ///
     /// Whole references are compared, base URL included when the reference has one:

@@ -71,6 +71,9 @@ pub enum SubmitError {
     /// Rules kept undoing each other. No longer returned by [`bundle`] (an unsettled form is
     /// sent with a review Task, see there); kept so hosts matching on it still compile.
     Unsettled,
+    /// The form was filled without a chart ([`Chart::none`](crate::Chart::none)): there is a
+    /// response, but no patient to write anything back to.
+    NoChart,
 }
 
 impl fmt::Display for SubmitError {
@@ -85,6 +88,10 @@ impl fmt::Display for SubmitError {
                 Ok(())
             }
             SubmitError::Unsettled => write!(f, "the form's rules did not settle; submit refused"),
+            SubmitError::NoChart => write!(
+                f,
+                "no chart was given: the write-back Bundle needs the patient's chart (the QuestionnaireResponse alone is available)"
+            ),
         }
     }
 }
@@ -239,6 +246,9 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     let problems = submit_problems(s);
     if !problems.is_empty() {
         return Err(SubmitError::Invalid(problems));
+    }
+    if !s.chart().has_patient() {
+        return Err(SubmitError::NoChart);
     }
     // The response's items are built once; every identifier derives from their digest.
     let (qr, submission) = response::build_with_submission(s, Status::Completed);

@@ -88,6 +88,7 @@ pub fn current_identifier(p: &intake_fhir::Patient, now: &intake_fhir::DateTime)
 /// Who answered: the patient, a RelatedPerson from the chart, or a contained one.
 pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
     match &s.context().respondent {
+        Respondent::Patient if !s.chart().has_patient() => (Reference::default(), None),
         Respondent::Patient => (patient_reference(s), None),
         Respondent::Proxy(Proxy { reference: Some(r), name, .. }) => {
             (Reference { reference: Some(r.clone()), display: name.clone(), ..Default::default() }, None)
@@ -95,7 +96,7 @@ pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
         Respondent::Proxy(Proxy { relationship, name, .. }) => {
             let rp = RelatedPerson {
                 id: Some("respondent".into()),
-                patient: Some(Reference::to(s.chart().patient_ref.clone())),
+                patient: s.chart().has_patient().then(|| Reference::to(s.chart().patient_ref.clone())),
                 relationship: relationship.iter().cloned().map(intake_fhir::CodeableConcept::from_coding).collect(),
                 name: name.iter().map(|n| HumanName { text: Some(n.clone()), ..Default::default() }).collect(),
                 ..Default::default()
@@ -117,6 +118,8 @@ pub fn build_with_submission(s: &Session, status: Status) -> (QuestionnaireRespo
     let submission = submission_id_of(s, &item);
     let uuid = response_uuid_of(&submission);
     let (author, contained) = author_reference(s);
+    // Without a chart nobody is named: no subject, and no author unless a proxy was given.
+    let author = (author != Reference::default()).then_some(author);
     let form = s.form();
     let questionnaire = form.canonical().or_else(|| form.questionnaire.id.as_ref().map(|id| format!("Questionnaire/{id}")));
     let qr = QuestionnaireResponse {
@@ -129,10 +132,10 @@ pub fn build_with_submission(s: &Session, status: Status) -> (QuestionnaireRespo
         }),
         questionnaire,
         status: Some(status.code().into()),
-        subject: Some(patient_reference(s)),
+        subject: s.chart().has_patient().then(|| patient_reference(s)),
         authored: Some(s.now()),
-        author: Some(author.clone()),
-        source: Some(author),
+        author: author.clone(),
+        source: author,
         item,
         ..Default::default()
     };
