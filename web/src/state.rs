@@ -669,6 +669,15 @@ impl Ui {
         self.changed();
     }
 
+    /// Which repeat of its repeating group a node is in (0-based; `data-repeat` in the page),
+    /// so hosts and tests can find "the second medication's dose" without generated ids.
+    pub fn repeat_index(&self, n: NodeId) -> Option<usize> {
+        let s = self.session.borrow();
+        let row = s.row_of(n)?;
+        let node = s.node(row)?;
+        s.rows(node.parent, node.item).iter().position(|r| *r == row)
+    }
+
     /// The page (index) a node is on.
     pub fn page_of(&self, n: NodeId) -> usize {
         let s = self.session.borrow();

@@ -38,8 +38,9 @@ pub fn form(r: UiRef) -> impl IntoView {
     let partly_restored = u.partly_restored;
     view! {
         <div class="ik" part="form" lang=lang node_ref=root>
-            // An untitled form gets no empty heading (screen readers announce those).
-            {(!title.trim().is_empty()).then(|| view! { <h2 class="ik-title" part="title">{title.clone()}</h2> })}
+            // An untitled form gets a plain heading, never an empty one (screen readers announce
+            // those) and never none (the page headings below are h3: levels must not skip).
+            <h2 class="ik-title" part="title">{if title.trim().is_empty() { t.untitled_form.to_owned() } else { title.clone() }}</h2>
             <p class="ik-note">{if u.persistent { t.saved } else { t.not_saved }}</p>
             {restored.then(|| view! { <p class="ik-note" role="status">{t.answers_restored}</p> })}
             {partly_restored.then(|| view! { <p class="ik-note ik-warn" role="status">{t.answers_partly_restored}</p> })}
@@ -250,6 +251,21 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
         .collect_view()
 }
 
+/// `data-repeat` of a node inside a repeating group: its row's position, kept current as rows
+/// are added and removed (rows are keyed, so a row's DOM outlives its position).
+fn repeat_attr(r: UiRef, n: NodeId) -> impl Fn() -> Option<String> + Send + Sync + Copy + 'static {
+    let siblings = {
+        let u = ui(r);
+        let s = u.session.borrow();
+        s.row_of(n).map(|row| u.kids(s.node(row).and_then(|x| x.parent)))
+    };
+    move || {
+        let siblings = siblings?;
+        siblings.track();
+        ui(r).repeat_index(n).map(|i| i.to_string())
+    }
+}
+
 /// One node: a group, display text, or a question. Hidden nodes render nothing.
 fn node(r: UiRef, n: NodeId) -> AnyView {
     let u = ui(r);
@@ -266,7 +282,7 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
         let def = def.clone();
         match def.item_type {
             ItemType::Group => group(r, n, &def).into_any(),
-            ItemType::Display => view! { <div class="ik-display">{item_text(r, n, &def)}</div> }.into_any(),
+            ItemType::Display => view! { <div class="ik-display" data-linkid=def.link_id.clone()>{item_text(r, n, &def)}</div> }.into_any(),
             _ => question(r, n, &def).into_any(),
         }
     })
@@ -291,7 +307,7 @@ fn group(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
     let u = ui(r);
     let vm = u.vm(n);
     view! {
-        <fieldset class="ik-group" id=dom_id(r, "f", n)>
+        <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n)>
             <legend>{item_text(r, n, def)}</legend>
             {help_of(r, def, u.lang, n)}
             {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
@@ -354,6 +370,11 @@ pub fn value_label(def: &ItemDef, v: &Value, lang: &str, t: &crate::i18n::String
     if let Value::Boolean(b) = v {
         return if *b { t.yes.into() } else { t.no.into() };
     }
+    if let Value::Quantity(q) = v {
+        let unit = intake_engine::units::label(&intake_engine::fhir::Coding { code: q.code.clone(), display: q.unit.clone(), ..Default::default() });
+        let n = q.value.map(intake_engine::fhir::format_decimal).unwrap_or_default();
+        return if unit.is_empty() { n } else { format!("{n} {unit}") };
+    }
     def.options.iter().find(|o| o.is(v)).map(|o| o.label_in(lang)).unwrap_or_else(|| v.display())
 }
 
@@ -392,8 +413,10 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
         }
     };
     let has_help = def.help.is_some();
+    // A UCUM annotation (`{score}`) is no unit to show.
     let unit_text = (def.units.len() == 1 && def.item_type != ItemType::Quantity)
-        .then(|| def.units[0].display.clone().or_else(|| def.units[0].code.clone()).unwrap_or_default());
+        .then(|| intake_engine::units::label(&def.units[0]))
+        .filter(|u| !u.is_empty());
     let has_unit = unit_text.is_some();
     let described = move || {
         let mut ids = Vec::new();
@@ -431,23 +454,30 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef) -> impl IntoView {
         </div>
     };
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
+    // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
+    // death" under "Living? No") show under it, each shown or hidden like any item.
+    let followups = (!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> });
+    let link_id = def.link_id.clone();
+    let repeat = repeat_attr(r, n);
     if as_fieldset {
         view! {
-            <fieldset class=class part="question" id=dom_id(r, "q", n)>
+            <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat>
                 <legend>{label}</legend>
                 {hints}
                 {error_view}
                 {control}
+                {followups}
             </fieldset>
         }
         .into_any()
     } else {
         view! {
-            <div class=class part="question" id=dom_id(r, "q", n)>
+            <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat>
                 <label for=id>{label}</label>
                 {hints}
                 {error_view}
                 {control}
+                {followups}
             </div>
         }
         .into_any()
@@ -839,7 +869,7 @@ fn quantity_control(
     let units: Vec<(String, String)> = def
         .units
         .iter()
-        .map(|c| (c.code.clone().unwrap_or_default(), c.display.clone().or_else(|| c.code.clone()).unwrap_or_default()))
+        .map(|c| (c.code.clone().unwrap_or_default(), intake_engine::units::label(c)))
         .collect();
     let unit_sig = RwSignal::new(
         vm.get_untracked()

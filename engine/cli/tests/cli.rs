@@ -213,7 +213,14 @@ fn fill_a_bare_questionnaire_computes_its_expressions() {
     let qr: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let total = qr["item"].as_array().unwrap().iter().find(|i| i["linkId"] == "/44261-6").expect("the total is in the response");
     assert_eq!(total["answer"][0]["valueDecimal"], serde_json::json!(4), "3 + 1");
-    assert!(text(&out.stderr).contains("Patient/anonymous"), "says there is no chart");
+    assert!(text(&out.stderr).contains("no --chart"), "says there is no chart");
+    assert!(qr.get("subject").is_none(), "no chart, no subject");
+    // The write-back needs a patient: --submit without a chart is refused, saying why.
+    let survey = dir.join("survey.json");
+    std::fs::write(&survey, r#"{"resourceType": "Questionnaire", "status": "active", "item": [{"linkId": "a", "type": "string"}]}"#).unwrap();
+    let out = intake(&["fill", "--questionnaire", survey.to_str().unwrap(), "--now", "2026-11-20T09:00:00Z", "--submit"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("needs the patient's chart"), "{}", text(&out.stderr));
     // Without --questionnaire or --visit-type it says what is missing.
     let out = intake(&["fill", "--answers", answers.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -296,6 +296,34 @@ impl ItemDef {
     }
 }
 
+/// An `enableWhen.answerCoding` that names no option of its question by system and code, but
+/// whose code is that of exactly one option: real forms copy the code from one code system and
+/// the option from another (the ATSI health check's "Registered for NDIS"), and the item it
+/// gates could then never appear. Renderers differ here; we match on the code, because an item
+/// its author meant to ask that can never appear loses a question silently, while a match on a
+/// code that is unique among the question's options cannot pick the wrong one. The load warns
+/// at the path so the author can fix the form. A code-only coding already matches on code; a
+/// code shared by several options is left as written (ambiguous: no guess).
+fn sloppy_coding(target: &ItemDef, answer: &Value) -> Option<(Value, String)> {
+    let Value::Coding(c) = answer else { return None };
+    let (Some(system), Some(code)) = (c.system.as_deref(), c.code.as_deref()) else { return None };
+    let codings = || target.options.iter().filter_map(|o| o.value.as_coding());
+    if codings().any(|o| crate::enable_when::codings_equal(o, c)) {
+        return None;
+    }
+    let mut same_code = codings().filter(|o| o.code.as_deref() == Some(code));
+    let only = same_code.next()?;
+    if same_code.next().is_some() {
+        return None;
+    }
+    let message = format!(
+        "answerCoding {system}|{code} is not an option of '{}'; its code matches the option {}|{code} only, so that option is used (the systems differ)",
+        target.link_id,
+        only.system.as_deref().unwrap_or("(no system)")
+    );
+    Some((Value::Coding(Coding { system: only.system.clone(), code: only.code.clone(), display: only.display.clone(), ..Default::default() }), message))
+}
+
 /// A load problem, with the item and path it concerns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormError {
@@ -441,6 +469,13 @@ impl Form {
                 if let Some(msg) = crate::enable_when::type_mismatch(target_def, operator, &answer) {
                     b.warnings.push(FormWarning { path: path.clone(), message: msg });
                 }
+                let answer = match sloppy_coding(target_def, &answer) {
+                    Some((fixed, message)) => {
+                        b.warnings.push(FormWarning { path: format!("{path}.answerCoding"), message });
+                        fixed
+                    }
+                    None => answer,
+                };
                 if !dependents[target.index()].contains(&id) {
                     dependents[target.index()].push(id);
                 }

@@ -2,6 +2,30 @@
 //! kilograms, or a temperature in °F with one in °C. Values are never converted for write-back
 //! (a weight given in lb is stored in lb); conversion is only for comparisons.
 
+/// A unit as a patient reads it: its display, else its UCUM code without annotations. UCUM
+/// `{...}` annotations (`{score}`, `{beats}/min`) are notes for machines, never shown with their
+/// braces: `{score}` alone shows as nothing, `{beats}/min` as `/min`.
+pub fn label(c: &intake_fhir::Coding) -> String {
+    let raw = c.display.as_deref().filter(|d| !d.trim().is_empty()).or(c.code.as_deref()).unwrap_or("");
+    let mut out = String::with_capacity(raw.len());
+    let mut depth = 0u32;
+    for ch in raw.chars() {
+        match ch {
+            '{' => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(ch),
+            _ => {}
+        }
+    }
+    let t = out.trim();
+    // "1" is UCUM's unity: a count, said with no unit.
+    if t == "1" {
+        String::new()
+    } else {
+        t.to_owned()
+    }
+}
+
 /// Convert `value` from one UCUM unit to another, when both are known and commensurable.
 pub fn convert(value: f64, from: &str, to: &str) -> Option<f64> {
     if from == to {
@@ -60,7 +84,19 @@ fn linear(unit: &str) -> Option<(&'static str, f64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::convert;
+    use super::{convert, label};
+    use intake_fhir::Coding;
+
+    #[test]
+    fn unit_labels_never_show_annotations() {
+        let c = |code: &str, display: Option<&str>| Coding { code: Some(code.into()), display: display.map(Into::into), ..Default::default() };
+        assert_eq!(label(&c("{score}", None)), "");
+        assert_eq!(label(&c("{score}", Some("{score}"))), "");
+        assert_eq!(label(&c("{beats}/min", None)), "/min");
+        assert_eq!(label(&c("mm[Hg]", Some("mmHg"))), "mmHg");
+        assert_eq!(label(&c("kg/m2", None)), "kg/m2");
+        assert_eq!(label(&c("1", None)), "");
+    }
 
     #[test]
     fn conversions() {

@@ -135,3 +135,24 @@ fn forms_without_a_library_keep_loading_as_before() {
     assert!(d.options_fallback.is_some());
     assert!(f.warnings.iter().any(|w| w.path == "Questionnaire.item[0].answerValueSet"));
 }
+
+#[test]
+fn an_enable_when_coding_from_the_wrong_system_matches_its_unique_code_with_a_warning() {
+    let q = questionnaire(json!([
+        {"linkId": "ndis", "type": "choice", "text": "Registered for NDIS?", "answerOption": [
+            {"valueCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0136", "code": "Y", "display": "Yes"}},
+            {"valueCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0136", "code": "N", "display": "No"}}]},
+        {"linkId": "number", "type": "string", "text": "NDIS number",
+         "enableWhen": [{"question": "ndis", "operator": "=", "answerCoding": {"system": "http://snomed.info/sct", "code": "Y"}}]},
+        {"linkId": "other", "type": "string", "text": "Never",
+         "enableWhen": [{"question": "ndis", "operator": "=", "answerCoding": {"system": "http://snomed.info/sct", "code": "373066001"}}]}
+    ]));
+    let vt = load(q, ValueSetLibrary::default());
+    let w: Vec<String> = vt.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.iter().filter(|m| m.contains("systems differ")).count(), 1, "{w:?}");
+    let mut s = session_of(&vt);
+    let n = s.node_of_link_id("ndis").unwrap();
+    type_into(&mut s, n, "Yes").unwrap();
+    assert!(shown(&s, "number"), "the unique code matches across systems");
+    assert!(!shown(&s, "other"), "a code no option has still never matches");
+}

@@ -1,0 +1,273 @@
+// Value sets and bare forms in the browser (issue 9): choice questions whose options come from
+// the host's ValueSets, from nowhere (free text, coded later by a clinician), or from the
+// host's terminology search (slow, failing, normal); and a Questionnaire mounted with no chart.
+// Everything is done with the keyboard only, as a patient without a mouse would.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { axe, launch, openPage, ROOT, serve } from './lib.mjs';
+
+const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'questionnaires');
+const read = (p) => JSON.parse(readFileSync(p, 'utf8'));
+const PHQ9 = read(join(CORPUS, 'fhir-r4-core-examples', 'Questionnaire-phq-9-questionnaire.json'));
+const RXTERMS = read(join(CORPUS, 'sdc-ig', 'repo-input-resources', 'Questionnaire-rxterms.json'));
+const LL358 = read(join(ROOT, 'tests', 'fixtures', 'valuesets', 'LL358-3.json'));
+const CHART = { resourceType: 'Patient', id: 'vs-test', name: [{ family: 'Test', given: ['Val'] }], birthDate: '1980-05-01', gender: 'female' };
+
+let browser, server;
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/**
+ * Open the demo server's page and mount `options` into a fresh host element. Functions cannot
+ * cross into the page, so `terminology` names a canned host search (see below) and the page
+ * records what onSubmit and onError received.
+ */
+async function mountForm(options, terminology) {
+  const p = await openPage(browser);
+  await p.page.goto(server.url);
+  await p.page.waitForSelector('body[data-ready=true]');
+  await p.page.evaluate(async ({ options, terminology }) => {
+    const m = await import('./pkg/intake_web.js');
+    await m.default();
+    document.querySelector('#start').hidden = true;
+    const host = document.createElement('div');
+    host.id = 'host';
+    document.querySelector('main').append(host);
+    window.sent = null;
+    window.errors = [];
+    window.searches = [];
+    const opts = {
+      ...options,
+      storage: false,
+      onSubmit: (bundle, response) => { window.sent = { bundle, response }; },
+      onError: (e) => window.errors.push(String(e.message ?? e)),
+    };
+    // A host terminology service over a small drug list: answers after `delay` ms, or fails.
+    const DRUGS = [
+      { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197361', display: 'Amlodipine 5 MG Oral Tablet' },
+      { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '308136', display: 'Amlodipine 2.5 MG Oral Tablet' },
+      { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '860975', display: 'Metformin 500 MG Oral Tablet' },
+    ];
+    if (terminology) {
+      opts.expandValueSet = (req) => {
+        window.searches.push(req);
+        const mode = window.searchMode ?? terminology;
+        return new Promise((resolve, reject) => setTimeout(() => {
+          if (mode === 'fail') return reject(new Error('terminology server unreachable (test)'));
+          const f = req.filter.toLowerCase();
+          resolve({ resourceType: 'ValueSet', url: req.url, expansion: { contains: DRUGS.filter((d) => d.display.toLowerCase().includes(f)) } });
+        }, mode === 'slow' ? 1500 : 50));
+      };
+    }
+    window.form = m.mount(host, opts);
+  }, { options, terminology });
+  await p.page.waitForSelector('#host .ik-page h3');
+  return p;
+}
+
+/** Tab to the next focusable element; returns a description of it. */
+async function tab(page) {
+  await page.keyboard.press('Tab');
+  return page.evaluate(() => {
+    const e = document.activeElement;
+    return { tag: e?.tagName, type: e?.type, text: e?.textContent?.trim(), checked: e?.checked, value: e?.value, name: e?.name, id: e?.id };
+  });
+}
+
+/**
+ * Fill a page with the keyboard only: Space on the first radio of each group, `answers(label)`
+ * typed into text fields, then Enter on the page's forward button. Repeats until onSubmit ran.
+ */
+async function completeWithKeyboard(page, textFor) {
+  const seenGroups = new Set();
+  for (let step = 0; step < 400; step++) {
+    if (await page.evaluate(() => window.sent !== null)) return;
+    const f = await tab(page);
+    if (f.tag === 'INPUT' && f.type === 'radio' && !seenGroups.has(f.name)) {
+      seenGroups.add(f.name);
+      await page.keyboard.press('Space');
+    } else if (f.tag === 'INPUT' && f.type === 'text' && !f.value) {
+      const label = await page.evaluate(() => {
+        const e = document.activeElement;
+        return document.querySelector(`label[for="${e.id}"]`)?.textContent?.trim() ?? '';
+      });
+      const text = textFor(label);
+      if (text !== null) await page.keyboard.type(text);
+    } else if (f.tag === 'BUTTON' && /^(Next|Send my answers|Continue)/.test(f.text)) {
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(50);
+      seenGroups.clear();
+    }
+  }
+  throw new Error('the form was not sent after 400 keyboard steps');
+}
+
+describe('value sets (issue 9)', () => {
+  it('PHQ-9 (R4 example) with the host\'s LOINC ValueSet: options render, keyboard-only completion, codings sent', async () => {
+    const { page, problems, context } = await mountForm({ questionnaire: PHQ9, chart: CHART, valueSets: [LL358] });
+    const radios = await page.locator('#host input[type=radio]').count();
+    assert.equal(radios, 9 * 4, 'nine questions of four LOINC answers each');
+    assert.deepEqual(await axe(page), []);
+    await completeWithKeyboard(page, () => '7');
+    const { bundle, response } = await page.evaluate(() => window.sent);
+    assert.equal(bundle.type, 'transaction');
+    const first = response.item.find((i) => i.linkId === 'LittleInterest');
+    assert.deepEqual(first.answer[0].valueCoding, { system: 'http://loinc.org', code: 'LA6568-5', display: 'Not at all' });
+    const errors = await page.evaluate(() => window.errors);
+    assert.ok(!errors.some((e) => e.includes('LL358-3')), `no fallback warnings: ${errors.join('\n')}`);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('PHQ-9 with nobody listing the value set: free text answers, each sent for coding, onError names the items', async () => {
+    const { page, problems, context } = await mountForm({ questionnaire: PHQ9, chart: CHART });
+    const errors = await page.evaluate(() => window.errors);
+    assert.equal(errors.filter((e) => e.includes('http://loinc.org/vs/LL358-3') && e.includes('free text')).length, 9, errors.join('\n'));
+    // The patient never sees the developer text.
+    assert.ok(!(await page.locator('#host').textContent()).includes('loinc.org'));
+    assert.deepEqual(await axe(page), []);
+    await completeWithKeyboard(page, (label) => (label.startsWith('Patient Health Questionnaire') || /score/i.test(label) ? '7' : 'Several days'));
+    const { bundle, response } = await page.evaluate(() => window.sent);
+    assert.deepEqual(response.item.find((i) => i.linkId === 'FeelingDown').answer, [{ valueString: 'Several days' }]);
+    const tasks = bundle.entry.map((e) => e.resource).filter((r) => r.resourceType === 'Task' && /could not be listed/.test(r.description));
+    assert.equal(tasks.length, 9, 'one coding Task per free-text choice');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('a host terminology search that is slow, fails, and answers: the patient always ends with an answer', async () => {
+    const q = { resourceType: 'Questionnaire', status: 'active', item: [
+      { linkId: 'med', text: 'Medication', type: 'choice', required: true, answerValueSet: 'https://clinicaltables.nlm.nih.gov/fhir/R4/ValueSet/rxterms' },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q, chart: CHART }, 'slow');
+    const field = page.getByLabel('Medication');
+    const status = page.locator('#host .ik-search-status');
+    // Slow: "Searching…" is announced while it runs; the matches arrive after.
+    await field.focus();
+    await page.keyboard.type('amlo');
+    await status.filter({ hasText: 'Searching' }).waitFor({ timeout: 3000 });
+    await status.filter({ hasText: '2 matches' }).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('#host datalist option').count(), 2);
+    const asked = await page.evaluate(() => window.searches.at(-1));
+    assert.deepEqual(asked, { url: 'https://clinicaltables.nlm.nih.gov/fhir/R4/ValueSet/rxterms', filter: 'amlo', count: 20, language: 'en' });
+    // Debounced: four keystrokes, one request.
+    assert.equal(await page.evaluate(() => window.searches.length), 1);
+
+    // Failing: the words stay, the patient is told plainly, the host hears why.
+    await page.evaluate(() => { window.searchMode = 'fail'; });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('lisinopril 10');
+    await status.filter({ hasText: 'not available' }).waitFor({ timeout: 3000 });
+    assert.equal(await field.inputValue(), 'lisinopril 10');
+    assert.ok((await page.evaluate(() => window.errors)).some((e) => e.includes('terminology server unreachable (test)')));
+    await page.keyboard.press('Tab');
+    const kept = await page.evaluate(() => window.form.getResponse().item[0].answer);
+    assert.deepEqual(kept, [{ valueString: 'lisinopril 10' }], 'the words are the answer until a match is picked');
+
+    // Normal: a match picked by its exact name is sent as its coding.
+    await page.evaluate(() => { window.searchMode = 'normal'; });
+    await field.focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Metformin 500 MG Oral Tablet');
+    await status.filter({ hasText: '1 matches' }).waitFor({ timeout: 3000 });
+    await page.keyboard.press('Tab');
+    await completeWithKeyboard(page, () => null);
+    const { response } = await page.evaluate(() => window.sent);
+    assert.deepEqual(response.item[0].answer[0].valueCoding, { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '860975', display: 'Metformin 500 MG Oral Tablet' });
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('the failed search\'s words are what is sent when the patient keeps them', async () => {
+    const { page, problems, context } = await mountForm({ questionnaire: RXTERMS, chart: CHART }, 'fail');
+    const field = page.locator('#host input[list]').first();
+    await field.focus();
+    await page.keyboard.type('my blue pill');
+    await page.locator('#host .ik-search-status', { hasText: 'not available' }).waitFor({ timeout: 3000 });
+    await page.keyboard.press('Tab');
+    await completeWithKeyboard(page, () => null);
+    const { response, bundle } = await page.evaluate(() => window.sent);
+    const med = JSON.stringify(response.item);
+    assert.ok(med.includes('"valueString":"my blue pill"'), med);
+    assert.ok(bundle.entry.some((e) => e.resource.resourceType === 'Task' && e.resource.description.includes('my blue pill')));
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('a bare form with no chart (issue 9)', () => {
+  it('renders, fills and sends the response alone; only the write-back says a chart is needed', async () => {
+    const q = { resourceType: 'Questionnaire', status: 'active', url: 'http://example.org/Questionnaire/survey', item: [
+      { linkId: 'name', text: 'Your name', type: 'string', required: true },
+      { linkId: 'ok', text: 'Happy with the service?', type: 'boolean' },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    assert.ok((await page.evaluate(() => window.errors)).some((e) => e.includes('no chart')));
+    await completeWithKeyboard(page, () => 'Alex');
+    const { bundle, response } = await page.evaluate(() => window.sent);
+    assert.equal(bundle, null);
+    assert.equal(response.subject, undefined);
+    assert.equal(response.author, undefined);
+    assert.deepEqual(response.item[0].answer, [{ valueString: 'Alex' }]);
+    await page.getByRole('heading', { name: 'Thank you' }).waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('with a subject and no chart, the response names the subject', async () => {
+    const q = { resourceType: 'Questionnaire', status: 'active', item: [{ linkId: 'a', text: 'Anything to add?', type: 'string' }] };
+    const { page, problems, context } = await mountForm({ questionnaire: q, subject: 'Patient/42' });
+    await completeWithKeyboard(page, () => 'no');
+    const { bundle, response } = await page.evaluate(() => window.sent);
+    assert.equal(response.subject.reference, 'Patient/42');
+    assert.equal(bundle.type, 'transaction');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('rendering fidelity on real forms (issue 9)', () => {
+  it('follow-ups nested under a question render under it, and every item carries its linkId (USSG family portrait)', async () => {
+    const ussg = read(join(CORPUS, 'lforms', 'R4', 'ussg-fhp.json'));
+    const { page, problems, context } = await mountForm({ questionnaire: ussg });
+    await page.getByRole('button', { name: 'Next' }).click();
+    const living = page.locator('#host [data-linkid="/54114-4/54139-1"][data-repeat="0"]');
+    await living.waitFor();
+    // Another family member: the same question again, as the second repeat.
+    await page.locator('#host button', { hasText: /Add/ }).first().click();
+    await page.locator('#host [data-linkid="/54114-4/54139-1"][data-repeat="1"]').waitFor();
+    const cause = living.locator('[data-linkid="/54114-4/54139-1/54112-8"]');
+    assert.equal(await cause.count(), 0, 'hidden until "Living? No"');
+    await living.locator('select').first().selectOption({ label: 'No' });
+    await cause.waitFor();
+    assert.equal(await living.locator('[data-linkid="/54114-4/54139-1/54113-6"]').count(), 1, 'Age at Death too');
+    assert.deepEqual(await axe(page), []);
+    await living.locator('select').first().selectOption({ label: 'Yes' });
+    await cause.waitFor({ state: 'detached' });
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('a UCUM annotation unit ({score}) is never shown with its braces', async () => {
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'Score', item: [
+      { linkId: 's', text: 'Total score', type: 'integer', extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-unit', valueCoding: { system: 'http://unitsofmeasure.org', code: '{score}' } }] },
+      { linkId: 'r', text: 'Resting pulse', type: 'integer', extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-unit', valueCoding: { system: 'http://unitsofmeasure.org', code: '{beats}/min' } }] },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    const text = await page.locator('#host').textContent();
+    assert.ok(!text.includes('{'), text);
+    assert.equal(await page.locator('#host [data-linkid="r"] .ik-unit').textContent(), '/min');
+    assert.equal(await page.locator('#host [data-linkid="s"] .ik-unit').count(), 0);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
