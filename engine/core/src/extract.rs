@@ -269,6 +269,7 @@ pub fn bundle(s: &Session) -> Result<WriteBack, SubmitError> {
     b.urgent();
     b.flags();
     b.uncoded_choices();
+    b.empty_read_only();
     b.rule_failures();
     b.unsettled_rules();
     b.unreviewable_chart_entries();
@@ -1225,6 +1226,33 @@ impl<'a> Builder<'a> {
             );
             self.decide(key, "Task", Change::Add, Action::Review, format!("answered as free text: {fb}"));
         }
+    }
+
+    /// One Task for required read-only items left empty: the patient could not fill them (the
+    /// chart did not give the value they show), so they did not block the send, and a clinician
+    /// must supply them.
+    fn empty_read_only(&mut self) {
+        let s = self.s;
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for n in s.preorder() {
+            let Some(node) = s.node(n) else { continue };
+            let def = s.def(n);
+            if def.read_only && def.item_type.is_question() && node.state.enabled && node.state.required && node.answers.is_empty() {
+                missing.push((s.node_key(n), def.label().to_owned()));
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        let names: Vec<String> = missing.iter().map(|(_, l)| format!("\"{l}\"")).collect();
+        self.review(
+            "Task|read-only-empty",
+            format!("Required read-only answers were empty and the patient could not fill them: {}. Supply them from the record.", names.join(", ")),
+            self.qr_ref(),
+            missing.iter().map(|(k, _)| ("item", Value::String(k.clone()))).collect(),
+            None,
+        );
+        self.decide("read-only".into(), "Task", Change::Add, Action::Review, format!("required read-only items empty: {}", names.join(", ")));
     }
 
     /// A Task for every rule that failed for this patient. Its gated items were shown and what

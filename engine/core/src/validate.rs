@@ -77,7 +77,10 @@ impl fmt::Display for ValidationError {
 pub fn validate_answers(def: &ItemDef, answers: &[Value], required: bool) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     if answers.is_empty() {
-        if required {
+        // A read-only item the patient cannot fill (a required name the chart did not give)
+        // must not stop them sending everything else; the write-back asks a clinician instead
+        // (`extract`, "required but empty").
+        if required && !def.read_only {
             errors.push(ValidationError::Required);
         }
         return errors;
