@@ -107,6 +107,8 @@ pub struct Chart {
     pub observations: Vec<OnFile<Box<Observation>>>,
     pub related_persons: Vec<OnFile<RelatedPerson>>,
     pub notes: Vec<ChartNote>,
+    /// The document the chart was read from, when kept ([`Chart::from_json_kept`]).
+    pub source: Option<std::rc::Rc<Json>>,
     /// Observation positions by `code` and by `system|code`, newest first: a rule calling
     /// `latest_observation` in a loop over a chart of thousands of readings costs what matches,
     /// not the whole chart each time.
@@ -116,7 +118,30 @@ pub struct Chart {
 impl Chart {
     pub fn from_text(text: &str) -> Result<Chart, ChartError> {
         let json = intake_fhir::json::parse_text(text).map_err(ChartError::Model)?;
-        Chart::from_json(&json)
+        Chart::from_json_kept(json)
+    }
+
+    /// [`Chart::from_json`], keeping the document (moved, not copied) so forms from other
+    /// tools can search it (`x-fhir-query`, `sourceQueries`: see `fhir_query`).
+    pub fn from_json_kept(json: Json) -> Result<Chart, ChartError> {
+        let mut chart = Chart::from_json(&json)?;
+        chart.source = Some(std::rc::Rc::new(json));
+        Ok(chart)
+    }
+
+    /// Every resource of the chart's document with its `fullUrl`, for searches. Empty when the
+    /// chart was read without keeping its document.
+    pub fn resources(&self) -> Vec<(Option<&str>, &Json)> {
+        let Some(doc) = self.source.as_deref() else { return Vec::new() };
+        if doc.get("resourceType").and_then(Json::as_str) != Some("Bundle") {
+            return vec![(None, doc)];
+        }
+        doc.get("entry")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((e.get("fullUrl").and_then(Json::as_str), e.get("resource").filter(|r| r.is_object())?)))
+            .collect()
     }
 
     /// Read a chart from a Bundle, or from a lone Patient resource (a chart with no history).
@@ -204,6 +229,7 @@ impl Chart {
             observations: Vec::new(),
             related_persons: Vec::new(),
             notes: Vec::new(),
+            source: None,
             observations_by_code: std::collections::HashMap::new(),
         };
         for i in empty_entries {
@@ -249,6 +275,7 @@ impl Chart {
             observations: Vec::new(),
             related_persons: Vec::new(),
             notes: Vec::new(),
+            source: None,
             observations_by_code: std::collections::HashMap::new(),
         }
     }

@@ -27,17 +27,29 @@ use crate::questionnaire::{FormWarning, ItemId};
 use crate::session::NodeId;
 use crate::sdc;
 
-/// A named FHIRPath value (`%name`). `expr` is None for a variable in another language
-/// (`x-fhir-query` needs a server): it is bound to the empty collection, so expressions that
-/// use it see "nothing known" instead of failing on every pass (the load warning says why).
+/// A named FHIRPath value (`%name`). `expr` is None for a variable in another language: an
+/// `x-fhir-query` (then `query` holds it, answered from the chart, see `fhir_query`), or one
+/// this engine cannot evaluate, bound to the empty collection so expressions that use it see
+/// "nothing known" instead of failing on every pass (the load warning says why).
 #[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
     pub expr: Option<Expr>,
+    pub query: Option<QuerySource>,
     /// JSON path of the extension, for messages.
     pub path: String,
     /// The `%names` the expression reads (a change in one of them means evaluating again).
     pub reads_vars: Vec<String>,
+}
+
+/// Where a query variable's value comes from.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    /// An `x-fhir-query` variable: one search, its `searchset` Bundle.
+    One(Vec<crate::fhir_query::Part>),
+    /// `sourceQueries`: a contained batch Bundle's searches, answered as a `batch-response`
+    /// Bundle named by the batch's id (SDC: `%PrePopQuery`).
+    Batch(Vec<Vec<crate::fhir_query::Part>>),
 }
 
 /// A variable's last value in one scope, with what it read of the response.
@@ -137,7 +149,7 @@ impl ExpressionBook {
     /// be parsed, or is not FHIRPath, is a warning with its path and is not evaluated.
     pub(crate) fn compile(q: &Questionnaire, raw: &[&QuestionnaireItem], paths: &[String], warnings: &mut Vec<FormWarning>) -> ExpressionBook {
         let mut book = ExpressionBook::default();
-        book.root_variables = variables(&q.extension, "Questionnaire", warnings);
+        book.root_variables = source_queries(q, warnings).into_iter().chain(variables(&q.extension, "Questionnaire", warnings)).collect();
         for (it, path) in raw.iter().zip(paths) {
             let mut x = ItemExpressions { variables: variables(&it.extension, path, warnings), ..Default::default() };
             x.enable_when = single(&it.extension, sdc::ENABLE_WHEN_EXPRESSION, path, warnings);
@@ -214,16 +226,78 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
         if e.url.as_deref() != Some(sdc::VARIABLE) {
             continue;
         }
+        if let Some(x) = e.value.as_ref().and_then(|v| v.as_expression()).filter(|x| x.language.as_deref() == Some("application/x-fhir-query")) {
+            let at = format!("{path}.extension[{i}].valueExpression");
+            let Some(name) = x.name.clone().filter(|n| !n.is_empty()) else {
+                warnings.push(FormWarning { path: at, message: "variable without a name; ignored".into() });
+                continue;
+            };
+            match crate::fhir_query::template(x.expression.as_deref().unwrap_or_default()) {
+                Ok(parts) => {
+                    let reads_vars = template_variables(&parts);
+                    out.push(Variable { name, expr: None, query: Some(QuerySource::One(parts)), path: at, reads_vars });
+                }
+                Err(m) => {
+                    warnings.push(FormWarning { path: format!("{at}.expression"), message: format!("x-fhir-query {m}; %{name} is empty") });
+                    out.push(Variable { name, expr: None, query: None, path: at, reads_vars: Vec::new() });
+                }
+            }
+            continue;
+        }
         let Some((name, expr, at)) = parse(i, e, path, "variable", warnings) else { continue };
         match name {
             Some(name) if !name.is_empty() => {
                 let reads_vars = expr.as_ref().map(|e| e.variables().into_iter().collect()).unwrap_or_default();
-                out.push(Variable { name, expr, path: at, reads_vars })
+                out.push(Variable { name, expr, query: None, path: at, reads_vars })
             }
             _ => warnings.push(FormWarning { path: at, message: "variable without a name; ignored".into() }),
         }
     }
     out
+}
+
+/// The `%names` a query template's embedded expressions read.
+fn template_variables(parts: &[crate::fhir_query::Part]) -> Vec<String> {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            crate::fhir_query::Part::Expr(e) => Some(e.variables()),
+            crate::fhir_query::Part::Text(_) => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// `sourceQueries`: the contained batch Bundle it references, as a root variable named by the
+/// Bundle's id, evaluated before the form's own variables (they may read it).
+fn source_queries(q: &Questionnaire, warnings: &mut Vec<FormWarning>) -> Option<Variable> {
+    let (i, e) = q.extension.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(sdc::SOURCE_QUERIES))?;
+    let at = format!("Questionnaire.extension[{i}]");
+    let reference = e.value.as_ref().and_then(|v| match v {
+        intake_fhir::Value::Reference(r) => r.reference.clone(),
+        _ => None,
+    });
+    let Some(id) = reference.as_deref().and_then(|r| r.strip_prefix('#')) else {
+        warnings.push(FormWarning { path: at, message: "sourceQueries must reference a contained batch Bundle (#id); ignored".into() });
+        return None;
+    };
+    let Some(bundle) = q.contained.iter().find(|c| c.get("resourceType").and_then(Json::as_str) == Some("Bundle") && c.get("id").and_then(Json::as_str) == Some(id)) else {
+        warnings.push(FormWarning { path: at, message: format!("sourceQueries names #{id}, which is not a contained Bundle; ignored") });
+        return None;
+    };
+    let mut batch = Vec::new();
+    for (k, entry) in bundle.get("entry").and_then(Json::as_array).into_iter().flatten().enumerate() {
+        let url = entry.get("request").and_then(|r| r.get("url")).and_then(Json::as_str).unwrap_or_default();
+        match crate::fhir_query::template(url) {
+            Ok(parts) => batch.push(parts),
+            Err(m) => {
+                warnings.push(FormWarning { path: format!("Bundle #{id} entry[{k}].request.url"), message: format!("{m}; this query answers nothing") });
+                batch.push(vec![crate::fhir_query::Part::Text(String::new())]);
+            }
+        }
+    }
+    let reads_vars = batch.iter().flat_map(|p| template_variables(p)).collect();
+    Some(Variable { name: id.to_owned(), expr: None, query: Some(QuerySource::Batch(batch)), path: at, reads_vars })
 }
 
 fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarning>) -> Option<(Expr, String)> {
@@ -548,12 +622,16 @@ impl crate::session::Session {
                 continue;
             }
             let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
-            let (value, error) = match &v.expr {
-                None => (Vec::new(), None),
-                Some(expr) => match expr.evaluate(input, &env.with_read_log(log.clone())) {
+            let (value, error) = match (&v.expr, &v.query) {
+                (Some(expr), _) => match expr.evaluate(input, &env.with_read_log(log.clone())) {
                     Ok(value) => (value, None),
                     Err(e) => (Vec::new(), Some((v.path.clone(), format!("variable %{}: {e}", v.name)))),
                 },
+                (None, Some(q)) => {
+                    let (value, problem) = self.answer_query(q, input, &env.with_read_log(log.clone()));
+                    (value, problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name))))
+                }
+                (None, None) => (Vec::new(), None),
             };
             errors.extend(error.clone());
             if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
@@ -562,6 +640,64 @@ impl crate::session::Session {
             env.set(&v.name, value.clone());
             self.var_cache.insert(key, CachedVar { value, reads: log.take(), error });
         }
+    }
+
+    /// A query variable's value: its searches, with `{{...}}` filled in from `env`, answered
+    /// from the chart (see `fhir_query`). One search gives its `searchset` Bundle; a batch
+    /// gives a `batch-response` Bundle whose entries hold each search's Bundle, as a server
+    /// would answer. A search that cannot be answered is reported (with the variable's path):
+    /// a single search leaves the variable empty; in a batch, its entry is an error and the
+    /// others still answer.
+    fn answer_query(&self, q: &QuerySource, input: &[Item], env: &Env) -> (Vec<Item>, Option<String>) {
+        let fill = |parts: &[crate::fhir_query::Part]| -> Result<String, String> {
+            let mut url = String::new();
+            for p in parts {
+                match p {
+                    crate::fhir_query::Part::Text(t) => url.push_str(t),
+                    crate::fhir_query::Part::Expr(e) => {
+                        let out = e.evaluate(input, env).map_err(|e| format!("in {{{{...}}}}: {e}"))?;
+                        match out.first().map(|i| i.to_json()) {
+                            Some(Json::String(s)) => url.push_str(&s),
+                            Some(other) => url.push_str(other.to_string().trim_matches('"')),
+                            None => {}
+                        }
+                    }
+                }
+            }
+            Ok(url)
+        };
+        let chart = &self.facts.chart;
+        let resources = chart.resources();
+        let is_patient = |r: &str| chart.is_patient_reference(r);
+        let run = |parts: &[crate::fhir_query::Part]| -> Result<Json, String> {
+            let url = fill(parts)?;
+            let query = crate::fhir_query::Query::parse(&url).map_err(|e| e.to_string())?;
+            crate::fhir_query::search(&resources, &is_patient, &query).map_err(|e| format!("{url}: {e}"))
+        };
+        let (bundle, problem) = match q {
+            QuerySource::One(parts) => match run(parts) {
+                Ok(b) => (b, None),
+                Err(e) => return (Vec::new(), Some(e)),
+            },
+            QuerySource::Batch(all) => {
+                // Each search answers on its own, as a server's batch does: one that fails is
+                // an error entry there, and the others still answer.
+                let mut entries = Vec::new();
+                let mut failures = Vec::new();
+                for parts in all {
+                    match run(parts) {
+                        Ok(b) => entries.push(serde_json::json!({"resource": b, "response": {"status": "200 OK"}})),
+                        Err(e) => {
+                            entries.push(serde_json::json!({"response": {"status": "400 Bad Request"}}));
+                            failures.push(e);
+                        }
+                    }
+                }
+                let b = serde_json::json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries});
+                (b, (!failures.is_empty()).then(|| failures.join("; ")))
+            }
+        };
+        (Env::collection_of(&bundle).to_vec(), problem)
     }
 
     /// An `initialExpression`'s result as the starting answer of every empty node of the item

@@ -21,6 +21,7 @@ mod evaluate;
 pub mod explain;
 pub mod expressions;
 pub mod extract;
+pub mod fhir_query;
 pub mod ids;
 pub mod json_locate;
 pub mod plain_names;
