@@ -102,6 +102,10 @@ pub struct ItemExpressions {
     pub toggles: Vec<Toggle>,
     /// `cqf-expression` on the item's text: the text, computed.
     pub text: Option<(Expr, String)>,
+    /// `itemPopulationContext` on a group: (name, expression, path). For a repeating group,
+    /// one row per resource it gives, each row seeing its resource as `%name` when the initial
+    /// expressions under it run; for another group, `%name` is the whole result.
+    pub population: Option<(String, Expr, String)>,
 }
 
 /// Options an `answerOptionsToggleExpression` governs.
@@ -160,6 +164,8 @@ impl ExpressionBook {
             if let Some(el) = &it.text_ext {
                 x.text = single(&el.extension, sdc::CQF_EXPRESSION, &format!("{path}._text"), warnings);
             }
+            x.population = population_context(&it.extension, path, it.type_.as_deref() == Some("group"), warnings);
+            book.initial |= x.population.is_some();
             book.drives |= x.drives();
             book.initial |= x.initial.is_some();
             book.items.push(x);
@@ -266,6 +272,21 @@ fn template_variables(parts: &[crate::fhir_query::Part]) -> Vec<String> {
         })
         .flatten()
         .collect()
+}
+
+/// An item's `itemPopulationContext` (on groups only; elsewhere a warning).
+fn population_context(exts: &[Extension], path: &str, is_group: bool, warnings: &mut Vec<FormWarning>) -> Option<(String, Expr, String)> {
+    let (i, e) = exts.iter().enumerate().find(|(_, e)| e.url.as_deref() == Some(sdc::ITEM_POPULATION_CONTEXT))?;
+    let (name, expr, at) = parse(i, e, path, "itemPopulationContext", warnings)?;
+    let (Some(name), Some(expr)) = (name.filter(|n| !n.is_empty()), expr) else {
+        warnings.push(FormWarning { path: format!("{path}.extension[{i}]"), message: "itemPopulationContext needs a name and a FHIRPath expression; ignored".into() });
+        return None;
+    };
+    if !is_group {
+        warnings.push(FormWarning { path: at, message: "itemPopulationContext is for groups; ignored on this item".into() });
+        return None;
+    }
+    Some((name, expr, at))
 }
 
 /// `sourceQueries`: the contained batch Bundle it references, as a root variable named by the
@@ -400,10 +421,16 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
     known.extend(launch.iter().map(String::as_str));
     let all_vars = book.root_variables.iter().chain(book.items.iter().flat_map(|x| x.variables.iter()));
     known.extend(all_vars.clone().map(|v| v.name.as_str()));
+    known.extend(book.items.iter().filter_map(|x| x.population.as_ref().map(|(n, _, _)| n.as_str())));
     let exprs = all_vars
         .filter_map(|v| Some((v.expr.as_ref()?, v.path.as_str())))
         .chain(book.items.iter().flat_map(|x| {
-            [&x.enable_when, &x.calculated, &x.initial, &x.answer_options, &x.text].into_iter().flatten().map(|(e, p)| (e, p.as_str())).chain(x.toggles.iter().map(|t| (&t.expr, t.path.as_str())))
+            [&x.enable_when, &x.calculated, &x.initial, &x.answer_options, &x.text]
+                .into_iter()
+                .flatten()
+                .map(|(e, p)| (e, p.as_str()))
+                .chain(x.toggles.iter().map(|t| (&t.expr, t.path.as_str())))
+                .chain(x.population.iter().map(|(_, e, p)| (e, p.as_str())))
         }));
     let mut reported = std::collections::BTreeSet::new();
     for (expr, path) in exprs {
@@ -448,6 +475,11 @@ impl crate::session::Session {
         // What changed since the last pass decides what is evaluated again; when nothing any
         // expression or variable read has changed, the pass is skipped (a calculation that
         // nothing reads, like PHQ-9's total, settles without a second pass).
+        // The first pass: rows for each resource an itemPopulationContext gives, before the
+        // pass looks at the response (which then has those rows).
+        if !self.initial_done && book.items.iter().any(|x| x.population.is_some()) {
+            self.populate_rows();
+        }
         let present = crate::response::presence(self);
         let mut delta = self.delta_since_last_pass(&present);
         if self.pass_can_be_skipped(book, &delta) {
@@ -503,7 +535,8 @@ impl crate::session::Session {
                 contexts[n.index()] = parent.and_then(|p| self.response_item_of(n, p, &present));
             }
             let initial = x.initial.as_ref().filter(|_| !self.initial_done);
-            if !x.any() && initial.is_none() {
+            let populating = x.population.is_some() && !self.initial_done;
+            if !x.any() && initial.is_none() && !populating {
                 envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
                 continue;
             }
@@ -512,6 +545,18 @@ impl crate::session::Session {
             own.set("context", context.clone());
             if let Some(q) = book.qitems.get(i) {
                 own.set_shared("qitem", q.clone());
+            }
+            // In the first pass, a group's population context: its row's resource (repeating),
+            // or the expression's whole result.
+            if let (Some((name, expr, path)), false) = (&x.population, self.initial_done) {
+                match self.population_rows.get(&n.index()) {
+                    Some(item) => own.set(name, vec![item.clone()]),
+                    None if !vt.form.item(id).repeats => match expr.evaluate(&context, &own) {
+                        Ok(out) => own.set(name, out),
+                        Err(e) => errors.push((path.clone(), format!("itemPopulationContext: {e}; nothing is prefilled under it"))),
+                    },
+                    None => own.set(name, Vec::new()),
+                }
             }
             // A node that came into or left the response has a new context: all its variables
             // are evaluated again.
@@ -559,6 +604,7 @@ impl crate::session::Session {
             envs[n.index()] = Some(own);
         }
         self.initial_done = true;
+        self.population_rows.clear();
         self.expr_errors = errors;
         let mut reads = expr_log.take();
         reads.answers.sort_unstable();
@@ -639,6 +685,58 @@ impl crate::session::Session {
             }
             env.set(&v.name, value.clone());
             self.var_cache.insert(key, CachedVar { value, reads: log.take(), error });
+        }
+    }
+
+    /// Rows for itemPopulationContext: for each top-level repeating group (or one under
+    /// non-repeating groups) that has one, its expression is evaluated over the starting
+    /// response with the form's own variables, and the group gets one row per resource, the
+    /// i-th row remembering the i-th resource for the first pass (`population_rows`). A group
+    /// inside another repeating group is populated row by row only in its first parent row.
+    fn populate_rows(&mut self) {
+        let vt = self.vt.clone();
+        let book = &vt.form.expressions;
+        let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
+        let patient = Env::collection_of(&tree_of(&self.facts.chart.patient));
+        let doc = NodeRef::new(qr);
+        let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc))]);
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
+        for (k, v) in &self.facts.context.launch {
+            env.set_shared(k, Env::collection_of(v));
+        }
+        for v in &book.root_variables {
+            let value = match (&v.expr, &v.query) {
+                (Some(e), _) => e.evaluate(&shared, &env).unwrap_or_default(),
+                (None, Some(q)) => self.answer_query(q, &shared, &env).0,
+                (None, None) => Vec::new(),
+            };
+            env.set(&v.name, value);
+        }
+        for (i, x) in book.items.iter().enumerate() {
+            let Some((_, expr, _)) = &x.population else { continue };
+            let item = crate::questionnaire::ItemId(i as u32);
+            if !vt.form.item(item).is_repeating_group() {
+                continue;
+            }
+            // Failures are reported by the pass itself (the rows then stay as they are).
+            let Ok(found) = expr.evaluate(&shared, &env) else { continue };
+            let parents: Vec<Option<NodeId>> = {
+                let mut ps: Vec<Option<NodeId>> = self.by_item[i].iter().map(|r| self.nodes[r.index()].parent).collect();
+                ps.dedup();
+                ps.truncate(1);
+                ps
+            };
+            for parent in parents {
+                let mut rows = self.rows(parent, item);
+                while rows.len() < found.len() {
+                    let row = self.new_row(item, parent);
+                    self.enqueue_rows_of(row);
+                    rows.push(row);
+                }
+                for (row, resource) in rows.iter().zip(&found) {
+                    self.population_rows.insert(row.index(), resource.clone());
+                }
+            }
         }
     }
 
@@ -857,6 +955,12 @@ fn value_for(def: &crate::questionnaire::ItemDef, json: &Json) -> Option<intake_
     // A whole number computed for an integer item (FHIRPath sums are decimals: 7.0).
     let json = match (def.item_type, json.as_f64()) {
         (ItemType::Integer, Some(f)) if f.fract() == 0.0 && f.abs() < 2_147_483_648.0 => Json::from(f as i64),
+        // A date-time from the chart (a Condition's onset) for a date item: its date, as the
+        // record states it (no conversion between time zones).
+        (ItemType::Date, _) => match json.as_str() {
+            Some(t) if t.len() > 10 && t.as_bytes().get(10) == Some(&b'T') => Json::String(t[..10].to_owned()),
+            _ => json.clone(),
+        },
         _ => json.clone(),
     };
     crate::answers_file::json_value(def, &json).ok()

@@ -169,6 +169,9 @@ const SUPPORTED: &[&str] = &[
     "cqf-expression(text)",
     // %patient from the chart; a context the engine does not supply is a warning of its own.
     "launchContext",
+    // SDC population, answered from the chart the host passed (`fhir_query`).
+    "sourceQueries",
+    "itemPopulationContext",
 ];
 
 impl FeatureReport {

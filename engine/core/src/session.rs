@@ -266,6 +266,9 @@ pub struct Session {
     pub(crate) launch_collections: Option<Vec<(String, std::rc::Rc<Vec<intake_fhirpath::Item>>)>>,
     /// The `initialExpression`s have run (once, in the first expression pass).
     pub(crate) initial_done: bool,
+    /// For the first expression pass: the resource each row made by an
+    /// `itemPopulationContext` stands for (by node index).
+    pub(crate) population_rows: std::collections::HashMap<usize, intake_fhirpath::Item>,
 }
 
 impl fmt::Debug for Session {
@@ -313,6 +316,7 @@ impl Session {
             expr_errors: Vec::new(),
             patient_collection: None,
             initial_done: false,
+            population_rows: std::collections::HashMap::new(),
             launch_collections: None,
             expr_reads: None,
             last_present: Vec::new(),
