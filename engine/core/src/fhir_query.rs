@@ -32,7 +32,7 @@ impl fmt::Display for QueryError {
             QueryError::NotAQuery { query } => write!(f, "{query:?} is not a FHIR search (Type?parameter=value)"),
             QueryError::Unsupported { resource_type, parameter } => write!(
                 f,
-                "search parameter '{parameter}' on {resource_type} is not supported when answering from the chart (supported: patient, subject, _id, code, category, clinical-status, verification-status, status, date, _sort=date/-date, _count); the query returns nothing"
+                "search parameter '{parameter}' on {resource_type} is not supported when answering from the chart (supported: patient, subject, _id, code, category, clinical-status, verification-status, status, date, questionnaire, _sort by date/authored/_lastUpdated, _count, _include of a reference); the query returns nothing"
             ),
             QueryError::BadValue { parameter, value } => write!(f, "search parameter '{parameter}': {value:?} cannot be read"),
         }
@@ -187,17 +187,29 @@ fn date_matches(found: &str, value: &str, parameter: &str) -> Result<bool, Query
 /// reference names the chart's patient. Returns a `searchset` Bundle.
 pub fn search(resources: &[(Option<&str>, &Json)], is_patient: &dyn Fn(&str) -> bool, q: &Query) -> Result<Json, QueryError> {
     let rt = q.resource_type.as_str();
-    let mut sort_desc: Option<bool> = None;
+    let mut sort: Option<(bool, &str)> = None;
     let mut count: Option<usize> = None;
+    let mut includes: Vec<&str> = Vec::new();
     // Checked first, so an unsupported parameter fails whatever the chart holds.
     for (k, v) in &q.params {
         let name = k.split(':').next().unwrap_or(k);
         match name {
             "patient" | "subject" | "_id" | "date" => {}
-            "_sort" => match v.as_str() {
-                "-date" => sort_desc = Some(true),
-                "date" => sort_desc = Some(false),
-                _ => return Err(QueryError::Unsupported { resource_type: rt.to_owned(), parameter: format!("_sort={v}") }),
+            "questionnaire" if rt == "QuestionnaireResponse" => {}
+            "_sort" => {
+                let (desc, key) = match v.strip_prefix('-') {
+                    Some(k) => (true, k),
+                    None => (false, v.as_str()),
+                };
+                match key {
+                    "date" | "authored" | "_lastUpdated" => sort = Some((desc, key)),
+                    _ => return Err(QueryError::Unsupported { resource_type: rt.to_owned(), parameter: format!("_sort={v}") }),
+                }
+            }
+            // `Type:param`: the resources that element references, added as includes.
+            "_include" => match v.split(':').collect::<Vec<_>>().as_slice() {
+                [t, el] if *t == rt => includes.push(el),
+                _ => return Err(QueryError::Unsupported { resource_type: rt.to_owned(), parameter: format!("_include={v}") }),
             },
             "_count" => count = Some(v.parse().map_err(|_| QueryError::BadValue { parameter: "_count".into(), value: v.clone() })?),
             "_format" => {}
@@ -226,11 +238,16 @@ pub fn search(resources: &[(Option<&str>, &Json)], is_patient: &dyn Fn(&str) -> 
                     }
                 }
                 "_id" => v.split(',').any(|id| r.get("id").and_then(Json::as_str) == Some(id)),
+                "questionnaire" => r.get("questionnaire").and_then(Json::as_str).is_some_and(|have| {
+                    // A canonical matches with or without its version.
+                    let base = |c: &str| c.split('|').next().unwrap_or(c).to_owned();
+                    have == v || (!v.contains('|') && base(have) == *v)
+                }),
                 "date" => match date_of(r) {
                     Some(d) => date_matches(&d, v, k)?,
                     None => false,
                 },
-                "_sort" | "_count" | "_format" => true,
+                "_sort" | "_count" | "_format" | "_include" => true,
                 name => match token_elements(rt, name) {
                     Some(els) => v.split(',').any(|t| els.iter().any(|e| r.get(*e).is_some_and(|x| token_matches(x, t)))),
                     None => false,
@@ -242,9 +259,14 @@ pub fn search(resources: &[(Option<&str>, &Json)], is_patient: &dyn Fn(&str) -> 
         }
         hits.push((url, r));
     }
-    if let Some(desc) = sort_desc {
+    if let Some((desc, key)) = sort {
+        let key_of = |r: &Json| match key {
+            "authored" => r.get("authored").and_then(Json::as_str).map(str::to_owned),
+            "_lastUpdated" => r.get("meta").and_then(|m| m.get("lastUpdated")).and_then(Json::as_str).map(str::to_owned),
+            _ => date_of(r),
+        };
         hits.sort_by(|a, b| {
-            let (x, y) = (date_of(a.1), date_of(b.1));
+            let (x, y) = (key_of(a.1), key_of(b.1));
             // Undated last either way.
             match (x, y) {
                 (Some(x), Some(y)) if desc => y.cmp(&x),
@@ -259,10 +281,31 @@ pub fn search(resources: &[(Option<&str>, &Json)], is_patient: &dyn Fn(&str) -> 
     if let Some(n) = count {
         hits.truncate(n);
     }
+    // Included resources: what the matches reference through the named element
+    // (`MedicationStatement:medication` follows `medicationReference`), found in the chart by
+    // `Type/id` or fullUrl, each once.
+    let mut included: Vec<(Option<&str>, &Json)> = Vec::new();
+    for el in &includes {
+        for (_, r) in &hits {
+            let element = r.get(*el).or_else(|| r.get(&format!("{el}Reference")));
+            let Some(reference) = element.and_then(|x| x.get("reference")).and_then(Json::as_str) else { continue };
+            let found = resources.iter().find(|(url, x)| {
+                *url == Some(reference)
+                    || matches!((x.get("resourceType").and_then(Json::as_str), x.get("id").and_then(Json::as_str)), (Some(t), Some(id)) if reference == format!("{t}/{id}"))
+            });
+            if let Some(&(url, x)) = found {
+                if !included.iter().any(|(_, y)| std::ptr::eq(*y, x)) && !hits.iter().any(|(_, y)| std::ptr::eq(*y, x)) {
+                    included.push((url, x));
+                }
+            }
+        }
+    }
     let entry: Vec<Json> = hits
         .into_iter()
-        .map(|(url, r)| {
-            let mut e = json!({"resource": r, "search": {"mode": "match"}});
+        .map(|h| (h, "match"))
+        .chain(included.into_iter().map(|h| (h, "include")))
+        .map(|((url, r), mode)| {
+            let mut e = json!({"resource": r, "search": {"mode": mode}});
             if let Some(u) = url {
                 e["fullUrl"] = Json::String(u.to_owned());
             }
@@ -340,6 +383,24 @@ mod tests {
         assert_eq!(ids("Observation?date=lt2024-03").unwrap(), ["o1"]);
         assert_eq!(ids("/Condition?_id=c2").unwrap(), ["c2"]);
         assert_eq!(ids("https://example.org/fhir/Observation?patient=p1&code=|29463-7").unwrap(), Vec::<String>::new(), "|code: no system");
+    }
+
+    #[test]
+    fn includes_and_questionnaire_responses() {
+        let c = vec![
+            json!({"resourceType": "Medication", "id": "m1", "code": {"text": "Amlodipine"}}),
+            json!({"resourceType": "MedicationStatement", "id": "s1", "status": "active", "subject": {"reference": "Patient/p1"}, "medicationReference": {"reference": "Medication/m1"}}),
+            json!({"resourceType": "QuestionnaireResponse", "id": "r1", "status": "completed", "subject": {"reference": "Patient/p1"}, "questionnaire": "http://x/q|2", "authored": "2024-01-01"}),
+            json!({"resourceType": "QuestionnaireResponse", "id": "r2", "status": "completed", "subject": {"reference": "Patient/p1"}, "questionnaire": "http://x/q|3", "authored": "2025-01-01"}),
+        ];
+        let res: Vec<(Option<&str>, &Json)> = c.iter().map(|r| (None, r)).collect();
+        let is_p1 = |r: &str| r == "Patient/p1";
+        let b = search(&res, &is_p1, &Query::parse("MedicationStatement?patient=p1&status=active&_include=MedicationStatement:medication").unwrap()).unwrap();
+        let modes: Vec<(&str, &str)> = b["entry"].as_array().unwrap().iter().map(|e| (e["resource"]["id"].as_str().unwrap(), e["search"]["mode"].as_str().unwrap())).collect();
+        assert_eq!(modes, [("s1", "match"), ("m1", "include")]);
+        let b = search(&res, &is_p1, &Query::parse("QuestionnaireResponse?questionnaire=http://x/q&status=completed&_sort=-authored&_count=1&patient=p1").unwrap()).unwrap();
+        assert_eq!(b["entry"][0]["resource"]["id"], "r2");
+        assert_eq!(b["total"], 2);
     }
 
     #[test]
