@@ -534,7 +534,18 @@ impl crate::session::Session {
             if present[n.index()] {
                 contexts[n.index()] = parent.and_then(|p| self.response_item_of(n, p, &present));
             }
-            let initial = x.initial.as_ref().filter(|_| !self.initial_done);
+            // Inside a repeating group, rows are populated only under an itemPopulationContext
+            // (the row's own, or an enclosing group's), as sdc-populate does: a prefilled value
+            // alone must not make an empty row look answered (a "recall" row holding only its
+            // hidden subject would be sent).
+            let in_populated_row = || match self.row_of(n) {
+                Some(row) => {
+                    self.population_rows.contains_key(&row.index())
+                        || vt.form.ancestors(id).any(|a| book.items[a.index()].population.is_some())
+                }
+                None => true,
+            };
+            let initial = x.initial.as_ref().filter(|_| !self.initial_done && in_populated_row());
             let populating = x.population.is_some() && !self.initial_done;
             if !x.any() && initial.is_none() && !populating {
                 envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
@@ -718,8 +729,23 @@ impl crate::session::Session {
             if !vt.form.item(item).is_repeating_group() {
                 continue;
             }
+            // The variables of the groups around it too (forms declare their queries on the
+            // top group as often as on the Questionnaire), evaluated over the response root.
+            let mut scope = env.clone();
+            let mut around: Vec<crate::questionnaire::ItemId> = vt.form.ancestors(item).collect();
+            around.reverse();
+            for a in around {
+                for v in &book.items[a.index()].variables {
+                    let value = match (&v.expr, &v.query) {
+                        (Some(e), _) => e.evaluate(&shared, &scope).unwrap_or_default(),
+                        (None, Some(q)) => self.answer_query(q, &shared, &scope).0,
+                        (None, None) => Vec::new(),
+                    };
+                    scope.set(&v.name, value);
+                }
+            }
             // Failures are reported by the pass itself (the rows then stay as they are).
-            let Ok(found) = expr.evaluate(&shared, &env) else { continue };
+            let Ok(found) = expr.evaluate(&shared, &scope) else { continue };
             let parents: Vec<Option<NodeId>> = {
                 let mut ps: Vec<Option<NodeId>> = self.by_item[i].iter().map(|r| self.nodes[r.index()].parent).collect();
                 ps.dedup();
@@ -957,11 +983,15 @@ fn value_for(def: &crate::questionnaire::ItemDef, json: &Json) -> Option<intake_
         (ItemType::Integer, Some(f)) if f.fract() == 0.0 && f.abs() < 2_147_483_648.0 => Json::from(f as i64),
         // A date-time from the chart (a Condition's onset) for a date item: its date, as the
         // record states it (no conversion between time zones).
+        // A number or yes/no for a text item is its text (a string item stays a string).
+        (ItemType::String | ItemType::Text, _) if json.is_number() || json.is_boolean() => Json::String(json.to_string()),
         (ItemType::Date, _) => match json.as_str() {
             Some(t) if t.len() > 10 && t.as_bytes().get(10) == Some(&b'T') => Json::String(t[..10].to_owned()),
             _ => json.clone(),
         },
         _ => json.clone(),
     };
-    crate::answers_file::json_value(def, &json).ok()
+    // Checked like a patient's answer: a code that is not one of a choice item's options is
+    // not an answer to it (a chart problem list offered to a short list keeps what is on it).
+    crate::answers_file::json_value(def, &json).ok().and_then(|v| crate::answer::coerce(def, v).ok())
 }
