@@ -271,3 +271,30 @@ describe('rendering fidelity on real forms (issue 9)', () => {
     await context.close();
   });
 });
+
+describe('choice display niceties (issue 9)', () => {
+  it('optionPrefix, choiceOrientation horizontal and rendering-xhtml on options are honoured', async () => {
+    const x = (v) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/rendering-xhtml', valueString: v }] });
+    const prefix = (p) => [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-optionPrefix', valueString: p }];
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'Niceties', item: [
+      { linkId: 'pain', text: 'Pain', type: 'choice',
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation', valueCode: 'horizontal' }],
+        answerOption: [
+          { valueCoding: { code: 'none', display: 'None' }, extension: prefix('(a)') },
+          { valueCoding: { code: 'some', display: 'Some' }, extension: prefix('(b)') },
+          { valueString: 'A lot', _valueString: x('<div>A <b>lot</b></div>'), extension: prefix('(c)') },
+        ] },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    const block = page.locator('#host [data-linkid="pain"]');
+    assert.equal(await block.locator('.ik-options.ik-horizontal').count(), 1);
+    assert.deepEqual((await block.locator('.ik-option label').allTextContents()).map((t) => t.trim()), ['(a) None', '(b) Some', '(c) A lot']);
+    assert.equal(await block.locator('.ik-option label strong').textContent(), 'lot', 'the option\'s rich text, whitelisted');
+    await block.getByLabel('(b) Some').check();
+    const answer = await page.evaluate(() => window.form.getResponse().item[0].answer);
+    assert.deepEqual(answer, [{ valueCoding: { code: 'some', display: 'Some' } }], 'the prefix is display only');
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});

@@ -746,7 +746,24 @@ fn choice_control(
     let off = move |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
     // A value set listed only in part takes the patient's own words too (see `value_set`).
     let open = def.item_type == ItemType::OpenChoice || def.options_fallback.is_some();
-    let options: Vec<(Value, String)> = def.options.iter().map(|o| (o.value.clone(), o.label_in(lang))).collect();
+    // The option's prefix ("a)", "1.") belongs to its name wherever it is shown.
+    let options: Vec<(Value, String)> = def
+        .options
+        .iter()
+        .map(|o| {
+            let label = o.label_in(lang);
+            (o.value.clone(), match &o.prefix {
+                Some(p) => format!("{p} {label}"),
+                None => label,
+            })
+        })
+        .collect();
+    // Rich option text (rendering-xhtml), for radio and checkbox labels.
+    let rich_labels: Vec<Option<LocalText>> = def
+        .options
+        .iter()
+        .map(|o| o.rendering.clone().map(|r| LocalText { text: o.label_in(lang), translations: Vec::new(), rendering: Some(r) }))
+        .collect();
     match style {
         ChoiceStyle::Autocomplete => {
             let list_id = dom_id(r, "dl", n);
@@ -793,6 +810,11 @@ fn choice_control(
                 .into_iter()
                 .enumerate()
                 .map(|(i, (value, label))| {
+                    let prefix = d.options.get(i).and_then(|o| o.prefix.clone());
+                    let label = match rich_labels.get(i).cloned().flatten() {
+                        Some(rich_text) => view! { {prefix.map(|p| format!("{p} "))}{rich(Some(&rich_text), lang)} }.into_any(),
+                        None => label.into_any(),
+                    };
                     let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
                     let is_off = off(&value);
                     let v1 = value.clone();
@@ -849,7 +871,13 @@ fn choice_control(
                     </div>
                 }
             });
-            view! { <div class=if multi { "ik-options ik-multi" } else { "ik-options" }>{boxes}{other}</div> }.into_any()
+            let class = match (multi, def.horizontal) {
+                (true, true) => "ik-options ik-multi ik-horizontal",
+                (true, false) => "ik-options ik-multi",
+                (false, true) => "ik-options ik-horizontal",
+                (false, false) => "ik-options",
+            };
+            view! { <div class=class>{boxes}{other}</div> }.into_any()
         }
     }
 }

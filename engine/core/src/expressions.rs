@@ -972,7 +972,7 @@ fn choice_of(json: &Json) -> Option<crate::questionnaire::AnswerChoice> {
         Json::Number(n) if n.is_i64() => (V::Integer(n.as_i64()?), n.to_string()),
         _ => return None,
     };
-    Some(crate::questionnaire::AnswerChoice { value, label, designations: Vec::new(), initial_selected: false, exclusive: false })
+    Some(crate::questionnaire::AnswerChoice { value, label, designations: Vec::new(), initial_selected: false, exclusive: false, prefix: None, rendering: None })
 }
 
 /// A FHIRPath result as an answer of the item's type; what does not fit is left out.

@@ -133,6 +133,8 @@ mod tests {
             designations: vec![(Some("es".into()), "Lisinopril (pastilla)".into())],
             initial_selected: false,
             exclusive: false,
+            prefix: None,
+            rendering: None,
         };
         assert_eq!(for_patient(&cc(None), std::slice::from_ref(&option), "es"), "Lisinopril (pastilla)");
         assert_eq!(for_patient(&cc(None), std::slice::from_ref(&option), "en"), "Lisinopril");

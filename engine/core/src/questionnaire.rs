@@ -172,6 +172,10 @@ pub struct AnswerChoice {
     pub initial_selected: bool,
     /// SDC `optionExclusive`: "None of these" cannot be ticked together with other options.
     pub exclusive: bool,
+    /// `questionnaire-optionPrefix`: "(a)", "1." shown before the label.
+    pub prefix: Option<String>,
+    /// `rendering-xhtml`/`markdown` on the option's text: shown whitelisted, like item text.
+    pub rendering: Option<Rendering>,
 }
 
 impl AnswerChoice {
@@ -266,6 +270,8 @@ pub struct ItemDef {
     pub options_fallback: Option<crate::value_set::Fallback>,
     pub initial: Vec<Value>,
     pub item_control: Option<String>,
+    /// `questionnaire-choiceOrientation` = horizontal: options side by side where there is room.
+    pub horizontal: bool,
     /// Units a quantity may be given in (`questionnaire-unitOption`), or the one fixed unit.
     pub units: Vec<Coding>,
     pub code: Vec<Coding>,
@@ -734,6 +740,7 @@ impl Builder<'_> {
             options_fallback,
             initial: item.initial.iter().filter_map(|i| i.value.clone()).collect(),
             item_control: sdc::item_control(exts),
+            horizontal: find_ext(exts, sdc::CHOICE_ORIENTATION).and_then(|e| e.value.as_ref()?.as_str().map(|v| v == "horizontal")).unwrap_or(false),
             units,
             code: item.code.clone(),
             definition: item.definition.clone(),
@@ -792,12 +799,22 @@ impl Builder<'_> {
                     if let Some(el) = &o.value_string_ext {
                         designations.extend(sdc::translations(&el.extension).into_iter().map(|(l, t)| (Some(l), t)));
                     }
+                    // Rich text on the option: on `_valueString`, or on a coding's `_display`.
+                    let rendering = o.value_string_ext.as_ref().and_then(|el| sdc::rendering(&el.extension)).or_else(|| match &value {
+                        Value::Coding(c) => match c.extra.get("_display") {
+                            Some(j @ Json::Object(_)) => PrimitiveElement::from_json(j, &mut Cx::new("Coding")).ok().and_then(|el| sdc::rendering(&el.extension)),
+                            _ => None,
+                        },
+                        _ => None,
+                    });
                     Some(AnswerChoice {
                         label: value.display(),
                         value,
                         designations,
                         initial_selected: o.initial_selected.unwrap_or(false),
                         exclusive: sdc::bool_ext(&o.extension, sdc::OPTION_EXCLUSIVE),
+                        prefix: find_ext(&o.extension, sdc::OPTION_PREFIX).and_then(|e| e.value.as_ref()?.as_str().map(str::to_owned)),
+                        rendering,
                     })
                 })
                 .collect();

@@ -23,6 +23,7 @@ pub const TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/translati
 pub const RENDERING_XHTML: &str = "http://hl7.org/fhir/StructureDefinition/rendering-xhtml";
 pub const RENDERING_MARKDOWN: &str = "http://hl7.org/fhir/StructureDefinition/rendering-markdown";
 pub const CHOICE_ORIENTATION: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
+pub const OPTION_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionPrefix";
 pub const ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
 pub const ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
 pub const VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
@@ -155,6 +156,7 @@ const SUPPORTED: &[&str] = &[
     "item.definition",
     "item.code",
     "choiceOrientation",
+    "optionPrefix",
     "openLabel",
     "shortText",
     // FHIRPath, in the session (`expressions`): evaluated over the whole response.
@@ -267,6 +269,7 @@ impl FeatureReport {
             UNIT_OPTION => "unitOption",
             ENTRY_FORMAT => "entryFormat",
             CHOICE_ORIENTATION => "choiceOrientation",
+            OPTION_PREFIX => "optionPrefix",
             ORDINAL_VALUE | ITEM_WEIGHT => "ordinalValue/itemWeight",
             VARIABLE => "variable",
             OBSERVATION_EXTRACT => "observationExtract",

@@ -296,6 +296,8 @@ impl<'a> Resolver<'a> {
                     designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
                     initial_selected: false,
                     exclusive: false,
+                    prefix: None,
+                    rendering: None,
                 });
             }
         }
@@ -330,6 +332,8 @@ pub fn flatten_expansion(contains: &[ExpansionContains], out: &mut Vec<AnswerCho
                 designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
                 initial_selected: false,
                 exclusive: false,
+                prefix: None,
+                rendering: None,
             });
         }
         flatten_expansion(&c.contains, out);
