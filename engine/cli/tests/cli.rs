@@ -226,3 +226,77 @@ fn fill_a_bare_questionnaire_computes_its_expressions() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--visit-type"), "{}", text(&out.stderr));
 }
+
+/// A visit type's own `valuesets/`: checked, bundled by `catalog`, and a broken or missing one
+/// is said with its file and position (or as a fallback warning on the item).
+#[test]
+fn a_visit_types_value_sets_are_checked_and_bundled() {
+    let dir = tempdir("valuesets");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let vt = dir.join("visit-types/hypertension-follow-up");
+    let qpath = vt.join("questionnaire.json");
+    let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
+    // The first choice question with coded options gets them from a value set file instead.
+    fn first_coded_choice(items: &mut Vec<serde_json::Value>) -> Option<&mut serde_json::Value> {
+        for it in items.iter_mut() {
+            let coded = it["type"] == "choice" && it["answerOption"].as_array().is_some_and(|o| o.iter().all(|x| x.get("valueCoding").is_some()));
+            if coded {
+                return Some(it);
+            }
+            if let Some(kids) = it.get_mut("item").and_then(|k| k.as_array_mut()) {
+                if let Some(found) = first_coded_choice(kids) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    let item = first_coded_choice(q["item"].as_array_mut().unwrap()).expect("a coded choice in the visit type");
+    let link_id = item["linkId"].as_str().unwrap().to_owned();
+    let options = item.as_object_mut().unwrap().remove("answerOption").unwrap();
+    item["answerValueSet"] = serde_json::json!("http://example.org/ValueSet/test-options|1");
+    std::fs::write(&qpath, serde_json::to_string_pretty(&q).unwrap()).unwrap();
+    let contains: Vec<serde_json::Value> = options.as_array().unwrap().iter().map(|o| o["valueCoding"].clone()).collect();
+    std::fs::create_dir_all(vt.join("valuesets")).unwrap();
+    let vs = serde_json::json!({"resourceType": "ValueSet", "url": "http://example.org/ValueSet/test-options", "version": "1",
+        "status": "active", "expansion": {"contains": contains}});
+    std::fs::write(vt.join("valuesets/test-options.json"), serde_json::to_string_pretty(&vs).unwrap()).unwrap();
+
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("0 errors, 0 warnings"), "{}{}", text(&out.stdout), text(&out.stderr));
+    // The question's options come from the file: answering one by its code works.
+    let answers = dir.join("answers.json");
+    let code = contains[0]["code"].as_str().unwrap();
+    std::fs::write(&answers, serde_json::json!({"answers": {&link_id: code}}).to_string()).unwrap();
+    let out = intake(&["fill", "--dir", dir.join("visit-types").to_str().unwrap(), "--rules", dir.join("rules").to_str().unwrap(),
+        "--visit-type", "hypertension-follow-up", "--chart", root().join("web/demo/charts/maria-hernandez.json").to_str().unwrap(),
+        "--answers", answers.to_str().unwrap(), "--now", "2026-11-20T09:00:00Z"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // ...and a code the file does not list is refused, naming the item.
+    std::fs::write(&answers, serde_json::json!({"answers": {&link_id: "not-in-the-file"}}).to_string()).unwrap();
+    let out = intake(&["fill", "--dir", dir.join("visit-types").to_str().unwrap(), "--rules", dir.join("rules").to_str().unwrap(),
+        "--visit-type", "hypertension-follow-up", "--chart", root().join("web/demo/charts/maria-hernandez.json").to_str().unwrap(),
+        "--answers", answers.to_str().unwrap(), "--now", "2026-11-20T09:00:00Z"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(&link_id), "{}", text(&out.stderr));
+
+    let cat = dir.join("catalog");
+    let out = intake(&["catalog", cat.to_str().unwrap(), "--dir", dir.join("visit-types").to_str().unwrap(), "--rules", dir.join("rules").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cat.join("visit-types/hypertension-follow-up.json")).unwrap()).unwrap();
+    assert_eq!(entry["valueSets"][0]["url"], "http://example.org/ValueSet/test-options");
+
+    // A broken file: an error at its line and column.
+    std::fs::write(vt.join("valuesets/test-options.json"), "{\n  \"resourceType\": \"ValueSet\",\n  \"url\": }").unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.lines().any(|l| l.contains("valuesets/test-options.json:3:")), "{err}");
+    // No file at all: the item falls back to free text, and check says which item and why.
+    std::fs::remove_file(vt.join("valuesets/test-options.json")).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.lines().any(|l| l.contains(&format!("item '{link_id}'")) && l.contains("free text")), "{all}");
+}
