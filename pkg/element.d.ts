@@ -19,7 +19,8 @@ export declare class IntakeFormElement extends HTMLElement {
 }
 
 export interface IntakeSubmitDetail {
-  bundle: Bundle;
+  /** The write-back Bundle; `null` for a bare form with neither a chart nor a subject (nothing to write back to). */
+  bundle: Bundle | null;
   response: QuestionnaireResponse;
   /** Make the form wait for your write-back before it tells the patient the answers were sent. */
   waitUntil(promise: Promise<unknown>): void;

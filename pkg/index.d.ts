@@ -90,9 +90,8 @@ export interface SessionOptions {
   rules?: Record<string, string>;
   /**
    * The patient's current chart: a FHIR Bundle (searchset, collection, transaction) or a Patient.
-   * Optional for a bare Questionnaire: without it nothing is prefilled, the response's subject is
-   * `subject` (or none), and with neither `onSubmit` receives a `null` Bundle (a write-back
-   * needs the patient) and the QuestionnaireResponse.
+   * Optional for a bare Questionnaire: without it nothing is prefilled and the response's subject
+   * is `subject` (or none; then there is no write-back Bundle, see `BareMountOptions`).
    */
   chart?: FhirResource | string;
   /** The patient this form is for (`Patient/123`); a chart of anyone else is refused. */
@@ -115,6 +114,8 @@ export interface SessionOptions {
 }
 
 export interface MountOptions extends SessionOptions {
+  /** The patient's current chart (see `BareMountOptions` for a form without one). */
+  chart: FhirResource | string;
   /** Default: localStorage. `false`: keep nothing beyond this page. */
   storage?: IntakeStorage | false;
   /** Default: `intake:<visit type id>:<patient reference>`. */
@@ -127,7 +128,7 @@ export interface MountOptions extends SessionOptions {
    * patient is told sending failed and can retry, which sends the very same Bundle. Returning
    * nothing confirms at once.
    */
-  onSubmit?: (bundle: Bundle | null, response: QuestionnaireResponse) => void | Promise<unknown>;
+  onSubmit?: (bundle: Bundle, response: QuestionnaireResponse) => void | Promise<unknown>;
   /** Keep the saved answers after a confirmed send (default: they are cleared). */
   keepAfterSubmit?: boolean;
   onError?: (error: Error) => void;
@@ -157,11 +158,21 @@ export interface UrgentAdvisory {
   rule: string;
 }
 
-export interface IntakeHandle {
+/**
+ * A bare Questionnaire mounted without a chart: nothing is prefilled. With a `subject` the
+ * write-back holds the response (and review Tasks); without one there is no write-back Bundle:
+ * `onSubmit` receives `null` and the QuestionnaireResponse, and `onError` says so once at mount.
+ */
+export interface BareMountOptions extends Omit<MountOptions, 'chart' | 'onSubmit'> {
+  chart?: undefined;
+  onSubmit?: (bundle: Bundle | null, response: QuestionnaireResponse) => void | Promise<unknown>;
+}
+
+export interface IntakeHandle<B = Bundle> {
   readonly sessionId: string;
   getResponse(): QuestionnaireResponse;
   /** Resolves to the write-back Bundle; rejects naming the items that need an answer. */
-  submit(): Promise<Bundle>;
+  submit(): Promise<B>;
   /** Forget the answers saved on this device (e.g. once your write-back succeeded). */
   clearSaved(): void;
   unmount(): void;
@@ -176,6 +187,8 @@ export function init(wasmUrl?: string | URL): Promise<void>;
 
 /** Mount the form into an element. */
 export function mount(element: HTMLElement, options: MountOptions): Promise<IntakeHandle>;
+/** Mount a bare Questionnaire with no chart. */
+export function mount(element: HTMLElement, options: BareMountOptions): Promise<IntakeHandle<Bundle | null>>;
 
 /** An answer as the engine takes and gives it: JSON values, codings, quantities, references. */
 export type AnswerValue =

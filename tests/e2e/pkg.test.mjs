@@ -910,7 +910,8 @@ describe('SDC expressions in the browser (issue 8)', () => {
       const seen = [total()];
       for (const [k, q] of questions.entries()) {
         const select = q.querySelector('select');
-        select.selectedIndex = [...select.options].findIndex((o) => o.textContent === labels[(k * 7 + 1) % 4]);
+        // Options show the form's optionPrefix (the score) before their name: "1 Several days".
+        select.selectedIndex = [...select.options].findIndex((o) => o.textContent.endsWith(labels[(k * 7 + 1) % 4]));
         select.dispatchEvent(new Event('change', { bubbles: true }));
         await tick();
         seen.push(total());
