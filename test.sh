@@ -8,7 +8,7 @@ echo "== engine, CLI, scenarios, validators (native)"
 cargo test --workspace --locked
 
 echo "== visit types and rules"
-cargo run --locked -q -p intake-cli --bin intake -- check
+cargo run --locked -q -p intake-cli --bin intake -- check --deny-warnings
 cargo run --locked -q -p intake-cli --bin intake -- test
 
 echo "== the engine's wasm build, in headless Chromium (wasm-bindgen-test)"

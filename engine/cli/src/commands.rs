@@ -22,7 +22,8 @@ pub const USAGE: &str = "\
 intake: check, load, fill and explain intake visit types
 
 USAGE:
-  intake check [DIR]                  validate all visit types and rules (default: ./visit-types)
+  intake check [DIR] [--deny-warnings] validate all visit types and rules (default: ./visit-types);
+                                      exit 1 on errors, and on warnings with --deny-warnings
   intake load FILE [--value-sets PATH] parse one Questionnaire and summarise it
   intake fill --visit-type ID --chart FILE [--answers FILE] [--now RFC3339] [--submit]
                                       print the QuestionnaireResponse, or with --submit the
@@ -94,34 +95,44 @@ pub fn check(args: &Args) -> i32 {
         }
         match project.load_dir(dir) {
             Ok(vt) => {
-                print_diagnostics(&vt.warnings);
-                warnings += vt.warnings.len();
                 // Rules that undo each other are found here, not by a patient (a bounded search
                 // over answer states, on an adult's and a child's chart).
                 let vt = std::rc::Rc::new(vt);
-                let mut unsettled = 0;
+                let mut unsettled = Vec::new();
                 for (who, chart) in settle_charts() {
                     for state in intake_engine::settle::find_unsettled(&vt, &chart, system_now()) {
-                        eprintln!(
+                        unsettled.push(format!(
                             "{}: error: the rules never settle ({who}) when {state}: some rule keeps asking and hiding the same items",
                             display(&dir.join("manifest.json"))
-                        );
-                        unsettled += 1;
+                        ));
                     }
                 }
-                errors += unsettled;
+                // The visit type's line says what follows under it: never "ok" above a warning.
+                let status = match (unsettled.len(), vt.warnings.len()) {
+                    (0, 0) => "ok  ".to_owned(),
+                    (0, w) => format!("warn ({w})"),
+                    (e, _) => format!("ERR ({e})"),
+                };
                 println!(
-                    "{}  {}: {} items, {} rules, {} on-file lists",
-                    if unsettled == 0 { "ok" } else { "ERR" },
+                    "{status}  {}: {} items, {} rules, {} on-file lists",
                     vt.manifest.id,
                     vt.form.items.len(),
                     vt.rules.rules.len(),
                     vt.lists.len()
                 );
+                print_diagnostics(&vt.warnings);
+                for u in &unsettled {
+                    eprintln!("{u}");
+                }
+                warnings += vt.warnings.len();
+                errors += unsettled.len();
             }
             Err(ds) => {
+                let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let e = ds.iter().filter(|d| d.severity == Severity::Error).count();
+                println!("ERR ({e})  {id}: not loaded");
                 print_diagnostics(&ds);
-                errors += ds.iter().filter(|d| d.severity == Severity::Error).count();
+                errors += e;
                 warnings += ds.iter().filter(|d| d.severity == Severity::Warning).count();
             }
         }
@@ -137,8 +148,18 @@ pub fn check(args: &Args) -> i32 {
             }
         }
     }
-    println!("{} visit types checked: {errors} errors, {warnings} warnings", dirs.len());
-    if errors + warnings > 0 { 1 } else { 0 }
+    // The last line agrees with the exit status: errors fail; warnings fail only with
+    // --deny-warnings (what CI runs), so an author can try a draft without a red result.
+    let deny = args.flag("--deny-warnings");
+    let failed = errors > 0 || (deny && warnings > 0);
+    let verdict = match (failed, warnings > 0) {
+        (true, _) if errors > 0 => "failed",
+        (true, _) => "failed (--deny-warnings)",
+        (false, true) => "passed with warnings (--deny-warnings makes them fail)",
+        (false, false) => "passed",
+    };
+    println!("{} visit types checked: {errors} errors, {warnings} warnings: {verdict}", dirs.len());
+    i32::from(failed)
 }
 
 /// Charts the settle search runs on: an adult and a small child, nothing else on file.

@@ -299,4 +299,12 @@ fn a_visit_types_value_sets_are_checked_and_bundled() {
     let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.lines().any(|l| l.contains(&format!("item '{link_id}'")) && l.contains("free text")), "{all}");
+    // A warning alone: the visit type's line says so (never "ok" above it), the last line
+    // agrees with the exit status, and --deny-warnings (what CI runs) makes it fail.
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(text(&out.stdout).lines().any(|l| l.starts_with("warn (1)") && l.contains("hypertension-follow-up")), "{all}");
+    assert!(text(&out.stdout).contains("0 errors, 1 warnings: passed with warnings"), "{all}");
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap(), "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("failed (--deny-warnings)"), "{}", text(&out.stdout));
 }
