@@ -308,3 +308,45 @@ fn a_visit_types_value_sets_are_checked_and_bundled() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("failed (--deny-warnings)"), "{}", text(&out.stdout));
 }
+
+/// Misspelt names get the nearest valid one: linkIds in rules and manifests, item types,
+/// manifest keys, host functions, and linkIds in answers files.
+#[test]
+fn misspelt_names_get_a_did_you_mean() {
+    let dir = tempdir("did-you-mean");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let edit = |rel: &str, from: &str, to: &str| {
+        let p = dir.join(rel);
+        let t = std::fs::read_to_string(&p).unwrap();
+        assert!(t.contains(from), "{rel} has {from}");
+        std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
+    };
+    edit("rules/hypertension.rhai", "ask(\"cough\"", "ask(\"coughh\"");
+    edit("visit-types/new-patient-adult/questionnaire.json", "\"type\": \"choice\"", "\"type\": \"choise\"");
+    edit("visit-types/pediatric-sick-visit/manifest.json", "\"questionnaire\":", "\"questionaire\":");
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("no item with linkId 'coughh' in this visit type (did you mean 'cough'?)"), "{err}");
+    assert!(err.contains("has unknown type 'choise' (did you mean 'choice'?)"), "{err}");
+    assert!(err.contains("unknown manifest field 'questionaire' (did you mean 'questionnaire'?)"), "{err}");
+
+    // A host function misspelt: refused at load, at its line, with the one probably meant.
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let rule = dir.join("rules/hypertension.rhai");
+    let mut src = std::fs::read_to_string(&rule).unwrap();
+    src.push_str("\nif has_conditon(\"38341003\") { flag(\"cough\", \"x\"); }\n");
+    std::fs::write(&rule, src).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.lines().any(|l| l.starts_with("rules/hypertension.rhai:") || l.contains("hypertension.rhai:")), "{err}");
+    assert!(err.contains("has_conditon() is not a function rules can call (did you mean 'has_condition'?)"), "{err}");
+
+    // An answers file naming an item that is not there.
+    let answers = dir.join("answers.json");
+    std::fs::write(&answers, r#"{"answers": {"home-bp-sytolic": 120}}"#).unwrap();
+    let out = intake(&["fill", "--visit-type", "hypertension-follow-up", "--chart", root().join("web/demo/charts/maria-hernandez.json").to_str().unwrap(), "--answers", answers.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("(did you mean 'home-bp-systolic'?)"), "{}", text(&out.stderr));
+}

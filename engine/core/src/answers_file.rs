@@ -48,7 +48,8 @@ pub struct AnswersError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnswersErrorKind {
     Answer(AnswerError),
-    UnknownLinkId(String),
+    /// A key no item has, with a "did you mean" (or nothing).
+    UnknownLinkId(String, String),
     /// The item exists but not where the key was given (e.g. a row item at the top level).
     NotHere(String),
     ExpectedRows(String),
@@ -62,7 +63,7 @@ impl fmt::Display for AnswersError {
         write!(f, "at {}: ", self.path)?;
         match &self.kind {
             AnswersErrorKind::Answer(e) => write!(f, "{e}"),
-            AnswersErrorKind::UnknownLinkId(l) => write!(f, "'{l}' is not an item of this visit type"),
+            AnswersErrorKind::UnknownLinkId(l, hint) => write!(f, "'{l}' is not an item of this visit type{hint}"),
             AnswersErrorKind::NotHere(l) => {
                 write!(f, "'{l}' is inside a repeating group; give it inside that group's rows")
             }
@@ -130,7 +131,8 @@ fn apply_in(s: &mut Session, scope: Option<NodeId>, obj: &Json, path: &str, prob
         }
         let kpath = format!("{path}.{key}");
         let Some(item) = s.form().find(key) else {
-            problems.push(err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone())));
+            let hint = crate::suggest::hint(key, s.form().items.iter().map(|d| d.key.as_str()));
+            problems.push(err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone(), hint)));
             continue;
         };
         let def = s.form().item(item).clone();

@@ -33,6 +33,7 @@ pub mod sdc;
 mod small;
 pub mod session;
 pub mod settle;
+pub mod suggest;
 pub mod template_extract;
 pub mod units;
 pub mod validate;

@@ -338,11 +338,19 @@ pub enum FormError {
     MissingLinkId { path: String },
     /// An enableWhen refers to a linkId that several items share: which one is meant?
     AmbiguousLinkId { link_id: String, path: String, question: String },
-    UnknownItemType { link_id: String, path: String, found: String },
-    UnknownOperator { link_id: String, path: String, operator: String },
-    EnableWhenUnknownQuestion { link_id: String, path: String, question: String },
+    UnknownItemType { link_id: String, path: String, found: String, suggestion: Option<String> },
+    UnknownOperator { link_id: String, path: String, operator: String, suggestion: Option<String> },
+    EnableWhenUnknownQuestion { link_id: String, path: String, question: String, suggestion: Option<String> },
     EnableWhenNoAnswer { link_id: String, path: String },
 }
+
+fn did_you_mean(s: &Option<String>) -> String {
+    s.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default()
+}
+
+/// Every R4 item type, for suggestions.
+const ITEM_TYPES: [&str; 16] =
+    ["group", "display", "boolean", "decimal", "integer", "date", "dateTime", "time", "string", "text", "url", "choice", "open-choice", "attachment", "reference", "quantity"];
 
 impl fmt::Display for FormError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -353,15 +361,16 @@ impl fmt::Display for FormError {
                 f,
                 "at {path}.question: item '{link_id}' depends on '{question}', but several items share that linkId"
             ),
-            FormError::UnknownItemType { link_id, path, found } => {
-                write!(f, "at {path}.type: item '{link_id}' has unknown type '{found}'")
+            FormError::UnknownItemType { link_id, path, found, suggestion } => {
+                write!(f, "at {path}.type: item '{link_id}' has unknown type '{found}'{}", did_you_mean(suggestion))
             }
-            FormError::UnknownOperator { link_id, path, operator } => {
-                write!(f, "at {path}.operator: item '{link_id}' uses unknown enableWhen operator '{operator}'")
+            FormError::UnknownOperator { link_id, path, operator, suggestion } => {
+                write!(f, "at {path}.operator: item '{link_id}' uses unknown enableWhen operator '{operator}'{}", did_you_mean(suggestion))
             }
-            FormError::EnableWhenUnknownQuestion { link_id, path, question } => write!(
+            FormError::EnableWhenUnknownQuestion { link_id, path, question, suggestion } => write!(
                 f,
-                "at {path}.question: item '{link_id}' depends on '{question}', which is not an item of this form"
+                "at {path}.question: item '{link_id}' depends on '{question}', which is not an item of this form{}",
+                did_you_mean(suggestion)
             ),
             FormError::EnableWhenNoAnswer { link_id, path } => {
                 write!(f, "at {path}: item '{link_id}' has an enableWhen without answer[x]")
@@ -462,11 +471,13 @@ impl Form {
                     return Err(FormError::AmbiguousLinkId { link_id: def.link_id.clone(), path, question });
                 }
                 let Some(&target) = b.by_link_id.get(&question) else {
-                    return Err(FormError::EnableWhenUnknownQuestion { link_id: def.link_id.clone(), path, question });
+                    let suggestion = crate::suggest::nearest(&question, b.by_link_id.keys().map(String::as_str)).map(str::to_owned);
+                    return Err(FormError::EnableWhenUnknownQuestion { link_id: def.link_id.clone(), path, question, suggestion });
                 };
                 let op_text = ew.operator.as_deref().unwrap_or("");
                 let Some(operator) = Operator::parse(op_text) else {
-                    return Err(FormError::UnknownOperator { link_id: def.link_id.clone(), path, operator: op_text.into() });
+                    let suggestion = crate::suggest::nearest(op_text, ["exists", "=", "!=", ">", "<", ">=", "<="]).map(str::to_owned);
+                    return Err(FormError::UnknownOperator { link_id: def.link_id.clone(), path, operator: op_text.into(), suggestion });
                 };
                 let Some(answer) = ew.answer.clone() else {
                     return Err(FormError::EnableWhenNoAnswer { link_id: def.link_id.clone(), path });
@@ -669,7 +680,10 @@ impl Builder<'_> {
                 });
                 ItemType::String
             }
-            None => return Err(FormError::UnknownItemType { link_id, path, found: type_text.into() }),
+            None => {
+                let suggestion = crate::suggest::nearest(type_text, ITEM_TYPES).map(str::to_owned);
+                return Err(FormError::UnknownItemType { link_id, path, found: type_text.into(), suggestion });
+            }
         };
         let exts = &item.extension;
         let repeats = item.repeats.unwrap_or(false);

@@ -51,6 +51,16 @@ const LINK_ID_FUNCTIONS: &[&str] =
 /// checks just as `"x".ask(...)` would).
 const OTHER_HOST_FUNCTIONS: &[&str] = &["urgent"];
 
+/// Every host function a rule may call (`rules/README.md` documents each), for suggestions.
+const HOST_FUNCTIONS: &[&str] = &[
+    "age", "age_in_months", "allergies", "answer", "answer_in", "answered", "answers", "ask", "conditions", "context", "flag",
+    "has_allergy", "has_answer_code", "has_condition", "has_visit_reason", "hide", "is_proxy", "latest_observation",
+    "latest_observation_within", "medications", "require", "sex", "takes_medication", "today", "urgent", "visit_reason",
+];
+
+/// Functions rhai itself provides to a raw engine, and the array helpers registered here.
+const BUILT_IN_FUNCTIONS: &[&str] = &["len", "contains", "is_empty", "print", "debug", "type_of", "is_def_var", "is_def_fn"];
+
 /// Function-pointer machinery: `Fn("hide").call("x")` reaches host functions without naming
 /// them, so neither the linkId checks nor the gating analysis would see the call.
 const FUNCTION_POINTERS: &[&str] = &["Fn", "call", "curry"];
@@ -87,7 +97,7 @@ pub struct RuleError {
 pub enum RuleErrorKind {
     TooLarge { bytes: usize },
     Syntax(String),
-    UnknownLinkId { function: String, link_id: String },
+    UnknownLinkId { function: String, link_id: String, suggestion: Option<String> },
     /// A call form the static checks cannot follow (`"x".ask(..)`, `Fn("hide").call(..)`).
     Forbidden(String),
     /// The script ran too long, recursed too deep, or built too large a value.
@@ -104,8 +114,12 @@ impl fmt::Display for RuleError {
             }
             RuleErrorKind::Syntax(m) => write!(f, "syntax error: {m}"),
             RuleErrorKind::Forbidden(m) => write!(f, "{m}"),
-            RuleErrorKind::UnknownLinkId { function, link_id } => {
-                write!(f, "{function}(\"{link_id}\"): no item with linkId '{link_id}' in this visit type")
+            RuleErrorKind::UnknownLinkId { function, link_id, suggestion } => {
+                write!(f, "{function}(\"{link_id}\"): no item with linkId '{link_id}' in this visit type")?;
+                match suggestion {
+                    Some(s) => write!(f, " (did you mean '{s}'?)"),
+                    None => Ok(()),
+                }
             }
             RuleErrorKind::Limit(m) => write!(f, "rule stopped: {m}"),
             RuleErrorKind::Runtime(m) => write!(f, "rule failed: {m}"),
@@ -303,6 +317,12 @@ fn runtime_error(file: &str, e: &EvalAltResult) -> RuleError {
             "its calls to host functions did more than {MAX_HOST_WORK} units of work (a loop over the chart?)"
         )),
         EvalAltResult::ErrorRuntime(d, _) => RuleErrorKind::Runtime(d.to_string()),
+        // A misspelt host function: name the one that was probably meant.
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            let name = sig.split(|c: char| c == ' ' || c == '(').next().unwrap_or(sig);
+            let hint = crate::suggest::hint(name, HOST_FUNCTIONS.iter().copied());
+            RuleErrorKind::Runtime(format!("no function {sig}{hint}"))
+        }
         other => RuleErrorKind::Runtime(other.to_string().split(" (line").next().unwrap_or_default().to_owned()),
     };
     RuleError { file: file.to_owned(), span, kind }
@@ -350,6 +370,24 @@ fn find_mentions(
             return false;
         }
         let name = call.name.as_str();
+        // A function nobody registered fails only when the rule reaches it, for one patient
+        // in a hundred: say so now, with the host function that was probably meant. (The
+        // engine has no standard packages and scripts cannot define functions, so what may be
+        // called is exactly these lists and rhai's operators.)
+        if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && !HOST_FUNCTIONS.contains(&name)
+            && !BUILT_IN_FUNCTIONS.contains(&name)
+        {
+            error = Some(RuleError {
+                file: file.to_owned(),
+                span: Span::of(*pos),
+                kind: RuleErrorKind::Forbidden(format!(
+                    "{name}() is not a function rules can call{}; see rules/README.md for the host functions",
+                    crate::suggest::hint(name, HOST_FUNCTIONS.iter().chain(BUILT_IN_FUNCTIONS).copied())
+                )),
+            });
+            return false;
+        }
         if !LINK_ID_FUNCTIONS.contains(&name) {
             return true;
         }
@@ -365,7 +403,11 @@ fn find_mentions(
                     error = Some(RuleError {
                         file: file.to_owned(),
                         span: Span::of(*arg_pos),
-                        kind: RuleErrorKind::UnknownLinkId { function: name.to_owned(), link_id: s.to_string() },
+                        kind: RuleErrorKind::UnknownLinkId {
+                            function: name.to_owned(),
+                            link_id: s.to_string(),
+                            suggestion: crate::suggest::nearest(s, link_ids.keys().map(|k| k.as_ref())).map(str::to_owned),
+                        },
                     });
                     return false;
                 }

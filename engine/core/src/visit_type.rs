@@ -371,23 +371,8 @@ impl Manifest {
         let err = |path: &str, message: String| Diagnostic::at_path(file, text, path, None, Severity::Error, message);
         let obj = json.as_object().ok_or_else(|| err("", "a manifest is a JSON object".into()))?;
         for key in obj.keys() {
-            if !matches!(
-                key.as_str(),
-                "id" | "title"
-                    | "title_translations"
-                    | "description"
-                    | "questionnaire"
-                    | "rules"
-                    | "applies_to"
-                    | "patient_fields"
-                    | "on_file_lists"
-                    | "write_back"
-                    | "urgent_care"
-                    | "respondent_relationship"
-                    | "units"
-                    | "$comment"
-            ) {
-                return Err(err(key, format!("unknown manifest field '{key}'")));
+            if !MANIFEST_FIELDS.contains(&key.as_str()) && key != "$comment" && key != "$schema" {
+                return Err(err(key, format!("unknown manifest field '{key}'{}", crate::suggest::hint(key, MANIFEST_FIELDS))));
             }
         }
         let string = |key: &str| -> Result<String, Diagnostic> {
@@ -442,7 +427,10 @@ impl Manifest {
                             _ => return Err(err(&path, "expected \"patient\", \"proxy\" or \"either\"".into())),
                         }
                     }
-                    other => return Err(err(&path, format!("unknown field '{other}'"))),
+                    other => {
+                        let hint = crate::suggest::hint(other, ["min_age_years", "max_age_years", "visit_reasons", "respondent"]);
+                        return Err(err(&path, format!("unknown field '{other}'{hint} (applies_to has: min_age_years, max_age_years, visit_reasons, respondent)")));
+                    }
                 }
             }
         }
@@ -562,6 +550,23 @@ impl Manifest {
     }
 }
 
+/// The fields a manifest may have (`$comment` and `$schema` are allowed besides).
+const MANIFEST_FIELDS: [&str; 13] = [
+    "id",
+    "title",
+    "title_translations",
+    "description",
+    "questionnaire",
+    "rules",
+    "applies_to",
+    "patient_fields",
+    "on_file_lists",
+    "write_back",
+    "urgent_care",
+    "respondent_relationship",
+    "units",
+];
+
 /// The text of every file of a visit type, with the names used in messages.
 #[derive(Debug, Clone)]
 pub struct VisitTypeSource {
@@ -629,7 +634,11 @@ impl VisitType {
                     path,
                     Some(link_id.to_owned()),
                     Severity::Error,
-                    format!("no item with linkId '{link_id}' in {}", src.questionnaire_file),
+                    format!(
+                        "no item with linkId '{link_id}' in {}{}",
+                        src.questionnaire_file,
+                        crate::suggest::hint(link_id, form.items.iter().map(|d| d.link_id.as_str()))
+                    ),
                 ));
             }
             found
@@ -644,7 +653,8 @@ impl VisitType {
             let path = format!("patient_fields.{link_id}");
             let Some(f) = PatientField::parse(field) else {
                 errors.push(Diagnostic::at_path(mf, mt, &path, Some(link_id.clone()), Severity::Error, format!(
-                    "unknown patient field '{field}' (name.given, name.family, name.preferred, birthDate, gender, telecom.phone, telecom.email, address.line, address.city, address.state, address.postalCode, communication.language)"
+                    "unknown patient field '{field}'{} (name.given, name.family, name.preferred, birthDate, gender, telecom.phone, telecom.email, address.line, address.city, address.state, address.postalCode, communication.language)",
+                    crate::suggest::hint(field, ["name.given", "name.family", "name.preferred", "birthDate", "gender", "telecom.phone", "telecom.email", "address.line", "address.city", "address.state", "address.postalCode", "communication.language"])
                 )));
                 continue;
             };
@@ -666,8 +676,9 @@ impl VisitType {
             let path = format!("on_file_lists.{}", raw.group);
             let Some(kind) = ListKind::parse(&raw.kind) else {
                 errors.push(Diagnostic::at_path(mf, mt, &format!("{path}.kind"), None, Severity::Error, format!(
-                    "unknown list kind '{}' (allergies, medications, conditions)",
-                    raw.kind
+                    "unknown list kind '{}'{} (allergies, medications, conditions)",
+                    raw.kind,
+                    crate::suggest::hint(&raw.kind, ["allergies", "medications", "conditions"])
                 )));
                 continue;
             };
@@ -683,7 +694,8 @@ impl VisitType {
                 let fpath = format!("{path}.fields.{link_id}");
                 let Some(field) = ListField::parse(f) else {
                     errors.push(Diagnostic::at_path(mf, mt, &fpath, Some(link_id.clone()), Severity::Error,
-                        format!("unknown list field '{f}' (code, reaction, severity, criticality, onset, dosage, note)")));
+                        format!("unknown list field '{f}'{} (code, reaction, severity, criticality, onset, dosage, note)",
+                            crate::suggest::hint(f, ["code", "reaction", "severity", "criticality", "onset", "dosage", "note"]))));
                     continue;
                 };
                 let Some(item) = lookup(&fpath, link_id, &mut errors) else { continue };
