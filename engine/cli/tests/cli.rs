@@ -350,3 +350,42 @@ fn misspelt_names_get_a_did_you_mean() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("(did you mean 'home-bp-systolic'?)"), "{}", text(&out.stderr));
 }
+
+/// Rules are checked against the form: a comparison that can never be true (a yes/no question
+/// compared with text, a code that is not one of the options) is an error at its position,
+/// saying what the item actually holds. Dynamic comparisons are left alone.
+#[test]
+fn comparisons_that_can_never_be_true_are_errors() {
+    let cases = [
+        ("if answer(\"home-bp-monitoring\") == \"yes\" { flag(\"cough\", \"x\"); }", "'home-bp-monitoring' is a yes/no question; compare with true or false, not \"yes\""),
+        ("if \"120\" == answer(\"home-bp-systolic\") { flag(\"cough\", \"x\"); }", "'home-bp-systolic' is a number question; compare with a number"),
+        ("if has_answer_code(\"crisis-symptoms\", \"29857008\") { flag(\"cough\", \"x\"); }", "'29857008' is not one of the options of 'crisis-symptoms' (did you mean '29857009'?)"),
+        ("if answer(\"crisis-symptoms\") != \"chest-pain\" { flag(\"cough\", \"x\"); }", "'chest-pain' is not one of the options of 'crisis-symptoms'"),
+    ];
+    for (line, expected) in cases {
+        let dir = tempdir("never-true");
+        copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+        copy_dir(&root().join("rules"), &dir.join("rules"));
+        let rule = dir.join("rules/hypertension.rhai");
+        let mut src = std::fs::read_to_string(&rule).unwrap();
+        let line_no = src.lines().count() + 2;
+        src.push_str(&format!("\n{line}\n"));
+        std::fs::write(&rule, src).unwrap();
+        let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{line}");
+        let err = text(&out.stderr);
+        let l = err.lines().find(|l| l.contains("can never be true")).unwrap_or_else(|| panic!("{line}: {err}"));
+        assert!(l.contains(expected), "{l}");
+        assert!(l.contains(&format!("hypertension.rhai:{line_no}:")), "file:line first: {l}");
+    }
+    // Right types, and comparisons too dynamic to check, pass.
+    let dir = tempdir("never-true-ok");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let rule = dir.join("rules/hypertension.rhai");
+    let mut src = std::fs::read_to_string(&rule).unwrap();
+    src.push_str("\nlet code = \"anything\";\nif answer(\"home-bp-monitoring\") == true && has_answer_code(\"crisis-symptoms\", \"none\") && answer(\"crisis-symptoms\") != code { flag(\"cough\", \"x\"); }\n");
+    std::fs::write(&rule, src).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

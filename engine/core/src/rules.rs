@@ -261,6 +261,7 @@ impl RuleBook {
                 kind: RuleErrorKind::Syntax(e.err_type().to_string()),
             })?;
             let (mentions, mut w) = find_mentions(&ast, &src.name, &link_ids)?;
+            check_comparisons(&ast, &src.name, form, &link_ids)?;
             warnings.append(&mut w);
             let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
             crate::small::sort_dedup(&mut gates);
@@ -427,6 +428,117 @@ fn find_mentions(
         Some(e) => Err(e),
         None => Ok((mentions, warnings)),
     }
+}
+
+/// A constant a rule compares an answer with, as the checks see it.
+enum Constant<'a> {
+    Text(&'a str),
+    Bool,
+    Number,
+}
+
+fn constant(e: &Expr) -> Option<(Constant<'_>, Position)> {
+    Some(match e {
+        Expr::StringConstant(s, p) => (Constant::Text(s.as_str()), *p),
+        Expr::BoolConstant(_, p) => (Constant::Bool, *p),
+        Expr::IntegerConstant(_, p) => (Constant::Number, *p),
+        #[allow(unreachable_patterns)]
+        Expr::FloatConstant(_, p) => (Constant::Number, *p),
+        _ => return None,
+    })
+}
+
+/// `answer("x")` with a literal linkId: the linkId.
+fn answer_of(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::FnCall(call, _) if call.name.as_str() == "answer" => match call.args.first() {
+            Some(Expr::StringConstant(s, _)) => Some(s.as_str()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The codes a choice item's answer can be, when the form lists them all (None: free text is
+/// possible, or the value set could not be listed, so any code may be right).
+fn known_codes(def: &crate::questionnaire::ItemDef) -> Option<Vec<String>> {
+    use crate::questionnaire::ItemType;
+    if def.item_type != ItemType::Choice || def.options_fallback.is_some() || def.options.is_empty() {
+        return None;
+    }
+    Some(
+        def.options
+            .iter()
+            .filter_map(|o| match &o.value {
+                Value::Coding(c) => c.code.clone(),
+                Value::String(t) => Some(t.clone()),
+                other => Some(other.display()),
+            })
+            .collect(),
+    )
+}
+
+/// Rules checked against the form: `answer("x") == C` (and `!=`, either way round) and
+/// `has_answer_code("x", "c")` where C cannot be what item x holds. Such a condition can never
+/// be true, and "0 errors" would ship a flag that never fires. Where a rule is too dynamic to
+/// check (a computed linkId or value), nothing is said.
+fn check_comparisons(ast: &AST, file: &str, form: &Form, link_ids: &HashMap<String, ItemId>) -> Result<(), RuleError> {
+    use crate::questionnaire::ItemType as T;
+    let mut error = None;
+    let problem = |link_id: &str, c: &Constant| -> Option<String> {
+        let def = form.item(*link_ids.get(link_id)?);
+        let kind = match def.item_type {
+            T::Boolean => "a yes/no question; compare with true or false",
+            T::Integer | T::Decimal | T::Quantity => "a number question; compare with a number",
+            T::String | T::Text | T::Date | T::DateTime | T::Time | T::Url => "answered with text; compare with text",
+            T::Choice | T::OpenChoice => "a choice question; its answer is an option's code (text)",
+            _ => return None,
+        };
+        match (def.item_type, c) {
+            (T::Boolean, Constant::Bool) | (T::Integer | T::Decimal | T::Quantity, Constant::Number) => None,
+            (T::String | T::Text | T::Date | T::DateTime | T::Time | T::Url | T::OpenChoice, Constant::Text(_)) => None,
+            (T::Choice, Constant::Text(code)) => {
+                let codes = known_codes(def)?;
+                if codes.iter().any(|k| k == code) {
+                    return None;
+                }
+                Some(format!(
+                    "'{code}' is not one of the options of '{link_id}'{} (its codes: {})",
+                    crate::suggest::hint(code, codes.iter().map(String::as_str)),
+                    codes.join(", ")
+                ))
+            }
+            (_, Constant::Text(t)) => Some(format!("'{link_id}' is {kind}, not \"{t}\"")),
+            (_, Constant::Bool) | (_, Constant::Number) => Some(format!("'{link_id}' is {kind}")),
+        }
+    };
+    ast.walk(&mut |path: &[ASTNode]| {
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, _))) => call,
+            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => call,
+            _ => return true,
+        };
+        let found = match (call.name.as_str(), call.args.as_slice()) {
+            ("==" | "!=", [a, b]) => match (answer_of(a), constant(b), answer_of(b), constant(a)) {
+                (Some(l), Some((c, pos)), _, _) | (_, _, Some(l), Some((c, pos))) => problem(l, &c).map(|m| (m, pos)),
+                _ => None,
+            },
+            ("has_answer_code", [Expr::StringConstant(l, _), Expr::StringConstant(code, pos)]) => {
+                problem(l.as_str(), &Constant::Text(code.as_str())).filter(|_| {
+                    link_ids.get(l.as_str()).is_some_and(|i| matches!(form.item(*i).item_type, T::Choice))
+                }).map(|m| (m, *pos))
+            }
+            _ => None,
+        };
+        match found {
+            Some((message, pos)) => {
+                error = Some(RuleError { file: file.to_owned(), span: Span::of(pos), kind: RuleErrorKind::Forbidden(format!("this can never be true: {message}")) });
+                false
+            }
+            None => true,
+        }
+    });
+    error.map_or(Ok(()), Err)
 }
 
 fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engine {
