@@ -389,3 +389,13 @@ fn comparisons_that_can_never_be_true_are_errors() {
     let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// A visit type's `applies_to` is enforced: a child's sick visit is refused for an adult,
+/// with the reason.
+#[test]
+fn a_visit_type_that_does_not_apply_is_refused_with_the_reason() {
+    let out = intake(&["fill", "--visit-type", "pediatric-sick-visit", "--chart", root().join("web/demo/charts/maria-hernandez.json").to_str().unwrap(), "--now", "2026-11-20T09:00:00Z"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("visit type 'pediatric-sick-visit' does not apply here: it is for patients aged up to 17; this patient is 58"), "{err}");
+}

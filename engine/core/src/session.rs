@@ -146,6 +146,8 @@ pub enum SessionError {
     Answers(crate::answers_file::AnswersError),
     /// The host named a respondent we cannot stand behind (`path`: where in the options).
     Respondent { path: String, message: String },
+    /// The visit type's manifest (`applies_to`) says it is not for this patient or visit.
+    NotApplicable { visit_type: String, reason: String },
 }
 
 impl fmt::Display for SessionError {
@@ -161,6 +163,9 @@ impl fmt::Display for SessionError {
             }
             SessionError::Answers(e) => write!(f, "{e}"),
             SessionError::Respondent { path, message } => write!(f, "{path}: {message}"),
+            SessionError::NotApplicable { visit_type, reason } => {
+                write!(f, "visit type '{visit_type}' does not apply here: it is {reason} (its manifest's applies_to)")
+            }
         }
     }
 }
@@ -290,6 +295,9 @@ impl Session {
             return Err(SessionError::EmptySessionId);
         }
         check_respondent(&context, &chart)?;
+        // A child's sick visit is not started for an adult: refused with the reason, in the
+        // CLI, mount and createSession alike.
+        vt.applies(&chart, &context, &now.date).map_err(|reason| SessionError::NotApplicable { visit_type: vt.manifest.id.clone(), reason })?;
         let n_items = vt.form.items.len();
         let n_rules = vt.rules.rules.len();
         let mut s = Session {
