@@ -399,3 +399,32 @@ fn a_visit_type_that_does_not_apply_is_refused_with_the_reason() {
     let err = text(&out.stderr);
     assert!(err.contains("visit type 'pediatric-sick-visit' does not apply here: it is for patients aged up to 17; this patient is 58"), "{err}");
 }
+
+/// The rules speak Spanish, so the questions must too: an item without Spanish text is a
+/// warning naming it.
+#[test]
+fn questions_lacking_a_language_the_rules_speak_are_warned() {
+    let dir = tempdir("untranslated");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let qpath = dir.join("visit-types/hypertension-follow-up/questionnaire.json");
+    let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
+    fn strip_first(items: &mut [serde_json::Value]) -> Option<String> {
+        for it in items.iter_mut() {
+            if it.get("_text").is_some() {
+                it.as_object_mut().unwrap().remove("_text");
+                return it["linkId"].as_str().map(str::to_owned);
+            }
+            if let Some(found) = it.get_mut("item").and_then(|k| k.as_array_mut()).and_then(|k| strip_first(k)) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let link_id = strip_first(q["item"].as_array_mut().unwrap()).expect("a translated item");
+    std::fs::write(&qpath, serde_json::to_string_pretty(&q).unwrap()).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    let err = text(&out.stderr);
+    let line = err.lines().find(|l| l.contains("the rules give reasons in 'es'")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(": warning: ") && line.contains("1 item(s) have no 'es' text") && line.contains(&link_id), "{line}");
+}

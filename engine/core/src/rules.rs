@@ -233,6 +233,28 @@ impl fmt::Debug for RuleBook {
 }
 
 impl RuleBook {
+    /// The languages the rules write reasons in (keys of `#{ en: "...", es: "..." }` maps that
+    /// look like language codes), besides English, in order of first use.
+    pub fn languages(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.rules {
+            r.ast.walk(&mut |path: &[ASTNode]| {
+                if let Some(ASTNode::Expr(Expr::Map(m, _))) = path.last() {
+                    for (ident, _) in m.0.iter() {
+                        let k = ident.name.as_str();
+                        let looks_like_language = (k.len() == 2 && k.chars().all(|c| c.is_ascii_lowercase()))
+                            || (k.len() == 5 && k.as_bytes()[2] == b'_' && k[..2].chars().all(|c| c.is_ascii_lowercase()));
+                        if looks_like_language && k != "en" && !out.iter().any(|o| o == k) {
+                            out.push(k.to_owned());
+                        }
+                    }
+                }
+                true
+            });
+        }
+        out
+    }
+
     /// Compile scripts against a form. Fails on the first script with a syntax error or an
     /// unknown linkId; warnings (linkIds given as expressions) are returned alongside.
     pub fn compile(form: &Form, sources: &[RuleSource]) -> Result<(RuleBook, Vec<RuleWarning>), RuleError> {

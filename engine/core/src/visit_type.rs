@@ -778,6 +778,7 @@ impl VisitType {
                 gated[g.index()] = true;
             }
         }
+        warnings.extend(untranslated(&form, &rules, src));
         Ok(VisitType { manifest, form: Rc::new(form), rules, lists, patient_fields, respondent_relationship, gated, warnings })
     }
 
@@ -847,6 +848,37 @@ impl VisitType {
             _ => Ok(()),
         }
     }
+}
+
+/// A language the rules give reasons in, but the questions are not written in: a Spanish-
+/// speaking patient would read Spanish reasons beside English questions. One warning per
+/// language, naming how many items lack it and the first few.
+fn untranslated(form: &Form, rules: &RuleBook, src: &VisitTypeSource) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for lang in rules.languages() {
+        let missing: Vec<&crate::questionnaire::ItemDef> = form
+            .items
+            .iter()
+            .filter(|d| !d.hidden)
+            .filter(|d| d.text.as_ref().is_some_and(|t| !t.text.trim().is_empty() && !t.translations.iter().any(|(l, _)| l == &lang || l.split('-').next() == Some(lang.as_str()))))
+            .collect();
+        let Some(first) = missing.first() else { continue };
+        let names: Vec<&str> = missing.iter().take(5).map(|d| d.link_id.as_str()).collect();
+        out.push(Diagnostic::at_path(
+            &src.questionnaire_file,
+            &src.questionnaire_text,
+            &format!("{}.text", first.path),
+            Some(first.link_id.clone()),
+            Severity::Warning,
+            format!(
+                "the rules give reasons in '{lang}', but {} item(s) have no '{lang}' text (translation extension): {}{}",
+                missing.len(),
+                names.join(", "),
+                if missing.len() > names.len() { ", ..." } else { "" }
+            ),
+        ));
+    }
+    out
 }
 
 /// The linkId of the item a Questionnaire JSON path is inside, if any.
