@@ -428,3 +428,25 @@ fn questions_lacking_a_language_the_rules_speak_are_warned() {
     let line = err.lines().find(|l| l.contains("the rules give reasons in 'es'")).unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains(": warning: ") && line.contains("1 item(s) have no 'es' text") && line.contains(&link_id), "{line}");
 }
+
+/// Every syntax error in a rule file is reported, each at its line, not only the first.
+#[test]
+fn every_syntax_error_in_a_rule_file_is_reported() {
+    let dir = tempdir("syntax-errors");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let rule = dir.join("rules/hypertension.rhai");
+    let mut src = std::fs::read_to_string(&rule).unwrap();
+    let first = src.lines().count() + 2;
+    src.push_str("\nlet a = 1 +;\nlet ok = 2;\nlet b = ;\nlet c = d e;\nlet fine = 3;\n");
+    std::fs::write(&rule, src).unwrap();
+    let out = intake(&["check", dir.join("visit-types").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let lines: Vec<usize> = err
+        .lines()
+        .filter(|l| l.contains("hypertension.rhai:") && l.contains("syntax error"))
+        .filter_map(|l| l.split(':').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(lines, [first, first + 2, first + 3], "{err}");
+}

@@ -232,6 +232,34 @@ impl fmt::Debug for RuleBook {
     }
 }
 
+/// Syntax errors after the first (on line `first_line`): the script is parsed again with each
+/// erroneous line blanked (line numbers kept), up to 20 errors. Errors a blanked line causes
+/// further on (an unclosed block reported at the end of the file) are not reported: only
+/// errors on later lines, before the end of the file, each line once.
+pub fn more_syntax_errors(text: &str, first_line: usize) -> Vec<(usize, usize, String)> {
+    // Parsed as the sandbox parses (strict variables, the same nesting limit).
+    let mut engine = Engine::new_raw();
+    engine.set_max_expr_depths(MAX_EXPR_DEPTH).set_strict_variables(true);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last_line = lines.len();
+    let mut out = Vec::new();
+    let mut blank = first_line;
+    for _ in 0..20 {
+        match lines.get_mut(blank.saturating_sub(1)) {
+            Some(l) => *l = " ".repeat(l.chars().count()),
+            None => break,
+        }
+        let Err(e) = engine.compile(lines.join("\n")) else { break };
+        let (line, column) = (e.position().line().unwrap_or(0), e.position().position().unwrap_or(0));
+        if line <= blank || line >= last_line || line == 0 {
+            break;
+        }
+        out.push((line, column, e.err_type().to_string()));
+        blank = line;
+    }
+    out
+}
+
 impl RuleBook {
     /// The languages the rules write reasons in (keys of `#{ en: "...", es: "..." }` maps that
     /// look like language codes), besides English, in order of first use.

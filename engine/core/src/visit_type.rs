@@ -768,6 +768,22 @@ impl VisitType {
                     severity: Severity::Error,
                     message: e.to_string().splitn(2, ": ").nth(1).unwrap_or_default().to_owned(),
                 });
+                // Every syntax error in the file, not only the first: an author fixes them in
+                // one pass instead of one `check` per typo.
+                if let crate::rules::RuleErrorKind::Syntax(_) = &e.kind {
+                    if let Some(r) = src.rules.iter().find(|r| r.name == e.file) {
+                        for (line, column, message) in crate::rules::more_syntax_errors(&r.text, e.span.line) {
+                            errors.push(Diagnostic {
+                                file: e.file.clone(),
+                                line: Some(line),
+                                column: Some(column),
+                                item: None,
+                                severity: Severity::Error,
+                                message: format!("syntax error: {message}"),
+                            });
+                        }
+                    }
+                }
                 None
             }
         };
