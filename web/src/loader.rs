@@ -57,7 +57,7 @@ pub fn catalog_visit_type(entry: &Json, host: &ValueSetLibrary) -> Result<VisitT
                 questionnaire_file: "questionnaire".into(),
                 questionnaire_text: String::new(),
                 rules: ordered,
-                value_sets: Default::default(),
+                value_sets: library.clone(),
             };
             VisitType::assemble(manifest, form, &src).map_err(join)
         }

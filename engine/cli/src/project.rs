@@ -72,7 +72,10 @@ impl Project {
                 }
             }
         }
-        let value_sets = read_value_sets(&dir.join("valuesets"), &mut errors);
+        // The visit type's own value sets, then the rules' (`rules/valuesets/`, for
+        // `valueset("...")` in rules; also visible to the form's answerValueSets).
+        let mut value_sets = read_value_sets(&dir.join("valuesets"), &mut errors);
+        value_sets.extend(&read_value_sets(&self.rules.join("valuesets"), &mut errors));
         if !errors.is_empty() {
             return Err(errors);
         }

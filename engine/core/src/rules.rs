@@ -55,7 +55,7 @@ const OTHER_HOST_FUNCTIONS: &[&str] = &["urgent"];
 const HOST_FUNCTIONS: &[&str] = &[
     "age", "age_in_months", "allergies", "answer", "answer_in", "answered", "answers", "ask", "conditions", "context", "flag",
     "has_allergy", "has_answer_code", "has_condition", "has_visit_reason", "hide", "is_proxy", "latest_observation",
-    "latest_observation_within", "medications", "require", "sex", "takes_medication", "today", "urgent", "visit_reason",
+    "latest_observation_within", "medications", "require", "sex", "takes_medication", "today", "urgent", "valueset", "visit_reason",
 ];
 
 /// Functions rhai itself provides to a raw engine, and the array helpers registered here.
@@ -286,12 +286,23 @@ impl RuleBook {
     /// Compile scripts against a form. Fails on the first script with a syntax error or an
     /// unknown linkId; warnings (linkIds given as expressions) are returned alongside.
     pub fn compile(form: &Form, sources: &[RuleSource]) -> Result<(RuleBook, Vec<RuleWarning>), RuleError> {
+        Self::compile_with(form, sources, &crate::value_set::ValueSetLibrary::default())
+    }
+
+    /// [`RuleBook::compile`] with the value sets rules may test codes against
+    /// (`valueset("insulins")`: `rules/valuesets/` and the visit type's own).
+    pub fn compile_with(
+        form: &Form,
+        sources: &[RuleSource],
+        library: &crate::value_set::ValueSetLibrary,
+    ) -> Result<(RuleBook, Vec<RuleWarning>), RuleError> {
         let slot: Slot = Rc::new(RefCell::new(None));
+        let code_sets: CodeSets = Rc::default();
         // Rules name items by key; a linkId several items share cannot be named.
         let link_ids: Rc<HashMap<String, ItemId>> = Rc::new(
             form.items.iter().filter(|i| !form.duplicated.contains(&i.key)).map(|i| (i.key.clone(), i.id)).collect(),
         );
-        let engine = (!sources.is_empty()).then(|| sandboxed_engine(&slot, &link_ids));
+        let engine = (!sources.is_empty()).then(|| sandboxed_engine(&slot, &link_ids, &code_sets));
         let mut rules = Vec::new();
         let mut warnings = Vec::new();
         for src in sources {
@@ -312,6 +323,7 @@ impl RuleBook {
             })?;
             let (mentions, mut w) = find_mentions(&ast, &src.name, &link_ids)?;
             check_comparisons(&ast, &src.name, form, &link_ids)?;
+            collect_code_sets(&ast, &src.name, library, &mut code_sets.borrow_mut())?;
             warnings.append(&mut w);
             let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
             crate::small::sort_dedup(&mut gates);
@@ -591,7 +603,50 @@ fn check_comparisons(ast: &AST, file: &str, form: &Form, link_ids: &HashMap<Stri
     error.map_or(Ok(()), Err)
 }
 
-fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engine {
+/// The value sets the rules name, by the name they use, listed once at load.
+type CodeSets = Rc<RefCell<HashMap<String, crate::value_set::CodeSet>>>;
+
+/// `valueset("x")` calls: each names a set that exists and can be listed in full, by a name
+/// written in the rule (a computed name could not be checked, and is refused like a computed
+/// linkId would be hidden from checks).
+fn collect_code_sets(
+    ast: &AST,
+    file: &str,
+    library: &crate::value_set::ValueSetLibrary,
+    sets: &mut HashMap<String, crate::value_set::CodeSet>,
+) -> Result<(), RuleError> {
+    let mut error = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let (call, pos) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, pos))) => (call, pos),
+            Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => (call, pos),
+            _ => return true,
+        };
+        if call.name.as_str() != "valueset" {
+            return true;
+        }
+        let problem = match call.args.as_slice() {
+            [Expr::StringConstant(name, arg_pos)] => match library.code_set(name) {
+                Ok(set) => {
+                    sets.insert(name.to_string(), set);
+                    None
+                }
+                Err(m) => Some((m, *arg_pos)),
+            },
+            _ => Some(("valueset() takes the value set's name, url or id as text, e.g. valueset(\"insulins\")".to_owned(), *pos)),
+        };
+        match problem {
+            Some((message, at)) => {
+                error = Some(RuleError { file: file.to_owned(), span: Span::of(at), kind: RuleErrorKind::Forbidden(message) });
+                false
+            }
+            None => true,
+        }
+    });
+    error.map_or(Ok(()), Err)
+}
+
+fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>, code_sets: &CodeSets) -> Engine {
     let mut engine = Engine::new_raw();
     // No standard packages: rhai's built-in operators already cover arithmetic and comparisons
     // of the types rules see, and the array package alone instantiates sorting for every
@@ -622,7 +677,7 @@ fn sandboxed_engine(slot: &Slot, link_ids: &Rc<HashMap<String, ItemId>>) -> Engi
         let over = s.borrow().as_ref().is_some_and(|st| st.host_work > MAX_HOST_WORK);
         over.then(|| Dynamic::from("host work limit"))
     });
-    register_chart_api(&mut engine, slot);
+    register_chart_api(&mut engine, slot, code_sets);
     register_answer_api(&mut engine, slot, link_ids);
     register_effect_api(&mut engine, slot, link_ids);
     engine
@@ -648,7 +703,7 @@ fn today(facts: &Facts) -> Date {
     facts.now.date
 }
 
-fn register_chart_api(engine: &mut Engine, slot: &Slot) {
+fn register_chart_api(engine: &mut Engine, slot: &Slot, code_sets: &CodeSets) {
     let s = slot.clone();
     engine.register_fn("age", move || -> INT {
         with_facts(&s, |f| f.chart.age_years(&today(f))).flatten().unwrap_or(-1)
@@ -678,6 +733,25 @@ fn register_chart_api(engine: &mut Engine, slot: &Slot) {
     let s = slot.clone();
     engine.register_fn("takes_medication", move |code: &str| -> bool {
         with_facts(&s, |f| f.chart.takes_medication(code)).unwrap_or(false)
+    });
+    // Codes as value sets: `takes_medication(valueset("insulins"))` matches any code of the
+    // set (with its system), in place of listing every product code in the rule.
+    engine.register_type_with_name::<crate::value_set::CodeSet>("ValueSet");
+    let sets = code_sets.clone();
+    engine.register_fn("valueset", move |name: &str| -> Dynamic {
+        sets.borrow().get(name).cloned().map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+    });
+    let s = slot.clone();
+    engine.register_fn("takes_medication", move |set: crate::value_set::CodeSet| -> bool {
+        with_facts(&s, |f| f.chart.medications.iter().any(|m| set.matching(&m.concept).is_some())).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("has_condition", move |set: crate::value_set::CodeSet| -> bool {
+        with_facts(&s, |f| f.chart.conditions.iter().any(|c| c.resource.code.as_ref().is_some_and(|cc| set.matching(cc).is_some()))).unwrap_or(false)
+    });
+    let s = slot.clone();
+    engine.register_fn("has_allergy", move |set: crate::value_set::CodeSet| -> bool {
+        with_facts(&s, |f| f.chart.allergies.iter().any(|a| a.resource.code.as_ref().is_some_and(|cc| set.matching(cc).is_some()))).unwrap_or(false)
     });
     let s = slot.clone();
     engine.register_fn("conditions", move || -> rhai::Array {

@@ -108,6 +108,81 @@ impl ValueSetLibrary {
     }
 }
 
+/// The codes of a value set, for rules that test chart codes against it
+/// (`takes_medication(valueset("insulins"))`): every listed code with its system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeSet {
+    /// How the rule named it.
+    pub name: String,
+    codes: Vec<(Option<String>, String)>,
+}
+
+impl CodeSet {
+    /// The first coding of `cc` in the set (system and code; a code without a system in the
+    /// set matches any system), for `explain` to say what matched.
+    pub fn matching(&self, cc: &intake_fhir::CodeableConcept) -> Option<(Option<String>, String)> {
+        cc.coding.iter().find_map(|c| {
+            let code = c.code.as_deref()?;
+            self.codes
+                .iter()
+                .any(|(s, k)| k == code && (s.is_none() || *s == c.system))
+                .then(|| (c.system.clone(), code.to_owned()))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+}
+
+impl ValueSetLibrary {
+    /// Every name a rule may use for a set: its url (with and without `|version`), id and name.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for vs in &self.sets {
+            out.extend(vs.url.clone());
+            if let (Some(u), Some(v)) = (&vs.url, &vs.version) {
+                out.push(format!("{u}|{v}"));
+            }
+            out.extend(vs.id.clone());
+            out.extend(vs.name.clone());
+        }
+        out
+    }
+
+    /// The codes of the set named `reference` (url, `url|version`, id or name), listed as
+    /// for `answerValueSet`. `Err` when nothing has that name, or its codes cannot all be listed
+    /// (a rule testing against part of a set would silently miss the rest).
+    pub fn code_set(&self, reference: &str) -> Result<CodeSet, String> {
+        let found = self.find(reference).or_else(|| {
+            self.sets.iter().find(|vs| vs.id.as_deref() == Some(reference) || vs.name.as_deref() == Some(reference))
+        });
+        let Some(vs) = found else {
+            let names = self.names();
+            return Err(format!(
+                "no value set '{reference}' in rules/valuesets/ or the visit type's valuesets/{}",
+                crate::suggest::hint(reference, names.iter().map(String::as_str))
+            ));
+        };
+        let url = vs.url.clone().unwrap_or_default();
+        let mut warnings = Vec::new();
+        let r = Resolver::new(&[], self).resolve(&url, reference, &mut warnings);
+        if let Some(fb) = r.fallback {
+            return Err(format!("value set '{reference}' cannot be listed here: {fb}"));
+        }
+        let codes = r
+            .options
+            .iter()
+            .filter_map(|o| o.value.as_coding().and_then(|c| Some((c.system.clone(), c.code.clone()?))))
+            .collect();
+        Ok(CodeSet { name: reference.to_owned(), codes })
+    }
+}
+
 /// `http://x/vs|1.0` into the url and the version.
 pub fn split_canonical(canonical: &str) -> (&str, Option<&str>) {
     match canonical.split_once('|') {

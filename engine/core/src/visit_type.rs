@@ -742,7 +742,7 @@ impl VisitType {
             lists.push(OnFileList { group, kind, fields, status, reason });
         }
 
-        let rules = match RuleBook::compile(&form, &src.rules) {
+        let rules = match RuleBook::compile_with(&form, &src.rules, &src.value_sets) {
             Ok((book, w)) => {
                 for rw in w {
                     warnings.push(Diagnostic {

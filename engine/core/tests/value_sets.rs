@@ -156,3 +156,50 @@ fn an_enable_when_coding_from_the_wrong_system_matches_its_unique_code_with_a_wa
     assert!(shown(&s, "number"), "the unique code matches across systems");
     assert!(!shown(&s, "other"), "a code no option has still never matches");
 }
+
+fn insulin_library() -> ValueSetLibrary {
+    let mut lib = ValueSetLibrary::default();
+    lib.add_json(
+        &json!({"resourceType": "ValueSet", "id": "insulins", "name": "Insulins", "url": "http://example.org/ValueSet/insulins",
+            "compose": {"include": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "concept": [{"code": "274783", "display": "insulin glargine"}, {"code": "86009", "display": "insulin lispro"}]}]}}),
+        "rules/valuesets/insulins.json",
+    )
+    .unwrap();
+    lib
+}
+
+fn chart_taking(code: &str) -> Rc<intake_engine::Chart> {
+    let b = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-01-01"}},
+        {"resource": {"resourceType": "MedicationStatement", "id": "m1", "status": "active", "subject": {"reference": "Patient/p1"},
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code}]}}}]});
+    Rc::new(intake_engine::Chart::from_json(&b).unwrap())
+}
+
+#[test]
+fn rules_test_chart_codes_against_value_sets() {
+    let q = questionnaire(json!([{"linkId": "hypo", "text": "Any low blood sugar?", "type": "boolean"}]));
+    let rule = r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin, so we ask about low blood sugar."); }"#;
+    let src = VisitTypeSource {
+        manifest_file: "manifest.json".into(),
+        manifest_text: json!({"id": "t", "title": "T", "questionnaire": "q.json", "rules": ["diabetes.rhai"]}).to_string(),
+        questionnaire_file: "q.json".into(),
+        questionnaire_text: q.to_string(),
+        rules: vec![RuleSource { name: "rules/diabetes.rhai".into(), text: rule.into() }],
+        value_sets: insulin_library(),
+    };
+    let vt = Rc::new(VisitType::load(&src).unwrap_or_else(|d| panic!("{d:?}")));
+    let on = Session::new(vt.clone(), chart_taking("274783"), VisitContext::default(), now(), "a").unwrap();
+    assert!(shown(&on, "hypo"), "glargine is in the set");
+    let off = Session::new(vt.clone(), chart_taking("860975"), VisitContext::default(), now(), "b").unwrap();
+    assert!(!shown(&off, "hypo"), "metformin is not");
+
+    // A misspelt set name is a load error at its position, with the nearest name.
+    let bad = VisitTypeSource { rules: vec![RuleSource { name: "rules/diabetes.rhai".into(), text: rule.replace("insulins", "insulin") }], ..src.clone() };
+    let err = VisitType::load(&bad).unwrap_err().iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(err.contains("rules/diabetes.rhai:1:") && err.contains("no value set 'insulin'") && err.contains("did you mean 'insulins'"), "{err}");
+    // A computed name cannot be checked: refused.
+    let computed = VisitTypeSource { rules: vec![RuleSource { name: "rules/diabetes.rhai".into(), text: "let n = \"insulins\"; if takes_medication(valueset(n)) { ask(\"hypo\", \"x\"); }".into() }], ..src };
+    assert!(VisitType::load(&computed).is_err());
+}
