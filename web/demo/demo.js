@@ -10,7 +10,7 @@ const CONTEXT = {
   'leo-hernandez': { reasons: ['sick-visit'], respondent: { relationship: 'MTH', name: 'Ana Hernández', reference: 'RelatedPerson/leo-mother' } },
   'sam-okafor': { reasons: ['new-patient'] },
 };
-const DEFAULT_PATIENT = { 'hypertension-follow-up': 'maria-hernandez', 'pediatric-sick-visit': 'leo-hernandez', 'new-patient-adult': 'sam-okafor' };
+const DEFAULT_PATIENT = { 'hypertension-follow-up': 'maria-hernandez', 'pediatric-sick-visit': 'leo-hernandez', 'new-patient-adult': 'sam-okafor', 'diabetes-follow-up': 'maria-hernandez' };
 
 let form = null;
 
