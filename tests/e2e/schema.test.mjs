@@ -1,0 +1,51 @@
+// The manifest JSON Schema (visit-types/manifest.schema.json, referenced by `$schema` in every
+// shipped manifest so editors complete and check them) agrees with `intake check`: every
+// shipped manifest is valid under both, and each mistake below is refused by both.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { ROOT } from './lib.mjs';
+
+const BIN = process.env.INTAKE_BIN || join(ROOT, 'target', 'debug', 'intake');
+const schema = JSON.parse(readFileSync(join(ROOT, 'visit-types', 'manifest.schema.json'), 'utf8'));
+const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
+const shipped = readdirSync(join(ROOT, 'visit-types'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+
+describe('the manifest schema', () => {
+  it('accepts every shipped manifest, which names it in $schema', () => {
+    assert.ok(shipped.length >= 4);
+    for (const id of shipped) {
+      const m = JSON.parse(readFileSync(join(ROOT, 'visit-types', id, 'manifest.json'), 'utf8'));
+      assert.equal(m.$schema, '../manifest.schema.json', id);
+      assert.ok(validate(m), `${id}: ${JSON.stringify(validate.errors)}`);
+    }
+    execFileSync(BIN, ['check', '--deny-warnings', join(ROOT, 'visit-types')], { stdio: 'pipe' });
+  });
+
+  const mistakes = [
+    ['a misspelt field', (m) => { m.questionaire = m.questionnaire; delete m.questionnaire; }],
+    ['an unknown write-back action', (m) => { m.write_back = { Observation: { add: 'automatic' } }; }],
+    ['an unknown list kind', (m) => { m.on_file_lists = { allergy: { kind: 'allergy' } }; }],
+    ['an applies_to field that does not exist', (m) => { m.applies_to = { min_age: 18 }; }],
+    ['a questionnaire outside the folder', (m) => { m.questionnaire = '../other/questionnaire.json'; }],
+  ];
+  for (const [what, mutate] of mistakes) {
+    it(`refuses ${what}, as intake check does`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'intake-schema-'));
+      cpSync(join(ROOT, 'visit-types'), join(dir, 'visit-types'), { recursive: true });
+      cpSync(join(ROOT, 'rules'), join(dir, 'rules'), { recursive: true });
+      const path = join(dir, 'visit-types', 'pediatric-sick-visit', 'manifest.json');
+      const m = JSON.parse(readFileSync(path, 'utf8'));
+      mutate(m);
+      writeFileSync(path, JSON.stringify(m, null, 2));
+      assert.equal(validate(m), false, `the schema accepts ${what}`);
+      const r = spawnSync(BIN, ['check', join(dir, 'visit-types')], { encoding: 'utf8' });
+      assert.equal(r.status, 1, `intake check accepts ${what}:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /manifest\.json:\d+:\d+: error: /);
+    });
+  }
+});
