@@ -9,7 +9,7 @@
 use std::fmt;
 
 use intake_fhir::{
-    status_code, AllergyIntolerance, AnyResource, CodeableConcept, Condition, Cx, Date, DateTime, FromJson, Json,
+    status_code, AllergyIntolerance, AnyResource, CodeableConcept, Coding, Condition, Cx, Date, DateTime, FromJson, Json,
     MedicationRequest, MedicationStatement, ModelError, Observation, Patient, Reference, RelatedPerson, Value,
 };
 
@@ -36,6 +36,10 @@ pub struct OnFileMedication {
     pub reference: String,
     pub version: Option<String>,
     pub concept: CodeableConcept,
+    /// The ingredients its Medication lists (`Medication.ingredient.itemCodeableConcept`), so a
+    /// rule's ingredient-level value set matches a product-coded medication. Not the product's
+    /// own codes: an ingredient is not an alternative code for the product.
+    pub ingredients: Vec<Coding>,
     pub dosage: Option<String>,
     pub source: MedicationSource,
 }
@@ -170,7 +174,7 @@ impl Chart {
         // Resource types intake does not use (Encounter, Claim, ...: most of a Synthea chart)
         // are neither read nor copied.
         let mut patients: Vec<Typed> = Vec::new();
-        let mut medications: Vec<(Vec<String>, Option<CodeableConcept>)> = Vec::new();
+        let mut medications: Vec<MedicationEntry> = Vec::new();
         let mut clinical: Vec<(usize, Option<String>, &Json)> = Vec::new();
         let mut empty_entries = Vec::new();
         let mut cx = Cx::new("Bundle");
@@ -204,7 +208,7 @@ impl Chart {
                         keys.push(format!("Medication/{id}"));
                     }
                     keys.extend(full_url);
-                    medications.push((keys, medication_code(res)));
+                    medications.push((keys, medication_code(res), ingredient_codes(res)));
                 }
                 Some("AllergyIntolerance" | "MedicationStatement" | "MedicationRequest" | "Condition" | "Observation" | "RelatedPerson") => {
                     clinical.push((i, full_url, res));
@@ -301,7 +305,7 @@ impl Chart {
         self.aliases.iter().any(|a| a == reference)
     }
 
-    fn take(&mut self, entry: usize, full_url: Option<String>, r: AnyResource, medications: &[(Vec<String>, Option<CodeableConcept>)]) {
+    fn take(&mut self, entry: usize, full_url: Option<String>, r: AnyResource, medications: &[MedicationEntry]) {
         let (subject, kind) = match &r {
             AnyResource::AllergyIntolerance(a) => (&a.patient, "AllergyIntolerance"),
             AnyResource::MedicationStatement(m) => (&m.subject, "MedicationStatement"),
@@ -355,10 +359,12 @@ impl Chart {
                     let contained = m.extra.get("contained");
                     if let Some(concept) = self.medication_of(entry, &reference, &m.medication, contained, medications) {
                         let dosage = m.dosage.iter().find_map(|d| d.text.clone());
+                        let ingredients = ingredients_of(&m.medication, contained, medications);
                         self.add_medication(OnFileMedication {
                             reference,
                             version: version(&m.meta),
                             concept,
+                            ingredients,
                             dosage,
                             source: MedicationSource::Statement(m),
                         });
@@ -372,10 +378,12 @@ impl Chart {
                     let contained = m.extra.get("contained");
                     if let Some(concept) = self.medication_of(entry, &reference, &m.medication, contained, medications) {
                         let dosage = m.dosage_instruction.iter().find_map(|d| d.text.clone());
+                        let ingredients = ingredients_of(&m.medication, contained, medications);
                         self.add_medication(OnFileMedication {
                             reference,
                             version: version(&m.meta),
                             concept,
+                            ingredients,
                             dosage,
                             source: MedicationSource::Request(m),
                         });
@@ -415,7 +423,7 @@ impl Chart {
         owner: &str,
         medication: &Option<Value>,
         contained: Option<&Json>,
-        medications: &[(Vec<String>, Option<CodeableConcept>)],
+        medications: &[MedicationEntry],
     ) -> Option<CodeableConcept> {
         let problem = match medication {
             Some(Value::CodeableConcept(c)) if !c.coding.is_empty() || c.text.is_some() => return Some(c.clone()),
@@ -436,7 +444,7 @@ impl Chart {
                     None
                 } else {
                     let target = without_history(target);
-                    medications.iter().find(|(keys, _)| keys.iter().any(|k| k == target)).map(|(_, c)| c.clone())
+                    medications.iter().find(|(keys, _, _)| keys.iter().any(|k| k == target)).map(|(_, c, _)| c.clone())
                 };
                 match (found, r.display.as_deref()) {
                     (Some(Some(code)), _) => return Some(code),
@@ -535,6 +543,39 @@ fn without_history(reference: &str) -> &str {
 }
 
 /// A Medication resource's `code`, read leniently (a malformed code is no code).
+/// A Medication in the chart: the keys it is referenced by, its code, its ingredients' codes.
+type MedicationEntry = (Vec<String>, Option<CodeableConcept>, Vec<Coding>);
+
+/// `Medication.ingredient[].itemCodeableConcept` codings.
+fn ingredient_codes(json: &Json) -> Vec<Coding> {
+    json.get("ingredient")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("itemCodeableConcept"))
+        .filter_map(|cc| CodeableConcept::from_json(cc, &mut Cx::new("Medication.ingredient")).ok())
+        .flat_map(|cc| cc.coding)
+        .collect()
+}
+
+/// The ingredients of the Medication a statement or request references (contained or in the
+/// chart); none for an inline code.
+fn ingredients_of(medication: &Option<Value>, contained: Option<&Json>, medications: &[MedicationEntry]) -> Vec<Coding> {
+    let Some(Value::Reference(r)) = medication else { return Vec::new() };
+    let target = r.reference.as_deref().unwrap_or("");
+    if let Some(local) = target.strip_prefix('#') {
+        return contained
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .find(|c| c.get("resourceType").and_then(Json::as_str) == Some("Medication") && c.get("id").and_then(Json::as_str) == Some(local))
+            .map(ingredient_codes)
+            .unwrap_or_default();
+    }
+    let target = without_history(target);
+    medications.iter().find(|(keys, _, _)| keys.iter().any(|k| k == target)).map(|(_, _, i)| i.clone()).unwrap_or_default()
+}
+
 fn medication_code(json: &Json) -> Option<CodeableConcept> {
     let code = json.get("code")?;
     let cc = CodeableConcept::from_json(code, &mut Cx::new("Medication.code")).ok()?;

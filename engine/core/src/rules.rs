@@ -743,7 +743,9 @@ fn register_chart_api(engine: &mut Engine, slot: &Slot, code_sets: &CodeSets) {
     });
     let s = slot.clone();
     engine.register_fn("takes_medication", move |set: crate::value_set::CodeSet| -> bool {
-        with_facts(&s, |f| f.chart.medications.iter().any(|m| set.matching(&m.concept).is_some())).unwrap_or(false)
+        // By the medication's own codes, or by an ingredient its Medication lists.
+        with_facts(&s, |f| f.chart.medications.iter().any(|m| set.matching(&m.concept).is_some() || m.ingredients.iter().any(|c| set.contains_coding(c))))
+            .unwrap_or(false)
     });
     let s = slot.clone();
     engine.register_fn("has_condition", move |set: crate::value_set::CodeSet| -> bool {

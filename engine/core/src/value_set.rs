@@ -130,6 +130,11 @@ impl CodeSet {
         })
     }
 
+    /// Is this coding in the set?
+    pub fn contains_coding(&self, c: &Coding) -> bool {
+        c.code.as_deref().is_some_and(|code| self.codes.iter().any(|(s, k)| k == code && (s.is_none() || *s == c.system)))
+    }
+
     pub fn len(&self) -> usize {
         self.codes.len()
     }

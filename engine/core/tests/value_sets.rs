@@ -203,3 +203,37 @@ fn rules_test_chart_codes_against_value_sets() {
     let computed = VisitTypeSource { rules: vec![RuleSource { name: "rules/diabetes.rhai".into(), text: "let n = \"insulins\"; if takes_medication(valueset(n)) { ask(\"hypo\", \"x\"); }".into() }], ..src };
     assert!(VisitType::load(&computed).is_err());
 }
+
+#[test]
+fn an_ingredient_level_set_matches_a_product_coded_medication_through_its_ingredients() {
+    let q = questionnaire(json!([{"linkId": "hypo", "text": "Any low blood sugar?", "type": "boolean"}]));
+    let rule = r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin."); }"#;
+    let src = VisitTypeSource {
+        manifest_file: "manifest.json".into(),
+        manifest_text: json!({"id": "t", "title": "T", "questionnaire": "q.json", "rules": ["d.rhai"]}).to_string(),
+        questionnaire_file: "q.json".into(),
+        questionnaire_text: q.to_string(),
+        rules: vec![RuleSource { name: "rules/d.rhai".into(), text: rule.into() }],
+        value_sets: insulin_library(),
+    };
+    let vt = Rc::new(VisitType::load(&src).unwrap());
+    let rx = "http://www.nlm.nih.gov/research/umls/rxnorm";
+    let chart = |ingredient: Option<&str>| {
+        let mut med = json!({"resourceType": "Medication", "id": "pen", "code": {"coding": [{"system": rx, "code": "2563976", "display": "insulin glargine pen (product)"}]}});
+        if let Some(i) = ingredient {
+            med["ingredient"] = json!([{"itemCodeableConcept": {"coding": [{"system": rx, "code": i}]}}]);
+        }
+        let b = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-01-01"}},
+            {"resource": med},
+            {"resource": {"resourceType": "MedicationStatement", "id": "m1", "status": "active", "subject": {"reference": "Patient/p1"},
+                "medicationReference": {"reference": "Medication/pen"}}}]});
+        Rc::new(intake_engine::Chart::from_json(&b).unwrap())
+    };
+    let with = Session::new(vt.clone(), chart(Some("274783")), VisitContext::default(), now(), "a").unwrap();
+    assert!(shown(&with, "hypo"), "the Medication lists insulin glargine as its ingredient");
+    let without = Session::new(vt.clone(), chart(None), VisitContext::default(), now(), "b").unwrap();
+    assert!(!shown(&without, "hypo"), "a product code alone does not match an ingredient-level set");
+    // The product keeps its own code: the ingredient is not written back as its code.
+    assert_eq!(with.chart().medications[0].concept.coding.len(), 1);
+}
