@@ -445,6 +445,41 @@ pub fn explain_text(s: &Session, lang: &str) -> String {
     for n in &chart.notes {
         let _ = writeln!(out, "  chart entry {}: {}", n.entry, n.message);
     }
+    // Which chart entries the rules' value sets matched, by which code; and, where none did,
+    // the codes that were compared (a product-only chart against an ingredient-level set).
+    let sets = vt.rules.value_sets_used();
+    if !sets.is_empty() {
+        let _ = writeln!(out, "value sets the rules use:");
+        let label = |c: &intake_engine::fhir::Coding| {
+            format!("{}|{}{}", c.system.as_deref().unwrap_or(""), c.code.as_deref().unwrap_or(""), c.display.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())
+        };
+        for set in &sets {
+            let mut matched = Vec::new();
+            let mut compared = Vec::new();
+            for m in &chart.medications {
+                let by_code = m.concept.coding.iter().find(|c| set.contains_coding(c));
+                let by_ingredient = m.ingredients.iter().find(|c| set.contains_coding(c));
+                match (by_code, by_ingredient) {
+                    (Some(c), _) => matched.push(format!("{} by {}", m.reference, label(c))),
+                    (None, Some(c)) => matched.push(format!("{} by its ingredient {}", m.reference, label(c))),
+                    (None, None) => compared.extend(m.concept.coding.iter().chain(&m.ingredients).map(|c| format!("{} {}", m.reference, label(c)))),
+                }
+            }
+            let entries = chart.conditions.iter().map(|c| (&c.reference, c.resource.code.as_ref())).chain(chart.allergies.iter().map(|a| (&a.reference, a.resource.code.as_ref())));
+            for (reference, code) in entries {
+                let Some(cc) = code else { continue };
+                match cc.coding.iter().find(|c| set.contains_coding(c)) {
+                    Some(c) => matched.push(format!("{reference} by {}", label(c))),
+                    None => compared.extend(cc.coding.iter().map(|c| format!("{reference} {}", label(c)))),
+                }
+            }
+            if matched.is_empty() {
+                let _ = writeln!(out, "  {} ({} codes): no chart entry matches; compared: {}", set.name, set.len(), if compared.is_empty() { "nothing coded".to_owned() } else { compared.join(", ") });
+            } else {
+                let _ = writeln!(out, "  {} ({} codes): matched {}", set.name, set.len(), matched.join("; "));
+            }
+        }
+    }
     if let Err(why) = vt.applies(chart, s.context(), &s.now().date) {
         let _ = writeln!(out, "note: this visit type is meant {why}");
     }

@@ -450,3 +450,19 @@ fn every_syntax_error_in_a_rule_file_is_reported() {
         .collect();
     assert_eq!(lines, [first, first + 2, first + 3], "{err}");
 }
+
+/// `intake explain` says which chart entry matched a rule's value set and by which code, or,
+/// when none did, which codes were compared.
+#[test]
+fn explain_names_the_value_set_and_code_that_matched() {
+    let dir = root().join("visit-types/diabetes-follow-up/scenarios/charts");
+    let run = |chart: &str| {
+        let out = intake(&["explain", "--visit-type", "diabetes-follow-up", "--chart", dir.join(chart).to_str().unwrap(), "--now", "2026-11-20T09:00:00Z"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let on = run("on-insulin.json");
+    assert!(on.contains("insulins (5 codes): matched MedicationStatement/dm-insulin-glargine by http://www.nlm.nih.gov/research/umls/rxnorm|274783 (insulin glargine)"), "{on}");
+    let off = run("on-metformin.json");
+    assert!(off.contains("insulins (5 codes): no chart entry matches; compared: MedicationStatement/dm-metformin-500 http://www.nlm.nih.gov/research/umls/rxnorm|860975"), "{off}");
+}

@@ -224,6 +224,8 @@ pub struct RuleBook {
     engine: Option<Engine>,
     pub rules: Vec<Rule>,
     slot: Slot,
+    /// The value sets the rules name (`valueset("...")`), listed at load.
+    code_sets: CodeSets,
 }
 
 impl fmt::Debug for RuleBook {
@@ -261,6 +263,14 @@ pub fn more_syntax_errors(text: &str, first_line: usize) -> Vec<(usize, usize, S
 }
 
 impl RuleBook {
+    /// The value sets the rules test chart codes against, by the name they use (for
+    /// `intake explain`: which set matched which chart entry).
+    pub fn value_sets_used(&self) -> Vec<crate::value_set::CodeSet> {
+        let mut out: Vec<_> = self.code_sets.borrow().values().cloned().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     /// The languages the rules write reasons in (keys of `#{ en: "...", es: "..." }` maps that
     /// look like language codes), besides English, in order of first use.
     pub fn languages(&self) -> Vec<String> {
@@ -329,7 +339,7 @@ impl RuleBook {
             crate::small::sort_dedup(&mut gates);
             rules.push(Rule { name: src.name.clone(), ast, mentions, gates });
         }
-        Ok((RuleBook { engine, rules, slot }, warnings))
+        Ok((RuleBook { engine, rules, slot, code_sets }, warnings))
     }
 
     /// Run one rule. The slot holds the run's state for the host functions and is always
