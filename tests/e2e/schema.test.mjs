@@ -49,3 +49,33 @@ describe('the manifest schema', () => {
     });
   }
 });
+
+describe('the scenario schema', () => {
+  const scenarioSchema = JSON.parse(readFileSync(join(ROOT, 'visit-types', 'scenario.schema.json'), 'utf8'));
+  const validateScenario = new Ajv2020({ allErrors: true, strict: true }).compile(scenarioSchema);
+  const files = shipped.flatMap((id) => readdirSync(join(ROOT, 'visit-types', id, 'scenarios')).filter((f) => f.endsWith('.json')).map((f) => join(ROOT, 'visit-types', id, 'scenarios', f)));
+
+  it('accepts every shipped scenario, which names it in $schema', () => {
+    assert.ok(files.length >= 30, `${files.length}`);
+    for (const f of files) {
+      const sc = JSON.parse(readFileSync(f, 'utf8'));
+      assert.equal(sc.$schema, '../../scenario.schema.json', f);
+      assert.ok(validateScenario(sc), `${f}: ${JSON.stringify(validateScenario.errors)}`);
+    }
+  });
+
+  it('refuses a misspelt expectation, as intake test does (with the name meant)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'intake-scenario-schema-'));
+    cpSync(join(ROOT, 'visit-types'), join(dir, 'visit-types'), { recursive: true });
+    cpSync(join(ROOT, 'rules'), join(dir, 'rules'), { recursive: true });
+    const path = join(dir, 'visit-types', 'diabetes-follow-up', 'scenarios', 'metformin-only-is-not-asked-about-lows.json');
+    const sc = JSON.parse(readFileSync(path, 'utf8'));
+    sc.expect.hiden = sc.expect.hidden;
+    delete sc.expect.hidden;
+    writeFileSync(path, JSON.stringify(sc, null, 2));
+    assert.equal(validateScenario(sc), false);
+    const r = spawnSync(BIN, ['test', join(dir, 'visit-types')], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout + r.stderr, /unknown scenario key 'expect\.hiden' \(did you mean 'hidden'\?\)/);
+  });
+});

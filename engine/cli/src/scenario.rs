@@ -87,7 +87,7 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
     let result = (|| -> Result<(), String> {
         let scen = read_json(file)?;
         let expect = scen.get("expect").cloned().unwrap_or(Json::Null);
-        check_keys(&scen, &["description", "chart", "now", "session", "context", "answers", "expect", "$comment"], "")?;
+        check_keys(&scen, &["description", "chart", "now", "session", "context", "answers", "expect", "$comment", "$schema"], "")?;
         check_keys(&expect, EXPECT_KEYS, "expect.")?;
         if let Some(b) = expect.get("bundle") {
             check_keys(b, &["entries", "counts", "contains", "excludes", "requests"], "expect.bundle.")?;
@@ -206,7 +206,8 @@ fn check_keys(v: &Json, allowed: &[&str], prefix: &str) -> Result<(), String> {
     if let Json::Object(m) = v {
         for k in m.keys() {
             if !allowed.contains(&k.as_str()) {
-                return Err(format!("unknown scenario key '{prefix}{k}' (known: {})", allowed.join(", ")));
+                let hint = intake_engine::suggest::hint(k, allowed.iter().copied());
+                return Err(format!("unknown scenario key '{prefix}{k}'{hint} (known: {})", allowed.join(", ")));
             }
         }
     }
