@@ -5,25 +5,18 @@
 // external value sets fall back to free text; the figures printed say how many did.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { launch, openPage, ROOT, serve } from './lib.mjs';
+import { jsonFiles, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'questionnaires');
 const CHART = { resourceType: 'Patient', id: 'walk', name: [{ family: 'Walker', given: ['Kay'] }], birthDate: '1975-03-02', gender: 'female' };
 
-function* files(dir) {
-  for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) yield* files(p);
-    else if (f.endsWith('.json')) yield p;
-  }
-}
 
 /** The forms with a choice whose options only a value set gives, and how many such items. */
 function formsWithValueSetChoices() {
   const out = [];
-  for (const f of files(CORPUS)) {
+  for (const f of jsonFiles(CORPUS)) {
     let q;
     try { q = JSON.parse(readFileSync(f, 'utf8')); } catch { continue; }
     if (q?.resourceType !== 'Questionnaire') continue;

@@ -19,7 +19,7 @@ import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 let indexed = false;
 
 /** Load the R4 definitions the router needs for validation and search (once per process). */
-function indexDefinitions() {
+export function indexDefinitions() {
   if (indexed) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));

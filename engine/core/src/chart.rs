@@ -222,20 +222,7 @@ impl Chart {
             (None, Some(url)) => url.clone(),
             (None, None) => return Err(ChartError::PatientWithoutIdentity { entry: patients[patient_idx].0 }),
         };
-        let mut chart = Chart {
-            patient,
-            patient_ref,
-            aliases,
-            merged,
-            allergies: Vec::new(),
-            medications: Vec::new(),
-            conditions: Vec::new(),
-            observations: Vec::new(),
-            related_persons: Vec::new(),
-            notes: Vec::new(),
-            source: None,
-            observations_by_code: std::collections::HashMap::new(),
-        };
+        let mut chart = Chart { patient, patient_ref, aliases, merged, ..Chart::none() };
         for i in empty_entries {
             chart.notes.push(ChartNote { entry: i, message: "entry has no resource (only a reference or a search match?); not used".into(), needs_review: false });
         }

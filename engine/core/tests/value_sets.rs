@@ -177,18 +177,23 @@ fn chart_taking(code: &str) -> Rc<intake_engine::Chart> {
     Rc::new(intake_engine::Chart::from_json(&b).unwrap())
 }
 
-#[test]
-fn rules_test_chart_codes_against_value_sets() {
+/// One question, "hypo", gated by `rule` (as `rules/diabetes.rhai`), with the insulins set.
+fn hypo_visit_type(rule: &str) -> VisitTypeSource {
     let q = questionnaire(json!([{"linkId": "hypo", "text": "Any low blood sugar?", "type": "boolean"}]));
-    let rule = r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin, so we ask about low blood sugar."); }"#;
-    let src = VisitTypeSource {
+    VisitTypeSource {
         manifest_file: "manifest.json".into(),
         manifest_text: json!({"id": "t", "title": "T", "questionnaire": "q.json", "rules": ["diabetes.rhai"]}).to_string(),
         questionnaire_file: "q.json".into(),
         questionnaire_text: q.to_string(),
         rules: vec![RuleSource { name: "rules/diabetes.rhai".into(), text: rule.into() }],
         value_sets: insulin_library(),
-    };
+    }
+}
+
+#[test]
+fn rules_test_chart_codes_against_value_sets() {
+    let rule = r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin, so we ask about low blood sugar."); }"#;
+    let src = hypo_visit_type(rule);
     let vt = Rc::new(VisitType::load(&src).unwrap_or_else(|d| panic!("{d:?}")));
     let on = Session::new(vt.clone(), chart_taking("274783"), VisitContext::default(), now(), "a").unwrap();
     assert!(shown(&on, "hypo"), "glargine is in the set");
@@ -206,17 +211,7 @@ fn rules_test_chart_codes_against_value_sets() {
 
 #[test]
 fn an_ingredient_level_set_matches_a_product_coded_medication_through_its_ingredients() {
-    let q = questionnaire(json!([{"linkId": "hypo", "text": "Any low blood sugar?", "type": "boolean"}]));
-    let rule = r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin."); }"#;
-    let src = VisitTypeSource {
-        manifest_file: "manifest.json".into(),
-        manifest_text: json!({"id": "t", "title": "T", "questionnaire": "q.json", "rules": ["d.rhai"]}).to_string(),
-        questionnaire_file: "q.json".into(),
-        questionnaire_text: q.to_string(),
-        rules: vec![RuleSource { name: "rules/d.rhai".into(), text: rule.into() }],
-        value_sets: insulin_library(),
-    };
-    let vt = Rc::new(VisitType::load(&src).unwrap());
+    let vt = Rc::new(VisitType::load(&hypo_visit_type(r#"if takes_medication(valueset("insulins")) { ask("hypo", "You take insulin."); }"#)).unwrap());
     let rx = "http://www.nlm.nih.gov/research/umls/rxnorm";
     let chart = |ingredient: Option<&str>| {
         let mut med = json!({"resourceType": "Medication", "id": "pen", "code": {"coding": [{"system": rx, "code": "2563976", "display": "insulin glargine pen (product)"}]}});
