@@ -40,7 +40,8 @@ setup_web() {
       cargo install wasm-bindgen-cli --version "$want" --force
     fi
   fi
-  if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules ]; then
+  # Also when the lockfile changed since the last install (a pull that added a test oracle).
+  if [ -f tests/e2e/package.json ] && { [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
     say "installing npm packages for the browser tests and wasm-opt"
     (cd tests/e2e && npm ci --no-audit --no-fund)
   fi
