@@ -790,6 +790,25 @@ impl crate::session::Session {
             }
             Ok(url)
         };
+        // The filled-in queries are the cache key: the same searches give the same collection.
+        let key = match q {
+            QuerySource::One(parts) => fill(parts).map(|u| format!("one\u{1f}{u}")),
+            QuerySource::Batch(all) => all.iter().map(|p| fill(p)).collect::<Result<Vec<_>, _>>().map(|u| format!("batch\u{1f}{}", u.join("\u{1f}"))),
+        };
+        let key = match key {
+            Ok(k) => k,
+            Err(e) => return (Vec::new(), Some(e)),
+        };
+        if let Some(hit) = self.query_results.borrow().get(&key) {
+            return hit.clone();
+        }
+        let answer = self.search_chart(q, &fill);
+        self.query_results.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+
+    /// The searches of `q` over the chart (see `answer_query`).
+    fn search_chart(&self, q: &QuerySource, fill: &dyn Fn(&[crate::fhir_query::Part]) -> Result<String, String>) -> (Vec<Item>, Option<String>) {
         let chart = &self.facts.chart;
         let resources = chart.resources();
         let is_patient = |r: &str| chart.is_patient_reference(r);

@@ -274,6 +274,10 @@ pub struct Session {
     /// For the first expression pass: the resource each row made by an
     /// `itemPopulationContext` stands for (by node index).
     pub(crate) population_rows: std::collections::HashMap<usize, intake_fhirpath::Item>,
+    /// Chart searches already answered, by query (the chart does not change in a session): the
+    /// same query gives the very same collection, so a variable holding it stays "unchanged"
+    /// and nothing that reads it is evaluated again.
+    pub(crate) query_results: std::cell::RefCell<std::collections::HashMap<String, (Vec<intake_fhirpath::Item>, Option<String>)>>,
 }
 
 impl fmt::Debug for Session {
@@ -325,6 +329,7 @@ impl Session {
             patient_collection: None,
             initial_done: false,
             population_rows: std::collections::HashMap::new(),
+            query_results: std::cell::RefCell::new(std::collections::HashMap::new()),
             launch_collections: None,
             expr_reads: None,
             last_present: Vec::new(),
