@@ -679,17 +679,8 @@ impl crate::session::Session {
                 continue;
             }
             let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
-            let (value, error) = match (&v.expr, &v.query) {
-                (Some(expr), _) => match expr.evaluate(input, &env.with_read_log(log.clone())) {
-                    Ok(value) => (value, None),
-                    Err(e) => (Vec::new(), Some((v.path.clone(), format!("variable %{}: {e}", v.name)))),
-                },
-                (None, Some(q)) => {
-                    let (value, problem) = self.answer_query(q, input, &env.with_read_log(log.clone()));
-                    (value, problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name))))
-                }
-                (None, None) => (Vec::new(), None),
-            };
+            let (value, problem) = self.variable_value(v, input, &env.with_read_log(log.clone()));
+            let error = problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name)));
             errors.extend(error.clone());
             if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
                 delta.names.insert(v.name.clone());
@@ -716,11 +707,7 @@ impl crate::session::Session {
             env.set_shared(k, Env::collection_of(v));
         }
         for v in &book.root_variables {
-            let value = match (&v.expr, &v.query) {
-                (Some(e), _) => e.evaluate(&shared, &env).unwrap_or_default(),
-                (None, Some(q)) => self.answer_query(q, &shared, &env).0,
-                (None, None) => Vec::new(),
-            };
+            let value = self.variable_value(v, &shared, &env).0;
             env.set(&v.name, value);
         }
         for (i, x) in book.items.iter().enumerate() {
@@ -736,23 +723,14 @@ impl crate::session::Session {
             around.reverse();
             for a in around {
                 for v in &book.items[a.index()].variables {
-                    let value = match (&v.expr, &v.query) {
-                        (Some(e), _) => e.evaluate(&shared, &scope).unwrap_or_default(),
-                        (None, Some(q)) => self.answer_query(q, &shared, &scope).0,
-                        (None, None) => Vec::new(),
-                    };
+                    let value = self.variable_value(v, &shared, &scope).0;
                     scope.set(&v.name, value);
                 }
             }
             // Failures are reported by the pass itself (the rows then stay as they are).
             let Ok(found) = expr.evaluate(&shared, &scope) else { continue };
-            let parents: Vec<Option<NodeId>> = {
-                let mut ps: Vec<Option<NodeId>> = self.by_item[i].iter().map(|r| self.nodes[r.index()].parent).collect();
-                ps.dedup();
-                ps.truncate(1);
-                ps
-            };
-            for parent in parents {
+            // The rows under the group's first parent (see above).
+            if let Some(parent) = self.by_item[i].first().map(|r| self.nodes[r.index()].parent) {
                 let mut rows = self.rows(parent, item);
                 while rows.len() < found.len() {
                     let row = self.new_row(item, parent);
@@ -790,57 +768,71 @@ impl crate::session::Session {
             }
             Ok(url)
         };
-        // The filled-in queries are the cache key: the same searches give the same collection.
-        let key = match q {
-            QuerySource::One(parts) => fill(parts).map(|u| format!("one\u{1f}{u}")),
-            QuerySource::Batch(all) => all.iter().map(|p| fill(p)).collect::<Result<Vec<_>, _>>().map(|u| format!("batch\u{1f}{}", u.join("\u{1f}"))),
+        // Each search's URL, filled in once: together they are the cache key (the same searches
+        // give the very same collection), and a batch entry whose URL cannot be filled in is an
+        // error entry of its own, as a failing search is.
+        let urls: Vec<Result<String, String>> = match q {
+            QuerySource::One(parts) => vec![fill(parts)],
+            QuerySource::Batch(all) => all.iter().map(|p| fill(p)).collect(),
         };
-        let key = match key {
-            Ok(k) => k,
-            Err(e) => return (Vec::new(), Some(e)),
-        };
+        let batch = matches!(q, QuerySource::Batch(_));
+        let key = urls.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join("\u{1f}") + if batch { "\u{1f}batch" } else { "" };
         if let Some(hit) = self.query_results.borrow().get(&key) {
             return hit.clone();
         }
-        let answer = self.search_chart(q, &fill);
+        let answer = self.search_chart(batch, &urls);
         self.query_results.borrow_mut().insert(key, answer.clone());
         answer
     }
 
-    /// The searches of `q` over the chart (see `answer_query`).
-    fn search_chart(&self, q: &QuerySource, fill: &dyn Fn(&[crate::fhir_query::Part]) -> Result<String, String>) -> (Vec<Item>, Option<String>) {
+    /// The searches over the chart (see `answer_query`): one gives its `searchset` Bundle, a
+    /// batch a `batch-response` Bundle with an entry per search.
+    fn search_chart(&self, batch: bool, urls: &[Result<String, String>]) -> (Vec<Item>, Option<String>) {
         let chart = &self.facts.chart;
         let resources = chart.resources();
         let is_patient = |r: &str| chart.is_patient_reference(r);
-        let run = |parts: &[crate::fhir_query::Part]| -> Result<Json, String> {
-            let url = fill(parts)?;
-            let query = crate::fhir_query::Query::parse(&url).map_err(|e| e.to_string())?;
+        let run = |url: &Result<String, String>| -> Result<Json, String> {
+            let url = url.as_ref().map_err(String::clone)?;
+            let query = crate::fhir_query::Query::parse(url).map_err(|e| e.to_string())?;
             crate::fhir_query::search(&resources, &is_patient, &query).map_err(|e| format!("{url}: {e}"))
         };
-        let (bundle, problem) = match q {
-            QuerySource::One(parts) => match run(parts) {
-                Ok(b) => (b, None),
-                Err(e) => return (Vec::new(), Some(e)),
-            },
-            QuerySource::Batch(all) => {
-                // Each search answers on its own, as a server's batch does: one that fails is
-                // an error entry there, and the others still answer.
-                let mut entries = Vec::new();
-                let mut failures = Vec::new();
-                for parts in all {
-                    match run(parts) {
-                        Ok(b) => entries.push(serde_json::json!({"resource": b, "response": {"status": "200 OK"}})),
-                        Err(e) => {
-                            entries.push(serde_json::json!({"response": {"status": "400 Bad Request"}}));
-                            failures.push(e);
-                        }
+        let (bundle, problem) = if !batch {
+            match urls.first().map(run) {
+                Some(Ok(b)) => (b, None),
+                Some(Err(e)) => return (Vec::new(), Some(e)),
+                None => return (Vec::new(), None),
+            }
+        } else {
+            // Each search answers on its own, as a server's batch does: one that fails is an
+            // error entry there, and the others still answer.
+            let mut entries = Vec::new();
+            let mut failures = Vec::new();
+            for url in urls {
+                match run(url) {
+                    Ok(b) => entries.push(serde_json::json!({"resource": b, "response": {"status": "200 OK"}})),
+                    Err(e) => {
+                        entries.push(serde_json::json!({"response": {"status": "400 Bad Request"}}));
+                        failures.push(e);
                     }
                 }
-                let b = serde_json::json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries});
-                (b, (!failures.is_empty()).then(|| failures.join("; ")))
             }
+            let b = serde_json::json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries});
+            (b, (!failures.is_empty()).then(|| failures.join("; ")))
         };
         (Env::collection_of(&bundle).to_vec(), problem)
+    }
+
+    /// A variable's value and, if it failed, why: its FHIRPath, its chart search, or nothing
+    /// (a language this engine does not evaluate, warned at load).
+    fn variable_value(&self, v: &Variable, input: &[Item], env: &Env) -> (Vec<Item>, Option<String>) {
+        match (&v.expr, &v.query) {
+            (Some(expr), _) => match expr.evaluate(input, env) {
+                Ok(value) => (value, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            },
+            (None, Some(q)) => self.answer_query(q, input, env),
+            (None, None) => (Vec::new(), None),
+        }
     }
 
     /// An `initialExpression`'s result as the starting answer of every empty node of the item

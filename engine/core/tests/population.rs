@@ -100,3 +100,16 @@ fn a_query_that_cannot_be_answered_locally_is_reported_and_prefills_nothing() {
     let errors = s.expression_errors();
     assert!(errors.iter().any(|(path, m)| path.starts_with("Questionnaire.extension[0]") && m.contains("onset-age")), "{errors:?}");
 }
+
+#[test]
+fn a_batch_entry_that_cannot_be_filled_in_fails_alone() {
+    let q = json!({"resourceType": "Questionnaire", "status": "active",
+        "contained": [{"resourceType": "Bundle", "id": "Pre", "type": "batch", "entry": [
+            {"request": {"method": "GET", "url": "Condition?patient={{(1 | 2).single()}}"}},
+            {"request": {"method": "GET", "url": "Condition?patient={{%patient.id}}"}}]}],
+        "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-sourceQueries", "valueReference": {"reference": "#Pre"}}],
+        "item": [{"linkId": "count", "type": "integer", "extension": initial("%Pre.entry[1].resource.entry.count()")}]});
+    let s = start(q);
+    assert_eq!(answers(&s, "count"), [[Value::Integer(3)]], "the second search still answers");
+    assert!(s.expression_errors().iter().any(|(_, m)| m.contains("variable %Pre")), "{:?}", s.expression_errors());
+}
