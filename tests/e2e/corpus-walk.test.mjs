@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { jsonFiles, launch, openPage, ROOT, serve } from './lib.mjs';
+import { hostIn, jsonFiles, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'questionnaires');
 const CHART = { resourceType: 'Patient', id: 'walk', name: [{ family: 'Walker', given: ['Kay'] }], birthDate: '1975-03-02', gender: 'female' };
@@ -112,15 +112,10 @@ describe('corpus forms with value-set choices, completed with the keyboard only 
     it(f.name, async () => {
       const { page, problems, context } = await openPage(browser);
       try {
-        await page.goto(server.url);
-        await page.waitForSelector('body[data-ready=true]');
+        await hostIn(page, server.url);
         const refused = await page.evaluate(async ({ q, chart }) => {
-          const m = await import('./pkg/intake_web.js');
-          await m.default();
-          document.querySelector('#start').hidden = true;
-          const host = document.createElement('div');
-          host.id = 'host';
-          document.querySelector('main').append(host);
+          const m = window.intake;
+          const host = document.querySelector('#host');
           window.sent = null;
           window.errors = [];
           try {

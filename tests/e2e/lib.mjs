@@ -135,3 +135,21 @@ export function* jsonFiles(dir) {
     else if (f.endsWith('.json')) yield p;
   }
 }
+
+/**
+ * On the demo server's page (already opened with `openPage`), make the engine ready as
+ * `window.intake` and an empty `#<id>` element to mount into, in place of the demo's own form.
+ */
+export async function hostIn(page, base, id = 'host') {
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.evaluate(async (id) => {
+    const m = await import('./pkg/intake_web.js');
+    await m.default();
+    window.intake = m;
+    document.querySelector('#start').hidden = true;
+    const host = document.createElement('div');
+    host.id = id;
+    document.querySelector('main').append(host);
+  }, id);
+}

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, launch, openPage, ROOT, serve } from './lib.mjs';
+import { axe, hostIn, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'questionnaires');
 const read = (p) => JSON.parse(readFileSync(p, 'utf8'));
@@ -32,15 +32,10 @@ after(async () => {
  */
 async function mountForm(options, terminology) {
   const p = await openPage(browser);
-  await p.page.goto(server.url);
-  await p.page.waitForSelector('body[data-ready=true]');
+  await hostIn(p.page, server.url);
   await p.page.evaluate(async ({ options, terminology }) => {
-    const m = await import('./pkg/intake_web.js');
-    await m.default();
-    document.querySelector('#start').hidden = true;
-    const host = document.createElement('div');
-    host.id = 'host';
-    document.querySelector('main').append(host);
+    const m = window.intake;
+    const host = document.querySelector('#host');
     window.sent = null;
     window.errors = [];
     window.searches = [];

@@ -758,12 +758,6 @@ fn choice_control(
             })
         })
         .collect();
-    // Rich option text (rendering-xhtml), for radio and checkbox labels.
-    let rich_labels: Vec<Option<LocalText>> = def
-        .options
-        .iter()
-        .map(|o| o.rendering.clone().map(|r| LocalText { text: o.label_in(lang), translations: Vec::new(), rendering: Some(r) }))
-        .collect();
     match style {
         ChoiceStyle::Autocomplete => {
             let list_id = dom_id(r, "dl", n);
@@ -810,9 +804,12 @@ fn choice_control(
                 .into_iter()
                 .enumerate()
                 .map(|(i, (value, label))| {
-                    let prefix = d.options.get(i).and_then(|o| o.prefix.clone());
-                    let label = match rich_labels.get(i).cloned().flatten() {
-                        Some(rich_text) => view! { {prefix.map(|p| format!("{p} "))}{rich(Some(&rich_text), lang)} }.into_any(),
+                    // Rich option text (rendering-xhtml) in the label, after its prefix.
+                    let label = match d.options.get(i).and_then(|o| Some((o.prefix.clone(), o.label_in(lang), o.rendering.clone()?))) {
+                        Some((prefix, text, rendering)) => {
+                            let rich_text = LocalText { text, translations: Vec::new(), rendering: Some(rendering) };
+                            view! { {prefix.map(|p| format!("{p} "))}{rich(Some(&rich_text), lang)} }.into_any()
+                        }
                         None => label.into_any(),
                     };
                     let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };

@@ -370,15 +370,7 @@ impl<'a> Resolver<'a> {
                     display: c.display.clone(),
                     ..Default::default()
                 };
-                options.push(AnswerChoice {
-                    label: c.display.clone().or_else(|| c.code.clone()).unwrap_or_default(),
-                    value: Value::Coding(coding),
-                    designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
-                    initial_selected: false,
-                    exclusive: false,
-                    prefix: None,
-                    rendering: None,
-                });
+                options.push(choice(coding, &c.designation));
             }
         }
         for other in &inc.value_set {
@@ -406,17 +398,24 @@ impl<'a> Resolver<'a> {
 pub fn flatten_expansion(contains: &[ExpansionContains], out: &mut Vec<AnswerChoice>) {
     for c in contains {
         if c.code.is_some() && c.abstract_ != Some(true) && c.inactive != Some(true) {
-            out.push(AnswerChoice {
-                label: c.display.clone().or_else(|| c.code.clone()).unwrap_or_default(),
-                value: Value::Coding(Coding { system: c.system.clone(), code: c.code.clone(), display: c.display.clone(), ..Default::default() }),
-                designations: c.designation.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
-                initial_selected: false,
-                exclusive: false,
-                prefix: None,
-                rendering: None,
-            });
+            let coding = Coding { system: c.system.clone(), code: c.code.clone(), display: c.display.clone(), ..Default::default() };
+            out.push(choice(coding, &c.designation));
         }
         flatten_expansion(&c.contains, out);
+    }
+}
+
+/// A value set's code as an option: labelled by its display (else its code), with its
+/// designations as label translations.
+fn choice(coding: Coding, designations: &[intake_fhir::Designation]) -> AnswerChoice {
+    AnswerChoice {
+        label: coding.display.clone().or_else(|| coding.code.clone()).unwrap_or_default(),
+        value: Value::Coding(coding),
+        designations: designations.iter().filter_map(|d| Some((d.language.clone(), d.value.clone()?))).collect(),
+        initial_selected: false,
+        exclusive: false,
+        prefix: None,
+        rendering: None,
     }
 }
 
