@@ -556,7 +556,6 @@ fn known_codes(def: &crate::questionnaire::ItemDef) -> Option<Vec<String>> {
 /// check (a computed linkId or value), nothing is said.
 fn check_comparisons(ast: &AST, file: &str, form: &Form, link_ids: &HashMap<String, ItemId>) -> Result<(), RuleError> {
     use crate::questionnaire::ItemType as T;
-    let mut error = None;
     let problem = |link_id: &str, c: &Constant| -> Option<String> {
         let def = form.item(*link_ids.get(link_id)?);
         let kind = match def.item_type {
@@ -584,12 +583,7 @@ fn check_comparisons(ast: &AST, file: &str, form: &Form, link_ids: &HashMap<Stri
             (_, Constant::Bool) | (_, Constant::Number) => Some(format!("'{link_id}' is {kind}")),
         }
     };
-    ast.walk(&mut |path: &[ASTNode]| {
-        let call = match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, _))) => call,
-            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => call,
-            _ => return true,
-        };
+    first_problem_in_calls(ast, file, |call, _| {
         let found = match (call.name.as_str(), call.args.as_slice()) {
             ("==" | "!=", [a, b]) => match (answer_of(a), constant(b), answer_of(b), constant(a)) {
                 (Some(l), Some((c, pos)), _, _) | (_, _, Some(l), Some((c, pos))) => problem(l, &c).map(|m| (m, pos)),
@@ -602,15 +596,8 @@ fn check_comparisons(ast: &AST, file: &str, form: &Form, link_ids: &HashMap<Stri
             }
             _ => None,
         };
-        match found {
-            Some((message, pos)) => {
-                error = Some(RuleError { file: file.to_owned(), span: Span::of(pos), kind: RuleErrorKind::Forbidden(format!("this can never be true: {message}")) });
-                false
-            }
-            None => true,
-        }
-    });
-    error.map_or(Ok(()), Err)
+        found.map(|(message, pos)| (format!("this can never be true: {message}"), pos))
+    })
 }
 
 /// The value sets the rules name, by the name they use, listed once at load.
@@ -625,17 +612,11 @@ fn collect_code_sets(
     library: &crate::value_set::ValueSetLibrary,
     sets: &mut HashMap<String, crate::value_set::CodeSet>,
 ) -> Result<(), RuleError> {
-    let mut error = None;
-    ast.walk(&mut |path: &[ASTNode]| {
-        let (call, pos) = match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, pos))) => (call, pos),
-            Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => (call, pos),
-            _ => return true,
-        };
+    first_problem_in_calls(ast, file, |call, pos| {
         if call.name.as_str() != "valueset" {
-            return true;
+            return None;
         }
-        let problem = match call.args.as_slice() {
+        match call.args.as_slice() {
             [Expr::StringConstant(name, arg_pos)] => match library.code_set(name) {
                 Ok(set) => {
                     sets.insert(name.to_string(), set);
@@ -643,9 +624,22 @@ fn collect_code_sets(
                 }
                 Err(m) => Some((m, *arg_pos)),
             },
-            _ => Some(("valueset() takes the value set's name, url or id as text, e.g. valueset(\"insulins\")".to_owned(), *pos)),
+            _ => Some(("valueset() takes the value set's name, url or id as text, e.g. valueset(\"insulins\")".to_owned(), pos)),
+        }
+    })
+}
+
+/// Walk every function call of a script (as a statement or inside an expression) until `check`
+/// finds a problem: the first one is the error, at the position `check` gives.
+fn first_problem_in_calls(ast: &AST, file: &str, mut check: impl FnMut(&rhai::FnCallExpr, Position) -> Option<(String, Position)>) -> Result<(), RuleError> {
+    let mut error = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let (call, pos) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, pos))) => (&**call, *pos),
+            Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => (&**call, *pos),
+            _ => return true,
         };
-        match problem {
+        match check(call, pos) {
             Some((message, at)) => {
                 error = Some(RuleError { file: file.to_owned(), span: Span::of(at), kind: RuleErrorKind::Forbidden(message) });
                 false
