@@ -27,6 +27,15 @@ fn func(opts: &JsValue, key: &str) -> Option<js_sys::Function> {
     get(opts, key).dyn_into::<js_sys::Function>().ok()
 }
 
+/// The message of something a host's callback threw or rejected with: an Error's message, a
+/// thrown string, or an object's `message`.
+pub(crate) fn js_message(e: &JsValue) -> Option<String> {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|x| String::from(x.message()))
+        .or_else(|| e.as_string())
+        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
+}
+
 pub(crate) fn js_error(msg: &str) -> JsValue {
     js_sys::Error::new(msg).into()
 }

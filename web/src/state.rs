@@ -806,11 +806,7 @@ impl Ui {
         if self.confirmed.get() {
             return;
         }
-        let detail = e
-            .dyn_ref::<js_sys::Error>()
-            .map(|x| String::from(x.message()))
-            .or_else(|| e.as_string())
-            .unwrap_or_else(|| "the host's onSubmit did not confirm the write-back".into());
+        let detail = crate::api::js_message(e).unwrap_or_else(|| "the host's onSubmit did not confirm the write-back".into());
         self.phase.set(Phase::SendFailed);
         self.error(&format!("sending failed: {detail} (the answers are kept; the patient can retry, which sends the same Bundle)"));
     }

@@ -97,9 +97,7 @@ impl Ui {
 }
 
 fn describe(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
-        .unwrap_or_else(|| "(no message)".into())
+    crate::api::js_message(e).unwrap_or_else(|| "(no message)".into())
 }
 
 /// The search field for item `def` at node `n`: a text input with the host's matches as a

@@ -103,9 +103,14 @@ impl ValueSetLibrary {
     /// The set a canonical names: `url|version` wants that version; a bare `url` takes the
     /// first set with that url.
     pub fn find(&self, canonical: &str) -> Option<&ValueSet> {
-        let (url, version) = split_canonical(canonical);
-        self.sets.iter().find(|vs| vs.url.as_deref() == Some(url) && version.is_none_or(|v| vs.version.as_deref() == Some(v)))
+        self.sets.iter().find(|vs| is_named(vs, canonical))
     }
+}
+
+/// Does this canonical (`url`, or `url|version` for that version) name this set?
+fn is_named(vs: &ValueSet, canonical: &str) -> bool {
+    let (url, version) = split_canonical(canonical);
+    vs.url.as_deref() == Some(url) && version.is_none_or(|v| vs.version.as_deref() == Some(v))
 }
 
 /// The codes of a value set, for rules that test chart codes against it
@@ -285,11 +290,7 @@ impl<'a> Resolver<'a> {
         if let Some(id) = canonical.strip_prefix('#') {
             return self.contained.iter().find(|vs| vs.id.as_deref() == Some(id));
         }
-        let (url, version) = split_canonical(canonical);
-        self.contained
-            .iter()
-            .find(|vs| vs.url.as_deref() == Some(url) && version.is_none_or(|v| vs.version.as_deref() == Some(v)))
-            .or_else(|| self.library.find(canonical))
+        self.contained.iter().find(|vs| is_named(vs, canonical)).or_else(|| self.library.find(canonical))
     }
 
     fn resolve_uncached(&self, canonical: &str, path: &str, warnings: &mut Vec<FormWarning>, depth: usize) -> Resolved {
