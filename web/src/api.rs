@@ -36,6 +36,31 @@ pub(crate) fn js_message(e: &JsValue) -> Option<String> {
         .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
 }
 
+/// Wait for what a host callback returned: a thenable (a Promise) settles `settled` with its
+/// value or its reason (a `then` that throws counts as a rejection); anything else is the value
+/// at once.
+pub(crate) fn when_settled(ret: JsValue, settled: impl FnOnce(Result<JsValue, JsValue>) + 'static) {
+    let then = js_sys::Reflect::get(&ret, &"then".into()).ok().and_then(|t| t.dyn_into::<js_sys::Function>().ok());
+    let Some(then) = then.filter(|_| ret.is_object()) else { return settled(Ok(ret)) };
+    let once = Rc::new(std::cell::Cell::new(Some(settled)));
+    let (on_ok, on_err, on_throw) = (once.clone(), once.clone(), once);
+    let ok = wasm_bindgen::closure::Closure::once_into_js(move |v: JsValue| {
+        if let Some(f) = on_ok.take() {
+            f(Ok(v))
+        }
+    });
+    let err = wasm_bindgen::closure::Closure::once_into_js(move |e: JsValue| {
+        if let Some(f) = on_err.take() {
+            f(Err(e))
+        }
+    });
+    if let Err(e) = then.call2(&ret, &ok, &err) {
+        if let Some(f) = on_throw.take() {
+            f(Err(e))
+        }
+    }
+}
+
 pub(crate) fn js_error(msg: &str) -> JsValue {
     js_sys::Error::new(msg).into()
 }

@@ -765,21 +765,13 @@ impl Ui {
         let q = js_sys::JSON::parse(&qr).unwrap_or(JsValue::NULL);
         match f.call2(&JsValue::NULL, &b, &q) {
             Err(e) => self.send_failed(&e),
+            // A Promise: wait for it; nothing to wait for: the host took it.
             Ok(ret) => {
-                let then = js_sys::Reflect::get(&ret, &"then".into()).ok().and_then(|t| t.dyn_into::<js_sys::Function>().ok());
-                match then {
-                    // A thenable: wait for it.
-                    Some(then) if ret.is_object() => {
-                        let (ok_ui, err_ui) = (self.clone(), self.clone());
-                        let ok = wasm_bindgen::closure::Closure::once_into_js(move |_: JsValue| ok_ui.confirm());
-                        let err = wasm_bindgen::closure::Closure::once_into_js(move |e: JsValue| err_ui.send_failed(&e));
-                        if let Err(e) = then.call2(&ret, &ok, &err) {
-                            self.send_failed(&e);
-                        }
-                    }
-                    // Nothing to wait for: the host took it.
-                    _ => self.confirm(),
-                }
+                let ui = self.clone();
+                crate::api::when_settled(ret, move |r| match r {
+                    Ok(_) => ui.confirm(),
+                    Err(e) => ui.send_failed(&e),
+                });
             }
         }
     }

@@ -74,25 +74,12 @@ impl Ui {
             Ok(r) => r,
             Err(e) => return done(Err(format!("expandValueSet threw: {}", describe(&e)))),
         };
-        let then = js_sys::Reflect::get(&ret, &"then".into()).ok().and_then(|t| t.dyn_into::<js_sys::Function>().ok());
-        match then {
-            Some(then) if ret.is_object() => {
-                let done = Rc::new(Cell::new(Some(done)));
-                let d2 = done.clone();
-                let ok = wasm_bindgen::closure::Closure::once_into_js(move |v: JsValue| {
-                    if let Some(d) = done.take() {
-                        d(read_expansion(&v))
-                    }
-                });
-                let err = wasm_bindgen::closure::Closure::once_into_js(move |e: JsValue| {
-                    if let Some(d) = d2.take() {
-                        d(Err(format!("expandValueSet rejected: {}", describe(&e))))
-                    }
-                });
-                let _ = then.call2(&ret, &ok, &err);
-            }
-            _ => done(read_expansion(&ret)),
-        }
+        crate::api::when_settled(ret, move |r| {
+            done(match r {
+                Ok(v) => read_expansion(&v),
+                Err(e) => Err(format!("expandValueSet rejected: {}", describe(&e))),
+            })
+        });
     }
 }
 
