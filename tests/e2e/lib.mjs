@@ -37,6 +37,23 @@ export async function serve(dir = join(ROOT, 'web', 'dist')) {
   return { url, stop: () => child.kill() };
 }
 
+/** Start `intake preview ARGS` (cwd `cwd`) on a free port; resolves to { url, stop, output }. */
+export async function preview(args, cwd = ROOT) {
+  const bin = process.env.INTAKE_BIN || join(ROOT, 'target', 'debug', 'intake');
+  const child = spawn(bin, ['preview', ...args, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (d) => { out += d; });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/preview on (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`intake preview exited ${code}: ${out}`)));
+  });
+  return { url, stop: () => child.kill(), output: () => out };
+}
+
 /** A page that records console errors, page errors, dialogs and network requests. */
 export async function openPage(browser, { width = 1280, height = 800, bypassCSP = false, locale = 'en-US' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, bypassCSP, locale });

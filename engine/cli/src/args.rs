@@ -11,7 +11,7 @@ pub struct Args {
 
 /// Options that take a value.
 const VALUED: &[&str] =
-    &["--visit-type", "--chart", "--answers", "--now", "--session", "--context", "--lang", "--reason", "--dir", "--rules", "--port", "--root", "--charts", "--emit", "--questionnaire", "--value-sets"];
+    &["--visit-type", "--chart", "--answers", "--now", "--session", "--context", "--lang", "--reason", "--dir", "--rules", "--port", "--root", "--charts", "--emit", "--questionnaire", "--value-sets", "--pkg"];
 
 impl Args {
     pub fn parse(raw: &[String]) -> Result<Args, String> {

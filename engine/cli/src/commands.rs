@@ -38,6 +38,11 @@ USAGE:
                                       write each one's chart, QuestionnaireResponse and Bundle
                                       as OUTDIR/<visit-type>.<scenario>.json (for server tests)
   intake serve [DIR] [--port N]       serve a built site (default web/dist) on 127.0.0.1
+  intake preview [--visit-type ID] [--chart FILE] [--port N]
+                                      live preview on 127.0.0.1 (default port 8081): the form
+                                      beside check's errors and explain's panel, reloaded with
+                                      the answers kept when a file changes; saves the answers
+                                      as a scenario file (needs ./build-web.sh first)
   intake extract QUESTIONNAIRE RESPONSE [--now RFC3339] [--session ID]
                                       SDC template-based extraction: the transaction Bundle a
                                       template-carrying Questionnaire defines for a response;
@@ -95,18 +100,8 @@ pub fn check(args: &Args) -> i32 {
         }
         match project.load_dir(dir) {
             Ok(vt) => {
-                // Rules that undo each other are found here, not by a patient (a bounded search
-                // over answer states, on an adult's and a child's chart).
                 let vt = std::rc::Rc::new(vt);
-                let mut unsettled = Vec::new();
-                for (who, chart) in settle_charts() {
-                    for state in intake_engine::settle::find_unsettled(&vt, &chart, system_now()) {
-                        unsettled.push(format!(
-                            "{}: error: the rules never settle ({who}) when {state}: some rule keeps asking and hiding the same items",
-                            display(&dir.join("manifest.json"))
-                        ));
-                    }
-                }
+                let unsettled = unsettled(&vt, dir);
                 // The visit type's line says what follows under it: never "ok" above a warning.
                 let status = match (unsettled.len(), vt.warnings.len()) {
                     (0, 0) => "ok  ".to_owned(),
@@ -121,9 +116,7 @@ pub fn check(args: &Args) -> i32 {
                     vt.lists.len()
                 );
                 print_diagnostics(&vt.warnings);
-                for u in &unsettled {
-                    eprintln!("{u}");
-                }
+                print_diagnostics(&unsettled);
                 warnings += vt.warnings.len();
                 errors += unsettled.len();
             }
@@ -160,6 +153,25 @@ pub fn check(args: &Args) -> i32 {
     };
     println!("{} visit types checked: {errors} errors, {warnings} warnings: {verdict}", dirs.len());
     i32::from(failed)
+}
+
+/// Rules that undo each other, found here rather than by a patient: a bounded search over
+/// answer states on an adult's and a child's chart. Each is an error at the manifest.
+pub fn unsettled(vt: &std::rc::Rc<VisitType>, dir: &Path) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (who, chart) in settle_charts() {
+        for state in intake_engine::settle::find_unsettled(vt, &chart, system_now()) {
+            out.push(Diagnostic {
+                file: display(&dir.join("manifest.json")),
+                line: None,
+                column: None,
+                item: None,
+                severity: Severity::Error,
+                message: format!("the rules never settle ({who}) when {state}: some rule keeps asking and hiding the same items"),
+            });
+        }
+    }
+    out
 }
 
 /// Charts the settle search runs on: an adult and a small child, nothing else on file.
@@ -593,6 +605,24 @@ fn indent_block(s: &str) -> String {
     s.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n")
 }
 
+/// A visit type as hosts load it: `{ id, manifest, questionnaire, rules: { name: text },
+/// valueSets: [ValueSet] }` (what `mount` and `createSession` take as `visitType`).
+pub fn catalog_entry(src: &intake_engine::visit_type::VisitTypeSource, vt: &VisitType) -> Json {
+    let parse = |t: &str| serde_json::from_str::<Json>(t).unwrap_or(Json::Null);
+    let rules: serde_json::Map<String, Json> =
+        vt.manifest.rules.iter().zip(&src.rules).map(|(name, r)| (name.clone(), Json::String(r.text.clone()))).collect();
+    let value_sets: Vec<Json> = src.value_sets.iter().map(intake_engine::fhir::ToJson::to_json).collect();
+    let mut entry = serde_json::json!({
+        "id": vt.manifest.id, "manifest": parse(&src.manifest_text), "questionnaire": parse(&src.questionnaire_text), "rules": rules,
+    });
+    // The visit type's own ValueSets travel with it, so a host needs no terminology server
+    // for them (see `value_set`).
+    if !value_sets.is_empty() {
+        entry["valueSets"] = Json::Array(value_sets);
+    }
+    entry
+}
+
 /// `intake catalog OUTDIR`: every visit type as `visit-types/<id>.json` ({ id, manifest,
 /// questionnaire, rules: { name: text }, valueSets: [ValueSet] }), demo charts as `charts/<id>.json`, and a
 /// `catalog.json` index. All minified. Hosts load these and pass them to `mount`.
@@ -632,23 +662,7 @@ pub fn catalog(args: &Args) -> i32 {
                 return 1;
             }
         };
-        let parse = |t: &str| serde_json::from_str::<Json>(t).unwrap_or(Json::Null);
-        let rules: serde_json::Map<String, Json> = vt
-            .manifest
-            .rules
-            .iter()
-            .zip(&src.rules)
-            .map(|(name, r)| (name.clone(), Json::String(r.text.clone())))
-            .collect();
-        let value_sets: Vec<Json> = src.value_sets.iter().map(intake_engine::fhir::ToJson::to_json).collect();
-        let mut entry = serde_json::json!({
-            "id": vt.manifest.id, "manifest": parse(&src.manifest_text), "questionnaire": parse(&src.questionnaire_text), "rules": rules,
-        });
-        // The visit type's own ValueSets travel with it, so a host needs no terminology server
-        // for them (see `value_set`).
-        if !value_sets.is_empty() {
-            entry["valueSets"] = Json::Array(value_sets);
-        }
+        let entry = catalog_entry(&src, &vt);
         if let Err(e) = write(&format!("visit-types/{}.json", vt.manifest.id), &entry) {
             eprintln!("error: {e}");
             return 1;

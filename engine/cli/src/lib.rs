@@ -6,4 +6,5 @@ pub mod args;
 pub mod commands;
 pub mod project;
 pub mod scenario;
+pub mod preview;
 pub mod serve;

@@ -36,6 +36,7 @@ fn main() {
                 }
             }
         }
+        "preview" => intake_cli::preview::run(&args),
         "help" | "--help" | "-h" => {
             print!("{}", commands::USAGE);
             0

@@ -196,6 +196,115 @@ pub fn run_one(vt: &Rc<VisitType>, file: &Path) -> Report {
     report
 }
 
+/// What a scenario file records about a session besides its expectations.
+pub struct ScenarioInputs<'a> {
+    pub description: &'a str,
+    /// The chart path, relative to the scenario file.
+    pub chart: &'a str,
+    /// As the session ran (RFC 3339).
+    pub now: &'a str,
+    pub context: &'a Json,
+    /// The `answers` object of an answers file or snapshot.
+    pub answers: &'a Json,
+}
+
+/// A scenario file for a session as it stands, its expectations filled from what the session
+/// now shows (the items a rule or an answer decided, shown or hidden; the reasons rules gave;
+/// review flags; urgent advisories; whether submit goes through and what it writes). The
+/// author then trims it to what the scenario is about: everything in it holds today, so
+/// `intake test` passes it until the behaviour changes.
+pub fn skeleton(s: &Session, inputs: &ScenarioInputs) -> Json {
+    use intake_engine::session::{Hidden, Why};
+    let lang = s.context().language.clone();
+    let (mut shown, mut hidden, mut flagged) = (Vec::<String>::new(), Vec::<String>::new(), Vec::<String>::new());
+    let mut reasons = serde_json::Map::new();
+    let push = |v: &mut Vec<String>, l: &str| {
+        if !v.iter().any(|x| x == l) {
+            v.push(l.to_owned());
+        }
+    };
+    for n in s.preorder() {
+        let Some(node) = s.node(n) else { continue };
+        let link_id = s.def(n).link_id.as_str();
+        let st = &node.state;
+        if st.enabled {
+            match &st.why {
+                Some(w @ Why::Rule { reason: Some(_), .. }) => {
+                    push(&mut shown, link_id);
+                    reasons.entry(link_id.to_owned()).or_insert_with(|| Json::String(why_text(s.form(), w, &lang)));
+                }
+                Some(Why::Rule { .. } | Why::Answer { .. }) => push(&mut shown, link_id),
+                _ => {}
+            }
+            if !st.flags.is_empty() {
+                push(&mut flagged, link_id);
+            }
+        } else if !matches!(st.hidden, None | Some(Hidden::Parent | Hidden::NewRow)) {
+            push(&mut hidden, link_id);
+        }
+    }
+    // An item shown in one row and hidden in another cannot be expected either way by linkId.
+    let both: Vec<String> = hidden.iter().filter(|h| shown.contains(h)).cloned().collect();
+    shown.retain(|x| !both.contains(x));
+    hidden.retain(|x| !both.contains(x));
+    reasons.retain(|k, _| shown.contains(k));
+    let mut expect = serde_json::Map::new();
+    let list = |v: Vec<String>| Json::Array(v.into_iter().map(Json::String).collect());
+    if !shown.is_empty() {
+        expect.insert("shown".into(), list(shown));
+    }
+    if !hidden.is_empty() {
+        expect.insert("hidden".into(), list(hidden));
+    }
+    if !reasons.is_empty() {
+        expect.insert("reasons".into(), Json::Object(reasons));
+    }
+    if !flagged.is_empty() {
+        expect.insert("flagged".into(), list(flagged));
+    }
+    expect.insert("urgent".into(), list(s.urgent().into_iter().map(|(_, t)| t.text).collect()));
+    match extract::bundle(s) {
+        Ok(wb) => {
+            expect.insert("submit".into(), Json::String("ok".into()));
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            let bundle = wb.to_json();
+            for e in bundle.get("entry").and_then(Json::as_array).into_iter().flatten() {
+                if let Some(t) = e.get("resource").and_then(|r| r.get("resourceType")).and_then(Json::as_str) {
+                    *counts.entry(t.to_owned()).or_default() += 1;
+                }
+            }
+            expect.insert("bundle".into(), serde_json::json!({ "counts": counts }));
+            let decisions: Vec<Json> = wb
+                .decisions
+                .iter()
+                .map(|d| serde_json::json!({ "item": d.item, "resource": d.resource_type, "change": d.change.code(), "action": d.action.code() }))
+                .collect();
+            if !decisions.is_empty() {
+                expect.insert("decisions".into(), Json::Array(decisions));
+            }
+        }
+        Err(e) => {
+            expect.insert("submit".into(), Json::String("refused".into()));
+            if let extract::SubmitError::Invalid(items) = &e {
+                let mut names = Vec::new();
+                for i in items {
+                    push(&mut names, &i.link_id);
+                }
+                expect.insert("refused_items".into(), list(names));
+            }
+        }
+    }
+    serde_json::json!({
+        "$schema": "../../scenario.schema.json",
+        "description": inputs.description,
+        "chart": inputs.chart,
+        "now": inputs.now,
+        "context": inputs.context,
+        "answers": inputs.answers,
+        "expect": expect,
+    })
+}
+
 const EXPECT_KEYS: &[&str] = &[
     "shown", "hidden", "required", "flagged", "not_flagged", "reasons", "answers", "submit", "refused_items", "bundle",
     "decisions", "chart_error", "answers_error", "urgent",

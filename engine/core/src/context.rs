@@ -20,7 +20,7 @@ pub enum Respondent {
     Proxy(Proxy),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Proxy {
     /// v3 RoleCode such as `MTH` (mother), `FTH` (father), `GRD` (guardian).
     pub relationship: Option<Coding>,
