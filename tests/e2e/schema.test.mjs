@@ -50,9 +50,12 @@ describe('the manifest schema', () => {
   }
 });
 
+const answersSchema = JSON.parse(readFileSync(join(ROOT, 'visit-types', 'answers.schema.json'), 'utf8'));
+
 describe('the scenario schema', () => {
   const scenarioSchema = JSON.parse(readFileSync(join(ROOT, 'visit-types', 'scenario.schema.json'), 'utf8'));
-  const validateScenario = new Ajv2020({ allErrors: true, strict: true }).compile(scenarioSchema);
+  // Its "answers" is the answers schema's answers object, by a relative $ref (as editors resolve it).
+  const validateScenario = new Ajv2020({ allErrors: true, strict: true }).addSchema(answersSchema).compile(scenarioSchema);
   const files = shipped.flatMap((id) => readdirSync(join(ROOT, 'visit-types', id, 'scenarios')).filter((f) => f.endsWith('.json')).map((f) => join(ROOT, 'visit-types', id, 'scenarios', f)));
 
   it('accepts every shipped scenario, which names it in $schema', () => {
@@ -78,4 +81,40 @@ describe('the scenario schema', () => {
     assert.equal(r.status, 1);
     assert.match(r.stdout + r.stderr, /unknown scenario key 'expect\.hiden' \(did you mean 'hidden'\?\)/);
   });
+});
+
+describe('the answers file schema', () => {
+  const validateAnswers = new Ajv2020({ allErrors: true, strict: true }).compile(answersSchema);
+  const CHART = join(ROOT, 'visit-types', 'diabetes-follow-up', 'scenarios', 'charts', 'on-insulin.json');
+  const fill = (file) => {
+    const dir = mkdtempSync(join(tmpdir(), 'intake-answers-schema-'));
+    writeFileSync(join(dir, 'answers.json'), JSON.stringify(file));
+    return spawnSync(BIN, ['fill', '--visit-type', 'diabetes-follow-up', '--chart', CHART, '--answers', join(dir, 'answers.json'), '--now', '2026-11-20T09:00:00Z'], { cwd: ROOT, encoding: 'utf8' });
+  };
+  const good = {
+    $schema: '../answers.schema.json', format: 'intake-answers/1', visit_type: 'diabetes-follow-up', patient: 'Patient/dm-insulin',
+    context: { reasons: ['diabetes-follow-up'] }, answers: { 'glucose-checks': true, 'hypo-episodes': true, 'hypo-count': 2 },
+  };
+
+  it('accepts a file the CLI fills, and the bare answers object', () => {
+    assert.ok(validateAnswers(good), JSON.stringify(validateAnswers.errors));
+    assert.ok(validateAnswers(good.answers), JSON.stringify(validateAnswers.errors));
+    const r = fill(good);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /"valueInteger": 2/);
+  });
+
+  const mistakes = [
+    ['a misspelt top-level key', { ...good, contexts: good.context }, /unknown key 'contexts' \(did you mean 'context'\?\)/],
+    ['another format', { ...good, format: 'intake-answers/2' }, /format is "intake-answers\/2"/],
+    ['an object that is no coding, quantity or reference', { ...good, answers: { 'hypo-count': { count: 2 } } }, /answers\.hypo-count/],
+  ];
+  for (const [what, file, message] of mistakes) {
+    it(`refuses ${what}, as intake fill does`, () => {
+      assert.equal(validateAnswers(file), false, `the schema accepts ${what}`);
+      const r = fill(file);
+      assert.equal(r.status, 1, `intake fill accepts ${what}: ${r.stdout.slice(0, 200)}`);
+      assert.match(r.stderr, message);
+    });
+  }
 });

@@ -319,7 +319,7 @@ pub fn inputs(args: &Args) -> Result<Inputs, String> {
         (None, None) => return Err("--chart FILE is required".into()),
     };
     let answers = match args.opt("--answers") {
-        Some(p) => Some(read_json(Path::new(p))?),
+        Some(p) => Some(read_json(Path::new(p)).and_then(|a| check_answers_file(&a).map(|()| a).map_err(|e| format!("{p}: {e}")))?),
         None => None,
     };
     let mut context = match (args.opt("--context"), answers.as_ref().and_then(|a| a.get("context"))) {
@@ -347,6 +347,32 @@ pub fn inputs(args: &Args) -> Result<Inputs, String> {
         )),
     };
     Ok(Inputs { vt: Rc::new(vt), chart: Rc::new(chart), context, now, session_id, answers })
+}
+
+/// The top-level keys of an answers file in its file form (`visit-types/answers.schema.json`):
+/// a misspelt one (`"answer"`, `"contexts"`) would otherwise be ignored, its content with it.
+/// A scenario file serves as an answers file too (its chart and expectations are not read).
+const ANSWERS_FILE_KEYS: &[&str] = &[
+    "$schema", "$comment", "format", "visit_type", "patient", "session", "now", "context", "page", "drafts", "bundle", "sent", "answers",
+    "description", "chart", "expect",
+];
+
+fn check_answers_file(file: &Json) -> Result<(), String> {
+    let Json::Object(m) = file else { return Err("an answers file is a JSON object".into()) };
+    if !m.contains_key("answers") {
+        return Ok(()); // the bare form: every key is a linkId, checked against the form
+    }
+    for k in m.keys() {
+        if !ANSWERS_FILE_KEYS.contains(&k.as_str()) {
+            let hint = intake_engine::suggest::hint(k, ANSWERS_FILE_KEYS.iter().copied());
+            return Err(format!("unknown key '{k}'{hint} (an answers file has: {})", ANSWERS_FILE_KEYS.join(", ")));
+        }
+    }
+    match m.get("format") {
+        Some(Json::String(f)) if f == answers_file::FORMAT => Ok(()),
+        None => Ok(()),
+        Some(other) => Err(format!("format is {other}; this engine reads \"{}\"", answers_file::FORMAT)),
+    }
 }
 
 /// `--value-sets PATH`: a folder of ValueSet files (as a visit type's `valuesets/`), or one
