@@ -1,6 +1,8 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|mds]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|mds|toggle]
+// `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
+// head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
 // web/dist whose wasm is the same build run through wasm-bindgen only, names kept.
 import { execFileSync } from 'node:child_process';
@@ -14,6 +16,8 @@ const cases = {
   rows: savedRows(500),
   chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+  toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
+    answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };
 const [q, saved] = cases[which];
 let dir = process.env.PROFILE_DIR;
@@ -32,8 +36,8 @@ const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
-await cdp.send('Profiler.start');
-const ms = await page.evaluate(async ({ q, saved }) => {
+if (which !== 'toggle') await cdp.send('Profiler.start');
+let ms = await page.evaluate(async ({ q, saved }) => {
   const m = await import('./pkg/intake_web.js');
   document.querySelector('#start').hidden = true;
   const host = document.createElement('div');
@@ -44,6 +48,18 @@ const ms = await page.evaluate(async ({ q, saved }) => {
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return performance.now() - t0;
 }, { q, saved });
+if (which === 'toggle') {
+  await cdp.send('Profiler.start');
+  ms = await page.evaluate(async () => {
+    const [yes, no] = [...document.querySelectorAll('input[type=radio]')].slice(0, 2);
+    const t0 = performance.now();
+    for (let i = 0; i < 12; i++) {
+      (i % 2 ? yes : no).click();
+      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+    }
+    return (performance.now() - t0) / 12;
+  });
+}
 const { profile } = await cdp.send('Profiler.stop');
 const self = new Map();
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -54,7 +70,7 @@ profile.samples.forEach((id, i) => {
   self.set(name, (self.get(name) || 0) + (dt[i] || 0) / 1000);
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-console.log(`${which}: mount -> rendered ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
+console.log(`${which}: ${which === 'toggle' ? 'one toggle' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
 for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP || 40))) {
   console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
 }

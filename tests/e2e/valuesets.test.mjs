@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, hostIn, launch, openPage, ROOT, serve } from './lib.mjs';
+import { axe, enableWhenChain, hostIn, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'questionnaires');
 const read = (p) => JSON.parse(readFileSync(p, 'utf8'));
@@ -247,7 +247,9 @@ describe('rendering fidelity on real forms (issue 9)', () => {
     assert.equal(await living.locator('[data-linkid="/54114-4/54139-1/54113-6"]').count(), 1, 'Age at Death too');
     assert.deepEqual(await axe(page), []);
     await living.locator('select').first().selectOption({ label: 'Yes' });
-    await cause.waitFor({ state: 'detached' });
+    // Hidden again, its elements kept (and hidden from assistive technology).
+    await cause.waitFor({ state: 'hidden' });
+    assert.equal(await cause.getAttribute('hidden'), '');
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -262,6 +264,34 @@ describe('rendering fidelity on real forms (issue 9)', () => {
     assert.ok(!text.includes('{'), text);
     assert.equal(await page.locator('#host [data-linkid="r"] .ik-unit').textContent(), '/min');
     assert.equal(await page.locator('#host [data-linkid="s"] .ik-unit').count(), 0);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('hiding and showing keeps the elements (issue 12)', () => {
+  it('a chain hidden and shown again is the same elements, answers in place; 40 new questions are announced as 3 and a count', async () => {
+    const chain = enableWhenChain(40);
+    const { page, problems, context } = await mountForm({ questionnaire: chain });
+    for (let i = 0; i < 40; i++) {
+      await page.locator(`#host [data-linkid="i${i}"]`).getByLabel('Yes').check();
+    }
+    await page.evaluate(() => { window.kept = document.querySelector('#host [data-linkid="i20"]'); });
+    const head = page.locator('#host [data-linkid="i0"]');
+    await head.getByLabel('No').check();
+    await page.locator('#host [data-linkid="i39"]').waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('#host [data-linkid="i20"]').getAttribute('hidden'), '');
+    await head.getByLabel('Yes').check();
+    await page.locator('#host [data-linkid="i39"]').waitFor();
+    const same = await page.evaluate(() => window.kept === document.querySelector('#host [data-linkid="i20"]') && window.kept.isConnected);
+    assert.ok(same, 'the element of i20 was kept, not rebuilt');
+    assert.ok(await page.locator('#host [data-linkid="i20"]').getByLabel('Yes').isChecked());
+    assert.equal(await page.locator('#host [data-linkid="i20"]').getAttribute('hidden'), null);
+    // Polite announcement: three questions in full, then how many more.
+    const said = await page.locator('#host .ik-sr[aria-live]').textContent();
+    assert.equal((said.match(/New question:/g) || []).length, 3, said);
+    assert.match(said, /36 more new questions below\.$/);
+    assert.deepEqual(await axe(page), []);
     assert.deepEqual(problems, []);
     await context.close();
   });

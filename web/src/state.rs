@@ -27,6 +27,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::i18n::Strings;
 use crate::storage::Storage;
 
+/// Questions that appear together announced one by one; more are announced as a count.
+const ANNOUNCE_IN_FULL: usize = 3;
+
 /// What the view shows for one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeVm {
@@ -83,6 +86,10 @@ pub struct Ui {
     pub text: &'static Strings,
     pub lang: &'static str,
     vms: RefCell<HashMap<NodeId, RwSignal<NodeVm>>>,
+    /// Whether each node is shown, apart from the rest of its view model: hiding or showing an
+    /// item (a 999-item chain at once) then reaches only what depends on that (its `hidden`
+    /// attribute), not every binding of the item.
+    shown: RefCell<HashMap<NodeId, RwSignal<bool>>>,
     kids: RefCell<HashMap<Option<NodeId>, RwSignal<Vec<NodeId>>>>,
     /// Item definitions the view holds, shared: 500 rows are 1,000 nodes of two items, and a
     /// definition is large (texts, options, conditions) to copy per node.
@@ -229,6 +236,7 @@ impl Ui {
             text,
             lang: text.lang,
             vms: RefCell::new(HashMap::new()),
+            shown: RefCell::new(HashMap::new()),
             kids: RefCell::new(HashMap::new()),
             defs: RefCell::new(HashMap::new()),
             page,
@@ -344,6 +352,17 @@ impl Ui {
         sig
     }
 
+    /// Whether a node is shown (created on first use).
+    pub fn shown(&self, n: NodeId) -> RwSignal<bool> {
+        if let Some(s) = self.shown.borrow().get(&n) {
+            return *s;
+        }
+        let enabled = self.vm(n).with_untracked(|v| v.enabled);
+        let sig = self.owner.with(|| RwSignal::new(enabled));
+        self.shown.borrow_mut().insert(n, sig);
+        sig
+    }
+
     /// The definition of a node's item, shared between the nodes of that item.
     pub fn def(&self, n: NodeId) -> std::sync::Arc<intake_engine::questionnaire::ItemDef> {
         let s = self.session.borrow();
@@ -368,6 +387,7 @@ impl Ui {
     /// Push engine changes into the signals; announce questions that appeared with a reason.
     fn apply(&self, changes: Changes) {
         let mut announce = Vec::new();
+        let mut announced_more = 0usize;
         let mut hidden_again = false;
         {
             let s = self.session.borrow();
@@ -377,11 +397,25 @@ impl Ui {
                 let mut new = self.vm_of(&s, *n, old.touched);
                 new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
                 new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
+                // A hidden item keeps its elements (view.rs, `node`): leave what it showed as it
+                // was, so hiding it is one attribute, not its reason and errors taken out of the
+                // page and put back when it shows again.
+                if !new.enabled && old.enabled {
+                    new.why = old.why.clone();
+                    new.required = old.required;
+                    new.errors = old.errors.clone();
+                }
                 // Announce questions that appear with a reason; display text is not a question.
                 let def = s.def(*n);
                 if !old.enabled && new.enabled && def.item_type.is_question() {
                     if let (Some(why), Some(text)) = (&new.why, def.text.as_ref()) {
-                        announce.push(format!("{}: {}. {}", self.text.new_question, text.in_lang(self.lang), why));
+                        // The first few in full; past that a count (a screen reader reading out
+                        // a hundred questions is no help).
+                        if announce.len() < ANNOUNCE_IN_FULL {
+                            announce.push(format!("{}: {}. {}", self.text.new_question, text.in_lang(self.lang), why));
+                        } else {
+                            announced_more += 1;
+                        }
                         self.announced.borrow_mut().push(*n);
                     }
                 }
@@ -390,7 +424,14 @@ impl Ui {
                     self.announced.borrow_mut().retain(|x| x != n);
                     hidden_again = true;
                 }
-                if new != old {
+                let shown = self.shown(*n);
+                if shown.get_untracked() != new.enabled {
+                    shown.set(new.enabled);
+                }
+                // Shown or hidden and nothing else: the bindings of the item need not run.
+                if new.enabled != old.enabled && (NodeVm { enabled: old.enabled, ..new.clone() }) == old {
+                    sig.update_untracked(|v| v.enabled = new.enabled);
+                } else if new != old {
                     sig.set(new);
                 }
                 let children = s.node(*n).map(|x| x.children.clone()).unwrap_or_default();
@@ -409,7 +450,11 @@ impl Ui {
         // still be unmounting with them; the form's owner frees them when the form goes.
         for n in changes.removed {
             self.vms.borrow_mut().remove(&n);
+            self.shown.borrow_mut().remove(&n);
             self.kids.borrow_mut().remove(&Some(n));
+        }
+        if announced_more > 0 {
+            announce.push(format!("{announced_more} {}", self.text.more_new_questions));
         }
         if !announce.is_empty() {
             self.announce.set(announce.join(" "));
@@ -583,7 +628,7 @@ impl Ui {
     /// Is any node of a page shown?
     pub fn page_enabled(&self, page: &[ItemId]) -> bool {
         let s = self.session.borrow();
-        page.iter().any(|item| s.nodes_of(*item).iter().any(|n| self.vm(*n).get().enabled))
+        page.iter().any(|item| s.nodes_of(*item).iter().any(|n| self.shown(*n).get()))
     }
 
     /// Nodes on a page with errors to fix before continuing, in document order.
