@@ -570,11 +570,11 @@ impl Cx<'_> {
                 argc(1..=1)?;
                 self.took_everything(input);
                 let mut out: Coll = Vec::new();
+                let mut seen = Seen::default();
                 let mut frontier = input.to_vec();
                 while !frontier.is_empty() {
                     let next: Coll = self.each(&frontier, &args[0])?.into_iter().flatten().collect();
-                    frontier = next.into_iter().filter(|x| !out.iter().any(|y| equal(x, y) == Some(true))).collect();
-                    frontier = union(frontier, vec![]);
+                    frontier = next.into_iter().filter(|x| seen.insert(x)).collect();
                     out.extend(frontier.iter().cloned());
                 }
                 out
@@ -1118,12 +1118,67 @@ fn truth(c: &[Item], at: usize) -> Result<Option<bool>, Error> {
 
 fn union(a: Coll, b: Coll) -> Coll {
     let mut out: Coll = Vec::with_capacity(a.len() + b.len());
+    let mut seen = Seen::default();
     for x in a.into_iter().chain(b) {
-        if !out.iter().any(|y| equal(&x, y) == Some(true)) {
+        if seen.insert(&x) {
             out.push(x);
         }
     }
     out
+}
+
+/// The items of a collection so far, to tell whether another is new under `=` (what `union`,
+/// `distinct` and `repeat` need) without comparing it with every one: an object node (a
+/// response item, a resource) is only ever `=` to a node of equal contents, so object nodes
+/// are kept in buckets by a hash of their scalar members (`linkId`, `id`...), and compared
+/// only within their bucket. Everything else (text, numbers, dates and quantities, which are
+/// `=` across representations) is compared with everything, as before. `repeat(item)` over a
+/// form of 800 items was 650,000 comparisons; it is now about 800.
+#[derive(Default)]
+struct Seen {
+    buckets: std::collections::HashMap<u64, Vec<Item>>,
+    others: Vec<Item>,
+}
+
+impl Seen {
+    /// The hash that `=` items share, for object nodes that are not quantities.
+    fn key(x: &Item) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let Value::Node(n) = &x.value else { return None };
+        if crate::value::quantity(x).is_some() {
+            return None;
+        }
+        let Json::Object(m) = n.json() else { return None };
+        let mut h = std::hash::DefaultHasher::new();
+        m.len().hash(&mut h);
+        for (k, v) in m {
+            match v {
+                Json::String(s) => (k, s).hash(&mut h),
+                Json::Bool(b) => (k, b).hash(&mut h),
+                Json::Number(num) => (k, num.as_f64().map(f64::to_bits)).hash(&mut h),
+                _ => {}
+            }
+        }
+        Some(h.finish())
+    }
+
+    /// Record `x`; false if an item `=` to it was recorded before.
+    fn insert(&mut self, x: &Item) -> bool {
+        let eq = |y: &Item| equal(x, y) == Some(true);
+        let key = Self::key(x);
+        let known = match key {
+            Some(k) => self.buckets.get(&k).is_some_and(|b| b.iter().any(eq)) || self.others.iter().any(eq),
+            // A node outside the buckets may still equal one inside them.
+            None => self.others.iter().any(eq) || (matches!(x.value, Value::Node(_)) && self.buckets.values().flatten().any(eq)),
+        };
+        if !known {
+            match key {
+                Some(k) => self.buckets.entry(k).or_default().push(x.clone()),
+                None => self.others.push(x.clone()),
+            }
+        }
+        !known
+    }
 }
 
 fn children(item: &Item) -> Coll {
