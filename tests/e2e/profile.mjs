@@ -1,6 +1,7 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|mds|toggle]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|mds|toggle]
+// `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -16,6 +17,9 @@ const cases = {
   rows: savedRows(500),
   chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+  answered: [enableWhenChain(1000), {
+    format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
+    answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };

@@ -291,6 +291,8 @@ describe('hiding and showing keeps the elements (issue 12)', () => {
     const said = await page.locator('#host .ik-sr[aria-live]').textContent();
     assert.equal((said.match(/New question:/g) || []).length, 3, said);
     assert.match(said, /36 more new questions below\.$/);
+    // 40 questions: a short page, laid out at once (long pages defer off-screen questions).
+    assert.equal(await page.locator('#host .ik-page.ik-long').count(), 0);
     assert.deepEqual(await axe(page), []);
     assert.deepEqual(problems, []);
     await context.close();

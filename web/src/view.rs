@@ -153,6 +153,9 @@ fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     }
 }
 
+/// Questions on a page above which off-screen ones are not laid out until scrolled near.
+const LONG_PAGE: usize = 60;
+
 fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::html::Div>) -> impl IntoView {
     let u = ui(r);
     let t = u.text;
@@ -165,6 +168,20 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
             }
         }
     });
+    // A long page (MDS 3.0 on one page, a long chain) leaves its off-screen questions unlaid
+    // out (`.ik-long` in intake.css); a short one is laid out at once, which is cheaper there.
+    let long = {
+        let s = u.session.borrow();
+        let form = s.form();
+        let mut stack = items.clone();
+        let mut questions = 0usize;
+        while let Some(i) = stack.pop() {
+            let def = form.item(i);
+            questions += usize::from(def.item_type.is_question());
+            stack.extend(def.children.iter().copied());
+        }
+        questions > LONG_PAGE
+    };
     let single_group = {
         let s = u.session.borrow();
         match items.as_slice() {
@@ -205,7 +222,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
     };
     let _ = root;
     view! {
-        <section class="ik-page" part="page" aria-labelledby=format!("{}page-{page}", u.dom)>
+        <section class=if long { "ik-page ik-long" } else { "ik-page" } part="page" aria-labelledby=format!("{}page-{page}", u.dom)>
             <h3 id=format!("{}page-{page}", u.dom) tabindex="-1" node_ref=heading>{if title.trim().is_empty() { t.untitled_page.to_owned() } else { title }}</h3>
             {body}
             <div class="ik-nav">
