@@ -7,10 +7,23 @@
 //   repeating group resumed from autosave
 // - answer -> DOM where every answer re-evaluates the form's FHIRPath: PHQ-9's total, MBS 715's age
 // BENCH_ONLY=<text> runs only the large-form and expression cases whose name contains it.
-import { readFileSync } from 'node:fs';
+// --json FILE also writes every figure (medians, p95s, bytes) with the commit, the Chromium
+// version and the machine's load, for `node tests/e2e/bench-table.mjs FILE` (the README table).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { corpus, enableWhenChain, launch, openPage, ROOT, savedRows, serve } from './lib.mjs';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
+
+const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
+/** Every figure printed, for --json: { section, case, measure, median, p95, unit }. */
+const figures = [];
+const record = (section, name, measure, xs, unit = 'ms') => {
+  const ok = xs.filter((x) => !Number.isNaN(x));
+  if (ok.length) figures.push({ section, case: name, measure, median: median(ok), p95: p95(ok), n: ok.length, unit });
+};
+const loadAtStart = loadavg();
 
 const RUNS = Number(process.env.BENCH_RUNS || 7);
 const ONLY = process.env.BENCH_ONLY;
@@ -29,7 +42,9 @@ for (const f of files) {
   const g = gzipSync(b, { level: 9 }).length;
   raw += b.length; gz += g;
   if (/intake_web|intake\.css/.test(f)) { comp[0] += b.length; comp[1] += g; }
-  console.log(`${f.padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip`);
+  const br = brotliCompressSync(b).length;
+  figures.push({ section: 'bytes', case: f, measure: 'bytes', raw: b.length, gzip: g, brotli: br, unit: 'B' });
+  console.log(`${f.padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip ${String(br).padStart(9)} brotli`);
 }
 console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
 console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
@@ -95,12 +110,15 @@ for (const [vt, patient, toggle, appears] of ONLY ? [] : visits) {
   for (let i = 0; i < 30; i++) {
     const sel = ids[i % 2];
     const until = appears
-      ? (i % 2 === 0 ? `[...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}))` : `![...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}))`)
+      // Shown: in the page and not inside a hidden item (hidden items keep their elements).
+      ? (i % 2 === 0 ? `[...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}) && !l.closest('[hidden]'))` : `![...document.querySelectorAll('legend')].some(l => l.textContent.includes(${JSON.stringify(appears)}) && !l.closest('[hidden]'))`)
       : `document.querySelector(${JSON.stringify(sel)}).checked && !document.querySelector(${JSON.stringify(sel)}).closest('.ik-invalid')`;
     const ms = await page.evaluate(TIMED_CLICK, { selector: sel, until, rootSel: '.ik' });
     lat.push(ms);
   }
   const mid = (k) => median(loads.map((l) => l[k]));
+  record('visit types', vt, 'navigation -> form rendered', loads.map((l) => l.rendered));
+  record('visit types', vt, 'answer -> DOM', lat);
   console.log(`${vt.padEnd(24)} navigation -> form rendered ${fmt(mid('rendered')).padStart(8)} (DOM ready ${fmt(mid('dcl'))}, wasm ready ${fmt(mid('wasm'))}, data ready ${fmt(mid('data'))}, mounted ${fmt(mid('mounted'))})`);
   console.log(`${''.padEnd(24)} answer -> DOM updated median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}${appears ? ' (a group appears/disappears)' : ''}`);
   await context.close();
@@ -116,6 +134,9 @@ const large = [
   ['1,000-item chain', chain, null],
   ['1,000-item chain, all answered', chain, allAnswered],
   ['500 repeating-group rows, resumed', ...savedRows(500)],
+  ['MDS 3.0 all on one page', onePage(corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json')), null],
+  ['MBS 715 all on one page', onePage(corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json')), null],
+  ['5,000 questions, all answered', ...answeredFlatForm(5000)],
 ].filter(([name]) => !ONLY || name.includes(ONLY));
 console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, saved] of large) {
@@ -185,6 +206,8 @@ for (const [name, q, saved] of large) {
     }, { sel, i });
     lat.push(ms);
   }
+  record('large forms', name, 'mount -> first page rendered', mounts);
+  record('large forms', name, 'answer -> DOM', lat);
   console.log(`${name.padEnd(32)} first page ${fmt(median(mounts)).padStart(8)} (${shown} questions shown)   answer -> DOM ${lat.length ? `median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}` : 'n/a'}`);
   if (allRows.some((x) => !Number.isNaN(x.all))) {
     console.log(`${''.padEnd(32)} every row on the page ${fmt(median(allRows.map((x) => x.all)))}; longest main-thread task ${fmt(median(allRows.map((x) => x.longest)))} (medians)`);
@@ -228,9 +251,16 @@ for (const [name, q, step] of exprCases) {
     }, step(i));
     lat.push(ms);
   }
+  record('SDC expressions', name, 'answer -> DOM', lat);
   console.log(`${name.padEnd(48)} answer -> DOM median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}`);
   await context.close();
 }
 
+if (jsonOut) {
+  const commit = (() => { try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { return null; } })();
+  const out = { commit, date: new Date().toISOString(), chromium: browser.version(), cpus: cpus().length, load: { start: loadAtStart, end: loadavg() }, runs: RUNS, figures };
+  writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nwrote ${figures.length} figures to ${jsonOut}`);
+}
 await browser.close();
 server.stop();

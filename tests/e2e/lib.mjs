@@ -136,6 +136,30 @@ export const enableWhenChain = (n) => ({
   })),
 });
 
+/**
+ * `n` questions on one page (no groups), every one answered: yes/no, text, whole numbers and
+ * a choice, in turn. Returns [questionnaire, autosave snapshot].
+ */
+export const answeredFlatForm = (n) => {
+  const kinds = [
+    ['boolean', () => true],
+    ['string', (i) => `answer ${i}`],
+    ['integer', (i) => i],
+    ['choice', () => 'b'],
+  ];
+  const item = Array.from({ length: n }, (_, i) => {
+    const [type] = kinds[i % kinds.length];
+    return { linkId: `q${i}`, type, text: `Question ${i}`,
+      ...(type === 'choice' ? { answerOption: ['a', 'b', 'c'].map((code) => ({ valueCoding: { code, display: `Option ${code}` } })) } : {}) };
+  });
+  const answers = Object.fromEntries(item.map((it, i) => [it.linkId, kinds[i % kinds.length][1](i)]));
+  return [{ resourceType: 'Questionnaire', id: 'flat', status: 'active', title: `${n.toLocaleString('en')} questions`, item },
+    { format: 'intake-answers/1', visit_type: 'flat', patient: 'Patient/p', session: 'bench', page: 0, answers }];
+};
+
+/** A form's top-level items wrapped in one group, so our renderer shows it all on one page. */
+export const onePage = (q) => ({ ...q, id: `${q.id || 'form'}-onepage`, item: [{ linkId: 'onepage', type: 'group', text: q.title || 'All questions', item: q.item }] });
+
 /** A repeating group of medicines and an autosave snapshot holding `n` rows of it. */
 export const savedRows = (n) => [{
   resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
