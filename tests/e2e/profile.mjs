@@ -1,6 +1,6 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|mds|mbs-onepage|toggle]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|mds|mbs-onepage|toggle]
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
@@ -10,13 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
+import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
 
 const which = process.argv[2] || 'rows';
 const cases = {
   rows: savedRows(500),
   chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+  flat5000: answeredFlatForm(5000),
   'mbs-onepage': [onePage(corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json')), null],
   answered: [enableWhenChain(1000), {
     format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
