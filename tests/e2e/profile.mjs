@@ -1,7 +1,9 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|mds|mbs-onepage|toggle]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|answer5000|mds|mbs-onepage|toggle]
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
+// `answer5000` profiles twelve answers to the first question of 5,000 answered ones (nothing
+// depends on it).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -18,6 +20,7 @@ const cases = {
   chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
   flat5000: answeredFlatForm(5000),
+  answer5000: answeredFlatForm(5000),
   'mbs-onepage': [onePage(corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json')), null],
   answered: [enableWhenChain(1000), {
     format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
@@ -42,7 +45,8 @@ const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
-if (which !== 'toggle') await cdp.send('Profiler.start');
+const answersOnly = which === 'toggle' || which === 'answer5000';
+if (!answersOnly) await cdp.send('Profiler.start');
 let ms = await page.evaluate(async ({ q, saved }) => {
   const m = await import('./pkg/intake_web.js');
   document.querySelector('#start').hidden = true;
@@ -54,7 +58,7 @@ let ms = await page.evaluate(async ({ q, saved }) => {
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return performance.now() - t0;
 }, { q, saved });
-if (which === 'toggle') {
+if (answersOnly) {
   await cdp.send('Profiler.start');
   ms = await page.evaluate(async () => {
     const [yes, no] = [...document.querySelectorAll('input[type=radio]')].slice(0, 2);
@@ -76,7 +80,7 @@ profile.samples.forEach((id, i) => {
   self.set(name, (self.get(name) || 0) + (dt[i] || 0) / 1000);
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-console.log(`${which}: ${which === 'toggle' ? 'one toggle' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
+console.log(`${which}: ${answersOnly ? 'one answer' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
 for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP || 40))) {
   console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
 }
