@@ -36,7 +36,6 @@ const ANNOUNCE_IN_FULL: usize = 3;
 /// What the view shows for one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeVm {
-    pub enabled: bool,
     pub required: bool,
     pub why: Option<String>,
     pub errors: Vec<String>,
@@ -293,11 +292,13 @@ impl Ui {
     fn build_signals(&self) {
         let s = self.session.borrow();
         let mut vms = self.vms.borrow_mut();
+        let mut shown = self.shown.borrow_mut();
         let mut kids = self.kids.borrow_mut();
         self.owner.with(|| {
             kids.insert(None, RwSignal::new(s.roots().to_vec()));
             for n in s.preorder() {
                 vms.insert(n, RwSignal::new(self.vm_of(&s, n, false)));
+                shown.insert(n, RwSignal::new(s.node(n).is_some_and(|x| x.state.enabled)));
                 let node = s.node(n).map(|x| x.children.clone()).unwrap_or_default();
                 kids.insert(Some(n), RwSignal::new(node));
             }
@@ -307,7 +308,6 @@ impl Ui {
     fn vm_of(&self, s: &Session, n: NodeId, touched: bool) -> NodeVm {
         let Some(node) = s.node(n) else {
             return NodeVm {
-                enabled: false,
                 required: false,
                 why: None,
                 errors: vec![],
@@ -322,7 +322,6 @@ impl Ui {
         };
         let st = &node.state;
         NodeVm {
-            enabled: st.enabled,
             required: st.required,
             why: st.why.as_ref().map(|w| why_text(s.form(), w, self.lang)),
             // A format error gives an example when the form has one ("Enter it like 02139").
@@ -363,7 +362,7 @@ impl Ui {
         if let Some(s) = self.shown.borrow().get(&n) {
             return *s;
         }
-        let enabled = self.vm(n).with_untracked(|v| v.enabled);
+        let enabled = self.session.borrow().node(n).is_some_and(|x| x.state.enabled);
         let sig = self.owner.with(|| RwSignal::new(enabled));
         self.shown.borrow_mut().insert(n, sig);
         sig
@@ -403,17 +402,19 @@ impl Ui {
                 let mut new = self.vm_of(&s, *n, old.touched);
                 new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
                 new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
+                let shown = self.shown(*n);
+                let (was, now) = (shown.get_untracked(), s.node(*n).is_some_and(|x| x.state.enabled));
                 // A hidden item keeps its elements (view.rs, `node`): leave what it showed as it
                 // was, so hiding it is one attribute, not its reason and errors taken out of the
                 // page and put back when it shows again.
-                if !new.enabled && old.enabled {
+                if was && !now {
                     new.why = old.why.clone();
                     new.required = old.required;
                     new.errors = old.errors.clone();
                 }
                 // Announce questions that appear with a reason; display text is not a question.
                 let def = s.def(*n);
-                if !old.enabled && new.enabled && def.item_type.is_question() {
+                if !was && now && def.item_type.is_question() {
                     if let (Some(why), Some(text)) = (&new.why, def.text.as_ref()) {
                         // The first few in full; past that a count (a screen reader reading out
                         // a hundred questions is no help).
@@ -426,18 +427,16 @@ impl Ui {
                     }
                 }
                 // A question announced and hidden again is no longer announced.
-                if old.enabled && !new.enabled && self.announced.borrow().contains(n) {
+                if was && !now && self.announced.borrow().contains(n) {
                     self.announced.borrow_mut().retain(|x| x != n);
                     hidden_again = true;
                 }
-                let shown = self.shown(*n);
-                if shown.get_untracked() != new.enabled {
-                    shown.set(new.enabled);
+                // Shown or hidden is its own signal: a change of that alone reaches only what
+                // depends on it (the `hidden` attribute), not every binding of the item.
+                if was != now {
+                    shown.set(now);
                 }
-                // Shown or hidden and nothing else: the bindings of the item need not run.
-                if new.enabled != old.enabled && (NodeVm { enabled: old.enabled, ..new.clone() }) == old {
-                    sig.update_untracked(|v| v.enabled = new.enabled);
-                } else if new != old {
+                if new != old {
                     sig.set(new);
                 }
                 let children = s.node(*n).map(|x| x.children.clone()).unwrap_or_default();
