@@ -362,11 +362,8 @@ fn check_answers_file(file: &Json) -> Result<(), String> {
     if !m.contains_key("answers") {
         return Ok(()); // the bare form: every key is a linkId, checked against the form
     }
-    for k in m.keys() {
-        if !ANSWERS_FILE_KEYS.contains(&k.as_str()) {
-            let hint = intake_engine::suggest::hint(k, ANSWERS_FILE_KEYS.iter().copied());
-            return Err(format!("unknown key '{k}'{hint} (an answers file has: {})", ANSWERS_FILE_KEYS.join(", ")));
-        }
+    if let Some((k, hint)) = crate::project::unknown_key(file, ANSWERS_FILE_KEYS) {
+        return Err(format!("unknown key '{k}'{hint} (an answers file has: {})", ANSWERS_FILE_KEYS.join(", ")));
     }
     match m.get("format") {
         Some(Json::String(f)) if f == answers_file::FORMAT => Ok(()),

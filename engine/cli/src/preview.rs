@@ -87,7 +87,7 @@ pub fn run(args: &crate::args::Args) -> i32 {
     }
     if let Some(id) = args.opt("--visit-type") {
         if !project.dir_of(id).join("manifest.json").is_file() {
-            let known: Vec<String> = project.visit_type_dirs().iter().filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+            let known = project.visit_type_ids();
             let hint = intake_engine::suggest::hint(id, known.iter().map(String::as_str));
             eprintln!("error: no visit type '{id}'{hint} (known: {})", known.join(", "));
             return 1;
@@ -157,10 +157,6 @@ impl Preview {
         format!("{:016x}", h.finish())
     }
 
-    fn visit_type_ids(&self) -> Vec<String> {
-        self.project.visit_type_dirs().iter().filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).collect()
-    }
-
     /// The charts on offer: the command line's, each visit type's scenario charts, the demo's.
     fn chart_files(&self) -> Vec<ChartFile> {
         let mut dirs: Vec<PathBuf> = self.project.visit_type_dirs().iter().map(|d| d.join("scenarios").join("charts")).collect();
@@ -195,7 +191,7 @@ impl Preview {
             std::thread::sleep(WATCH_EVERY);
             fingerprint = self.fingerprint();
         }
-        let ids = self.visit_type_ids();
+        let ids = self.project.visit_type_ids();
         let mut visit_types = Vec::new();
         for id in &ids {
             let title = std::fs::read_to_string(self.project.dir_of(id).join("manifest.json"))
@@ -205,14 +201,22 @@ impl Preview {
                 .unwrap_or_else(|| id.clone());
             visit_types.push(json!({ "id": id, "title": title }));
         }
-        let charts = self.chart_files();
+        // Each chart read once: the list's labels and the visit type's fitting charts use it.
+        let charts: Vec<(ChartFile, Result<Chart, String>)> = self
+            .chart_files()
+            .into_iter()
+            .map(|c| {
+                let chart = read_chart(&c.path);
+                (c, chart)
+            })
+            .collect();
         let default_visit_type = self.visit_type.clone().filter(|v| ids.contains(v)).or_else(|| ids.first().cloned());
         let chosen = req.query("visitType").filter(|v| ids.contains(v)).or_else(|| default_visit_type.clone());
         let visit_type = chosen.map(|id| self.visit_type_state(&id, &charts)).unwrap_or(Json::Null);
         let chart_list: Vec<Json> = charts
             .iter()
-            .map(|c| match read_chart(&c.path) {
-                Ok(chart) => json!({ "id": c.id, "label": chart_label(&chart, &c.id) }),
+            .map(|(c, chart)| match chart {
+                Ok(chart) => json!({ "id": c.id, "label": chart_label(chart, &c.id) }),
                 Err(e) => json!({ "id": c.id, "label": format!("{} (does not load)", c.id), "error": e }),
             })
             .collect();
@@ -223,7 +227,7 @@ impl Preview {
         )
     }
 
-    fn visit_type_state(&self, id: &str, charts: &[ChartFile]) -> Json {
+    fn visit_type_state(&self, id: &str, charts: &[(ChartFile, Result<Chart, String>)]) -> Json {
         let dir = self.project.dir_of(id);
         let loaded = self.project.read_source(&dir).and_then(|src| VisitType::load(&src).map(|vt| (src, vt)));
         let (src, vt) = match loaded {
@@ -241,8 +245,11 @@ impl Preview {
             context.respondent = intake_engine::context::Respondent::Proxy(Default::default());
         }
         let today = crate::project::system_now().date;
-        let mut fitting: Vec<&ChartFile> =
-            charts.iter().filter(|c| read_chart(&c.path).is_ok_and(|chart| vt.applies(&chart, &context, &today).is_ok())).collect();
+        let mut fitting: Vec<&ChartFile> = charts
+            .iter()
+            .filter(|(_, chart)| chart.as_ref().is_ok_and(|chart| vt.applies(chart, &context, &today).is_ok()))
+            .map(|(c, _)| c)
+            .collect();
         // The visit type's own scenario charts first: what its author wrote it for.
         let own = dir.join("scenarios");
         fitting.sort_by_key(|c| !c.path.starts_with(&own));
@@ -271,7 +278,7 @@ impl Preview {
     fn session(&self, body: &Json) -> Result<(Session, Vec<String>, ChartFile), Refused> {
         let field = |k: &str| body.get(k).and_then(Json::as_str).ok_or_else(|| Refused("400 Bad Request", format!("{k} is required")));
         let id = field("visitType")?;
-        if !self.visit_type_ids().iter().any(|v| v == id) {
+        if !self.project.visit_type_ids().iter().any(|v| v == id) {
             return Err(Refused("404 Not Found", format!("no visit type '{id}'")));
         }
         let vt = self

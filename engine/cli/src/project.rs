@@ -48,6 +48,11 @@ impl Project {
         dirs
     }
 
+    /// The visit types' ids (their folder names), sorted.
+    pub fn visit_type_ids(&self) -> Vec<String> {
+        self.visit_type_dirs().iter().filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).collect()
+    }
+
     pub fn dir_of(&self, id: &str) -> PathBuf {
         self.visit_types.join(id)
     }
@@ -89,11 +94,7 @@ impl Project {
     pub fn load(&self, id: &str) -> Result<VisitType, Vec<Diagnostic>> {
         let dir = self.dir_of(id);
         if !dir.join("manifest.json").is_file() {
-            let known: Vec<String> = self
-                .visit_type_dirs()
-                .iter()
-                .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect();
+            let known = self.visit_type_ids();
             return Err(vec![Diagnostic {
                 file: display(&self.visit_types),
                 line: None,
@@ -187,6 +188,14 @@ pub fn read_json(p: &Path) -> Result<Json, String> {
     let text = read_text(p)?;
     serde_json::from_str(&text)
         .map_err(|e| format!("{}:{}:{}: not valid JSON: {e}", display(p), e.line(), e.column()))
+}
+
+/// The first key of a JSON object that is not one of `allowed`, with a "did you mean" for it
+/// (scenario and answers files refuse unknown keys: a misspelt one would be ignored silently).
+pub fn unknown_key(v: &Json, allowed: &[&str]) -> Option<(String, String)> {
+    let Json::Object(m) = v else { return None };
+    let k = m.keys().find(|k| !allowed.contains(&k.as_str()))?;
+    Some((k.clone(), intake_engine::suggest::hint(k, allowed.iter().copied())))
 }
 
 pub fn read_chart(p: &Path) -> Result<Chart, String> {

@@ -312,15 +312,10 @@ const EXPECT_KEYS: &[&str] = &[
 
 /// A misspelt expectation must fail loudly, not pass by checking nothing.
 fn check_keys(v: &Json, allowed: &[&str], prefix: &str) -> Result<(), String> {
-    if let Json::Object(m) = v {
-        for k in m.keys() {
-            if !allowed.contains(&k.as_str()) {
-                let hint = intake_engine::suggest::hint(k, allowed.iter().copied());
-                return Err(format!("unknown scenario key '{prefix}{k}'{hint} (known: {})", allowed.join(", ")));
-            }
-        }
+    match crate::project::unknown_key(v, allowed) {
+        Some((k, hint)) => Err(format!("unknown scenario key '{prefix}{k}'{hint} (known: {})", allowed.join(", "))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Items named by linkId (any node) or by node key (`allergy[1]/allergy.reason`).

@@ -126,8 +126,10 @@ impl Response {
     }
 }
 
-fn refuse(mut stream: TcpStream, status: &str) {
+/// Answer with a bare status and drop the request.
+fn refuse(mut stream: &TcpStream, status: &str) -> Option<Request> {
     let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+    None
 }
 
 /// Read one request from `stream`; on a refusal the status has been written.
@@ -137,10 +139,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut request = String::new();
     match read_line_bounded(&mut reader, &mut request) {
         Ok(_) => {}
-        Err(true) => {
-            refuse(stream.try_clone().ok()?, "414 URI Too Long");
-            return None;
-        }
+        Err(true) => return refuse(stream, "414 URI Too Long"),
         Err(false) => return None,
     }
     // The headers, bounded in size; only Content-Length is kept.
@@ -154,8 +153,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
             Ok(n) => {
                 head += n;
                 if head > MAX_HEAD {
-                    refuse(stream.try_clone().ok()?, "431 Request Header Fields Too Large");
-                    return None;
+                    return refuse(stream, "431 Request Header Fields Too Large");
                 }
                 if let Some((k, v)) = line.split_once(':') {
                     if k.trim().eq_ignore_ascii_case("content-length") {
@@ -163,16 +161,12 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
                     }
                 }
             }
-            Err(true) => {
-                refuse(stream.try_clone().ok()?, "431 Request Header Fields Too Large");
-                return None;
-            }
+            Err(true) => return refuse(stream, "431 Request Header Fields Too Large"),
             Err(false) => return None,
         }
     }
     if length > MAX_BODY {
-        refuse(stream.try_clone().ok()?, "413 Content Too Large");
-        return None;
+        return refuse(stream, "413 Content Too Large");
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
