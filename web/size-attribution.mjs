@@ -23,7 +23,15 @@ if (!existsSync(WASM)) {
   console.error(`${WASM} is missing: run ./build-web.sh first`);
   process.exit(1);
 }
-const csv = execFileSync('twiggy', ['top', '-n', '1000000', '--format', 'csv', WASM], { encoding: 'utf8', maxBuffer: 1 << 28 });
+let csv;
+try {
+  csv = execFileSync('twiggy', ['top', '-n', '1000000', '--format', 'csv', WASM], { encoding: 'utf8', maxBuffer: 1 << 28 });
+} catch (e) {
+  // A developer tool: the demo and the tests do not need twiggy, so setup.sh does not install it.
+  if (e.code !== 'ENOENT') throw e;
+  console.error('twiggy is not installed: cargo install twiggy');
+  process.exit(1);
+}
 
 /** One CSV line's fields (twiggy quotes names that hold commas or quotes). */
 function fields(line) {
