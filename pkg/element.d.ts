@@ -9,7 +9,9 @@ export declare class IntakeFormElement extends HTMLElement {
   chart?: FhirResource | string;
   context?: VisitContext;
   storage?: IntakeStorage | false;
+  build?: 'full' | 'sdc';
   wasmUrl?: string | URL;
+  sdcWasmUrl?: string | URL;
   valueSets?: ValueSet[];
   expandValueSet?: (request: ExpandValueSetRequest) => Promise<ValueSet> | ValueSet;
   readonly sessionId: string | null;

@@ -103,8 +103,17 @@ export interface SessionOptions {
   now?: string;
   /** Keep the same id across retries so the Bundle is identical. */
   sessionId?: string;
-  /** Where the wasm is, if not beside the package's JS. */
+  /**
+   * Which build of the module runs this form. By default the full build when the form carries
+   * rule scripts (`rules`, a visit type's rules, or rules listed in the manifest), else the SDC
+   * build (no rules engine, about a fifth smaller). Forcing 'sdc' on a form with rules is
+   * refused when it loads: rules never run without the rules engine. See `buildFor`.
+   */
+  build?: 'full' | 'sdc';
+  /** Where the full build's wasm (`dist/intake_web_bg.wasm`) is, if not beside the package's JS. */
   wasmUrl?: string | URL;
+  /** Where the SDC build's wasm (`dist/intake_sdc_bg.wasm`) is, if not beside the package's JS. */
+  sdcWasmUrl?: string | URL;
   /**
    * ValueSets for `answerValueSet`s the form does not contain (by canonical `url`, `url|version`
    * pins one). Looked up before the visit type's own. A choice question whose value set is found
@@ -179,11 +188,15 @@ export interface IntakeHandle<B = Bundle> {
 }
 
 /**
- * Fetch and compile the wasm (once per page) and make an instance ready for the next form or
- * session (each runs in its own instance). Called by mount and createSession; call it early to
- * start sooner.
+ * Fetch and compile the build a form needs (once per page) and make an instance ready for the
+ * next form or session (each runs in its own instance). Called by mount and createSession; call
+ * it early, with the options you will mount with, to start sooner. `init()` and `init(url)`
+ * load the full build.
  */
-export function init(wasmUrl?: string | URL): Promise<void>;
+export function init(options?: SessionOptions | string | URL): Promise<void>;
+
+/** The build `mount`/`createSession` will load for these options: 'full' (rules) or 'sdc'. */
+export function buildFor(options?: SessionOptions): 'full' | 'sdc';
 
 /** Mount the form into an element. */
 export function mount(element: HTMLElement, options: MountOptions): Promise<IntakeHandle>;

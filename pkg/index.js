@@ -5,34 +5,70 @@
 // reach another form or session on the page. A form that hits one is started again on a fresh
 // instance from its autosave, the patient is told in one calm sentence, and the host hears the
 // technical message through onError; a second failure shows the patient how to continue.
-import { createInstance } from './dist/intake_web.js';
+//
+// Two builds of the module ship in dist/: the full build (rule scripts, for visit types that
+// carry rules) and the bare SDC build (any FHIR Questionnaire without rules, about a fifth
+// smaller). Each form loads only the one it needs; see `buildFor`.
+const BUILDS = {
+  full: { glue: () => import('./dist/intake_web.js'), file: './dist/intake_web_bg.wasm', option: 'wasmUrl' },
+  sdc: { glue: () => import('./dist/intake_sdc.js'), file: './dist/intake_sdc_bg.wasm', option: 'sdcWasmUrl' },
+};
 
-let compiled = null;
-// One instance made ahead (by init), so the first mount does not wait for instantiation.
-let spare = null;
+// Per build: the compiled module (once per page), its glue, and one instance made ahead (by
+// init), so the first mount does not wait for instantiation.
+const loaded = { full: { compiled: null, spare: null }, sdc: { compiled: null, spare: null } };
 
-/**
- * Fetch and compile the wasm module once, and have an instance ready for the next form or
- * session. `mount` and `createSession` call this for you; call it early to start sooner.
- */
-export async function init(wasmUrl) {
-  compiled ??= compile(wasmUrl).catch((e) => {
-    compiled = null; // a later call may try again (the network came back)
-    throw e;
-  });
-  await compiled;
-  spare ??= fresh().catch(() => null);
-  await spare;
+/** Whether the options name rule scripts (as `rules`, a visit type's `rules`, or the manifest's list). */
+function hasRules(options) {
+  const some = (x) => x != null && typeof x === 'object' && Object.keys(x).length > 0;
+  if (some(options.rules) || some(options.visitType?.rules)) return true;
+  let manifest = options.manifest ?? options.visitType?.manifest;
+  if (typeof manifest === 'string') {
+    try { manifest = JSON.parse(manifest); } catch { return true; } // the full build reports it
+  }
+  return Array.isArray(manifest?.rules) ? manifest.rules.length > 0 : manifest?.rules != null;
 }
 
-async function fresh() {
+/**
+ * The build a form needs: `options.build` when the host names one ('full' or 'sdc'), else the
+ * full build when the form carries rules, else the smaller SDC build. When in doubt, full: it
+ * runs every form, and a form with rules is never run without them.
+ */
+export function buildFor(options = {}) {
+  if (options.build === 'full' || options.build === 'sdc') return options.build;
+  if (options.build != null) throw new TypeError(`options.build must be 'full' or 'sdc', not ${JSON.stringify(options.build)}`);
+  return hasRules(options) ? 'full' : 'sdc';
+}
+
+/**
+ * Fetch and compile the module a form needs once, and have an instance ready for the next form
+ * or session. `mount` and `createSession` call this for you; call it early, with the options
+ * you will mount with, to start sooner. `init()` and `init(url)` load the full build.
+ */
+export async function init(options) {
+  const opts = options == null ? { build: 'full' }
+    : (typeof options === 'string' || options instanceof URL) ? { build: 'full', wasmUrl: options }
+    : options;
+  const kind = buildFor(opts);
+  const b = loaded[kind];
+  b.compiled ??= compile(kind, opts[BUILDS[kind].option]).catch((e) => {
+    b.compiled = null; // a later call may try again (the network came back)
+    throw e;
+  });
+  await b.compiled;
+  b.spare ??= fresh(kind).catch(() => null);
+  await b.spare;
+}
+
+async function fresh(kind) {
+  const [{ createInstance }, module] = await Promise.all([BUILDS[kind].glue(), loaded[kind].compiled]);
   const wasm = createInstance();
-  await wasm.init({ module_or_path: await compiled });
+  await wasm.init({ module_or_path: module });
   return wasm;
 }
 
-async function compile(wasmUrl) {
-  const url = wasmUrl ?? new URL('./dist/intake_web_bg.wasm', import.meta.url);
+async function compile(kind, wasmUrl) {
+  const url = wasmUrl ?? new URL(BUILDS[kind].file, import.meta.url);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`intake: could not fetch the wasm module: ${response.status} ${response.statusText} (${response.url})`);
   if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('Content-Type') === 'application/wasm') {
@@ -42,13 +78,15 @@ async function compile(wasmUrl) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-/** A fresh, initialised instance of the module, never used before. */
-async function instantiate(wasmUrl) {
-  await init(wasmUrl);
+/** A fresh, initialised instance of the build `options` need, never used before. */
+async function instantiate(options) {
+  const kind = buildFor(options);
+  await init(options);
   // Taken synchronously: two forms mounted at once never get the same instance.
-  const taken = spare;
-  spare = null;
-  return (taken && (await taken)) ?? fresh();
+  const b = loaded[kind];
+  const taken = b.spare;
+  b.spare = null;
+  return (taken && (await taken)) ?? fresh(kind);
 }
 
 // Each mounted form stays alive as long as its element does. The wasm handle frees the form
@@ -117,7 +155,7 @@ function pageStore() {
 /** Mount an intake form into `element`. Rejects with a clear Error (and shows it in the element). */
 export async function mount(element, options = {}) {
   if (!(element instanceof HTMLElement)) throw new TypeError('mount(element, options): element must be an HTMLElement');
-  const first = await instantiate(options.wasmUrl);
+  const first = await instantiate(options);
   const opts = options.storage === false ? { ...options, storage: pageStore(), __pageOnly: true } : { ...options };
   const depth = { n: 0 };
   let mounted = true;
@@ -148,7 +186,7 @@ export async function mount(element, options = {}) {
   const restart = async (stop) => {
     let wasm;
     try {
-      wasm = await instantiate(opts.wasmUrl);
+      wasm = await instantiate(opts);
     } catch (e) {
       tellHost(opts, `intake: the form could not be started again: ${e.message}`);
       return;
@@ -221,7 +259,7 @@ export async function mount(element, options = {}) {
 
 /** The engine without the form: answer, read item states, get the response and the Bundle. */
 export async function createSession(options = {}) {
-  const wasm = await instantiate(options.wasmUrl);
+  const wasm = await instantiate(options);
   const s = wasm.createSession(options);
   const live = {
     wasm,

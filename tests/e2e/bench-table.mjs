@@ -24,10 +24,13 @@ lines.push('|---|---|---|---|');
 for (const f of run.figures.filter((x) => x.unit === 'ms')) {
   lines.push(`| ${f.case} | ${f.measure} | ${ms(f.median)} | ${ms(f.p95)} |`);
 }
-const bytes = run.figures.filter((x) => x.unit === 'B' && /intake_web|intake\.css/.test(x.case));
-if (bytes.length) {
+// The component as each build ships it: its glue and wasm, and the stylesheet.
+const css = run.figures.filter((x) => x.unit === 'B' && /(^|\/)intake\.css$/.test(x.case));
+for (const [what, re] of [['full build', /intake_web/], ['SDC build, no rules', /intake_sdc/]]) {
+  const bytes = [...run.figures.filter((x) => x.unit === 'B' && re.test(x.case)), ...css];
+  if (bytes.length <= css.length) continue;
   const sum = (k) => bytes.reduce((a, x) => a + x[k], 0);
-  lines.push(`| the component (${bytes.map((b) => b.case.split('/').pop()).join(', ')}) | bytes on the wire | ${kb(sum('gzip'))} gzip | ${kb(sum('brotli'))} brotli |`);
+  lines.push(`| the component, ${what} (${bytes.map((b) => b.case.split('/').pop()).join(', ')}) | bytes on the wire | ${kb(sum('gzip'))} gzip | ${kb(sum('brotli'))} brotli |`);
 }
 const table = lines.join('\n');
 console.log(table);

@@ -48,6 +48,15 @@ for (const f of files) {
 }
 console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
 console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
+// The package's second build, for forms without rules (pkg/index.js picks it).
+console.log('\n== bytes on the wire: the package\'s SDC build (a Questionnaire without rules)');
+for (const f of ['intake_sdc.js', 'intake_sdc_bg.wasm']) {
+  const b = readFileSync(join(ROOT, 'pkg', 'dist', f));
+  const g = gzipSync(b, { level: 9 }).length;
+  const br = brotliCompressSync(b).length;
+  figures.push({ section: 'bytes', case: `pkg/dist/${f}`, measure: 'bytes', raw: b.length, gzip: g, brotli: br, unit: 'B' });
+  console.log(`${('pkg/dist/' + f).padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip ${String(br).padStart(9)} brotli`);
+}
 
 const server = await serve();
 const browser = await launch();

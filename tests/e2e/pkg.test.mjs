@@ -54,8 +54,8 @@ async function portalPage(path) {
 }
 
 const ALLOWED = [
-  /^host\.html$/, /^host\.js$/, /^engine\.html$/, /^engine\.js$/, /^portal\.css$/, /^data\/[a-z-]+\.json$/,
-  /^node_modules\/@intake-engine\/intake\/(index\.js|element\.js|dist\/intake_web\.js|dist\/intake_web_bg\.wasm|dist\/intake\.css)$/,
+  /^host\.html$/, /^host\.js$/, /^blank\.html$/, /^engine\.html$/, /^engine\.js$/, /^portal\.css$/, /^data\/[a-z-]+\.json$/,
+  /^node_modules\/@intake-engine\/intake\/(index\.js|element\.js|dist\/intake_(web|sdc)\.js|dist\/intake_(web|sdc)_bg\.wasm|dist\/intake\.css)$/,
 ];
 
 function assertOnlyOwnRequests(requests) {
@@ -982,6 +982,79 @@ describe('SDC expressions in the browser (issue 8)', () => {
     assert.match(out.labelAfter, /Drink \(safe in pregnancy\)/);
     assert.deepEqual(out.errors.filter((e) => /expression|not supported/.test(e)), []);
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('two builds: each form loads only the one it needs', () => {
+  it('a Questionnaire without rules runs on the SDC build, a visit type with rules on the full build, and rules never run without the rules engine', async () => {
+    const { page, problems, requests, context } = await portalPage('blank.html');
+    const out = await page.evaluate(async () => {
+      const pkg = await import('./node_modules/@intake-engine/intake/index.js');
+      const get = async (p) => (await fetch(p)).json();
+      const [vt, chart] = await Promise.all([get('data/hypertension-follow-up.json'), get('data/maria-hernandez.json')]);
+      const now = '2026-11-20T09:00:00-05:00';
+      const box = () => { const d = document.createElement('div'); document.querySelector('main').append(d); return d; };
+      const wasm = () => performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+      const out = {};
+      // An SDC form from another tool: FHIRPath branching, no rule scripts.
+      const q = { resourceType: 'Questionnaire', id: 'sdc', status: 'active', item: [
+        { linkId: 'age', type: 'integer', text: 'Your age' },
+        { linkId: 'screening', type: 'boolean', text: 'Have you had a bowel screening?',
+          extension: [{ url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression',
+            valueExpression: { language: 'text/fhirpath', expression: "%resource.item.where(linkId='age').answer.value >= 50" } }] }] };
+      const sdcEl = box();
+      const sdc = await pkg.mount(sdcEl, { questionnaire: q, chart, now, storage: false });
+      out.afterSdc = wasm();
+      const age = sdcEl.querySelector('input[inputmode=numeric], input[type=number]');
+      age.value = '61';
+      age.dispatchEvent(new Event('input', { bubbles: true }));
+      age.dispatchEvent(new Event('change', { bubbles: true }));
+      await new Promise((r) => setTimeout(r, 100));
+      out.screeningShown = [...sdcEl.querySelectorAll('.ik-q')].some((e) => !e.closest('[hidden]') && e.textContent.includes('bowel screening'));
+      out.sdcAnswer = sdc.getResponse().item?.find((i) => i.linkId === 'age')?.answer?.[0]?.valueInteger;
+      // A visit type with rules: the full build.
+      const fullEl = box();
+      const full = await pkg.mount(fullEl, { visitType: vt, chart, now, storage: false, locale: 'en' });
+      out.afterFull = wasm();
+      out.fullTitle = fullEl.querySelector('h2, h3')?.textContent;
+      // A host that forces the SDC build for a form with rules: refused, never run without them.
+      const forcedEl = box();
+      const errors = [];
+      try {
+        await pkg.mount(forcedEl, { visitType: vt, chart, now, storage: false, build: 'sdc', onError: (e) => errors.push(e.message) });
+        out.forced = 'mounted';
+      } catch (e) { out.forced = e.message; }
+      out.forcedErrors = errors;
+      out.forcedText = forcedEl.textContent;
+      out.choices = {
+        bare: pkg.buildFor({ questionnaire: q }),
+        visitType: pkg.buildFor({ visitType: vt }),
+        rulesOption: pkg.buildFor({ questionnaire: q, rules: { 'r.rhai': 'ask("age", "why");' } }),
+        manifestText: pkg.buildFor({ questionnaire: q, manifest: JSON.stringify({ rules: ['r.rhai'] }) }),
+        manifestNoRules: pkg.buildFor({ questionnaire: q, manifest: { id: 'x' } }),
+        manifestBroken: pkg.buildFor({ questionnaire: q, manifest: '{ not json' }),
+        forced: pkg.buildFor({ visitType: vt, build: 'full' }),
+      };
+      try { pkg.buildFor({ build: 'small' }); } catch (e) { out.badBuild = `${e.name}: ${e.message}`; }
+      sdc.unmount();
+      full.unmount();
+      return out;
+    });
+    assert.deepEqual(out.afterSdc, ['intake_sdc_bg.wasm'], 'a form without rules fetches only the SDC build');
+    assert.equal(out.screeningShown, true, 'FHIRPath branching works in the SDC build');
+    assert.equal(out.sdcAnswer, 61);
+    assert.deepEqual(out.afterFull, ['intake_sdc_bg.wasm', 'intake_web_bg.wasm'], 'the visit type with rules fetched the full build');
+    assert.ok(out.fullTitle, 'the visit type rendered');
+    assert.match(out.forced, /no rules engine/);
+    assert.ok(out.forcedErrors.some((e) => /no rules engine/.test(e)), JSON.stringify(out.forcedErrors));
+    assert.doesNotMatch(out.forcedText, /rules engine|rhai|SDC build|\.rhai/, 'no developer text for the patient');
+    assert.deepEqual(out.choices, {
+      bare: 'sdc', visitType: 'full', rulesOption: 'full', manifestText: 'full', manifestNoRules: 'sdc', manifestBroken: 'full', forced: 'full',
+    });
+    assert.match(out.badBuild, /^TypeError: options\.build must be 'full' or 'sdc'/);
+    assertOnlyOwnRequests(requests);
+    assert.deepEqual(problems.filter((p) => !/no rules engine/.test(p)), []);
     await context.close();
   });
 });

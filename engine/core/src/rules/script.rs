@@ -1,8 +1,4 @@
-//! Clinical-context branching rules, written by informaticists in rhai (`rules/*.rhai`).
-//!
-//! A rule reads the chart, the visit context and the current answers, and decides: ask an
-//! item (with the patient-facing reason it is asked), hide one, make one required, or flag an
-//! answer for clinician review. The host API is documented in `rules/README.md`.
+//! The rhai sandbox that compiles and runs rule scripts (the `rules` feature).
 //!
 //! Safety: rules come from files an informaticist edits, and a vendor may load their own, so
 //! the engine is sandboxed. It is built raw (`Engine::new_raw`) with no standard packages, only
@@ -24,24 +20,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
-use intake_fhir::{Date, DateTime, Value};
+use intake_fhir::{Date, Value};
 use rhai::{ASTNode, Dynamic, Engine, EvalAltResult, Expr, ImmutableString, NativeCallContext, Position, Stmt, AST, FLOAT, INT};
 
-use crate::chart::{observed_at, Chart};
-use crate::context::VisitContext;
-use crate::questionnaire::{Form, ItemId, LocalText};
+use super::*;
+use crate::chart::observed_at;
+use crate::questionnaire::Form;
 
-/// Limits that make a hostile or broken script stop fast.
-pub const MAX_OPERATIONS: u64 = 50_000;
-/// Expression nesting allowed in a script (deeper nesting is refused when it loads).
-pub const MAX_EXPR_DEPTH: usize = 64;
-pub const MAX_STRING_SIZE: usize = 4_096;
-pub const MAX_ARRAY_SIZE: usize = 1_000;
-pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
-/// Work host functions may do in one run (about one unit per call, plus the items a call
-/// builds or reads). rhai counts only its own operations: a loop of 10,000 cheap-looking
-/// `conditions()` calls on a large chart would otherwise run far past the operation limit.
-pub const MAX_HOST_WORK: u64 = 200_000;
+impl Span {
+    fn of(pos: Position) -> Span {
+        Span { line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) }
+    }
+}
 
 /// Host functions whose first argument is a linkId.
 const LINK_ID_FUNCTIONS: &[&str] =
@@ -65,147 +55,6 @@ const BUILT_IN_FUNCTIONS: &[&str] = &["len", "contains", "is_empty", "print", "d
 /// them, so neither the linkId checks nor the gating analysis would see the call.
 const FUNCTION_POINTERS: &[&str] = &["Fn", "call", "curry"];
 
-/// A rule script as text, with the name used in messages (its path).
-#[derive(Debug, Clone)]
-pub struct RuleSource {
-    pub name: String,
-    pub text: String,
-}
-
-/// Where in a rule file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl Span {
-    fn of(pos: Position) -> Span {
-        Span { line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0) }
-    }
-}
-
-/// A rule problem: what and where.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleError {
-    pub file: String,
-    pub span: Span,
-    pub kind: RuleErrorKind,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RuleErrorKind {
-    TooLarge { bytes: usize },
-    Syntax(String),
-    UnknownLinkId { function: String, link_id: String, suggestion: Option<String> },
-    /// A call form the static checks cannot follow (`"x".ask(..)`, `Fn("hide").call(..)`).
-    Forbidden(String),
-    /// The script ran too long, recursed too deep, or built too large a value.
-    Limit(String),
-    Runtime(String),
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
-        match &self.kind {
-            RuleErrorKind::TooLarge { bytes } => {
-                write!(f, "rule script is {bytes} bytes; the limit is {MAX_SCRIPT_BYTES}")
-            }
-            RuleErrorKind::Syntax(m) => write!(f, "syntax error: {m}"),
-            RuleErrorKind::Forbidden(m) => write!(f, "{m}"),
-            RuleErrorKind::UnknownLinkId { function, link_id, suggestion } => {
-                write!(f, "{function}(\"{link_id}\"): no item with linkId '{link_id}' in this visit type")?;
-                match suggestion {
-                    Some(s) => write!(f, " (did you mean '{s}'?)"),
-                    None => Ok(()),
-                }
-            }
-            RuleErrorKind::Limit(m) => write!(f, "rule stopped: {m}"),
-            RuleErrorKind::Runtime(m) => write!(f, "rule failed: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for RuleError {}
-
-/// A non-fatal finding about a rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleWarning {
-    pub file: String,
-    pub span: Span,
-    pub message: String,
-}
-
-/// A linkId a rule mentions, found by reading the script.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mention {
-    pub function: String,
-    pub link_id: String,
-    pub item: ItemId,
-    pub span: Span,
-}
-
-/// One compiled rule script.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub name: String,
-    ast: AST,
-    pub mentions: Vec<Mention>,
-    /// Items this rule may `ask`: they stay hidden unless some rule asks for them.
-    pub gates: Vec<ItemId>,
-}
-
-/// What one run of a rule decided.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Effects {
-    pub ask: Vec<(ItemId, Option<LocalText>)>,
-    pub hide: Vec<(ItemId, Option<LocalText>)>,
-    pub require: Vec<ItemId>,
-    pub flag: Vec<(ItemId, LocalText)>,
-    /// Urgent advisories: shown to the patient at once, sent as `stat` Tasks.
-    pub urgent: Vec<LocalText>,
-}
-
-impl Effects {
-    /// Items whose state these effects touch.
-    pub fn touched(&self) -> impl Iterator<Item = ItemId> + '_ {
-        self.ask
-            .iter()
-            .map(|(i, _)| *i)
-            .chain(self.hide.iter().map(|(i, _)| *i))
-            .chain(self.require.iter().copied())
-            .chain(self.flag.iter().map(|(i, _)| *i))
-    }
-}
-
-/// The outcome of a run: what it decided, the error that stopped it (if one did), and which
-/// items' answers the run read before it ended.
-///
-/// Why effects survive an error: a rule that flagged chest pain on line 3 and then divided by
-/// a height of 0 on line 9 has still decided that chest pain needs a clinician. Dropping the
-/// flag because of an unrelated later line would silently lose a review; so what a run decided
-/// before it failed stays, the failure itself is reported (and becomes a review Task in the
-/// write-back), and the rule's gated items are shown (fail open). A failed run keeps its reads
-/// so it runs again when they change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub effects: Effects,
-    pub error: Option<RuleError>,
-    pub reads: Vec<ItemId>,
-}
-
-/// Session-constant inputs to rules.
-#[derive(Debug, Clone)]
-pub struct Facts {
-    pub chart: Rc<Chart>,
-    pub now: DateTime,
-    pub context: Rc<VisitContext>,
-}
-
-/// Effective answers by item, kept current by the session.
-pub type AnswerTable = Vec<Vec<Value>>;
-
 struct RunState {
     facts: Facts,
     answers: Rc<RefCell<AnswerTable>>,
@@ -223,6 +72,8 @@ pub struct RuleBook {
     /// costs ~9 ms of a browser mount, and there is nothing to run.
     engine: Option<Engine>,
     pub rules: Vec<Rule>,
+    /// Each rule's compiled script, by the rule's index.
+    asts: Vec<AST>,
     slot: Slot,
     /// The value sets the rules name (`valueset("...")`), listed at load.
     code_sets: CodeSets,
@@ -275,8 +126,8 @@ impl RuleBook {
     /// look like language codes), besides English, in order of first use.
     pub fn languages(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for r in &self.rules {
-            r.ast.walk(&mut |path: &[ASTNode]| {
+        for ast in &self.asts {
+            ast.walk(&mut |path: &[ASTNode]| {
                 if let Some(ASTNode::Expr(Expr::Map(m, _))) = path.last() {
                     for (ident, _) in m.0.iter() {
                         let k = ident.name.as_str();
@@ -314,6 +165,7 @@ impl RuleBook {
         );
         let engine = (!sources.is_empty()).then(|| sandboxed_engine(&slot, &link_ids, &code_sets));
         let mut rules = Vec::new();
+        let mut asts = Vec::new();
         let mut warnings = Vec::new();
         for src in sources {
             if src.text.len() > MAX_SCRIPT_BYTES {
@@ -337,9 +189,10 @@ impl RuleBook {
             warnings.append(&mut w);
             let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
             crate::small::sort_dedup(&mut gates);
-            rules.push(Rule { name: src.name.clone(), ast, mentions, gates });
+            rules.push(Rule { name: src.name.clone(), mentions, gates });
+            asts.push(ast);
         }
-        Ok((RuleBook { engine, rules, slot, code_sets }, warnings))
+        Ok((RuleBook { engine, rules, asts, slot, code_sets }, warnings))
     }
 
     /// Run one rule. The slot holds the run's state for the host functions and is always
@@ -355,7 +208,7 @@ impl RuleBook {
         });
         // A rule exists, so the engine does (see `compile`).
         let result = match &self.engine {
-            Some(engine) => engine.run_ast(&r.ast),
+            Some(engine) => engine.run_ast(&self.asts[rule]),
             None => Ok(()),
         };
         let (mut reads, effects) = match self.slot.borrow_mut().take() {
