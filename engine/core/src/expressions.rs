@@ -64,8 +64,10 @@ pub(crate) struct CachedVar {
 /// came or went), and items (None: the root) whose list of children changed.
 #[derive(Debug, Default)]
 pub(crate) struct Delta {
-    answers: std::collections::HashSet<String>,
-    structure: std::collections::HashSet<Option<String>>,
+    /// Sorted, each once.
+    answers: Vec<String>,
+    /// Sorted, each once.
+    structure: Vec<Option<String>>,
     /// Names of variables whose value changed in this pass so far.
     names: std::collections::HashSet<String>,
     /// No earlier pass to compare with: everything is evaluated.
@@ -76,8 +78,9 @@ pub(crate) struct Delta {
 
 impl Delta {
     /// Something these reads saw has changed.
+    /// `r` must be normalized (`Reads::normalized`): it is searched, not scanned.
     fn changed(&self, r: &intake_fhirpath::Reads) -> bool {
-        self.everything || r.all || r.answers.iter().any(|l| self.answers.contains(l)) || r.structure.iter().any(|l| self.structure.contains(l))
+        self.everything || r.saw_any(&self.answers, &self.structure)
     }
 
     /// A remembered variable must be evaluated again: what it read changed, or a variable it
@@ -85,6 +88,27 @@ impl Delta {
     fn touches(&self, v: &Variable, c: &CachedVar) -> bool {
         self.changed(&c.reads) || v.reads_vars.iter().any(|n| self.names.contains(n))
     }
+}
+
+/// What one item's expressions of one kind last did, with what they read: evaluated again
+/// only when something they read, a variable they name, or the item's place in the response
+/// changed. MBS 715 has 291 `enableWhenExpression`s and 43 calculations; an answer to the age
+/// changes the verdicts that read `%age`, not the calculations that read other answers.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedExprs {
+    reads: intake_fhirpath::Reads,
+    errors: Vec<(String, String)>,
+    /// A calculation's values (the item gets them again if something else changed its answer).
+    values: Vec<intake_fhir::Value>,
+}
+
+/// Which of an item's expressions a [`CachedExprs`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ExprKind {
+    EnableWhen,
+    /// `answerExpression`, the option toggles and `cqf-expression` on text, together.
+    Options,
+    Calculated,
 }
 
 /// The expressions one item carries.
@@ -106,6 +130,8 @@ pub struct ItemExpressions {
     /// one row per resource it gives, each row seeing its resource as `%name` when the initial
     /// expressions under it run; for another group, `%name` is the whole result.
     pub population: Option<(String, Expr, String)>,
+    /// The `%names` the item's enableWhen, calculated, option and text expressions read.
+    names: Vec<String>,
 }
 
 /// Options an `answerOptionsToggleExpression` governs.
@@ -165,6 +191,14 @@ impl ExpressionBook {
                 x.text = single(&el.extension, sdc::CQF_EXPRESSION, &format!("{path}._text"), warnings);
             }
             x.population = population_context(&it.extension, path, it.type_.as_deref() == Some("group"), warnings);
+            let mut names = std::collections::BTreeSet::new();
+            for e in [&x.enable_when, &x.calculated, &x.answer_options, &x.text].into_iter().flatten() {
+                names.extend(e.0.variables());
+            }
+            for t in &x.toggles {
+                names.extend(t.expr.variables());
+            }
+            x.names = names.into_iter().collect();
             book.initial |= x.population.is_some();
             book.drives |= x.drives();
             book.initial |= x.initial.is_some();
@@ -461,6 +495,13 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
 }
 
 /// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
+/// An environment that logs what is read into a log of its own.
+fn logging(env: &Env, doc: &NodeRef) -> (std::rc::Rc<intake_fhirpath::ReadLog>, Env) {
+    let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
+    let env = env.with_read_log(log.clone());
+    (log, env)
+}
+
 pub(crate) fn is_true(out: &[Item]) -> bool {
     matches!(out, [Item { value: Value::Bool(true), .. }])
 }
@@ -522,7 +563,6 @@ impl crate::session::Session {
         let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
         // Item variables are seen by the item and everything under it (in that row).
         let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
-        let expr_log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(&doc));
         for n in self.preorder() {
             let (id, parent_node) = (self.nodes[n.index()].item, self.nodes[n.index()].parent);
             let i = id.index();
@@ -573,64 +613,117 @@ impl crate::session::Session {
             // are evaluated again.
             let moved = delta.moved.contains(&n.index());
             self.bind_remembered(n.index() as u32, moved, &x.variables, &context, &mut own, &doc, &mut delta, &mut errors);
-            // Expressions record what they read into the pass's log.
-            let logged = own.with_read_log(expr_log.clone());
-            let env = &logged;
             let input = &context;
+            let at = n.index();
             if let Some((expr, path)) = &x.enable_when {
-                let verdict = match expr.evaluate(input, env) {
-                    Ok(out) => is_true(&out),
-                    Err(e) => {
-                        errors.push((path.clone(), format!("enableWhenExpression: {e}; the item is hidden")));
-                        false
+                if let Some(c) = self.still_valid(at, ExprKind::EnableWhen, moved, x, &delta) {
+                    errors.extend(c.errors.iter().cloned());
+                } else {
+                    let (log, env) = logging(&own, &doc);
+                    let mut errs = Vec::new();
+                    let verdict = match expr.evaluate(input, &env) {
+                        Ok(out) => is_true(&out),
+                        Err(e) => {
+                            errs.push((path.clone(), format!("enableWhenExpression: {e}; the item is hidden")));
+                            false
+                        }
+                    };
+                    if self.expr_enabled[at] != Some(verdict) {
+                        self.expr_enabled[at] = Some(verdict);
+                        self.enqueue(n);
                     }
-                };
-                if self.expr_enabled[n.index()] != Some(verdict) {
-                    self.expr_enabled[n.index()] = Some(verdict);
-                    self.enqueue(n);
+                    self.remember(at, ExprKind::EnableWhen, &log, errs, Vec::new(), &mut errors);
                 }
             }
             if let Some((expr, path)) = initial {
-                self.set_initial(n, expr, path, input, env, &mut errors);
+                // Once, in the first pass: what it read does not matter after it.
+                self.set_initial(n, expr, path, input, &own, &mut errors);
             }
-            self.run_option_expressions(n, x, input, env, &mut errors);
-            if let (Some((expr, path)), false) = (&x.calculated, self.calc_edited[n.index()]) {
-                let def = vt.form.item(id);
-                let values: Vec<intake_fhir::Value> = match expr.evaluate(input, env) {
-                    Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
-                    Err(e) => {
-                        errors.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
-                        Vec::new()
-                    }
-                };
-                if self.nodes[n.index()].answers != values {
-                    self.nodes[n.index()].answers = values;
-                    self.mark_changed(n);
-                    self.enqueue(n);
-                    if self.nodes[n.index()].state.enabled {
-                        self.effective_answers_changed(n);
+            if x.answer_options.is_some() || !x.toggles.is_empty() || x.text.is_some() {
+                if let Some(c) = self.still_valid(at, ExprKind::Options, moved, x, &delta) {
+                    errors.extend(c.errors.iter().cloned());
+                } else {
+                    let (log, env) = logging(&own, &doc);
+                    let mut errs = Vec::new();
+                    self.run_option_expressions(n, x, input, &env, &mut errs);
+                    self.remember(at, ExprKind::Options, &log, errs, Vec::new(), &mut errors);
+                }
+            }
+            match (&x.calculated, self.calc_edited[at]) {
+                (Some((expr, path)), false) => {
+                    let values = if let Some(c) = self.still_valid(at, ExprKind::Calculated, moved, x, &delta) {
+                        errors.extend(c.errors.iter().cloned());
+                        c.values.clone()
+                    } else {
+                        let (log, env) = logging(&own, &doc);
+                        let mut errs = Vec::new();
+                        let def = vt.form.item(id);
+                        let values: Vec<intake_fhir::Value> = match expr.evaluate(input, &env) {
+                            Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
+                            Err(e) => {
+                                errs.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
+                                Vec::new()
+                            }
+                        };
+                        self.remember(at, ExprKind::Calculated, &log, errs, values.clone(), &mut errors);
+                        values
+                    };
+                    if self.nodes[at].answers != values {
+                        self.nodes[at].answers = values;
+                        self.mark_changed(n);
+                        self.enqueue(n);
+                        if self.nodes[at].state.enabled {
+                            self.effective_answers_changed(n);
+                        }
                     }
                 }
+                // The patient's own value stands; what the calculation last gave is forgotten,
+                // so it is worked out afresh if the patient gives the item back to it.
+                (Some(_), true) => {
+                    self.expr_cache.remove(&(at as u32, ExprKind::Calculated));
+                }
+                (None, _) => {}
             }
             envs[n.index()] = Some(own);
         }
         self.initial_done = true;
         self.population_rows.clear();
         self.expr_errors = errors;
-        let mut reads = expr_log.take();
-        reads.answers.sort_unstable();
-        reads.answers.dedup();
-        reads.structure.sort_unstable();
-        reads.structure.dedup();
-        self.expr_reads = Some(reads);
+        self.expressions_ran = true;
     }
 
-    /// True when nothing this pass would see differs from what the last full pass read: its
-    /// expressions' reads are untouched, every variable is remembered and untouched, no node
-    /// with expressions came or went, and the initial expressions have run.
+    /// Node `at`'s remembered result for `kind`, if nothing it depends on has changed: what
+    /// its expressions read, the variables they name, and the node's place in the response.
+    fn still_valid(&self, at: usize, kind: ExprKind, moved: bool, x: &ItemExpressions, delta: &Delta) -> Option<&CachedExprs> {
+        if moved || x.names.iter().any(|name| delta.names.contains(name)) {
+            return None;
+        }
+        self.expr_cache.get(&(at as u32, kind)).filter(|c| !delta.changed(&c.reads))
+    }
+
+    /// Keep what node `at`'s expressions of `kind` just did, and add their errors to the pass's.
+    fn remember(
+        &mut self,
+        at: usize,
+        kind: ExprKind,
+        log: &intake_fhirpath::ReadLog,
+        errs: Vec<(String, String)>,
+        values: Vec<intake_fhir::Value>,
+        errors: &mut Vec<(String, String)>,
+    ) {
+        let reads = log.take().normalized();
+        errors.extend(errs.iter().cloned());
+        self.expr_cache.insert((at as u32, kind), CachedExprs { reads, errors: errs, values });
+    }
+
+    /// True when nothing this pass would see differs from what the last pass read: every
+    /// remembered expression result's reads are untouched, every variable is remembered and
+    /// untouched, no node with expressions came or went, and the initial expressions have run.
     fn pass_can_be_skipped(&self, book: &ExpressionBook, delta: &Delta) -> bool {
-        let Some(r) = &self.expr_reads else { return false };
-        if delta.changed(r) || (book.has_initial() && !self.initial_done) {
+        if !self.expressions_ran || (book.has_initial() && !self.initial_done) {
+            return false;
+        }
+        if self.expr_cache.values().any(|c| delta.changed(&c.reads)) {
             return false;
         }
         if delta.moved.iter().any(|&n| book.items[self.nodes[n].item.index()].any()) {
@@ -653,15 +746,19 @@ impl crate::session::Session {
             let was = self.last_present.get(n).copied().unwrap_or(false);
             if was != now {
                 d.moved.insert(n);
-                d.answers.insert(link(self, n));
-                d.structure.insert(Some(link(self, n)));
-                d.structure.insert(self.nodes[n].parent.map(|p| link(self, p.index())));
+                d.answers.push(link(self, n));
+                d.structure.push(Some(link(self, n)));
+                d.structure.push(self.nodes[n].parent.map(|p| link(self, p.index())));
             } else if now && self.last_answers.get(n) != Some(&self.nodes[n].answers) {
-                d.answers.insert(link(self, n));
+                d.answers.push(link(self, n));
             }
         }
         self.last_present = present.to_vec();
         self.last_answers = self.nodes.iter().map(|x| x.answers.clone()).collect();
+        d.answers.sort_unstable();
+        d.answers.dedup();
+        d.structure.sort_unstable();
+        d.structure.dedup();
         d
     }
 
@@ -686,7 +783,7 @@ impl crate::session::Session {
                 delta.names.insert(v.name.clone());
             }
             env.set(&v.name, value.clone());
-            self.var_cache.insert(key, CachedVar { value, reads: log.take(), error });
+            self.var_cache.insert(key, CachedVar { value, reads: log.take().normalized(), error });
         }
     }
 

@@ -265,8 +265,10 @@ pub struct Session {
     pub(crate) last_answers: Vec<Vec<Value>>,
     /// Variables' values by (scope node, or the root; variable), with what they read.
     pub(crate) var_cache: std::collections::HashMap<(u32, u32), crate::expressions::CachedVar>,
-    /// What the last full expression pass's expressions read of the response (None: none yet).
-    pub(crate) expr_reads: Option<intake_fhirpath::Reads>,
+    /// Each node's enableWhen, option and calculated expressions' last results, by kind.
+    pub(crate) expr_cache: std::collections::HashMap<(u32, crate::expressions::ExprKind), crate::expressions::CachedExprs>,
+    /// An expression pass has run (what it read is kept with each result, `expr_cache`).
+    pub(crate) expressions_ran: bool,
     /// The host's launch contexts as shared collections, built at the first expression pass.
     pub(crate) launch_collections: Option<Vec<(String, std::rc::Rc<Vec<intake_fhirpath::Item>>)>>,
     /// The `initialExpression`s have run (once, in the first expression pass).
@@ -331,10 +333,11 @@ impl Session {
             population_rows: std::collections::HashMap::new(),
             query_results: std::cell::RefCell::new(std::collections::HashMap::new()),
             launch_collections: None,
-            expr_reads: None,
+            expressions_ran: false,
             last_present: Vec::new(),
             last_answers: Vec::new(),
             var_cache: std::collections::HashMap::new(),
+            expr_cache: std::collections::HashMap::new(),
             dyn_choices: Vec::new(),
             off_options: Vec::new(),
             dyn_text: Vec::new(),

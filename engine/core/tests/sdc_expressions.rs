@@ -453,3 +453,46 @@ fn a_calculation_read_by_another_expression_still_flows_through() {
     s.answer_link_id("a", vec![Value::Integer(2)]).unwrap();
     assert!(!shown(&s, "big"));
 }
+
+/// Each item's expressions keep their last result and are evaluated again only when something
+/// they read changed (an answer, an item coming or going, a variable they name): check that
+/// each kind of read still sees its change, and that a remembered failure is still reported.
+#[test]
+fn remembered_expression_results_see_every_change_they_read() {
+    let q = questionnaire(json!([
+        {"linkId": "a", "type": "integer", "text": "A"},
+        {"linkId": "g", "type": "group", "text": "G", "item": [{"linkId": "b", "type": "integer", "text": "B"}]},
+        {"linkId": "c", "type": "integer", "text": "C"},
+        {"linkId": "x", "type": "display", "text": "B is over 3", "extension": [
+            ext(EWE, None, "%resource.repeat(item).where(linkId = 'b').answer.value > 3")]},
+        {"linkId": "y", "type": "display", "text": "A is 1", "extension": [
+            ext(VAR, Some("v"), "%resource.item.where(linkId = 'a').answer.value"),
+            ext(EWE, None, "%v = 1")]},
+        {"linkId": "z", "type": "integer", "text": "C plus one", "readOnly": true, "extension": [
+            ext(CALC, None, "%resource.repeat(item).where(linkId = 'c').answer.value + 1")]},
+        {"linkId": "e", "type": "display", "text": "Never", "extension": [ext(EWE, None, "%nowhere.exists()")]},
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let state = |s: &Session| (shown(s, "x"), shown(s, "y"), answers(s, "z"));
+    let failing = |s: &Session| s.expression_errors().iter().filter(|(_, m)| m.contains("nowhere")).count();
+    assert_eq!(state(&s), (false, false, vec![]));
+    assert_eq!(failing(&s), 1);
+    s.answer_link_id("b", vec![Value::Integer(5)]).unwrap();
+    assert_eq!(state(&s), (true, false, vec![]), "'b' came into the response, inside its group");
+    s.answer_link_id("b", vec![Value::Integer(2)]).unwrap();
+    assert_eq!(state(&s), (false, false, vec![]), "'b' changed");
+    s.answer_link_id("a", vec![Value::Integer(1)]).unwrap();
+    assert_eq!(state(&s), (false, true, vec![]), "the item's variable changed");
+    s.answer_link_id("c", vec![Value::Integer(4)]).unwrap();
+    assert_eq!(state(&s), (false, true, vec![Value::Integer(5)]), "'c' came into the response");
+    assert_eq!(failing(&s), 1, "a remembered failure is still reported, once");
+    s.answer_link_id("a", vec![Value::Integer(2)]).unwrap();
+    assert_eq!(state(&s), (false, false, vec![Value::Integer(5)]));
+    s.answer_link_id("b", vec![Value::Integer(9)]).unwrap();
+    s.answer_link_id("b", vec![]).unwrap();
+    assert_eq!(state(&s), (false, false, vec![Value::Integer(5)]), "'b' left the response");
+    s.answer_link_id("c", vec![]).unwrap();
+    assert_eq!(state(&s), (false, false, vec![]), "'c' left the response");
+    assert_eq!(failing(&s), 1);
+}

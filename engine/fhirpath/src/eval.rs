@@ -229,7 +229,7 @@ impl Cx<'_> {
             match (&self.env.reads, reads) {
                 (None, _) => return Ok(hit),
                 (Some(log), Some(reads)) => {
-                    log.replay(&reads);
+                    log.replay_shared(&reads);
                     return Ok(hit);
                 }
                 (Some(_), None) => {}
@@ -568,7 +568,10 @@ impl Cx<'_> {
             }
             "repeat" => {
                 argc(1..=1)?;
-                self.took_everything(input);
+                // Not "everything": the projection's own navigation logs what it reads
+                // (`repeat(item)` reads each item's list of children, not its answers), so
+                // `%resource.repeat(item).where(linkId='x').answer` depends on the shape of
+                // the response and x's answer, not on every answer in it.
                 let mut out: Coll = Vec::new();
                 let mut seen = Seen::default();
                 let mut frontier = input.to_vec();

@@ -45,31 +45,31 @@ impl std::fmt::Debug for SharedMemo {
 }
 
 impl SharedMemo {
-    pub(crate) fn get(&self, shape: &str, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
+    pub(crate) fn get(&self, shape: &str, keys: &[Rc<Coll>]) -> Option<(Coll, Option<Rc<crate::Reads>>)> {
         let table = self.table.borrow();
         let (old, value, reads) = table.get(shape)?;
         same_keys(old, keys).then(|| (value.clone(), reads.clone()))
     }
 
     pub(crate) fn put(&self, shape: &Rc<str>, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
-        self.table.borrow_mut().insert(shape.clone(), (keys, value.clone(), reads));
+        self.table.borrow_mut().insert(shape.clone(), (keys, value.clone(), reads.map(|r| Rc::new(r.normalized()))));
     }
 }
 
 /// A result, the collections it was computed from, and what it read of a logged document
-/// (replayed on a hit, so a read log sees the same reads either way).
-type Remembered = (Vec<Rc<Coll>>, Coll, Option<crate::Reads>);
+/// (replayed on a hit, so a read log sees the same reads either way; shared, not copied).
+type Remembered = (Vec<Rc<Coll>>, Coll, Option<Rc<crate::Reads>>);
 
 impl Memo {
     /// The remembered result, if it was computed from these collections.
-    pub fn get(&self, keys: &[Rc<Coll>]) -> Option<(Coll, Option<crate::Reads>)> {
+    pub fn get(&self, keys: &[Rc<Coll>]) -> Option<(Coll, Option<Rc<crate::Reads>>)> {
         let last = self.last.borrow();
         let (old, value, reads) = last.as_ref()?;
         same_keys(old, keys).then(|| (value.clone(), reads.clone()))
     }
 
     pub fn put(&self, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
-        *self.last.borrow_mut() = Some((keys, value.clone(), reads));
+        *self.last.borrow_mut() = Some((keys, value.clone(), reads.map(|r| Rc::new(r.normalized()))));
     }
 }
 

@@ -5,10 +5,12 @@
 //!
 //! Recorded in navigation: `item` on a node reads its list of children (its "structure"),
 //! `answer` reads its answers. A step that takes in a whole subtree (`children()`,
-//! `descendants()`, `repeat()`) reads everything. Reads are named by linkId (the root by
+//! `descendants()`) reads everything; `repeat(projection)` reads what its projection
+//! navigates, node by node. Reads are named by linkId (the root by
 //! `None`): rows of a repeating group share theirs, which can only over-report.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::Value as Json;
 
@@ -23,18 +25,59 @@ pub struct Reads {
     pub structure: Vec<Option<String>>,
     /// Something read the whole of a subtree.
     pub all: bool,
+    /// What remembered sub-results read, shared rather than copied: MBS 715's hundred
+    /// expressions that start `%resource.repeat(item)` each read the shape of the whole
+    /// response, one list of ~700 linkIds they all point to. Each is normalized.
+    shared: Vec<Rc<Reads>>,
+}
+
+/// A place in a log, to take what was read after it ([`ReadLog::since`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    answers: usize,
+    structure: usize,
+    shared: usize,
 }
 
 impl Reads {
-    fn mark(&self) -> (usize, usize, bool) {
-        (self.answers.len(), self.structure.len(), self.all)
+    fn mark(&self) -> Mark {
+        Mark { answers: self.answers.len(), structure: self.structure.len(), shared: self.shared.len() }
     }
 
-    fn since(&self, mark: (usize, usize, bool)) -> Reads {
+    fn since(&self, mark: Mark) -> Reads {
         if self.all {
             return Reads { all: true, ..Reads::default() };
         }
-        Reads { answers: self.answers[mark.0..].to_vec(), structure: self.structure[mark.1..].to_vec(), all: false }
+        Reads {
+            answers: self.answers[mark.answers..].to_vec(),
+            structure: self.structure[mark.structure..].to_vec(),
+            all: false,
+            shared: self.shared[mark.shared..].to_vec(),
+        }
+    }
+
+    /// Sorted, each read once: what a cache keeps, and what [`Reads::saw_any`] searches.
+    pub fn normalized(mut self) -> Reads {
+        if self.all {
+            return Reads { all: true, ..Reads::default() };
+        }
+        self.answers.sort_unstable();
+        self.answers.dedup();
+        self.structure.sort_unstable();
+        self.structure.dedup();
+        self.shared.sort_unstable_by_key(|r| Rc::as_ptr(r) as usize);
+        self.shared.dedup_by(|a, b| Rc::ptr_eq(a, b));
+        self
+    }
+
+    /// Whether these (normalized) reads saw one of the changed `answers` or the changed child
+    /// lists `structure`. Searched from the side of the changes: an answer changes one or two
+    /// linkIds, while a walk of the whole response reads hundreds.
+    pub fn saw_any(&self, answers: &[String], structure: &[Option<String>]) -> bool {
+        self.all
+            || answers.iter().any(|l| self.answers.binary_search(l).is_ok())
+            || structure.iter().any(|l| self.structure.binary_search(l).is_ok())
+            || self.shared.iter().any(|r| r.saw_any(answers, structure))
     }
 
     pub(crate) fn extend(&mut self, other: &Reads) {
@@ -42,10 +85,12 @@ impl Reads {
         if self.all {
             self.answers.clear();
             self.structure.clear();
+            self.shared.clear();
             return;
         }
         self.answers.extend(other.answers.iter().cloned());
         self.structure.extend(other.structure.iter().cloned());
+        self.shared.extend(other.shared.iter().cloned());
     }
 }
 
@@ -99,18 +144,36 @@ impl ReadLog {
             r.all = true;
             r.answers.clear();
             r.structure.clear();
+            r.shared.clear();
         }
     }
 
-    pub(crate) fn mark(&self) -> (usize, usize, bool) {
+    pub(crate) fn mark(&self) -> Mark {
         self.reads.borrow().mark()
     }
 
-    pub(crate) fn since(&self, mark: (usize, usize, bool)) -> Reads {
+    pub(crate) fn since(&self, mark: Mark) -> Reads {
         self.reads.borrow().since(mark)
     }
 
-    pub(crate) fn replay(&self, reads: &Reads) {
+    /// Add `reads` as if they had been read here.
+    pub fn replay(&self, reads: &Reads) {
         self.reads.borrow_mut().extend(reads);
+    }
+
+    /// Add a remembered sub-result's (normalized) reads, by reference.
+    pub(crate) fn replay_shared(&self, reads: &Rc<Reads>) {
+        let mut r = self.reads.borrow_mut();
+        if r.all {
+            return;
+        }
+        if reads.all {
+            r.all = true;
+            r.answers.clear();
+            r.structure.clear();
+            r.shared.clear();
+        } else {
+            r.shared.push(reads.clone());
+        }
     }
 }
