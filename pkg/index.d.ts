@@ -105,9 +105,10 @@ export interface SessionOptions {
   sessionId?: string;
   /**
    * Which build of the module runs this form. By default the full build when the form carries
-   * rule scripts (`rules`, a visit type's rules, or rules listed in the manifest), else the SDC
-   * build (no rules engine, about a fifth smaller). Forcing 'sdc' on a form with rules is
-   * refused when it loads: rules never run without the rules engine. See `buildFor`.
+   * rule scripts (`rules`, a visit type's rules, or rules listed in the manifest) or the page
+   * has loaded it already, else the SDC build (no rules engine, about a fifth smaller). Forcing
+   * 'sdc' on a form with rules is refused when it loads: rules never run without the rules
+   * engine. See `buildFor`.
    */
   build?: 'full' | 'sdc';
   /** Where the full build's wasm (`dist/intake_web_bg.wasm`) is, if not beside the package's JS. */
@@ -195,7 +196,10 @@ export interface IntakeHandle<B = Bundle> {
  */
 export function init(options?: SessionOptions | string | URL): Promise<void>;
 
-/** The build `mount`/`createSession` will load for these options: 'full' (rules) or 'sdc'. */
+/**
+ * The smallest build that runs a form with these options: 'full' (it carries rules) or 'sdc'.
+ * `mount`/`createSession` use the full build instead when the page has loaded it already.
+ */
 export function buildFor(options?: SessionOptions): 'full' | 'sdc';
 
 /** Mount the form into an element. */

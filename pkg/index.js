@@ -8,15 +8,16 @@
 //
 // Two builds of the module ship in dist/: the full build (rule scripts, for visit types that
 // carry rules) and the bare SDC build (any FHIR Questionnaire without rules, about a fifth
-// smaller). Each form loads only the one it needs; see `buildFor`.
+// smaller). A form loads the SDC build only when it carries no rules and the page has not
+// loaded the full build already (which runs any form); see `buildFor`.
 const BUILDS = {
   full: { glue: () => import('./dist/intake_web.js'), file: './dist/intake_web_bg.wasm', option: 'wasmUrl' },
   sdc: { glue: () => import('./dist/intake_sdc.js'), file: './dist/intake_sdc_bg.wasm', option: 'sdcWasmUrl' },
 };
 
-// Per build: the compiled module (once per page), its glue, and one instance made ahead (by
-// init), so the first mount does not wait for instantiation.
-const loaded = { full: { compiled: null, spare: null }, sdc: { compiled: null, spare: null } };
+// Per build: its glue module and compiled wasm (each fetched once per page), and one instance
+// made ahead, so the next form does not wait for instantiation.
+const loaded = { full: { ready: null, spare: null }, sdc: { ready: null, spare: null } };
 
 /** Whether the options name rule scripts (as `rules`, a visit type's `rules`, or the manifest's list). */
 function hasRules(options) {
@@ -30,9 +31,9 @@ function hasRules(options) {
 }
 
 /**
- * The build a form needs: `options.build` when the host names one ('full' or 'sdc'), else the
- * full build when the form carries rules, else the smaller SDC build. When in doubt, full: it
- * runs every form, and a form with rules is never run without them.
+ * The smallest build that runs a form: `options.build` when the host names one ('full' or
+ * 'sdc'), else the full build when the form carries rules, else the SDC build. When in doubt,
+ * full: it runs every form, and a form with rules is never run without them.
  */
 export function buildFor(options = {}) {
   if (options.build === 'full' || options.build === 'sdc') return options.build;
@@ -40,28 +41,39 @@ export function buildFor(options = {}) {
   return hasRules(options) ? 'full' : 'sdc';
 }
 
+/** The build to run a form on: the one it needs, or the full build if the page has it already. */
+function choose(options) {
+  const need = buildFor(options);
+  if (need === 'sdc' && options.build == null && loaded.full.ready && !loaded.sdc.ready) return 'full';
+  return need;
+}
+
+/** Fetch the glue and compile the wasm of build `kind` (once per page), and make a spare instance. */
+async function load(kind, options) {
+  const b = loaded[kind];
+  b.ready ??= Promise.all([BUILDS[kind].glue(), compile(kind, options[BUILDS[kind].option])]).catch((e) => {
+    b.ready = null; // a later call may try again (the network came back)
+    throw e;
+  });
+  await b.ready;
+  b.spare ??= fresh(kind).catch(() => null);
+  await b.spare;
+}
+
 /**
- * Fetch and compile the module a form needs once, and have an instance ready for the next form
- * or session. `mount` and `createSession` call this for you; call it early, with the options
- * you will mount with, to start sooner. `init()` and `init(url)` load the full build.
+ * Fetch and compile the build a form needs (once per page), and have an instance ready for the
+ * next form or session. `mount` and `createSession` call this for you; call it early, with the
+ * options you will mount with, to start sooner. `init()` and `init(url)` load the full build.
  */
 export async function init(options) {
   const opts = options == null ? { build: 'full' }
     : (typeof options === 'string' || options instanceof URL) ? { build: 'full', wasmUrl: options }
     : options;
-  const kind = buildFor(opts);
-  const b = loaded[kind];
-  b.compiled ??= compile(kind, opts[BUILDS[kind].option]).catch((e) => {
-    b.compiled = null; // a later call may try again (the network came back)
-    throw e;
-  });
-  await b.compiled;
-  b.spare ??= fresh(kind).catch(() => null);
-  await b.spare;
+  await load(choose(opts), opts);
 }
 
 async function fresh(kind) {
-  const [{ createInstance }, module] = await Promise.all([BUILDS[kind].glue(), loaded[kind].compiled]);
+  const [{ createInstance }, module] = await loaded[kind].ready;
   const wasm = createInstance();
   await wasm.init({ module_or_path: module });
   return wasm;
@@ -78,10 +90,21 @@ async function compile(kind, wasmUrl) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-/** A fresh, initialised instance of the build `options` need, never used before. */
-async function instantiate(options) {
-  const kind = buildFor(options);
-  await init(options);
+/**
+ * A fresh, initialised instance of the build for `options`, never used before. If the SDC
+ * build cannot be loaded (a host that serves only the full build's files), the form runs on
+ * the full build and `tell` says why: it runs every form.
+ */
+async function instantiate(options, tell) {
+  let kind = choose(options);
+  try {
+    await load(kind, options);
+  } catch (e) {
+    if (kind !== 'sdc' || options.build === 'sdc') throw e;
+    tell?.(`intake: the SDC build could not be loaded (${e.message}); this form runs on the full build`);
+    kind = 'full';
+    await load(kind, options);
+  }
   // Taken synchronously: two forms mounted at once never get the same instance.
   const b = loaded[kind];
   const taken = b.spare;
@@ -155,7 +178,7 @@ function pageStore() {
 /** Mount an intake form into `element`. Rejects with a clear Error (and shows it in the element). */
 export async function mount(element, options = {}) {
   if (!(element instanceof HTMLElement)) throw new TypeError('mount(element, options): element must be an HTMLElement');
-  const first = await instantiate(options);
+  const first = await instantiate(options, (m) => tellHost(options, m));
   const opts = options.storage === false ? { ...options, storage: pageStore(), __pageOnly: true } : { ...options };
   const depth = { n: 0 };
   let mounted = true;
@@ -186,7 +209,7 @@ export async function mount(element, options = {}) {
   const restart = async (stop) => {
     let wasm;
     try {
-      wasm = await instantiate(opts);
+      wasm = await instantiate(opts, (m) => tellHost(opts, m));
     } catch (e) {
       tellHost(opts, `intake: the form could not be started again: ${e.message}`);
       return;
@@ -259,7 +282,7 @@ export async function mount(element, options = {}) {
 
 /** The engine without the form: answer, read item states, get the response and the Bundle. */
 export async function createSession(options = {}) {
-  const wasm = await instantiate(options);
+  const wasm = await instantiate(options, (m) => tellHost(options, m));
   const s = wasm.createSession(options);
   const live = {
     wasm,

@@ -1057,6 +1057,38 @@ describe('two builds: each form loads only the one it needs', () => {
     assert.deepEqual(problems.filter((p) => !/no rules engine/.test(p)), []);
     await context.close();
   });
+
+  it('a page that loaded the full build runs forms without rules on it; without the SDC files, the full build runs them and onError says so', async () => {
+    const run = async (block) => {
+      const { page, problems, requests, context } = await portalPage('blank.html');
+      if (block) await page.route(/intake_sdc/, (r) => r.fulfill({ status: 404, body: 'not here' }));
+      const out = await page.evaluate(async (block) => {
+        const pkg = await import('./node_modules/@intake-engine/intake/index.js');
+        if (!block) await pkg.init(); // the full build, ahead of any form
+        const q = { resourceType: 'Questionnaire', id: 'bare', status: 'active', item: [{ linkId: 'a', type: 'boolean', text: 'Are you well?' }] };
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const errors = [];
+        const form = await pkg.mount(el, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: false, onError: (e) => errors.push(e.message) });
+        el.querySelector('input[type=radio]').click();
+        await new Promise((r) => setTimeout(r, 50));
+        const wasm = performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+        const answered = form.getResponse().item?.[0]?.answer?.[0]?.valueBoolean;
+        form.unmount();
+        return { wasm, errors, answered };
+      }, block);
+      await context.close();
+      return { ...out, requests, problems };
+    };
+    const warm = await run(false);
+    assert.deepEqual(warm.wasm, ['intake_web_bg.wasm'], 'no second module fetched');
+    assert.deepEqual(warm.errors, []);
+    assert.equal(warm.answered, true);
+    const missing = await run(true);
+    assert.deepEqual(missing.wasm.filter((n) => n === 'intake_web_bg.wasm'), ['intake_web_bg.wasm']);
+    assert.equal(missing.answered, true, 'the form runs on the full build');
+    assert.ok(missing.errors.some((e) => /SDC build could not be loaded .*runs on the full build/.test(e)), JSON.stringify(missing.errors));
+  });
 });
 
 describe('an internal error in one form (fault-injection build)', () => {
