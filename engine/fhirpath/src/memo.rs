@@ -28,14 +28,69 @@ pub(crate) struct Memo {
     /// The sub-expression's shape, as the key of a table shared by the expressions of a form
     /// (MBS 715 has a hundred expressions that start `%resource.repeat(item)`: one walk of the
     /// response serves them all). Equal shapes with equal variables give equal results.
-    pub shape: Rc<str>,
+    pub shape: Shape,
     last: RefCell<Option<Remembered>>,
+}
+
+/// A sub-expression's shape with its hash, worked out once when the expression is parsed. The
+/// shared table is looked up for each remembered sub-expression on every evaluation, and
+/// hashing and comparing the text each time (SipHash over a hundred characters) was a third
+/// of PHQ-9's variable time. Two shapes are equal when they are the same text (the same `Rc`
+/// at once, else compared).
+#[derive(Clone)]
+pub(crate) struct Shape {
+    text: Rc<str>,
+    hash: u64,
+}
+
+impl Shape {
+    fn new(text: String) -> Shape {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        Shape { text: text.into(), hash: h.finish() }
+    }
+}
+
+impl PartialEq for Shape {
+    fn eq(&self, other: &Shape) -> bool {
+        self.hash == other.hash && (Rc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for Shape {}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hashes a [`Shape`] by the hash it carries (written once, as a `u64`).
+#[derive(Default)]
+pub(crate) struct ShapeHasher(u64);
+
+impl std::hash::Hasher for ShapeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (`Shape::hash`); any other input is still hashed.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Results remembered across the expressions that share an environment, by shape.
 #[derive(Default)]
 pub struct SharedMemo {
-    table: RefCell<std::collections::HashMap<Rc<str>, Remembered>>,
+    table: RefCell<std::collections::HashMap<Shape, Remembered, std::hash::BuildHasherDefault<ShapeHasher>>>,
 }
 
 impl std::fmt::Debug for SharedMemo {
@@ -45,13 +100,13 @@ impl std::fmt::Debug for SharedMemo {
 }
 
 impl SharedMemo {
-    pub(crate) fn get(&self, shape: &str, keys: &[Rc<Coll>]) -> Option<(Coll, Option<Rc<crate::Reads>>)> {
+    pub(crate) fn get(&self, shape: &Shape, keys: &[Rc<Coll>]) -> Option<(Coll, Option<Rc<crate::Reads>>)> {
         let table = self.table.borrow();
         let (old, value, reads) = table.get(shape)?;
         same_keys(old, keys).then(|| (value.clone(), reads.clone()))
     }
 
-    pub(crate) fn put(&self, shape: &Rc<str>, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
+    pub(crate) fn put(&self, shape: &Shape, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
         self.table.borrow_mut().insert(shape.clone(), (keys, value.clone(), reads.map(|r| Rc::new(r.normalized()))));
     }
 }
@@ -147,7 +202,7 @@ fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
     if here {
         let mut shape = String::new();
         write_shape(node, &mut shape);
-        let shape: Rc<str> = shape.into();
+        let shape = Shape::new(shape);
         node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), shape, last: RefCell::new(None) }));
     }
     let covered = if here { Some(&reads.vars) } else { covered };
