@@ -908,9 +908,11 @@ describe('SDC expressions in the browser (issue 8)', () => {
       const questions = [...el.querySelectorAll('.ik-q')].filter((q) => q.querySelector('select')?.options.length === 5).slice(0, 9);
       const total = () => [...el.querySelectorAll('.ik-q')].find((q) => /total score/i.test(q.textContent))?.querySelector('input')?.value;
       const seen = [total()];
+      let optionTexts = [];
       for (const [k, q] of questions.entries()) {
         const select = q.querySelector('select');
-        // Options show the form's optionPrefix (the score) before their name: "1 Several days".
+        // Options show the form's optionPrefix (the score) before their name: "1. Several days".
+        if (k === 0) optionTexts = [...select.options].map((o) => o.textContent);
         select.selectedIndex = [...select.options].findIndex((o) => o.textContent.endsWith(labels[(k * 7 + 1) % 4]));
         select.dispatchEvent(new Event('change', { bubbles: true }));
         await tick();
@@ -919,9 +921,11 @@ describe('SDC expressions in the browser (issue 8)', () => {
       const score = h.getResponse().item.find((i) => i.linkId === '/44261-6')?.answer?.[0];
       const heard = last?.item?.find((i) => i.linkId === '/44261-6')?.answer?.[0];
       h.unmount();
-      return { seen, score, heard, errors, questions: questions.length };
+      return { seen, score, heard, errors, questions: questions.length, optionTexts };
     }, phq9);
     assert.equal(out.questions, 9, JSON.stringify(out));
+    // As LHC-Forms shows them: the bare-number prefix gets a full stop.
+    assert.deepEqual(out.optionTexts, ['Choose…', '0. Not at all', '1. Several days', '2. More than half the days', '3. Nearly every day']);
     // Scores of the answers given: 1, 0, 3, 2, 1, 0, 3, 2, 1.
     assert.deepEqual(out.seen, ['', '1', '1', '4', '6', '7', '7', '10', '12', '13']);
     assert.deepEqual(out.score, { valueDecimal: 13 });

@@ -310,12 +310,13 @@ describe('choice display niceties (issue 9)', () => {
           { valueCoding: { code: 'none', display: 'None' }, extension: prefix('(a)') },
           { valueCoding: { code: 'some', display: 'Some' }, extension: prefix('(b)') },
           { valueString: 'A lot', _valueString: x('<div>A <b>lot</b></div>'), extension: prefix('(c)') },
+          { valueString: 'Worst', extension: prefix('4') },
         ] },
     ] };
     const { page, problems, context } = await mountForm({ questionnaire: q });
     const block = page.locator('#host [data-linkid="pain"]');
     assert.equal(await block.locator('.ik-options.ik-horizontal').count(), 1);
-    assert.deepEqual((await block.locator('.ik-option label').allTextContents()).map((t) => t.trim()), ['(a) None', '(b) Some', '(c) A lot']);
+    assert.deepEqual((await block.locator('.ik-option label').allTextContents()).map((t) => t.trim()), ['(a) None', '(b) Some', '(c) A lot', '4. Worst']);
     assert.equal(await block.locator('.ik-option label strong').textContent(), 'lot', 'the option\'s rich text, whitelisted');
     await block.getByLabel('(b) Some').check();
     const answer = await page.evaluate(() => window.form.getResponse().item[0].answer);

@@ -589,6 +589,16 @@ fn autofill_of(f: Option<intake_engine::visit_type::PatientField>) -> (&'static 
     }
 }
 
+/// An option's prefix as it is shown before the option's name. A prefix that ends in a letter
+/// or digit gets a full stop ("1. Several days", as LHC-Forms shows PHQ-9's scores); one that
+/// ends in punctuation is kept as written ("(a) None", "1) Yes").
+fn prefix_text(prefix: &str) -> String {
+    match prefix.chars().last() {
+        Some(c) if c.is_alphanumeric() => format!("{prefix}. "),
+        _ => format!("{prefix} "),
+    }
+}
+
 fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> String {
     if let Some(d) = &v.draft {
         return d.clone();
@@ -777,7 +787,7 @@ fn choice_control(
         .map(|o| {
             let label = o.label_in(lang);
             (o.value.clone(), match &o.prefix {
-                Some(p) => format!("{p} {label}"),
+                Some(p) => format!("{}{label}", prefix_text(p)),
                 None => label,
             })
         })
@@ -832,7 +842,7 @@ fn choice_control(
                     let label = match d.options.get(i).and_then(|o| Some((o.prefix.clone(), o.label_in(lang), o.rendering.clone()?))) {
                         Some((prefix, text, rendering)) => {
                             let rich_text = LocalText { text, translations: Vec::new(), rendering: Some(rendering) };
-                            view! { {prefix.map(|p| format!("{p} "))}{rich(Some(&rich_text), lang)} }.into_any()
+                            view! { {prefix.map(|p| prefix_text(&p))}{rich(Some(&rich_text), lang)} }.into_any()
                         }
                         None => label.into_any(),
                     };
