@@ -68,6 +68,8 @@ pub(crate) struct Delta {
     answers: Vec<String>,
     /// Sorted, each once.
     structure: Vec<Option<String>>,
+    /// linkIds of the items that came into or left the response; sorted, each once.
+    moved_links: Vec<String>,
     /// Names of variables whose value changed in this pass so far.
     names: std::collections::HashSet<String>,
     /// No earlier pass to compare with: everything is evaluated.
@@ -80,7 +82,7 @@ impl Delta {
     /// Something these reads saw has changed.
     /// `r` must be normalized (`Reads::normalized`): it is searched, not scanned.
     fn changed(&self, r: &intake_fhirpath::Reads) -> bool {
-        self.everything || r.saw_any(&self.answers, &self.structure)
+        self.everything || r.saw_any(&self.answers, &self.structure, &self.moved_links)
     }
 
     /// A remembered variable must be evaluated again: what it read changed, or a variable it
@@ -746,6 +748,7 @@ impl crate::session::Session {
             let was = self.last_present.get(n).copied().unwrap_or(false);
             if was != now {
                 d.moved.insert(n);
+                d.moved_links.push(link(self, n));
                 d.answers.push(link(self, n));
                 d.structure.push(Some(link(self, n)));
                 d.structure.push(self.nodes[n].parent.map(|p| link(self, p.index())));
@@ -759,6 +762,8 @@ impl crate::session::Session {
         d.answers.dedup();
         d.structure.sort_unstable();
         d.structure.dedup();
+        d.moved_links.sort_unstable();
+        d.moved_links.dedup();
         d
     }
 

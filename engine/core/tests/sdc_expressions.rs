@@ -496,3 +496,47 @@ fn remembered_expression_results_see_every_change_they_read() {
     assert_eq!(state(&s), (false, false, vec![]), "'c' left the response");
     assert_eq!(failing(&s), 1);
 }
+
+/// A selection by place narrowed to one linkId (`repeat(item).where(linkId = 'b')`) depends on
+/// items b coming or going, wherever they are, and not on other items' lists of children: check
+/// that b appearing, b leaving with its hidden group, and b nested two levels down are all seen,
+/// while another item coming or going does not disturb the verdict.
+#[test]
+fn presence_of_one_linkid_is_seen_wherever_it_comes_or_goes() {
+    let q = questionnaire(json!([
+        {"linkId": "hide", "type": "boolean", "text": "Hide the group"},
+        {"linkId": "g", "type": "group", "text": "G",
+         "enableWhen": [{"question": "hide", "operator": "!=", "answerBoolean": true}],
+         "item": [
+            {"linkId": "b", "type": "integer", "text": "B"},
+            {"linkId": "h", "type": "group", "text": "H", "item": [{"linkId": "deep", "type": "string", "text": "Deep"}]}
+         ]},
+        {"linkId": "other", "type": "integer", "text": "Other"},
+        {"linkId": "p", "type": "display", "text": "B is given", "extension": [
+            ext(EWE, None, "%resource.repeat(item).where(linkId = 'b').exists()")]},
+        {"linkId": "d", "type": "display", "text": "Deep is given", "extension": [
+            ext(EWE, None, "%resource.item.where(linkId = 'g').item.where(linkId = 'h').item.where(linkId = 'deep').exists()")]},
+        {"linkId": "n", "type": "integer", "text": "How many top-level items are answered", "readOnly": true, "extension": [
+            ext(CALC, None, "%resource.item.count()")]},
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let state = |s: &Session| (shown(s, "p"), shown(s, "d"));
+    assert_eq!(state(&s), (false, false));
+    s.answer_link_id("other", vec![Value::Integer(1)]).unwrap();
+    assert_eq!(state(&s), (false, false), "another item came in");
+    assert_eq!(answers(&s, "n"), vec![Value::Integer(2)], "a count of children still sees every item (other, and n itself)");
+    s.answer_link_id("b", vec![Value::Integer(5)]).unwrap();
+    assert_eq!(state(&s), (true, false), "'b' came in, inside its group");
+    s.answer_link_id("deep", vec![Value::String("x".into())]).unwrap();
+    assert_eq!(state(&s), (true, true), "'deep' came in, two groups down");
+    s.answer_link_id("hide", vec![Value::Boolean(true)]).unwrap();
+    assert_eq!(state(&s), (false, false), "'b' and 'deep' left with their hidden group");
+    s.answer_link_id("hide", vec![Value::Boolean(false)]).unwrap();
+    assert_eq!(state(&s), (true, true), "and came back with it");
+    s.answer_link_id("b", vec![]).unwrap();
+    assert_eq!(state(&s), (false, true), "'b' cleared");
+    s.answer_link_id("other", vec![]).unwrap();
+    assert_eq!(state(&s), (false, true));
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}

@@ -314,11 +314,21 @@ impl Cx<'_> {
             }
             Kind::Binary(op, l, r) => self.binary(*op, l, r, focus, at)?,
             Kind::Call(target, name, args) => {
+                // A selection by place narrowed to one linkId reads the presence of those items,
+                // not every list of children it walked (`ReadLog::narrow`).
+                let narrow = match (&self.env.reads, target) {
+                    (Some(log), Some(t)) if name == "where" && by_place(t) => link_id_filter(args).map(|l| (log.mark(), l)),
+                    _ => None,
+                };
                 let input = match target {
                     Some(t) => self.eval(t, focus)?,
                     None => focus.to_vec(),
                 };
-                self.call(name, &input, focus, args, at)?
+                let out = self.call(name, &input, focus, args, at)?;
+                if let (Some(log), Some((mark, link_id))) = (&self.env.reads, narrow) {
+                    log.narrow(mark, link_id);
+                }
+                out
             }
         })
     }
@@ -1460,4 +1470,41 @@ fn resolve_reference(reference: &str, container: Option<&crate::NodeRef>, resour
         }
     }
     resources?.iter().find(|r| matches!(&r.value, Value::Node(n) if is(n.json()))).cloned()
+}
+
+/// `linkId = 'x'` as the one argument of `where`: the literal.
+fn link_id_filter(args: &[Node]) -> Option<&str> {
+    match args {
+        [a] => match &a.kind {
+            Kind::Binary(Op::Eq, l, r) => match (&l.kind, &r.kind) {
+                (Kind::Ident(m), Kind::Str(want)) if m == "linkId" => Some(want.as_str()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A selection of items by their place alone: `item` or `repeat(item)` on the focus, on a
+/// `%variable`, or on such a selection already narrowed by `where(linkId = '...')`. What it
+/// reads of a document is lists of children and nothing else, so a `where(linkId = 'x')` on
+/// it may narrow those reads to the presence of items x.
+fn by_place(node: &Node) -> bool {
+    let base = |b: &Node| match &b.kind {
+        Kind::Env(_) => true,
+        Kind::Special(s) => s == "$this",
+        Kind::Call(Some(t), name, args) => name == "where" && link_id_filter(args).is_some() && by_place(t),
+        _ => false,
+    };
+    match &node.kind {
+        Kind::Ident(name) => name == "item",
+        Kind::Member(b, name) => name == "item" && base(b),
+        Kind::Call(target, name, args) => {
+            name == "repeat"
+                && matches!(args.as_slice(), [a] if matches!(&a.kind, Kind::Ident(m) if m == "item"))
+                && target.as_deref().is_none_or(base)
+        }
+        _ => false,
+    }
 }

@@ -25,6 +25,10 @@ pub struct Reads {
     pub structure: Vec<Option<String>>,
     /// Something read the whole of a subtree.
     pub all: bool,
+    /// linkIds whose items' presence was read, wherever they are: a selection by place
+    /// narrowed to one linkId (`%resource.repeat(item).where(linkId = 'x')`) depends on items
+    /// x coming or going, not on every list of children it walked (`ReadLog::narrow`).
+    pub linked: Vec<String>,
     /// What remembered sub-results read, shared rather than copied: MBS 715's hundred
     /// expressions that start `%resource.repeat(item)` each read the shape of the whole
     /// response, one list of ~700 linkIds they all point to. Each is normalized.
@@ -37,11 +41,12 @@ pub(crate) struct Mark {
     answers: usize,
     structure: usize,
     shared: usize,
+    linked: usize,
 }
 
 impl Reads {
     fn mark(&self) -> Mark {
-        Mark { answers: self.answers.len(), structure: self.structure.len(), shared: self.shared.len() }
+        Mark { answers: self.answers.len(), structure: self.structure.len(), shared: self.shared.len(), linked: self.linked.len() }
     }
 
     fn since(&self, mark: Mark) -> Reads {
@@ -53,6 +58,7 @@ impl Reads {
             structure: self.structure[mark.structure..].to_vec(),
             all: false,
             shared: self.shared[mark.shared..].to_vec(),
+            linked: self.linked[mark.linked..].to_vec(),
         }
     }
 
@@ -65,19 +71,33 @@ impl Reads {
         self.answers.dedup();
         self.structure.sort_unstable();
         self.structure.dedup();
+        self.linked.sort_unstable();
+        self.linked.dedup();
         self.shared.sort_unstable_by_key(|r| Rc::as_ptr(r) as usize);
         self.shared.dedup_by(|a, b| Rc::ptr_eq(a, b));
         self
     }
 
-    /// Whether these (normalized) reads saw one of the changed `answers` or the changed child
-    /// lists `structure`. Searched from the side of the changes: an answer changes one or two
-    /// linkIds, while a walk of the whole response reads hundreds.
-    pub fn saw_any(&self, answers: &[String], structure: &[Option<String>]) -> bool {
+    /// Whether these (normalized) reads saw one of the changed `answers`, the changed child
+    /// lists `structure`, or the linkIds of items that came or went, `moved`. Searched from the
+    /// side of the changes: an answer changes one or two linkIds, while a walk of the whole
+    /// response reads hundreds.
+    pub fn saw_any(&self, answers: &[String], structure: &[Option<String>], moved: &[String]) -> bool {
         self.all
             || answers.iter().any(|l| self.answers.binary_search(l).is_ok())
             || structure.iter().any(|l| self.structure.binary_search(l).is_ok())
-            || self.shared.iter().any(|r| r.saw_any(answers, structure))
+            || moved.iter().any(|l| self.linked.binary_search(l).is_ok())
+            || self.shared.iter().any(|r| r.saw_any(answers, structure, moved))
+    }
+
+    /// Add every linkId whose presence these reads saw to `out`; false if they read an answer
+    /// or everything (then they cannot be narrowed to presence).
+    fn presence_only(&self, out: &mut Vec<String>) -> bool {
+        if self.all || !self.answers.is_empty() {
+            return false;
+        }
+        out.extend(self.linked.iter().cloned());
+        self.shared.iter().all(|r| r.presence_only(out))
     }
 
     pub(crate) fn extend(&mut self, other: &Reads) {
@@ -86,11 +106,13 @@ impl Reads {
             self.answers.clear();
             self.structure.clear();
             self.shared.clear();
+            self.linked.clear();
             return;
         }
         self.answers.extend(other.answers.iter().cloned());
         self.structure.extend(other.structure.iter().cloned());
         self.shared.extend(other.shared.iter().cloned());
+        self.linked.extend(other.linked.iter().cloned());
     }
 }
 
@@ -145,6 +167,7 @@ impl ReadLog {
             r.answers.clear();
             r.structure.clear();
             r.shared.clear();
+            r.linked.clear();
         }
     }
 
@@ -154,6 +177,26 @@ impl ReadLog {
 
     pub(crate) fn since(&self, mark: Mark) -> Reads {
         self.reads.borrow().since(mark)
+    }
+
+    /// What was read since `mark` selected items by their place alone (lists of children
+    /// walked: `.item`, `repeat(item)`), and the selection was then narrowed to the items with
+    /// linkId `link_id`: its result changes only when such an item comes or goes, so the lists
+    /// of children become one presence read. Left as it is if anything since `mark` read an
+    /// answer or everything (the caller checks the expression's shape; this checks the reads).
+    pub(crate) fn narrow(&self, mark: Mark, link_id: &str) {
+        let mut r = self.reads.borrow_mut();
+        if r.all || r.answers.len() != mark.answers {
+            return;
+        }
+        let mut linked = Vec::new();
+        if !r.shared[mark.shared..].iter().all(|c| c.presence_only(&mut linked)) {
+            return;
+        }
+        r.structure.truncate(mark.structure);
+        r.shared.truncate(mark.shared);
+        r.linked.extend(linked);
+        r.linked.push(link_id.to_owned());
     }
 
     /// Add `reads` as if they had been read here.
@@ -172,6 +215,7 @@ impl ReadLog {
             r.answers.clear();
             r.structure.clear();
             r.shared.clear();
+            r.linked.clear();
         } else {
             r.shared.push(reads.clone());
         }
