@@ -35,28 +35,26 @@ const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 const dist = join(ROOT, 'web', 'dist');
 const files = ['index.html', 'demo.js', 'demo.css', 'intake.css', 'pkg/intake_web.js', 'pkg/intake_web_bg.wasm',
   'catalog.json', 'visit-types/hypertension-follow-up.json', 'charts/maria-hernandez.json'];
+/** One file's bytes (raw, gzip -9, brotli): recorded for --json and printed as a row named `name`. */
+function wire(path, name) {
+  const b = readFileSync(path);
+  const row = { section: 'bytes', case: name, measure: 'bytes', raw: b.length, gzip: gzipSync(b, { level: 9 }).length, brotli: brotliCompressSync(b).length, unit: 'B' };
+  figures.push(row);
+  console.log(`${name.padEnd(42)} ${String(row.raw).padStart(9)} raw ${String(row.gzip).padStart(9)} gzip ${String(row.brotli).padStart(9)} brotli`);
+  return row;
+}
 console.log('\n== bytes on the wire: demo page, blood pressure follow-up');
 let raw = 0, gz = 0, comp = [0, 0];
 for (const f of files) {
-  const b = readFileSync(join(dist, f));
-  const g = gzipSync(b, { level: 9 }).length;
-  raw += b.length; gz += g;
-  if (/intake_web|intake\.css/.test(f)) { comp[0] += b.length; comp[1] += g; }
-  const br = brotliCompressSync(b).length;
-  figures.push({ section: 'bytes', case: f, measure: 'bytes', raw: b.length, gzip: g, brotli: br, unit: 'B' });
-  console.log(`${f.padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip ${String(br).padStart(9)} brotli`);
+  const row = wire(join(dist, f), f);
+  raw += row.raw; gz += row.gzip;
+  if (/intake_web|intake\.css/.test(f)) { comp[0] += row.raw; comp[1] += row.gzip; }
 }
 console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
 console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
 // The package's second build, for forms without rules (pkg/index.js picks it).
 console.log('\n== bytes on the wire: the package\'s SDC build (a Questionnaire without rules)');
-for (const f of ['intake_sdc.js', 'intake_sdc_bg.wasm']) {
-  const b = readFileSync(join(ROOT, 'pkg', 'dist', f));
-  const g = gzipSync(b, { level: 9 }).length;
-  const br = brotliCompressSync(b).length;
-  figures.push({ section: 'bytes', case: `pkg/dist/${f}`, measure: 'bytes', raw: b.length, gzip: g, brotli: br, unit: 'B' });
-  console.log(`${('pkg/dist/' + f).padEnd(42)} ${String(b.length).padStart(9)} raw ${String(g).padStart(9)} gzip ${String(br).padStart(9)} brotli`);
-}
+for (const f of ['intake_sdc.js', 'intake_sdc_bg.wasm']) wire(join(ROOT, 'pkg', 'dist', f), `pkg/dist/${f}`);
 
 const server = await serve();
 const browser = await launch();

@@ -64,12 +64,10 @@ pub(crate) struct CachedVar {
 /// came or went), and items (None: the root) whose list of children changed.
 #[derive(Debug, Default)]
 pub(crate) struct Delta {
-    /// Sorted, each once.
-    answers: Vec<String>,
-    /// Sorted, each once.
-    structure: Vec<Option<String>>,
-    /// linkIds of the items that came into or left the response; sorted, each once.
-    moved_links: Vec<String>,
+    /// The changes in the shape of reads, normalized: linkIds whose answers changed
+    /// (`answers`), child lists that changed (`structure`), and linkIds of items that came into
+    /// or left the response (`linked`). A read that meets one of them saw a change.
+    changes: intake_fhirpath::Reads,
     /// Names of variables whose value changed in this pass so far.
     names: std::collections::HashSet<String>,
     /// No earlier pass to compare with: everything is evaluated.
@@ -82,7 +80,7 @@ impl Delta {
     /// Something these reads saw has changed.
     /// `r` must be normalized (`Reads::normalized`): it is searched, not scanned.
     fn changed(&self, r: &intake_fhirpath::Reads) -> bool {
-        self.everything || r.saw_any(&self.answers, &self.structure, &self.moved_links)
+        self.everything || r.saw_any(&self.changes)
     }
 
     /// A remembered variable must be evaluated again: what it read changed, or a variable it
@@ -496,7 +494,6 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
     env
 }
 
-/// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
 /// An environment that logs what is read into a log of its own.
 fn logging(env: &Env, doc: &NodeRef) -> (std::rc::Rc<intake_fhirpath::ReadLog>, Env) {
     let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
@@ -504,6 +501,7 @@ fn logging(env: &Env, doc: &NodeRef) -> (std::rc::Rc<intake_fhirpath::ReadLog>, 
     (log, env)
 }
 
+/// An expression's verdict on enabling: true only for a single `true` (empty or false hides).
 pub(crate) fn is_true(out: &[Item]) -> bool {
     matches!(out, [Item { value: Value::Bool(true), .. }])
 }
@@ -743,27 +741,23 @@ impl crate::session::Session {
     /// state for the next comparison.
     fn delta_since_last_pass(&mut self, present: &[bool]) -> Delta {
         let mut d = Delta { everything: self.last_present.is_empty(), ..Default::default() };
+        let c = &mut d.changes;
         let link = |s: &Self, n: usize| s.vt.form.item(s.nodes[n].item).link_id.clone();
         for (n, &now) in present.iter().enumerate() {
             let was = self.last_present.get(n).copied().unwrap_or(false);
             if was != now {
                 d.moved.insert(n);
-                d.moved_links.push(link(self, n));
-                d.answers.push(link(self, n));
-                d.structure.push(Some(link(self, n)));
-                d.structure.push(self.nodes[n].parent.map(|p| link(self, p.index())));
+                c.linked.push(link(self, n));
+                c.answers.push(link(self, n));
+                c.structure.push(Some(link(self, n)));
+                c.structure.push(self.nodes[n].parent.map(|p| link(self, p.index())));
             } else if now && self.last_answers.get(n) != Some(&self.nodes[n].answers) {
-                d.answers.push(link(self, n));
+                c.answers.push(link(self, n));
             }
         }
         self.last_present = present.to_vec();
         self.last_answers = self.nodes.iter().map(|x| x.answers.clone()).collect();
-        d.answers.sort_unstable();
-        d.answers.dedup();
-        d.structure.sort_unstable();
-        d.structure.dedup();
-        d.moved_links.sort_unstable();
-        d.moved_links.dedup();
+        d.changes = std::mem::take(&mut d.changes).normalized();
         d
     }
 

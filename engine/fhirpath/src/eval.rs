@@ -552,14 +552,11 @@ impl Cx<'_> {
                 argc(1..=1)?;
                 // `item.where(linkId = 'x')`, the commonest filter in forms, reads one member
                 // of each item: compare it in place rather than evaluate the lambda per item.
-                if let Kind::Binary(Op::Eq, l, r) = &args[0].kind
-                    && let (Kind::Ident(member), Kind::Str(want)) = (&l.kind, &r.kind)
-                    && member == "linkId"
-                {
+                if let Some(want) = link_id_filter(args) {
                     self.step(at, input.len() as u64)?;
                     return Ok(input
                         .iter()
-                        .filter(|x| matches!(&x.value, Value::Node(n) if n.json().get("linkId").and_then(Json::as_str) == Some(want.as_str())))
+                        .filter(|x| matches!(&x.value, Value::Node(n) if n.json().get("linkId").and_then(Json::as_str) == Some(want)))
                         .cloned()
                         .collect());
                 }

@@ -78,16 +78,16 @@ impl Reads {
         self
     }
 
-    /// Whether these (normalized) reads saw one of the changed `answers`, the changed child
-    /// lists `structure`, or the linkIds of items that came or went, `moved`. Searched from the
-    /// side of the changes: an answer changes one or two linkIds, while a walk of the whole
-    /// response reads hundreds.
-    pub fn saw_any(&self, answers: &[String], structure: &[Option<String>], moved: &[String]) -> bool {
+    /// Whether these (normalized) reads saw one of `changes`, given in the same shape
+    /// (normalized too): linkIds whose answers changed, child lists that changed, and linkIds
+    /// of items that came or went (`linked`). Searched from the side of the changes: an answer
+    /// changes one or two linkIds, while a walk of the whole response reads hundreds.
+    pub fn saw_any(&self, changes: &Reads) -> bool {
         self.all
-            || answers.iter().any(|l| self.answers.binary_search(l).is_ok())
-            || structure.iter().any(|l| self.structure.binary_search(l).is_ok())
-            || moved.iter().any(|l| self.linked.binary_search(l).is_ok())
-            || self.shared.iter().any(|r| r.saw_any(answers, structure, moved))
+            || changes.answers.iter().any(|l| self.answers.binary_search(l).is_ok())
+            || changes.structure.iter().any(|l| self.structure.binary_search(l).is_ok())
+            || changes.linked.iter().any(|l| self.linked.binary_search(l).is_ok())
+            || self.shared.iter().any(|r| r.saw_any(changes))
     }
 
     /// Add every linkId whose presence these reads saw to `out`; false if they read an answer
