@@ -4,6 +4,8 @@
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `answer5000` profiles twelve answers to the first question of 5,000 answered ones (nothing
 // depends on it).
+// `mbs-age` profiles twelve answers to MBS 715's Age (3, 30, 60: every %age enableWhenExpression
+// re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -25,6 +27,8 @@ const cases = {
   answered: [enableWhenChain(1000), {
     format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
+  'mbs-age': [corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
+  phq9: [corpus('questionnaires/lforms/R4/phq9.json'), null],
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };
@@ -45,7 +49,7 @@ const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
-const answersOnly = which === 'toggle' || which === 'answer5000';
+const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9'].includes(which);
 if (!answersOnly) await cdp.send('Profiler.start');
 let ms = await page.evaluate(async ({ q, saved }) => {
   const m = await import('./pkg/intake_web.js');
@@ -58,17 +62,28 @@ let ms = await page.evaluate(async ({ q, saved }) => {
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return performance.now() - t0;
 }, { q, saved });
-if (answersOnly) {
-  await cdp.send('Profiler.start');
-  ms = await page.evaluate(async () => {
-    const [yes, no] = [...document.querySelectorAll('input[type=radio]')].slice(0, 2);
-    const t0 = performance.now();
-    for (let i = 0; i < 12; i++) {
-      (i % 2 ? yes : no).click();
-      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
-    }
+// The answers run twice: once unprofiled, so what is built the first time an item shows is
+// not counted (the profile is of answers in steady state), then profiled.
+const answerLoop = async (which) => {
+  const [yes, no] = [...document.querySelectorAll('input[type=radio]')].slice(0, 2);
+  const field = (label) => [...document.querySelectorAll('.ik-q')]
+    .find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === label)
+    ?.querySelector('select, input');
+  const answer = {
+    'mbs-age': (i) => { const el = field('Age'); el.value = String([3, 30, 60][i % 3]); el.dispatchEvent(new Event('change', { bubbles: true })); },
+    phq9: (i) => { const el = field('Little interest or pleasure in doing things?'); el.selectedIndex = 1 + (i % 4); el.dispatchEvent(new Event('change', { bubbles: true })); },
+  }[which] || ((i) => (i % 2 ? yes : no).click());
+  const t0 = performance.now();
+  for (let i = 0; i < 12; i++) {
+    answer(i);
+    await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+  }
     return (performance.now() - t0) / 12;
-  });
+};
+if (answersOnly) {
+  await page.evaluate(answerLoop, which);
+  await cdp.send('Profiler.start');
+  ms = await page.evaluate(answerLoop, which);
 }
 const { profile } = await cdp.send('Profiler.stop');
 const self = new Map();
@@ -83,6 +98,26 @@ const total = [...self.values()].reduce((a, b) => a + b, 0);
 console.log(`${which}: ${answersOnly ? 'one answer' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
 for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP || 40))) {
   console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
+}
+// INCL='regex': inclusive time of the functions whose names match (each sample counted once per
+// function, however deep the recursion), to see what a handler's time is made of.
+if (process.env.INCL) {
+  const re = new RegExp(process.env.INCL);
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const incl = new Map();
+  profile.samples.forEach((id, i) => {
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const name = byId.get(at).callFrame.functionName;
+      if (name && re.test(name) && !seen.has(name)) seen.add(name);
+    }
+    for (const name of seen) incl.set(name, (incl.get(name) || 0) + (dt[i] || 0) / 1000);
+  });
+  console.log('\ninclusive time:');
+  for (const [name, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
+  }
 }
 await context.close();
 await browser.close();

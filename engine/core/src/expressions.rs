@@ -526,7 +526,7 @@ impl crate::session::Session {
         if self.pass_can_be_skipped(book, &delta) {
             return;
         }
-        let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
+        let qr = crate::response::tree_present(self, &present);
         let patient = match &self.patient_collection {
             Some(p) => p.clone(),
             None => {
@@ -794,7 +794,7 @@ impl crate::session::Session {
     fn populate_rows(&mut self) {
         let vt = self.vt.clone();
         let book = &vt.form.expressions;
-        let qr = tree_of(&crate::response::build(self, crate::response::Status::InProgress));
+        let qr = crate::response::tree(self);
         let patient = Env::collection_of(&tree_of(&self.facts.chart.patient));
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc))]);

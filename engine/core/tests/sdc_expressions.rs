@@ -540,3 +540,73 @@ fn presence_of_one_linkid_is_seen_wherever_it_comes_or_goes() {
     assert_eq!(state(&s), (false, true));
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
 }
+
+/// What expressions see as `%resource` is built straight from the session (not written as
+/// text and parsed back): it must be the QuestionnaireResponse itself, less its identifier
+/// (a digest of the submitted content). Checked on a visit type with chart rows on file,
+/// answers nested under answers and hidden answered items (the hypertension scenario), on
+/// PHQ-9's calculated total and on MBS 715's age-dependent sections.
+#[test]
+fn the_response_expressions_see_is_the_response_less_its_identifier() {
+    use intake_engine::response::{Status, build, tree};
+    use intake_engine::visit_type::VisitTypeSource;
+    let same = |s: &Session, what: &str| {
+        let mut full = intake_engine::fhir::json::tree_of(&build(s, Status::InProgress));
+        assert!(
+            full.as_object_mut().unwrap().remove("identifier").is_some(),
+            "{what}: the response has an identifier"
+        );
+        assert_eq!(tree(s), full, "{what}");
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let htn = VisitTypeSource {
+        manifest_file: "manifest.json".into(),
+        manifest_text: read("visit-types/hypertension-follow-up/manifest.json"),
+        questionnaire_file: "questionnaire.json".into(),
+        questionnaire_text: read("visit-types/hypertension-follow-up/questionnaire.json"),
+        rules: ["hypertension", "medication-adherence", "allergy-safety"]
+            .iter()
+            .map(|r| intake_engine::rules::RuleSource {
+                name: format!("rules/{r}.rhai"),
+                text: read(&format!("rules/{r}.rhai")),
+            })
+            .collect(),
+        value_sets: Default::default(),
+    };
+    let vt = Rc::new(VisitType::load(&htn).unwrap());
+    let chart = Rc::new(
+        intake_engine::Chart::from_text(&read("web/demo/charts/maria-hernandez.json")).unwrap(),
+    );
+    let mut s = Session::new(vt, chart, Default::default(), now(), "tree").unwrap();
+    same(&s, "hypertension, prefilled from the chart");
+    let scenario: serde_json::Value = serde_json::from_str(&read(
+        "visit-types/hypertension-follow-up/scenarios/maria-stopped-lisinopril-cough.json",
+    ))
+    .unwrap();
+    intake_engine::answers_file::apply(&mut s, &scenario["answers"]).unwrap();
+    same(&s, "hypertension, the scenario's answers");
+
+    let form = Form::from_text(&corpus("lforms/R4/phq9.json")).unwrap();
+    let mut s = session(&Rc::new(VisitType::from_form(form, &[]).unwrap()));
+    same(&s, "PHQ-9, empty");
+    s.answer_link_id("/44250-9", loinc_answer("LA6569-3"))
+        .unwrap();
+    s.answer_link_id("/44255-8", loinc_answer("LA6571-9"))
+        .unwrap();
+    same(&s, "PHQ-9, two answers and the total");
+
+    let form = Form::from_text(&corpus("smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json")).unwrap();
+    let mut s = session(&Rc::new(VisitType::from_form(form, &[]).unwrap()));
+    let age = s
+        .form()
+        .items
+        .iter()
+        .position(|d| d.text.as_ref().is_some_and(|t| t.in_lang("en") == "Age"))
+        .unwrap();
+    let age = s.nodes_of(intake_engine::questionnaire::ItemId(age as u32))[0];
+    for years in [3, 30, 60] {
+        s.answer(age, vec![Value::Integer(years)]).unwrap();
+        same(&s, &format!("MBS 715, age {years}"));
+    }
+}

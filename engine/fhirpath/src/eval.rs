@@ -25,7 +25,9 @@ pub struct Env {
     /// form (hundreds per answer on a large form), which costs one pointer this way, and
     /// `%questionnaire` or `%resource` can be a megabyte of JSON, bound once and shared.
     vars: Option<std::rc::Rc<Binding>>,
-    now: Option<String>,
+    /// Shared: an environment is cloned per item scope, and a `String` here was an allocation
+    /// per item per pass.
+    now: Option<std::rc::Rc<str>>,
     /// Resources `resolve()` may find besides the document's own (a Bundle's entries,
     /// contained resources): the chart's, as the host gives them.
     resources: Option<std::rc::Rc<Coll>>,
@@ -91,7 +93,7 @@ impl Env {
 
     /// `now` as an RFC 3339 date-time (`2026-11-20T09:00:00Z`).
     pub fn with_now(mut self, now: &str) -> Env {
-        self.now = Some(now.to_owned());
+        self.now = Some(now.into());
         self
     }
 
@@ -1099,7 +1101,7 @@ impl Cx<'_> {
     }
 
     fn now(&self, at: usize) -> Result<String, Error> {
-        self.env.now.clone().ok_or_else(|| Error::eval(at, "now() and today() need the evaluation time, which was not given"))
+        self.env.now.as_deref().map(str::to_owned).ok_or_else(|| Error::eval(at, "now() and today() need the evaluation time, which was not given"))
     }
 }
 
