@@ -73,7 +73,7 @@ pub(crate) struct Delta {
     /// No earlier pass to compare with: everything is evaluated.
     everything: bool,
     /// Nodes that came into or left the response.
-    moved: std::collections::HashSet<usize>,
+    moved: std::collections::HashSet<usize, std::hash::BuildHasherDefault<crate::small::IdHasher>>,
 }
 
 impl Delta {
@@ -494,6 +494,19 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
     env
 }
 
+/// An item's scope: its parent's environment with `%context` (the item's response item) and
+/// `%qitem` its own; built the first time the item evaluates something, then kept in `own`.
+fn scope<'e>(own: &'e mut Option<Env>, parent: &Env, context: &[Item], qitem: Option<&std::rc::Rc<Vec<Item>>>) -> &'e mut Env {
+    own.get_or_insert_with(|| {
+        let mut env = parent.clone();
+        env.set("context", context.to_vec());
+        if let Some(q) = qitem {
+            env.set_shared("qitem", q.clone());
+        }
+        env
+    })
+}
+
 /// An environment that logs what is read into a log of its own.
 fn logging(env: &Env, doc: &NodeRef) -> (std::rc::Rc<intake_fhirpath::ReadLog>, Env) {
     let log = std::rc::Rc::new(intake_fhirpath::ReadLog::new(doc));
@@ -592,14 +605,16 @@ impl crate::session::Session {
                 continue;
             }
             let context: Vec<Item> = contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
-            let mut own = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
-            own.set("context", context.clone());
-            if let Some(q) = book.qitems.get(i) {
-                own.set_shared("qitem", q.clone());
-            }
+            let base = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
+            let qitem = book.qitems.get(i);
+            // This item's scope, built by `scope` when something here is evaluated: most
+            // answers leave most remembered results standing, and building every item's scope
+            // anyway was a tenth of an MBS 715 answer.
+            let mut own: Option<Env> = None;
             // In the first pass, a group's population context: its row's resource (repeating),
             // or the expression's whole result.
             if let (Some((name, expr, path)), false) = (&x.population, self.initial_done) {
+                let own = scope(&mut own, &base, &context, qitem);
                 match self.population_rows.get(&n.index()) {
                     Some(item) => own.set(name, vec![item.clone()]),
                     None if !vt.form.item(id).repeats => match expr.evaluate(&context, &own) {
@@ -612,14 +627,17 @@ impl crate::session::Session {
             // A node that came into or left the response has a new context: all its variables
             // are evaluated again.
             let moved = delta.moved.contains(&n.index());
-            self.bind_remembered(n.index() as u32, moved, &x.variables, &context, &mut own, &doc, &mut delta, &mut errors);
+            if !x.variables.is_empty() {
+                let own = scope(&mut own, &base, &context, qitem);
+                self.bind_remembered(n.index() as u32, moved, &x.variables, &context, own, &doc, &mut delta, &mut errors);
+            }
             let input = &context;
             let at = n.index();
             if let Some((expr, path)) = &x.enable_when {
                 if let Some(c) = self.still_valid(at, ExprKind::EnableWhen, moved, x, &delta) {
                     errors.extend(c.errors.iter().cloned());
                 } else {
-                    let (log, env) = logging(&own, &doc);
+                    let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
                     let mut errs = Vec::new();
                     let verdict = match expr.evaluate(input, &env) {
                         Ok(out) => is_true(&out),
@@ -637,13 +655,13 @@ impl crate::session::Session {
             }
             if let Some((expr, path)) = initial {
                 // Once, in the first pass: what it read does not matter after it.
-                self.set_initial(n, expr, path, input, &own, &mut errors);
+                self.set_initial(n, expr, path, input, scope(&mut own, &base, &context, qitem), &mut errors);
             }
             if x.answer_options.is_some() || !x.toggles.is_empty() || x.text.is_some() {
                 if let Some(c) = self.still_valid(at, ExprKind::Options, moved, x, &delta) {
                     errors.extend(c.errors.iter().cloned());
                 } else {
-                    let (log, env) = logging(&own, &doc);
+                    let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
                     let mut errs = Vec::new();
                     self.run_option_expressions(n, x, input, &env, &mut errs);
                     self.remember(at, ExprKind::Options, &log, errs, Vec::new(), &mut errors);
@@ -655,7 +673,7 @@ impl crate::session::Session {
                         errors.extend(c.errors.iter().cloned());
                         c.values.clone()
                     } else {
-                        let (log, env) = logging(&own, &doc);
+                        let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
                         let mut errs = Vec::new();
                         let def = vt.form.item(id);
                         let values: Vec<intake_fhir::Value> = match expr.evaluate(input, &env) {
@@ -684,7 +702,7 @@ impl crate::session::Session {
                 }
                 (None, _) => {}
             }
-            envs[n.index()] = Some(own);
+            envs[n.index()] = Some(own.unwrap_or(base));
         }
         self.initial_done = true;
         self.population_rows.clear();
@@ -695,7 +713,7 @@ impl crate::session::Session {
     /// Node `at`'s remembered result for `kind`, if nothing it depends on has changed: what
     /// its expressions read, the variables they name, and the node's place in the response.
     fn still_valid(&self, at: usize, kind: ExprKind, moved: bool, x: &ItemExpressions, delta: &Delta) -> Option<&CachedExprs> {
-        if moved || x.names.iter().any(|name| delta.names.contains(name)) {
+        if moved || (!delta.names.is_empty() && x.names.iter().any(|name| delta.names.contains(name))) {
             return None;
         }
         self.expr_cache.get(&(at as u32, kind)).filter(|c| !delta.changed(&c.reads))

@@ -264,9 +264,9 @@ pub struct Session {
     pub(crate) last_present: Vec<bool>,
     pub(crate) last_answers: Vec<Vec<Value>>,
     /// Variables' values by (scope node, or the root; variable), with what they read.
-    pub(crate) var_cache: std::collections::HashMap<(u32, u32), crate::expressions::CachedVar>,
+    pub(crate) var_cache: crate::small::IdMap<(u32, u32), crate::expressions::CachedVar>,
     /// Each node's enableWhen, option and calculated expressions' last results, by kind.
-    pub(crate) expr_cache: std::collections::HashMap<(u32, crate::expressions::ExprKind), crate::expressions::CachedExprs>,
+    pub(crate) expr_cache: crate::small::IdMap<(u32, crate::expressions::ExprKind), crate::expressions::CachedExprs>,
     /// An expression pass has run (what it read is kept with each result, `expr_cache`).
     pub(crate) expressions_ran: bool,
     /// The host's launch contexts as shared collections, built at the first expression pass.
@@ -336,8 +336,8 @@ impl Session {
             expressions_ran: false,
             last_present: Vec::new(),
             last_answers: Vec::new(),
-            var_cache: std::collections::HashMap::new(),
-            expr_cache: std::collections::HashMap::new(),
+            var_cache: Default::default(),
+            expr_cache: Default::default(),
             dyn_choices: Vec::new(),
             off_options: Vec::new(),
             dyn_text: Vec::new(),
