@@ -177,7 +177,8 @@ pub struct ExpressionBook {
 impl ExpressionBook {
     /// Parse the expressions of a Questionnaire whose items in pre-order are `raw`. What cannot
     /// be parsed, or is not FHIRPath, is a warning with its path and is not evaluated.
-    pub(crate) fn compile(q: &Questionnaire, raw: &[&QuestionnaireItem], paths: &[String], warnings: &mut Vec<FormWarning>) -> ExpressionBook {
+    /// `json`: the Questionnaire as given, for `%questionnaire` (written from `q` without it).
+    pub(crate) fn compile(q: &Questionnaire, json: Option<intake_fhir::Json>, raw: &[&QuestionnaireItem], paths: &[String], warnings: &mut Vec<FormWarning>) -> ExpressionBook {
         let mut book = ExpressionBook::default();
         book.root_variables = source_queries(q, warnings).into_iter().chain(variables(&q.extension, "Questionnaire", warnings)).collect();
         for (it, path) in raw.iter().zip(paths) {
@@ -209,7 +210,7 @@ impl ExpressionBook {
         book.host_contexts = host_contexts;
         check_names(&book, &launch, warnings);
         if book.drives || book.initial {
-            book.questionnaire = Env::collection_of(&tree_of(q));
+            book.questionnaire = Env::collection_owning(json.unwrap_or_else(|| tree_of(q)));
             // `%qitem`: each item's own definition, a place in the one shared Questionnaire.
             if let Some(Value::Node(root)) = book.questionnaire.first().map(|i| &i.value) {
                 book.qitems = paths.iter().map(|p| std::rc::Rc::new(vec![Item::new(Value::Node(at_path(root, p)))])).collect();

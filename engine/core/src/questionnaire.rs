@@ -426,7 +426,7 @@ impl Form {
     /// Parse and index a Questionnaire whose `answerValueSet`s may name sets in `library`.
     pub fn from_text_with(text: &str, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let json = intake_fhir::json::parse_text(text)?;
-        Form::from_json_with(&json, library)
+        Form::from_json_owned(json, library)
     }
 
     pub fn from_json(json: &Json) -> Result<Form, FormError> {
@@ -434,9 +434,16 @@ impl Form {
     }
 
     pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        Form::from_json_owned(json.clone(), library)
+    }
+
+    /// The form, and `%questionnaire` for its expressions: the JSON as given (what fhirpath.js
+    /// sees in LHC-Forms and Smart Forms), not the model written out and parsed again (a
+    /// seventh of MBS 715's load).
+    fn from_json_owned(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let mut cx = Cx::new("Questionnaire");
-        let q = Questionnaire::from_json(json, &mut cx)?;
-        let mut form = Form::from_questionnaire_with(q, library)?;
+        let q = Questionnaire::from_json(&json, &mut cx)?;
+        let mut form = Form::build(q, library, Some(json))?;
         let model_warnings = cx.warnings.into_iter().map(|w| FormWarning { path: w.path.to_string(), message: w.message });
         let mut all: Vec<FormWarning> = model_warnings.collect();
         all.append(&mut form.warnings);
@@ -449,6 +456,11 @@ impl Form {
     }
 
     pub fn from_questionnaire_with(q: Questionnaire, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        Form::build(q, library, None)
+    }
+
+    /// `json`: the Questionnaire as given, when the caller has it (see `from_json_owned`).
+    fn build(q: Questionnaire, library: &ValueSetLibrary, json: Option<Json>) -> Result<Form, FormError> {
         let value_sets = Resolver::new(&q.contained, library);
         let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets, duplicated: Vec::new() };
         let mut roots = Vec::new();
@@ -515,7 +527,7 @@ impl Form {
             b.warnings.push(FormWarning { path, message });
         }
         let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
-        let expressions = crate::expressions::ExpressionBook::compile(&q, &raw, &paths, &mut b.warnings);
+        let expressions = crate::expressions::ExpressionBook::compile(&q, json, &raw, &paths, &mut b.warnings);
         Ok(Form {
             questionnaire: q,
             items: b.items,

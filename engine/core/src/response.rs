@@ -138,7 +138,7 @@ pub fn tree(s: &Session) -> intake_fhir::Json {
 /// [`tree`], given [`presence`] of the same session (the expression pass has it already).
 pub(crate) fn tree_present(s: &Session, present: &[bool]) -> intake_fhir::Json {
     use intake_fhir::Json;
-    let mut out = intake_fhir::json::tree_of(&response_of(s, Status::InProgress, None, Vec::new()));
+    let mut out = s.response_header.get_or_init(|| intake_fhir::json::tree_of(&response_of(s, Status::InProgress, None, Vec::new()))).clone();
     let items: Vec<Json> = s
         .roots()
         .iter()

@@ -253,6 +253,9 @@ pub struct Session {
     /// `%patient` as a shared collection, built at the first expression pass: one binding for
     /// the whole session, so sub-expressions that read only `%patient` are computed once.
     pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
+    /// The in-progress response around its items, as JSON (`response::tree`): it depends only
+    /// on the session's fixed facts (chart, respondent, time), so it is built once.
+    pub(crate) response_header: std::cell::OnceCell<intake_fhir::Json>,
     /// Per node: options computed by the item's `answerExpression` (None: the form's own).
     pub(crate) dyn_choices: Vec<Option<Vec<crate::questionnaire::AnswerChoice>>>,
     /// Per node: options its `answerOptionsToggleExpression`s turn off just now.
@@ -329,6 +332,7 @@ impl Session {
             calc_edited: Vec::new(),
             expr_errors: Vec::new(),
             patient_collection: None,
+            response_header: Default::default(),
             initial_done: false,
             population_rows: std::collections::HashMap::new(),
             query_results: std::cell::RefCell::new(std::collections::HashMap::new()),

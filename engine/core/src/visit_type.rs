@@ -898,10 +898,13 @@ fn untranslated(form: &Form, rules: &RuleBook, src: &VisitTypeSource) -> Vec<Dia
 }
 
 /// The linkId of the item a Questionnaire JSON path is inside, if any.
+///
+/// Called once per form warning over every item (MBS 715: 59 warnings, 808 items), so the
+/// test allocates nothing (a `format!` per item here was a quarter of that form's load).
 fn item_at_path(form: &Form, path: &str) -> Option<String> {
     form.items
         .iter()
-        .filter(|i| path == i.path || path.starts_with(&format!("{}.", i.path)))
+        .filter(|i| path.strip_prefix(i.path.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('.')))
         .max_by_key(|i| i.path.len())
         .map(|i| i.link_id.clone())
 }

@@ -122,6 +122,15 @@ impl Env {
         std::rc::Rc::new(flatten(value, None))
     }
 
+    /// [`Env::collection_of`] taking the value: a resource is kept, not copied (a large form's
+    /// Questionnaire is a megabyte of JSON).
+    pub fn collection_owning(value: Json) -> std::rc::Rc<Vec<Item>> {
+        match value {
+            Json::Object(_) => std::rc::Rc::new(vec![Item::new(Value::Node(crate::value::NodeRef::new(value)))]),
+            other => Env::collection_of(&other),
+        }
+    }
+
     /// The newest binding of `name`.
     fn binding(&self, name: &str) -> Option<&std::rc::Rc<Coll>> {
         let mut at = self.vars.as_deref();
