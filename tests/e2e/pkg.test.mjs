@@ -1095,6 +1095,42 @@ describe('two builds: each form loads only the one it needs', () => {
   });
 });
 
+describe('the warm-up after mount (web/src/warm.rs)', () => {
+  it('touches nothing of the host: no callback, no storage, no element in the page, no focus', async () => {
+    const { page, problems, context } = await portalPage('blank.html');
+    const out = await page.evaluate(async () => {
+      const pkg = await import('./node_modules/@intake-engine/intake/index.js');
+      const calls = [];
+      const storage = { getItem: (k) => { calls.push(`get ${k}`); return null; }, setItem: (k) => calls.push(`set ${k}`), removeItem: (k) => calls.push(`remove ${k}`) };
+      const q = { resourceType: 'Questionnaire', id: 'bare', status: 'active', item: [
+        { linkId: 'smoke', type: 'boolean', text: 'Do you smoke?' },
+        { linkId: 'packs', type: 'integer', text: 'Packs a day', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] }] };
+      const host = document.createElement('div');
+      document.querySelector('main').append(host);
+      const before = document.querySelectorAll('*').length;
+      await pkg.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage, now: '2026-11-20T09:00:00Z',
+        onChange: () => calls.push('change'), onError: (e) => calls.push(`error ${e.message}`), onUrgent: () => calls.push('urgent') });
+      const mounted = document.querySelectorAll('*').length;
+      const callsAtMount = calls.length;
+      // The warm-up runs when the page is idle: wait for two idle periods and a timer after them.
+      for (let i = 0; i < 2; i++) await new Promise((r) => (window.requestIdleCallback || setTimeout)(r));
+      await new Promise((r) => setTimeout(r, 200));
+      const after = { elements: document.querySelectorAll('*').length, calls: calls.slice(callsAtMount), focus: document.activeElement?.tagName };
+      // The patient's form answers as before.
+      host.querySelector('input[type=radio]').click();
+      await new Promise((r) => setTimeout(r, 50));
+      return { before, mounted, after, shownAfterYes: !host.querySelector('[data-linkid=packs]')?.closest('[hidden]'), calls };
+    });
+    await context.close();
+    assert.deepEqual(problems, []);
+    assert.equal(out.after.elements, out.mounted, 'no element added to or left in the page');
+    assert.deepEqual(out.after.calls, [], 'no callback or storage call while warming up');
+    assert.equal(out.after.focus, 'BODY');
+    assert.equal(out.shownAfterYes, true);
+    assert.ok(out.calls.includes('change'), 'the form itself still reports its changes');
+  });
+});
+
 describe('an internal error in one form (fault-injection build)', () => {
   it('never reaches the other forms and sessions; the form restarts from its autosave, then stops calmly', async () => {
     assert.ok(existsSync(join(host, 'fault', 'dist')), 'the fault-injection build is missing: run tests/e2e/fault-build.sh (test.sh does)');

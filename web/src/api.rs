@@ -397,5 +397,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     let ui_ref = StoredValue::new_local(ui.clone());
     element.set_text_content(None);
     let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));
+    // The patient's first answer should not pay for compiling the answer path (see `warm`).
+    crate::warm::schedule();
     Ok(IntakeForm { ui, handle: Some(Box::new(handle)) })
 }

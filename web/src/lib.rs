@@ -17,3 +17,4 @@ pub mod state;
 pub mod storage;
 pub mod term_search;
 pub mod view;
+pub mod warm;

@@ -397,6 +397,21 @@ impl Ui {
         {
             let s = self.session.borrow();
             for n in &changes.nodes {
+                // Compared in place: most changes leave the children as they were.
+                // A list no view asked for yet is left alone: `kids` reads it from the session
+                // when one does.
+                let children: &[NodeId] = s.node(*n).map(|x| x.children.as_slice()).unwrap_or_default();
+                let k = self.kids.borrow().get(&Some(*n)).copied();
+                if let Some(k) = k.filter(|k| !k.with_untracked(|c| c.as_slice() == children)) {
+                    k.set(children.to_vec());
+                }
+                // So are the signals of an item never rendered (on another page, or never
+                // shown): `vm` and `shown` read the session when a view first asks, and one
+                // never shown is never announced. An age answer in MBS 715 changes 440 items,
+                // most of them on other pages.
+                if !self.vms.borrow().contains_key(n) && !self.shown.borrow().contains_key(n) {
+                    continue;
+                }
                 let sig = self.vm(*n);
                 let old = sig.get_untracked();
                 let mut new = self.vm_of(&s, *n, old.touched);
@@ -439,16 +454,10 @@ impl Ui {
                 if new != old {
                     sig.set(new);
                 }
-                let children = s.node(*n).map(|x| x.children.clone()).unwrap_or_default();
-                let k = self.kids(Some(*n));
-                if k.get_untracked() != children {
-                    k.set(children);
-                }
             }
-            let roots = s.roots().to_vec();
             let k = self.kids(None);
-            if k.get_untracked() != roots {
-                k.set(roots);
+            if !k.with_untracked(|c| c.as_slice() == s.roots()) {
+                k.set(s.roots().to_vec());
             }
         }
         // Signals of removed rows are dropped from the maps but not disposed: a view scope may
@@ -914,7 +923,7 @@ impl Ui {
                 .preorder()
                 .into_iter()
                 .filter_map(|n| {
-                    let text = typing.get(&n).cloned().or_else(|| self.vms.borrow().get(&n)?.get_untracked().draft)?;
+                    let text = typing.get(&n).cloned().or_else(|| self.vms.borrow().get(&n)?.with_untracked(|v| v.draft.clone()))?;
                     Some((s.node_key(n), Json::String(text)))
                 })
                 .collect();
