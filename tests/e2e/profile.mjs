@@ -6,6 +6,8 @@
 // depends on it).
 // `mbs-age` profiles twelve answers to MBS 715's Age (3, 30, 60: every %age enableWhenExpression
 // re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
+// `chain-q0` twelve answers to the head of the unanswered 1,000-item chain (its next question
+// shown and hidden), the peers-bench's chain-1000 interaction.
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -29,6 +31,7 @@ const cases = {
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
   'mbs-age': [corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
   phq9: [corpus('questionnaires/lforms/R4/phq9.json'), null],
+  'chain-q0': [enableWhenChain(1000), null],
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };
@@ -49,7 +52,7 @@ const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
-const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9'].includes(which);
+const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9', 'chain-q0'].includes(which);
 if (!answersOnly) await cdp.send('Profiler.start');
 let ms = await page.evaluate(async ({ q, saved }) => {
   const m = await import('./pkg/intake_web.js');
@@ -64,7 +67,8 @@ let ms = await page.evaluate(async ({ q, saved }) => {
 }, { q, saved });
 // The answers run twice: once unprofiled, so what is built the first time an item shows is
 // not counted (the profile is of answers in steady state), then profiled.
-const answerLoop = async (which) => {
+const answerLoop = async (arg) => {
+  const [which, count] = Array.isArray(arg) ? arg : [arg, 12];
   const [yes, no] = [...document.querySelectorAll('input[type=radio]')].slice(0, 2);
   const field = (label) => [...document.querySelectorAll('.ik-q')]
     .find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === label)
@@ -74,16 +78,23 @@ const answerLoop = async (which) => {
     phq9: (i) => { const el = field('Little interest or pleasure in doing things?'); el.selectedIndex = 1 + (i % 4); el.dispatchEvent(new Event('change', { bubbles: true })); },
   }[which] || ((i) => (i % 2 ? yes : no).click());
   const t0 = performance.now();
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < count; i++) {
     answer(i);
     await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
   }
-    return (performance.now() - t0) / 12;
+    return (performance.now() - t0) / count;
 };
+// FIRST=1: the first answer after mount alone (what the peers-bench measures), after the
+// page has been idle for a moment (as after a patient reads the first question).
+const first = process.env.FIRST === '1';
 if (answersOnly) {
-  await page.evaluate(answerLoop, which);
+  if (first) {
+    await page.waitForTimeout(1000);
+  } else {
+    await page.evaluate(answerLoop, which);
+  }
   await cdp.send('Profiler.start');
-  ms = await page.evaluate(answerLoop, which);
+  ms = await page.evaluate(answerLoop, [which, first ? 1 : 12]);
 }
 const { profile } = await cdp.send('Profiler.stop');
 const self = new Map();
@@ -116,6 +127,24 @@ if (process.env.INCL) {
   });
   console.log('\ninclusive time:');
   for (const [name, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
+  }
+}
+// UNDER='regex': self time by function of only the samples under a function that matches.
+if (process.env.UNDER) {
+  const re = new RegExp(process.env.UNDER);
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const under = new Map();
+  profile.samples.forEach((id, i) => {
+    let inside = false;
+    for (let at = id; at !== undefined && !inside; at = parent.get(at)) inside = re.test(byId.get(at).callFrame.functionName);
+    if (!inside) return;
+    const name = byId.get(id).callFrame.functionName || '(program)';
+    under.set(name, (under.get(name) || 0) + (dt[i] || 0) / 1000);
+  });
+  console.log(`\nself time under /${process.env.UNDER}/:`);
+  for (const [name, t] of [...under].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
     console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
   }
 }
