@@ -359,7 +359,14 @@ fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
     render_rich(nodes)
 }
 
-fn render_rich(nodes: Vec<Rich>) -> AnyView {
+fn render_rich(mut nodes: Vec<Rich>) -> AnyView {
+    // Plain text (nearly every label) is one text node: a list of one would add the list's
+    // marker (a comment node) to every label and option of the page.
+    if let [Rich::Text(_)] = nodes.as_slice() {
+        if let Some(Rich::Text(t)) = nodes.pop() {
+            return t.into_any();
+        }
+    }
     nodes
         .into_iter()
         .map(|n| match n {
