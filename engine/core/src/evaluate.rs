@@ -418,11 +418,11 @@ impl Session {
         for v in self.views.iter_mut() {
             *v = RuleView::default();
         }
-        let order = self.preorder();
+        let order = self.preorder_shared();
         let max_rounds = 4 * order.len() + 16;
         for _ in 0..max_rounds {
             let mut changed = false;
-            for &n in &order {
+            for &n in order.iter() {
                 let s = self.compute_state(n);
                 if self.nodes[n.index()].state != s {
                     self.nodes[n.index()].state = s;

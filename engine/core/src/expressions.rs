@@ -68,8 +68,9 @@ pub(crate) struct Delta {
     /// (`answers`), child lists that changed (`structure`), and linkIds of items that came into
     /// or left the response (`linked`). A read that meets one of them saw a change.
     changes: intake_fhirpath::Reads,
-    /// Names of variables whose value changed in this pass so far.
-    names: std::collections::HashSet<String>,
+    /// Names of variables whose value changed in this pass so far: a few at most, looked up
+    /// for every remembered result of every pass (a list beats hashing each name there).
+    names: Vec<String>,
     /// No earlier pass to compare with: everything is evaluated.
     everything: bool,
     /// Nodes that came into or left the response.
@@ -577,7 +578,8 @@ impl crate::session::Session {
         let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
         // Item variables are seen by the item and everything under it (in that row).
         let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
-        for n in self.preorder() {
+        let order = self.preorder_shared();
+        for &n in order.iter() {
             let (id, parent_node) = (self.nodes[n.index()].item, self.nodes[n.index()].parent);
             let i = id.index();
             let x = &book.items[i];
@@ -752,7 +754,7 @@ impl crate::session::Session {
             vars.iter().enumerate().all(|(k, v)| self.var_cache.get(&(scope, k as u32)).is_some_and(|c| !delta.touches(v, c)))
         };
         clean(ROOT_SCOPE, &book.root_variables)
-            && self.preorder().into_iter().all(|n| clean(n.index() as u32, &book.items[self.nodes[n.index()].item.index()].variables))
+            && self.preorder_shared().iter().all(|&n| clean(n.index() as u32, &book.items[self.nodes[n.index()].item.index()].variables))
     }
 
     /// Compare the response this pass reads with the one the last pass read: answers changed,
@@ -798,7 +800,9 @@ impl crate::session::Session {
             let error = problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name)));
             errors.extend(error.clone());
             if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
-                delta.names.insert(v.name.clone());
+                if !delta.names.contains(&v.name) {
+                    delta.names.push(v.name.clone());
+                }
             }
             env.set(&v.name, value.clone());
             self.var_cache.insert(key, CachedVar { value, reads: log.take().normalized(), error });

@@ -232,7 +232,7 @@ fn response_of(s: &Session, status: Status, identifier: Option<Identifier>, item
 /// must find each node's own response item (a row of a repeating group, among its siblings).
 pub(crate) fn presence(s: &Session) -> Vec<bool> {
     let mut present = vec![false; s.nodes.len()];
-    for n in s.preorder().into_iter().rev() {
+    for &n in s.preorder_shared().iter().rev() {
         let Some(node) = s.node(n) else { continue };
         present[n.index()] = node.state.enabled
             && if s.def(n).item_type.is_question() { !node.answers.is_empty() } else { node.children.iter().any(|c| present[c.index()]) };

@@ -221,6 +221,9 @@ pub struct Session {
     pub(crate) id: String,
     pub(crate) nodes: Vec<Node>,
     pub(crate) roots: Vec<NodeId>,
+    /// [`Session::preorder`], kept until a node comes or goes (`new_node`, `remove_row`, the
+    /// only places the tree changes): an expression pass walked it several times per answer.
+    preorder_cache: RefCell<Option<Rc<[NodeId]>>>,
     /// Live nodes of each item.
     pub(crate) by_item: Vec<Vec<NodeId>>,
     /// Effective answers per item, shared with the rule host functions.
@@ -314,6 +317,7 @@ impl Session {
             id: session_id.to_owned(),
             nodes: Vec::new(),
             roots: Vec::new(),
+            preorder_cache: RefCell::new(None),
             by_item: vec![Vec::new(); n_items],
             table: Rc::new(RefCell::new(vec![Vec::new(); n_items])),
             runs: vec![RuleRun::NotRun; n_rules],
@@ -393,6 +397,7 @@ impl Session {
         self.off_options.push(Vec::new());
         self.dyn_text.push(None);
         self.by_item[item.index()].push(id);
+        self.preorder_cache.replace(None);
         match parent {
             Some(p) => {
                 // Keep siblings in questionnaire order; rows of one group stay together.
@@ -484,12 +489,22 @@ impl Session {
 
     /// Live nodes in document order.
     pub fn preorder(&self) -> Vec<NodeId> {
+        self.preorder_shared().to_vec()
+    }
+
+    /// [`Session::preorder`] without a copy.
+    pub(crate) fn preorder_shared(&self) -> Rc<[NodeId]> {
+        if let Some(p) = self.preorder_cache.borrow().as_ref() {
+            return p.clone();
+        }
         let mut out = Vec::with_capacity(self.nodes.len());
         let mut stack: Vec<NodeId> = self.roots.iter().rev().copied().collect();
         while let Some(n) = stack.pop() {
             out.push(n);
             stack.extend(self.nodes[n.index()].children.iter().rev().copied());
         }
+        let out: Rc<[NodeId]> = out.into();
+        *self.preorder_cache.borrow_mut() = Some(out.clone());
         out
     }
 
@@ -705,6 +720,7 @@ impl Session {
             }
             None => self.roots.retain(|c| *c != row),
         }
+        self.preorder_cache.replace(None);
         let group = self.nodes[row.index()].item;
         for r in self.rows(parent, group) {
             self.enqueue(r);
