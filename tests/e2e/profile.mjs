@@ -106,47 +106,43 @@ profile.samples.forEach((id, i) => {
   self.set(name, (self.get(name) || 0) + (dt[i] || 0) / 1000);
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-console.log(`${which}: ${answersOnly ? 'one answer' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`);
-for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP || 40))) {
-  console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
-}
+const table = (title, times, rows) => {
+  console.log(title);
+  for (const [name, t] of [...times].sort((a, b) => b[1] - a[1]).slice(0, rows)) {
+    console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
+  }
+};
+table(`${which}: ${answersOnly ? 'one answer' : 'mount -> rendered'} ${ms.toFixed(0)} ms; profile ${total.toFixed(0)} ms; self time by function:`,
+  self, Number(process.env.TOP || 40));
+// The functions on each sample's stack, innermost first.
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+const stack = (id) => {
+  const out = [];
+  for (let at = id; at !== undefined; at = parent.get(at)) out.push(byId.get(at).callFrame.functionName);
+  return out;
+};
 // INCL='regex': inclusive time of the functions whose names match (each sample counted once per
 // function, however deep the recursion), to see what a handler's time is made of.
 if (process.env.INCL) {
   const re = new RegExp(process.env.INCL);
-  const parent = new Map();
-  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
   const incl = new Map();
   profile.samples.forEach((id, i) => {
-    const seen = new Set();
-    for (let at = id; at !== undefined; at = parent.get(at)) {
-      const name = byId.get(at).callFrame.functionName;
-      if (name && re.test(name) && !seen.has(name)) seen.add(name);
-    }
-    for (const name of seen) incl.set(name, (incl.get(name) || 0) + (dt[i] || 0) / 1000);
+    for (const name of new Set(stack(id).filter((f) => f && re.test(f)))) incl.set(name, (incl.get(name) || 0) + (dt[i] || 0) / 1000);
   });
-  console.log('\ninclusive time:');
-  for (const [name, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
-    console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
-  }
+  table('\ninclusive time:', incl, 40);
 }
 // UNDER='regex': self time by function of only the samples under a function that matches.
 if (process.env.UNDER) {
   const re = new RegExp(process.env.UNDER);
-  const parent = new Map();
-  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
   const under = new Map();
   profile.samples.forEach((id, i) => {
-    let inside = false;
-    for (let at = id; at !== undefined && !inside; at = parent.get(at)) inside = re.test(byId.get(at).callFrame.functionName);
-    if (!inside) return;
-    const name = byId.get(id).callFrame.functionName || '(program)';
+    const frames = stack(id);
+    if (!frames.some((f) => re.test(f))) return;
+    const name = frames[0] || '(program)';
     under.set(name, (under.get(name) || 0) + (dt[i] || 0) / 1000);
   });
-  console.log(`\nself time under /${process.env.UNDER}/:`);
-  for (const [name, t] of [...under].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
-    console.log(`${t.toFixed(1).padStart(8)} ms  ${name.slice(0, 140)}`);
-  }
+  table(`\nself time under /${process.env.UNDER}/:`, under, 30);
 }
 await context.close();
 await browser.close();
