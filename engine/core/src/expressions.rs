@@ -498,10 +498,10 @@ pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::r
 
 /// An item's scope: its parent's environment with `%context` (the item's response item) and
 /// `%qitem` its own; built the first time the item evaluates something, then kept in `own`.
-fn scope<'e>(own: &'e mut Option<Env>, parent: &Env, context: &[Item], qitem: Option<&std::rc::Rc<Vec<Item>>>) -> &'e mut Env {
+fn scope<'e>(own: &'e mut Option<Env>, parent: &Env, context: &std::rc::Rc<Vec<Item>>, qitem: Option<&std::rc::Rc<Vec<Item>>>) -> &'e mut Env {
     own.get_or_insert_with(|| {
         let mut env = parent.clone();
-        env.set("context", context.to_vec());
+        env.set_shared("context", context.clone());
         if let Some(q) = qitem {
             env.set_shared("qitem", q.clone());
         }
@@ -607,7 +607,8 @@ impl crate::session::Session {
                 envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
                 continue;
             }
-            let context: Vec<Item> = contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect();
+            // Shared with the item's scope (`%context`) rather than copied into it.
+            let context: std::rc::Rc<Vec<Item>> = std::rc::Rc::new(contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect());
             let base = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
             let qitem = book.qitems.get(i);
             // This item's scope, built by `scope` when something here is evaluated: most
@@ -776,8 +777,16 @@ impl crate::session::Session {
                 c.answers.push(link(self, n));
             }
         }
-        self.last_present = present.to_vec();
-        self.last_answers = self.nodes.iter().map(|x| x.answers.clone()).collect();
+        // Kept in place: a copy of every node's answers per pass was an allocation per
+        // answered item, and between two passes few answers change.
+        self.last_present.clear();
+        self.last_present.extend_from_slice(present);
+        self.last_answers.resize_with(self.nodes.len(), Vec::new);
+        for (last, node) in self.last_answers.iter_mut().zip(&self.nodes) {
+            if *last != node.answers {
+                last.clone_from(&node.answers);
+            }
+        }
         d.changes = std::mem::take(&mut d.changes).normalized();
         d
     }
