@@ -563,7 +563,7 @@ impl crate::session::Session {
             self.launch_collections = Some(given);
         }
         for (name, c) in self.launch_collections.iter().flatten() {
-            env.set_shared(name, c.clone());
+            env.set_shared(name.clone(), c.clone());
         }
         for (name, path) in &book.host_contexts {
             if !self.facts.context.launch.contains_key(name) {
@@ -832,7 +832,7 @@ impl crate::session::Session {
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc))]);
         let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
         for (k, v) in &self.facts.context.launch {
-            env.set_shared(k, Env::collection_of(v));
+            env.set_shared(k.clone(), Env::collection_of(v));
         }
         for v in &book.root_variables {
             let value = self.variable_value(v, &shared, &env).0;

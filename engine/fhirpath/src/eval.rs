@@ -61,19 +61,12 @@ impl Env {
     pub fn new() -> Env {
         let mut e = Env::default();
         for (k, v) in [("ucum", "http://unitsofmeasure.org"), ("sct", "http://snomed.info/sct"), ("loinc", "http://loinc.org")] {
-            e.bind(k, std::rc::Rc::new(vec![Item::new(Value::Str(v.into()))]));
+            e.bind(k.into(), std::rc::Rc::new(vec![Item::new(Value::Str(v.into()))]));
         }
         e
     }
 
-    fn bind(&mut self, name: &str, value: std::rc::Rc<Coll>) {
-        // The names the engine binds in every item scope, borrowed: one allocation fewer per
-        // binding, and there are hundreds per answer on a large form.
-        const COMMON: [&str; 6] = ["context", "qitem", "resource", "rootResource", "questionnaire", "patient"];
-        let name = match COMMON.iter().find(|c| **c == name) {
-            Some(c) => std::borrow::Cow::Borrowed(*c),
-            None => std::borrow::Cow::Owned(name.to_owned()),
-        };
+    fn bind(&mut self, name: std::borrow::Cow<'static, str>, value: std::rc::Rc<Coll>) {
         self.vars = Some(std::rc::Rc::new(Binding { name, value, next: self.vars.take() }));
     }
 
@@ -105,16 +98,18 @@ impl Env {
     }
 
     pub fn set(&mut self, name: &str, value: Vec<Item>) {
-        self.bind(name, std::rc::Rc::new(value));
+        self.bind(name.to_owned().into(), std::rc::Rc::new(value));
     }
 
     pub fn set_json(&mut self, name: &str, value: &Json) {
-        self.bind(name, std::rc::Rc::new(flatten(value, None)));
+        self.bind(name.to_owned().into(), std::rc::Rc::new(flatten(value, None)));
     }
 
-    /// Bind a collection built once and shared (no copy per environment or per pass).
-    pub fn set_shared(&mut self, name: &str, value: std::rc::Rc<Vec<Item>>) {
-        self.bind(name, value);
+    /// Bind a collection built once and shared (no copy per environment or per pass). A name
+    /// given as a `&'static str` is kept borrowed: the engine binds `%context` and `%qitem` in
+    /// every item scope it evaluates, hundreds per answer on a large form.
+    pub fn set_shared(&mut self, name: impl Into<std::borrow::Cow<'static, str>>, value: std::rc::Rc<Vec<Item>>) {
+        self.bind(name.into(), value);
     }
 
     /// A JSON value as a shareable collection, for [`Env::set_shared`].
