@@ -362,10 +362,8 @@ fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
 fn render_rich(mut nodes: Vec<Rich>) -> AnyView {
     // Plain text (nearly every label) is one text node: a list of one would add the list's
     // marker (a comment node) to every label and option of the page.
-    if let [Rich::Text(_)] = nodes.as_slice() {
-        if let Some(Rich::Text(t)) = nodes.pop() {
-            return t.into_any();
-        }
+    if let [Rich::Text(t)] = nodes.as_mut_slice() {
+        return std::mem::take(t).into_any();
     }
     nodes
         .into_iter()

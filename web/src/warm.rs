@@ -88,9 +88,11 @@ fn run() {
         ui.answer(over, vec![coding("a")]);
         ui.answer_text(date, "2026-01-02".into());
     }
-    // Effects run in microtasks after this returns; unmount after them.
+    // Effects run in microtasks after this returns; unmount after them. The stored handle
+    // was made outside the mount's owner, so it is freed here, with the rest.
     let done = Closure::once_into_js(move || {
         drop(handle);
+        ui_ref.dispose();
         drop(ui);
     });
     if let Some(w) = web_sys::window() {
@@ -100,13 +102,17 @@ fn run() {
 
 /// The warm-up form's own view state: in-memory storage, no host callbacks.
 fn warm_ui() -> Option<Rc<Ui>> {
+    let text = crate::i18n::strings("en");
+    Some(Ui::new(session()?, text, Box::new(Memory::default()), "warm-up".into(), Callbacks::default(), None, None, false, false, false, false))
+}
+
+/// A session of the warm-up form, for a patient of its own.
+fn session() -> Option<Session> {
     let form = Form::from_text(FORM).ok()?;
     let vt = Rc::new(VisitType::from_form(form, &[]).ok()?);
     let chart = Rc::new(Chart::from_text(r#"{"resourceType": "Patient", "id": "warm-up", "birthDate": "1970-01-01"}"#).ok()?);
     let now = DateTime::parse("2026-01-01T09:00:00Z")?;
-    let session = Session::new(vt, chart, VisitContext::default(), now, "warm-up").ok()?;
-    let text = crate::i18n::strings("en");
-    Some(Ui::new(session, text, Box::new(Memory::default()), "warm-up".into(), Callbacks::default(), None, None, false, false, false, false))
+    Session::new(vt, chart, VisitContext::default(), now, "warm-up").ok()
 }
 
 #[cfg(test)]
@@ -120,10 +126,7 @@ mod tests {
     fn the_warm_up_form_loads_cleanly_and_its_expressions_work() {
         let form = Form::from_text(FORM).unwrap();
         assert!(form.warnings.is_empty(), "{:?}", form.warnings);
-        let vt = Rc::new(VisitType::from_form(form, &[]).unwrap());
-        let chart = Rc::new(Chart::from_text(r#"{"resourceType": "Patient", "id": "warm-up", "birthDate": "1970-01-01"}"#).unwrap());
-        let now = DateTime::parse("2026-01-01T09:00:00Z").unwrap();
-        let mut s = Session::new(vt, chart, VisitContext::default(), now, "warm-up").unwrap();
+        let mut s = session().expect("the warm-up form makes a session");
         let shown = |s: &Session, id: &str| s.node(s.node_of_link_id(id).unwrap()).unwrap().state.enabled;
         assert!(!shown(&s, "shown") && !shown(&s, "over"));
         s.answer_link_id("yes", vec![Value::Boolean(true)]).unwrap();
