@@ -33,7 +33,8 @@ use crate::sdc;
 /// "nothing known" instead of failing on every pass (the load warning says why).
 #[derive(Debug, Clone)]
 pub struct Variable {
-    pub name: String,
+    /// Shared: bound again on every pass (see `bind_remembered`).
+    pub name: std::rc::Rc<str>,
     pub expr: Option<Expr>,
     pub query: Option<QuerySource>,
     /// JSON path of the extension, for messages.
@@ -55,7 +56,9 @@ pub enum QuerySource {
 /// A variable's last value in one scope, with what it read of the response.
 #[derive(Debug, Clone)]
 pub(crate) struct CachedVar {
-    value: Vec<Item>,
+    /// Shared with every environment it is bound in: rebinding a remembered value on the next
+    /// pass is a pointer copy, and the same collection is what `memo` recognises by address.
+    value: std::rc::Rc<Vec<Item>>,
     reads: intake_fhirpath::Reads,
     error: Option<(String, String)>,
 }
@@ -70,7 +73,7 @@ pub(crate) struct Delta {
     changes: intake_fhirpath::Reads,
     /// Names of variables whose value changed in this pass so far: a few at most, looked up
     /// for every remembered result of every pass (a list beats hashing each name there).
-    names: Vec<String>,
+    names: Vec<std::rc::Rc<str>>,
     /// No earlier pass to compare with: everything is evaluated.
     everything: bool,
     /// Nodes that came into or left the response.
@@ -87,7 +90,12 @@ impl Delta {
     /// A remembered variable must be evaluated again: what it read changed, or a variable it
     /// names did.
     fn touches(&self, v: &Variable, c: &CachedVar) -> bool {
-        self.changed(&c.reads) || v.reads_vars.iter().any(|n| self.names.contains(n))
+        self.changed(&c.reads) || v.reads_vars.iter().any(|n| self.named(n))
+    }
+
+    /// The variable `name` changed in this pass so far.
+    fn named(&self, name: &str) -> bool {
+        self.names.iter().any(|n| **n == *name)
     }
 }
 
@@ -133,6 +141,11 @@ pub struct ItemExpressions {
     pub population: Option<(String, Expr, String)>,
     /// The `%names` the item's enableWhen, calculated, option and text expressions read.
     names: Vec<String>,
+    /// The item needs a scope of its own (`scope`): it has variables or a population context,
+    /// or an expression of it names `%context` or `%qitem`. Otherwise its expressions are
+    /// evaluated in its parent's environment as they are: MBS 715's 291 `%age` checks name
+    /// neither, and building a scope for each was a twentieth of an answer.
+    scoped: bool,
 }
 
 /// Options an `answerOptionsToggleExpression` governs.
@@ -201,6 +214,9 @@ impl ExpressionBook {
                 names.extend(t.expr.variables());
             }
             x.names = names.into_iter().collect();
+            let mut all = x.names.iter().cloned().collect::<std::collections::BTreeSet<String>>();
+            all.extend(x.initial.iter().flat_map(|e| e.0.variables()));
+            x.scoped = !x.variables.is_empty() || x.population.is_some() || all.contains("context") || all.contains("qitem");
             book.initial |= x.population.is_some();
             book.drives |= x.drives();
             book.initial |= x.initial.is_some();
@@ -277,11 +293,11 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
             match crate::fhir_query::template(x.expression.as_deref().unwrap_or_default()) {
                 Ok(parts) => {
                     let reads_vars = template_variables(&parts);
-                    out.push(Variable { name, expr: None, query: Some(QuerySource::One(parts)), path: at, reads_vars });
+                    out.push(Variable { name: name.into(), expr: None, query: Some(QuerySource::One(parts)), path: at, reads_vars });
                 }
                 Err(m) => {
                     warnings.push(FormWarning { path: format!("{at}.expression"), message: format!("x-fhir-query {m}; %{name} is empty") });
-                    out.push(Variable { name, expr: None, query: None, path: at, reads_vars: Vec::new() });
+                    out.push(Variable { name: name.into(), expr: None, query: None, path: at, reads_vars: Vec::new() });
                 }
             }
             continue;
@@ -290,7 +306,7 @@ fn variables(exts: &[Extension], path: &str, warnings: &mut Vec<FormWarning>) ->
         match name {
             Some(name) if !name.is_empty() => {
                 let reads_vars = expr.as_ref().map(|e| e.variables().into_iter().collect()).unwrap_or_default();
-                out.push(Variable { name, expr, query: None, path: at, reads_vars })
+                out.push(Variable { name: name.into(), expr, query: None, path: at, reads_vars })
             }
             _ => warnings.push(FormWarning { path: at, message: "variable without a name; ignored".into() }),
         }
@@ -354,7 +370,7 @@ fn source_queries(q: &Questionnaire, warnings: &mut Vec<FormWarning>) -> Option<
         }
     }
     let reads_vars = batch.iter().flat_map(|p| template_variables(p)).collect();
-    Some(Variable { name: id.to_owned(), expr: None, query: Some(QuerySource::Batch(batch)), path: at, reads_vars })
+    Some(Variable { name: id.into(), expr: None, query: Some(QuerySource::Batch(batch)), path: at, reads_vars })
 }
 
 fn single(exts: &[Extension], url: &str, path: &str, warnings: &mut Vec<FormWarning>) -> Option<(Expr, String)> {
@@ -456,7 +472,7 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
     let mut known: std::collections::BTreeSet<&str> = BUILT_IN.iter().copied().chain(SUPPLIED_CONTEXTS).collect();
     known.extend(launch.iter().map(String::as_str));
     let all_vars = book.root_variables.iter().chain(book.items.iter().flat_map(|x| x.variables.iter()));
-    known.extend(all_vars.clone().map(|v| v.name.as_str()));
+    known.extend(all_vars.clone().map(|v| &*v.name));
     known.extend(book.items.iter().filter_map(|x| x.population.as_ref().map(|(n, _, _)| n.as_str())));
     let exprs = all_vars
         .filter_map(|v| Some((v.expr.as_ref()?, v.path.as_str())))
@@ -483,10 +499,11 @@ fn check_names(book: &ExpressionBook, launch: &[String], warnings: &mut Vec<Form
 }
 
 /// The environment every expression of a pass starts from (shared collections: one copy of
-/// the response per pass, none of the questionnaire).
-pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &std::rc::Rc<Vec<Item>>, now: &str) -> Env {
+/// the response per pass, none of the questionnaire), remembering sub-expression results in
+/// `memo` (the session's, kept across passes).
+pub(crate) fn base_env(response: &std::rc::Rc<Vec<Item>>, questionnaire: &std::rc::Rc<Vec<Item>>, patient: &std::rc::Rc<Vec<Item>>, now: &str, memo: &std::rc::Rc<intake_fhirpath::SharedMemo>) -> Env {
     // `resolve()` finds the chart's Patient (`%resource.subject.resolve()`).
-    let mut env = Env::new().with_now(now).with_resources(patient.clone()).with_shared_memo();
+    let mut env = Env::new().with_now(now).with_resources(patient.clone()).with_memo(memo.clone());
     let response = response.clone();
     env.set_shared("resource", response.clone());
     env.set_shared("rootResource", response.clone());
@@ -507,6 +524,16 @@ fn scope<'e>(own: &'e mut Option<Env>, parent: &Env, context: &std::rc::Rc<Vec<I
         }
         env
     })
+}
+
+/// Where an item's expressions are evaluated: its own scope when it needs one
+/// (`ItemExpressions::scoped`), else its parent's environment as it is.
+fn eval_env<'e>(scoped: bool, own: &'e mut Option<Env>, parent: &'e Env, context: &std::rc::Rc<Vec<Item>>, qitem: Option<&std::rc::Rc<Vec<Item>>>) -> &'e Env {
+    if scoped || own.is_some() {
+        scope(own, parent, context, qitem)
+    } else {
+        parent
+    }
 }
 
 /// An environment that logs what is read into a log of its own.
@@ -553,7 +580,9 @@ impl crate::session::Session {
         // One copy of the response, shared by `%resource` and every item's `%context`.
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc.clone()))]);
-        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
+        // Results computed from the last pass's response can never be reused: let them go.
+        self.expr_memo.retain_stable(&[&book.questionnaire, &patient]);
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.expr_memo);
         let response: &[Item] = &shared;
         let mut errors = Vec::new();
         // The host's launch contexts (`%encounter`, `%user`): one shared collection each for
@@ -576,8 +605,12 @@ impl crate::session::Session {
         // Each node's response item (its context), found under its parent's, in form order:
         // every row of a repeating group is evaluated in its own row.
         let mut contexts: Vec<Option<NodeRef>> = vec![None; self.nodes.len()];
-        // Item variables are seen by the item and everything under it (in that row).
-        let mut envs: Vec<Option<Env>> = vec![None; self.nodes.len()];
+        // Item variables are seen by the item and everything under it (in that row). The
+        // scopes built in this pass, the root's first; each node's is found through `scope_at`
+        // (an index here): a clone of an environment per node, then dropped, was a twentieth of
+        // an MBS 715 answer, and most nodes have no scope of their own.
+        let mut scopes: Vec<Env> = vec![root];
+        let mut scope_at: Vec<u32> = vec![0; self.nodes.len()];
         let order = self.preorder_shared();
         for &n in order.iter() {
             let (id, parent_node) = (self.nodes[n.index()].item, self.nodes[n.index()].parent);
@@ -604,12 +637,16 @@ impl crate::session::Session {
             let initial = x.initial.as_ref().filter(|_| !self.initial_done && in_populated_row());
             let populating = x.population.is_some() && !self.initial_done;
             if !x.any() && initial.is_none() && !populating {
-                envs[n.index()] = parent_node.and_then(|p| envs[p.index()].clone());
+                scope_at[n.index()] = parent_node.map_or(0, |p| scope_at[p.index()]);
                 continue;
             }
-            // Shared with the item's scope (`%context`) rather than copied into it.
-            let context: std::rc::Rc<Vec<Item>> = std::rc::Rc::new(contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect());
-            let base = parent_node.and_then(|p| envs[p.index()].clone()).unwrap_or_else(|| root.clone());
+            // The item's response item: the focus of its expressions and its `%context`,
+            // shared with its scope rather than copied into it, and built only when something
+            // here is evaluated (most answers leave most remembered results standing).
+            let context_cell: std::cell::OnceCell<std::rc::Rc<Vec<Item>>> = std::cell::OnceCell::new();
+            let context = || context_cell.get_or_init(|| std::rc::Rc::new(contexts[n.index()].iter().map(|c| Item::new(Value::Node(c.clone()))).collect()));
+            let base_at = parent_node.map_or(0, |p| scope_at[p.index()]);
+            let base = &scopes[base_at as usize];
             let qitem = book.qitems.get(i);
             // This item's scope, built by `scope` when something here is evaluated: most
             // answers leave most remembered results standing, and building every item's scope
@@ -618,10 +655,10 @@ impl crate::session::Session {
             // In the first pass, a group's population context: its row's resource (repeating),
             // or the expression's whole result.
             if let (Some((name, expr, path)), false) = (&x.population, self.initial_done) {
-                let own = scope(&mut own, &base, &context, qitem);
+                let own = scope(&mut own, base, context(), qitem);
                 match self.population_rows.get(&n.index()) {
                     Some(item) => own.set(name, vec![item.clone()]),
-                    None if !vt.form.item(id).repeats => match expr.evaluate(&context, &own) {
+                    None if !vt.form.item(id).repeats => match expr.evaluate(context(), own) {
                         Ok(out) => own.set(name, out),
                         Err(e) => errors.push((path.clone(), format!("itemPopulationContext: {e}; nothing is prefilled under it"))),
                     },
@@ -632,18 +669,17 @@ impl crate::session::Session {
             // are evaluated again.
             let moved = delta.moved.contains(&n.index());
             if !x.variables.is_empty() {
-                let own = scope(&mut own, &base, &context, qitem);
-                self.bind_remembered(n.index() as u32, moved, &x.variables, &context, own, &doc, &mut delta, &mut errors);
+                let own = scope(&mut own, base, context(), qitem);
+                self.bind_remembered(n.index() as u32, moved, &x.variables, context(), own, &doc, &mut delta, &mut errors);
             }
-            let input = &context;
             let at = n.index();
             if let Some((expr, path)) = &x.enable_when {
                 if let Some(c) = self.still_valid(at, ExprKind::EnableWhen, moved, x, &delta) {
                     errors.extend(c.errors.iter().cloned());
                 } else {
-                    let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
+                    let (log, env) = logging(eval_env(x.scoped, &mut own, base, context(), qitem), &doc);
                     let mut errs = Vec::new();
-                    let verdict = match expr.evaluate(input, &env) {
+                    let verdict = match expr.evaluate(context(), &env) {
                         Ok(out) => is_true(&out),
                         Err(e) => {
                             errs.push((path.clone(), format!("enableWhenExpression: {e}; the item is hidden")));
@@ -659,15 +695,15 @@ impl crate::session::Session {
             }
             if let Some((expr, path)) = initial {
                 // Once, in the first pass: what it read does not matter after it.
-                self.set_initial(n, expr, path, input, scope(&mut own, &base, &context, qitem), &mut errors);
+                self.set_initial(n, expr, path, context(), eval_env(x.scoped, &mut own, base, context(), qitem), &mut errors);
             }
             if x.answer_options.is_some() || !x.toggles.is_empty() || x.text.is_some() {
                 if let Some(c) = self.still_valid(at, ExprKind::Options, moved, x, &delta) {
                     errors.extend(c.errors.iter().cloned());
                 } else {
-                    let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
+                    let (log, env) = logging(eval_env(x.scoped, &mut own, base, context(), qitem), &doc);
                     let mut errs = Vec::new();
-                    self.run_option_expressions(n, x, input, &env, &mut errs);
+                    self.run_option_expressions(n, x, context(), &env, &mut errs);
                     self.remember(at, ExprKind::Options, &log, errs, Vec::new(), &mut errors);
                 }
             }
@@ -677,10 +713,10 @@ impl crate::session::Session {
                         errors.extend(c.errors.iter().cloned());
                         c.values.clone()
                     } else {
-                        let (log, env) = logging(scope(&mut own, &base, &context, qitem), &doc);
+                        let (log, env) = logging(eval_env(x.scoped, &mut own, base, context(), qitem), &doc);
                         let mut errs = Vec::new();
                         let def = vt.form.item(id);
-                        let values: Vec<intake_fhir::Value> = match expr.evaluate(input, &env) {
+                        let values: Vec<intake_fhir::Value> = match expr.evaluate(context(), &env) {
                             Ok(out) => out.iter().filter_map(|v| value_for(def, &v.to_json())).collect(),
                             Err(e) => {
                                 errs.push((path.clone(), format!("calculatedExpression: {e}; the item is left empty")));
@@ -706,7 +742,13 @@ impl crate::session::Session {
                 }
                 (None, _) => {}
             }
-            envs[n.index()] = Some(own.unwrap_or(base));
+            scope_at[n.index()] = match own {
+                Some(own) => {
+                    scopes.push(own);
+                    (scopes.len() - 1) as u32
+                }
+                None => base_at,
+            };
         }
         self.initial_done = true;
         self.population_rows.clear();
@@ -717,7 +759,7 @@ impl crate::session::Session {
     /// Node `at`'s remembered result for `kind`, if nothing it depends on has changed: what
     /// its expressions read, the variables they name, and the node's place in the response.
     fn still_valid(&self, at: usize, kind: ExprKind, moved: bool, x: &ItemExpressions, delta: &Delta) -> Option<&CachedExprs> {
-        if moved || (!delta.names.is_empty() && x.names.iter().any(|name| delta.names.contains(name))) {
+        if moved || (!delta.names.is_empty() && x.names.iter().any(|name| delta.named(name))) {
             return None;
         }
         self.expr_cache.get(&(at as u32, kind)).filter(|c| !delta.changed(&c.reads))
@@ -800,7 +842,7 @@ impl crate::session::Session {
         for (k, v) in vars.iter().enumerate() {
             let key = (scope, k as u32);
             if let Some(c) = self.var_cache.get(&key).filter(|c| !moved && !delta.touches(v, c)) {
-                env.set(&v.name, c.value.clone());
+                env.set_shared(v.name.clone(), c.value.clone());
                 errors.extend(c.error.clone());
                 continue;
             }
@@ -809,11 +851,12 @@ impl crate::session::Session {
             let error = problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name)));
             errors.extend(error.clone());
             if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
-                if !delta.names.contains(&v.name) {
+                if !delta.named(&v.name) {
                     delta.names.push(v.name.clone());
                 }
             }
-            env.set(&v.name, value.clone());
+            let value = std::rc::Rc::new(value);
+            env.set_shared(v.name.clone(), value.clone());
             self.var_cache.insert(key, CachedVar { value, reads: log.take().normalized(), error });
         }
     }
@@ -830,7 +873,7 @@ impl crate::session::Session {
         let patient = Env::collection_of(&tree_of(&self.facts.chart.patient));
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc))]);
-        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string());
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.expr_memo);
         for (k, v) in &self.facts.context.launch {
             env.set_shared(k.clone(), Env::collection_of(v));
         }

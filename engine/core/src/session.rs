@@ -256,6 +256,8 @@ pub struct Session {
     /// `%patient` as a shared collection, built at the first expression pass: one binding for
     /// the whole session, so sub-expressions that read only `%patient` are computed once.
     pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
+    /// FHIRPath sub-expression results remembered across passes (`intake_fhirpath::SharedMemo`).
+    pub(crate) expr_memo: std::rc::Rc<intake_fhirpath::SharedMemo>,
     /// The in-progress response around its items, as JSON (`response::tree`): it depends only
     /// on the session's fixed facts (chart, respondent, time), so it is built once.
     pub(crate) response_header: std::cell::OnceCell<intake_fhir::Json>,
@@ -336,6 +338,7 @@ impl Session {
             calc_edited: Vec::new(),
             expr_errors: Vec::new(),
             patient_collection: None,
+            expr_memo: Default::default(),
             response_header: Default::default(),
             initial_done: false,
             population_rows: std::collections::HashMap::new(),

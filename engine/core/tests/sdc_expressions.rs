@@ -308,6 +308,38 @@ fn each_row_of_a_repeating_group_is_its_own_context() {
     let _ = many;
 }
 
+/// An item's `%context` is its own response item, never its group's: the engine evaluates the
+/// expressions of an item that names neither `%context` nor `%qitem` in its group's scope (no
+/// scope of its own), so an item that does name one must get its own. Display items are not in
+/// the response: this one's `%context` is empty, while its row's is the row.
+#[test]
+fn an_items_context_is_its_own_response_item_not_its_groups() {
+    let q = questionnaire(json!([
+        {"linkId": "med", "type": "group", "text": "Medicine", "repeats": true,
+         "extension": [ext(VAR, Some("dose"), "item.where(linkId = 'dose').answer.value")],
+         "item": [
+            {"linkId": "dose", "type": "integer", "text": "Tablets a day", "initial": [{"valueInteger": 12}]},
+            {"linkId": "mine", "type": "display", "text": "Shown if my context were the row", "extension": [ext(EWE, None, "%context.linkId = 'med'")]},
+            {"linkId": "many", "type": "display", "text": "That is a lot", "extension": [ext(EWE, None, "%dose > 10")]}
+         ]}
+    ]));
+    let vt = visit_type(q, &[]);
+    let mut s = session(&vt);
+    let form = s.form().clone();
+    let (med, dose, mine, many) = (form.find("med").unwrap(), form.find("dose").unwrap(), form.find("mine").unwrap(), form.find("many").unwrap());
+    let row = s.nodes_of(med)[0];
+    let child = |s: &Session, item| *s.node(row).unwrap().children.iter().find(|c| s.node(**c).unwrap().item == item).unwrap();
+    // The row is in the response from the start (its dose is given), so the row's `%context`
+    // is not empty in the first pass.
+    assert_eq!(s.node_expression_verdict(child(&s, mine)), Some(false));
+    s.answer(child(&s, dose), vec![Value::Integer(14)]).unwrap();
+    assert_eq!(s.node_expression_verdict(child(&s, mine)), Some(false));
+    assert!(!s.node(child(&s, mine)).unwrap().state.enabled);
+    // The item beside it, which names only the row's variable, sees the row's scope.
+    assert_eq!(s.node_expression_verdict(child(&s, many)), Some(true));
+    assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
+}
+
 #[test]
 fn qitem_is_the_items_definition_and_resolve_finds_the_chart_patient() {
     let q = questionnaire(json!([

@@ -37,9 +37,46 @@ pub struct Env {
     shared: Option<std::rc::Rc<crate::memo::SharedMemo>>,
 }
 
+/// A variable's name in a binding: borrowed when static (`%context`, `%qitem`, bound in every
+/// item scope), else shared, so that binding a form's variable again on every pass (MBS 715
+/// binds 91 per pass) copies no text.
+#[derive(Debug, Clone)]
+pub enum Name {
+    Static(&'static str),
+    Shared(std::rc::Rc<str>),
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Name::Static(s) => s,
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+impl From<&'static str> for Name {
+    fn from(s: &'static str) -> Name {
+        Name::Static(s)
+    }
+}
+
+impl From<std::rc::Rc<str>> for Name {
+    fn from(s: std::rc::Rc<str>) -> Name {
+        Name::Shared(s)
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name::Shared(s.into())
+    }
+}
+
 #[derive(Debug)]
 struct Binding {
-    name: std::borrow::Cow<'static, str>,
+    name: Name,
     value: std::rc::Rc<Coll>,
     next: Option<std::rc::Rc<Binding>>,
 }
@@ -61,12 +98,12 @@ impl Env {
     pub fn new() -> Env {
         let mut e = Env::default();
         for (k, v) in [("ucum", "http://unitsofmeasure.org"), ("sct", "http://snomed.info/sct"), ("loinc", "http://loinc.org")] {
-            e.bind(k.into(), std::rc::Rc::new(vec![Item::new(Value::Str(v.into()))]));
+            e.bind(Name::Static(k), std::rc::Rc::new(vec![Item::new(Value::Str(v.into()))]));
         }
         e
     }
 
-    fn bind(&mut self, name: std::borrow::Cow<'static, str>, value: std::rc::Rc<Coll>) {
+    fn bind(&mut self, name: Name, value: std::rc::Rc<Coll>) {
         self.vars = Some(std::rc::Rc::new(Binding { name, value, next: self.vars.take() }));
     }
 
@@ -81,6 +118,13 @@ impl Env {
     /// environment and those made from it (a form's, in one session).
     pub fn with_shared_memo(mut self) -> Env {
         self.shared = Some(std::rc::Rc::new(crate::memo::SharedMemo::default()));
+        self
+    }
+
+    /// Share remembered sub-expression results through `memo`, kept by the caller: a session
+    /// keeps one across its passes.
+    pub fn with_memo(mut self, memo: std::rc::Rc<crate::memo::SharedMemo>) -> Env {
+        self.shared = Some(memo);
         self
     }
 
@@ -106,9 +150,10 @@ impl Env {
     }
 
     /// Bind a collection built once and shared (no copy per environment or per pass). A name
-    /// given as a `&'static str` is kept borrowed: the engine binds `%context` and `%qitem` in
-    /// every item scope it evaluates, hundreds per answer on a large form.
-    pub fn set_shared(&mut self, name: impl Into<std::borrow::Cow<'static, str>>, value: std::rc::Rc<Vec<Item>>) {
+    /// given as a `&'static str` is kept borrowed and an `Rc<str>` shared: the engine binds
+    /// `%context` and `%qitem` in every item scope it evaluates, hundreds per answer on a large
+    /// form, and every variable of the form on every pass.
+    pub fn set_shared(&mut self, name: impl Into<Name>, value: std::rc::Rc<Vec<Item>>) {
         self.bind(name.into(), value);
     }
 
@@ -130,7 +175,7 @@ impl Env {
     fn binding(&self, name: &str) -> Option<&std::rc::Rc<Coll>> {
         let mut at = self.vars.as_deref();
         while let Some(b) = at {
-            if b.name == name {
+            if *b.name == *name {
                 return Some(&b.value);
             }
             at = b.next.as_deref();

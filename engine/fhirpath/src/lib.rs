@@ -34,7 +34,8 @@ mod text;
 mod units;
 mod value;
 
-pub use eval::Env;
+pub use eval::{Env, Name};
+pub use memo::SharedMemo;
 pub use parser::Expr;
 pub use reads::{ReadLog, Reads};
 pub use value::{Item, NodeRef, TypeName, Value};

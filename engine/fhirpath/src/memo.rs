@@ -87,7 +87,12 @@ impl std::hash::Hasher for ShapeHasher {
     }
 }
 
-/// Results remembered across the expressions that share an environment, by shape.
+/// Results remembered across the expressions that share an environment, by shape. A session
+/// keeps one for all its passes (`Env::with_memo`): PHQ-9's nine option lookups in
+/// `%questionnaire` are worked out once per session, not once per answer. A result is reused
+/// only with the very same collections it was computed from (see the module doc), so one
+/// computed from a response that has since been replaced cannot be hit; `retain_stable` lets
+/// those go.
 #[derive(Default)]
 pub struct SharedMemo {
     table: RefCell<std::collections::HashMap<Shape, Remembered, std::hash::BuildHasherDefault<ShapeHasher>>>,
@@ -108,6 +113,25 @@ impl SharedMemo {
 
     pub(crate) fn put(&self, shape: &Shape, keys: Vec<Rc<Coll>>, value: &Coll, reads: Option<crate::Reads>) {
         self.table.borrow_mut().insert(shape.clone(), (keys, value.clone(), reads.map(|r| Rc::new(r.normalized()))));
+    }
+
+    /// Keep only the results computed from plain values and from `stable` collections (bound
+    /// the same in every pass: the Questionnaire, the chart's Patient). The others were
+    /// computed from a response that the next pass replaces: they can never be reused, and each
+    /// would keep a whole response in memory. A pointer comparison per key, no hashing: this
+    /// runs before every pass.
+    pub fn retain_stable(&self, stable: &[&Rc<Coll>]) {
+        let kept = |k: &Rc<Coll>| stable.iter().any(|s| Rc::ptr_eq(s, k)) || k.iter().all(plain);
+        self.table.borrow_mut().retain(|_, (keys, _, _)| keys.iter().all(kept));
+    }
+
+    /// How many results are remembered.
+    pub fn len(&self) -> usize {
+        self.table.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -184,6 +184,34 @@ fn remembered_results_follow_their_variables() {
     assert_eq!((a[0].to_json(), b[0].to_json()), (json!(3), json!(4)));
 }
 
+/// A table of remembered results kept across passes (a session's): what was computed from the
+/// Questionnaire is reused in the next pass; what was computed from the last pass's response
+/// is forgotten before the next (it can never be reused, and would keep that response alive),
+/// and a new response is never answered from the old one.
+#[test]
+fn a_memo_kept_across_passes_keeps_only_what_stable_collections_gave() {
+    use intake_fhirpath::SharedMemo;
+    use std::rc::Rc;
+    let questionnaire = Env::collection_of(&json!({"item": [{"linkId": "a", "answerOption": [{"valueString": "x"}, {"valueString": "y"}]}]}));
+    let response = |v: &str| Env::collection_of(&json!({"item": [{"linkId": "a", "answer": [{"valueString": v}]}]}));
+    let memo = Rc::new(SharedMemo::default());
+    let options = Expr::parse("%questionnaire.item.where(linkId = 'a').answerOption.value").unwrap();
+    let answer = Expr::parse("%resource.item.where(linkId = 'a').answer.value").unwrap();
+    let pass = |r: Rc<Vec<intake_fhirpath::Item>>| {
+        let mut env = Env::new().with_memo(memo.clone());
+        env.set_shared("questionnaire", questionnaire.clone());
+        env.set_shared("resource", r);
+        let o = options.evaluate(&[], &env).unwrap().iter().map(|i| i.to_json()).collect::<Vec<_>>();
+        let a = answer.evaluate(&[], &env).unwrap().iter().map(|i| i.to_json()).collect::<Vec<_>>();
+        (o, a)
+    };
+    assert_eq!(pass(response("x")), (vec![json!("x"), json!("y")], vec![json!("x")]));
+    assert_eq!(memo.len(), 2);
+    memo.retain_stable(&[&questionnaire]);
+    assert_eq!(memo.len(), 1, "the result computed from the first response is forgotten");
+    assert_eq!(pass(response("y")), (vec![json!("x"), json!("y")], vec![json!("y")]));
+}
+
 /// `resolve()` finds what the evaluation already holds, never the network.
 #[test]
 fn resolve_finds_contained_bundled_and_given_resources() {
