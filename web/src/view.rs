@@ -13,6 +13,7 @@ use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::blank::{self, Blank};
 use crate::rich_text::{self, Rich};
 use crate::state::{label_of, NodeVm, Phase, Ui, UiRef};
 
@@ -254,7 +255,7 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
                 (d.is_repeating_group(), d.hidden || help_child, help_child)
             };
             if hidden || help {
-                return ().into_any();
+                return Blank.into_any();
             }
             if repeating {
                 return rows(r, parent, item).into_any();
@@ -296,7 +297,7 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
     let built = Memo::new(move |was: Option<&bool>| was.copied().unwrap_or(false) || enabled.get());
     let def = u.def(n);
     if def.hidden {
-        return ().into_any();
+        return Blank.into_any();
     }
     (move || {
         if !built.get() {
@@ -344,13 +345,13 @@ fn why_view(r: UiRef, label: &'static str, text: String, n: NodeId) -> impl Into
     view! { <p class="ik-why" id=dom_id(r, "w", n)><span class="ik-why-label">{label}": "</span>{text}</p> }
 }
 
-fn help_of(r: UiRef, def: &ItemDef, lang: &str, n: NodeId) -> Option<impl IntoView> {
-    def.help.as_ref().map(|h| view! { <div class="ik-help" id=dom_id(r, "h", n)>{rich(Some(h), lang)}</div> })
+fn help_of(r: UiRef, def: &ItemDef, lang: &str, n: NodeId) -> AnyView {
+    blank::part(def.help.as_ref().map(|h| view! { <div class="ik-help" id=dom_id(r, "h", n)>{rich(Some(h), lang)}</div> }))
 }
 
 /// Safe rich text (see `rich_text`): never innerHTML.
 fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
-    let Some(t) = text else { return ().into_any() };
+    let Some(t) = text else { return Blank.into_any() };
     let nodes = match &t.rendering {
         Some(Rendering::Xhtml(x)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_xhtml(x),
         Some(Rendering::Markdown(m)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_markdown(m),
@@ -465,18 +466,16 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send
     };
     let invalid = move || show_errors.get().then_some("true");
     let required = move || vm.with(|v| v.required);
-    let label = view! {
-        {def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> })}
-        {item_text(r, n, def)}
-        {move || required().then(|| view! { <span class="ik-req">" ("{t.required}")"</span> })}
-    };
+    // The label's and the hints' parts are direct children of their elements, not fragments
+    // (a fragment adds a marker node), and a part the definition lacks is `Blank` (no node).
+    let prefix = blank::part(def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> }));
+    let text = item_text(r, n, def);
+    let required_mark = move || required().then(|| view! { <span class="ik-req">" ("{t.required}")"</span> });
     let as_fieldset = uses_fieldset(def);
     let control = control(r, n, def, id.clone(), described, invalid, required);
-    let hints = view! {
-        {help_of(r, def, lang, n)}
-        {unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> })}
-        {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, t.why_we_ask, w, n))}
-    };
+    let help = help_of(r, def, lang, n);
+    let unit = blank::part(unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> }));
+    let why = move || vm.with(|v| v.why.clone()).map(|w| why_view(r, t.why_we_ask, w, n));
     let error_view = view! {
         <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite">
             {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
@@ -485,14 +484,14 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
     // death" under "Living? No") show under it, each shown or hidden like any item.
-    let followups = (!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> });
+    let followups = blank::part((!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> }));
     let link_id = def.link_id.clone();
     let repeat = repeat_attr(r, n);
     if as_fieldset {
         view! {
             <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden>
-                <legend>{label}</legend>
-                {hints}
+                <legend>{prefix}{text}{required_mark}</legend>
+                {help}{unit}{why}
                 {error_view}
                 {control}
                 {followups}
@@ -502,8 +501,8 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send
     } else {
         view! {
             <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden>
-                <label for=id>{label}</label>
-                {hints}
+                <label for=id>{prefix}{text}{required_mark}</label>
+                {help}{unit}{why}
                 {error_view}
                 {control}
                 {followups}
@@ -686,7 +685,7 @@ fn control(
                             <input type="radio" id=rid.clone() name=name.clone() prop:checked=checked disabled=read_only
                                 aria-describedby=described aria-invalid=invalid
                                 on:change=move |_| ui(r).answer(n, vec![Value::Boolean(b)]) />
-                            <label for=rid>{label}</label>
+                            <label for=rid prop:textContent=label></label>
                         </div>
                     }
                 })
@@ -828,8 +827,10 @@ fn choice_control(
                         let vals = v.parse::<usize>().ok().and_then(|i| opts3.get(i)).map(|(o, _)| vec![o.clone()]).unwrap_or_default();
                         ui(r).answer(n, vals);
                     }>
-                    <option value="">{t.choose}</option>
-                    {opts.into_iter().enumerate().map(|(i, (v, l))| view! { <option value=i.to_string() disabled=off(&v)>{l}</option> }).collect_view()}
+                    // Option text as a property, not a child: a child is a text node plus
+                    // a marker comment, for every option of every drop-down on the page.
+                    <option value="" prop:textContent=t.choose></option>
+                    {opts.into_iter().enumerate().map(|(i, (v, l))| view! { <option value=i.to_string() disabled=off(&v) prop:textContent=l></option> }).collect_view()}
                 </select>
             }
             .into_any()
@@ -879,7 +880,7 @@ fn choice_control(
                 })
                 .collect_view();
             // Open choice: the patient's own words, beside the options.
-            let other = open.then(|| {
+            let other = blank::part(open.then(|| {
                 let oid = format!("{id}-other");
                 let d2 = d.clone();
                 let free = move || {
@@ -906,7 +907,7 @@ fn choice_control(
                             } />
                     </div>
                 }
-            });
+            }));
             let class = match (multi, def.horizontal) {
                 (true, true) => "ik-options ik-multi ik-horizontal",
                 (true, false) => "ik-options ik-multi",
