@@ -918,15 +918,25 @@ impl Ui {
         let mut snapshot = answers_file::snapshot(&s);
         if let Json::Object(m) = &mut snapshot {
             m.insert("page".into(), Json::from(self.page.get_untracked() as u64));
+            // Drafts are what is being typed, and text not valid yet: only a field on the page
+            // can hold one, so only the items with a view are read (not every node of the
+            // form on every answer: MBS 715 has 808).
             let typing = self.typing.borrow();
-            let drafts: serde_json::Map<String, Json> = s
-                .preorder()
-                .into_iter()
-                .filter_map(|n| {
-                    let text = typing.get(&n).cloned().or_else(|| self.vms.borrow().get(&n)?.with_untracked(|v| v.draft.clone()))?;
-                    Some((s.node_key(n), Json::String(text)))
-                })
-                .collect();
+            let vms = self.vms.borrow();
+            let mut drafts = serde_json::Map::new();
+            for (n, text) in typing.iter() {
+                if s.node(*n).is_some() {
+                    drafts.insert(s.node_key(*n), Json::String(text.clone()));
+                }
+            }
+            for (n, sig) in vms.iter() {
+                if typing.contains_key(n) || s.node(*n).is_none() {
+                    continue;
+                }
+                if let Some(text) = sig.with_untracked(|v| v.draft.clone()) {
+                    drafts.insert(s.node_key(*n), Json::String(text));
+                }
+            }
             m.insert("drafts".into(), Json::Object(drafts));
             if let Some(b) = self.submitted.borrow().as_ref() {
                 m.insert("bundle".into(), Json::String(b.clone()));
