@@ -7,6 +7,8 @@
 //   repeating group resumed from autosave
 // - answer -> DOM where every answer re-evaluates the form's FHIRPath: PHQ-9's total, MBS 715's age
 // BENCH_ONLY=<text> runs only the large-form and expression cases whose name contains it.
+// BENCH_DIST=<dir> serves another build of the demo site than web/dist (to compare two builds;
+// the bytes section still reads web/dist).
 // --json FILE also writes every figure (medians, p95s, bytes) with the commit, the Chromium
 // version and the machine's load, for `node tests/e2e/bench-table.mjs FILE` (the README table).
 import { execFileSync } from 'node:child_process';
@@ -56,7 +58,7 @@ console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).p
 console.log('\n== bytes on the wire: the package\'s SDC build (a Questionnaire without rules)');
 for (const f of ['intake_sdc.js', 'intake_sdc_bg.wasm']) wire(join(ROOT, 'pkg', 'dist', f), `pkg/dist/${f}`);
 
-const server = await serve();
+const server = await serve(process.env.BENCH_DIST || undefined);
 const browser = await launch();
 
 // Records performance.now() when the first page heading appears.

@@ -1,6 +1,6 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|answer5000|mds|mbs-onepage|toggle]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|answer5000|mds|mds-onepage|mbs-onepage|toggle]
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `answer5000` profiles twelve answers to the first question of 5,000 answered ones (nothing
 // depends on it).
@@ -23,6 +23,7 @@ const cases = {
   rows: savedRows(500),
   chain: [enableWhenChain(1000), null],
   mds: [corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
+  'mds-onepage': [onePage(corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json')), null],
   flat5000: answeredFlatForm(5000),
   answer5000: answeredFlatForm(5000),
   'mbs-onepage': [onePage(corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json')), null],
