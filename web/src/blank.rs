@@ -9,6 +9,9 @@
 //! `Blank` is for parts whose presence is fixed by the item definition and never changes while
 //! the view lives. It has no node to insert before, so a view that could switch between
 //! `Blank` and something else in place must use `Option` (its placeholder is that anchor).
+//! Mind that with erased components a reactive view that returns "the same" element with other
+//! content is patched in place, part by part: a view holding `Blank` parts must only ever be
+//! patched by one built from the same definition. Pages are keyed for this reason (`view::form`).
 
 use leptos::tachys::html::attribute::any_attribute::AnyAttribute;
 use leptos::tachys::html::attribute::Attribute;

@@ -67,12 +67,13 @@ pub fn form(r: UiRef) -> impl IntoView {
                 _ => view! {
                     {progress(r)}
                     {summary(r, root)}
-                    {move || {
-                        let u = ui(r);
-                        let page = u.page.get();
-                        let pages = u.pages();
+                    // Keyed by the page: another page is built afresh, never patched into the
+                    // last one's elements (pages differ in shape, and parts a definition lacks
+                    // leave no node to patch against: see `blank`).
+                    <For each=move || [ui(r).page.get()] key=|page| *page children=move |page| {
+                        let pages = ui(r).pages();
                         if page >= pages.len() { review(r, root).into_any() } else { page_view(r, page, pages[page].clone(), root).into_any() }
-                    }}
+                    } />
                 }.into_any(),
             }}
         </div>
