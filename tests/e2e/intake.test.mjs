@@ -407,3 +407,39 @@ describe('bad input gets a clear error, never a blank page', () => {
     await context.close();
   });
 });
+
+describe('a page that mounts form after form', () => {
+  // The demo switches visit types in one wasm instance; so may a portal that uses the module
+  // directly. An unmounted form must give back its memory: each MDS 3.0 mount kept about 4 MB
+  // (the view's handle on the session was never freed) until the page ran out.
+  it('gives back what an unmounted form held', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { ROOT } = await import('./lib.mjs');
+    const q = JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'corpus', 'questionnaires', 'fhirpath.js', 'Minimum-Data-Set---version-3.0.R4.json'), 'utf8'));
+    const { page, context } = await openPage(browser);
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready=true]');
+    const mb = await page.evaluate(async (q) => {
+      const m = await import('./pkg/intake_web.js');
+      const wasm = await m.default();
+      const sizes = [];
+      for (let i = 0; i < 8; i++) {
+        const host = document.createElement('div');
+        document.body.append(host);
+        const form = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: false, now: '2026-11-20T09:00:00Z' });
+        await new Promise((r) => setTimeout(r, 20));
+        if (!host.querySelector('.ik-q')) throw new Error('the form did not render');
+        form.unmount();
+        form.free();
+        host.remove();
+        sizes.push(wasm.memory.buffer.byteLength / 2 ** 20);
+      }
+      return sizes;
+    }, q);
+    // Memory grows to what one form needs, then stays (wasm memory never shrinks; freed memory
+    // is reused). Six more mounts after the second may not add a form's worth.
+    assert.ok(mb[7] - mb[1] < 3, `wasm memory after each mount and unmount (MB): ${mb.map((x) => x.toFixed(0)).join(' ')}`);
+    await context.close();
+  });
+});

@@ -140,10 +140,11 @@ pub fn control(
         let (f, url) = (f.clone(), url.clone());
         let s2 = s.clone();
         let ask = wasm_bindgen::closure::Closure::once_into_js(move || {
+            // The form may be gone by the time the pause is over: then nothing is asked.
+            let Some(ui) = r.try_get_value() else { return };
             s2.timer.set(None);
             s2.status.set(Status::Searching);
             let s3 = s2.clone();
-            let ui = r.get_value();
             let ui2 = ui.clone();
             ui.expand_value_set(&f, &url, text.trim(), move |res| {
                 if s3.generation.get() != generation {

@@ -1031,7 +1031,10 @@ fn attachment_control(
                     let a = intake_engine::fhir::Attachment {
                         content_type: Some(kind), data: Some(b64), size: Some(size), title: Some(name), ..Default::default()
                     };
-                    ui(r).answer(n, vec![Value::Attachment(Box::new(a))]);
+                    // The form may be gone by the time the file is read.
+                    if let Some(u) = r.try_get_value() {
+                        u.answer(n, vec![Value::Attachment(Box::new(a))]);
+                    }
                 });
                 reader.set_onload(Some(onload.unchecked_ref()));
                 let _ = reader.read_as_data_url(&file);
