@@ -101,6 +101,14 @@ impl Drop for IntakeForm {
 }
 
 impl IntakeForm {
+    /// The form's view over `ui`, mounted in `element`; dropping the result takes it out again
+    /// and frees what the view held (`release`). Used by `mount` and by the warm-up (`warm`).
+    pub(crate) fn mount_view(element: web_sys::HtmlElement, ui: Rc<Ui>) -> IntakeForm {
+        let ui_ref = StoredValue::new_local(ui.clone());
+        let handle = leptos::mount::mount_to(element, move || crate::view::form(ui_ref));
+        IntakeForm { ui, handle: Some(Box::new(handle)), ui_ref: Some(ui_ref) }
+    }
+
     /// Take the form out of the page and free the view's handle on its state. Callbacks that
     /// may still arrive (a file read, a terminology search) find it gone and do nothing.
     fn release(&mut self) {
@@ -416,10 +424,9 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     if !ui.session.borrow().chart().has_patient() {
         ui.error("no chart and no subject: the form fills without prefill, the response has no subject, and onSubmit receives a null Bundle with the QuestionnaireResponse (a write-back needs the patient's chart)");
     }
-    let ui_ref = StoredValue::new_local(ui.clone());
     element.set_text_content(None);
-    let handle = leptos::mount::mount_to(element.clone(), move || crate::view::form(ui_ref));
+    let form = IntakeForm::mount_view(element.clone(), ui);
     // The patient's first answer should not pay for compiling the answer path (see `warm`).
     crate::warm::schedule();
-    Ok(IntakeForm { ui, handle: Some(Box::new(handle)), ui_ref: Some(ui_ref) })
+    Ok(form)
 }

@@ -18,7 +18,6 @@ use std::rc::Rc;
 use intake_engine::context::VisitContext;
 use intake_engine::fhir::{Coding, DateTime, Value};
 use intake_engine::{Chart, Form, Session, VisitType};
-use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
@@ -74,8 +73,7 @@ fn run() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
     let Ok(element) = document.create_element("div") else { return };
     let Ok(element) = element.dyn_into::<web_sys::HtmlElement>() else { return };
-    let ui_ref = StoredValue::new_local(ui.clone());
-    let handle = leptos::mount::mount_to(element, move || crate::view::form(ui_ref));
+    let form = crate::api::IntakeForm::mount_view(element, ui.clone());
     let node = |link_id: &str| ui.session.borrow().node_of_link_id(link_id).ok();
     let coding = |code: &str| Value::Coding(Coding { code: Some(code.into()), ..Default::default() });
     if let (Some(yes), Some(count), Some(over), Some(date)) = (node("yes"), node("count"), node("over"), node("date")) {
@@ -88,13 +86,9 @@ fn run() {
         ui.answer(over, vec![coding("a")]);
         ui.answer_text(date, "2026-01-02".into());
     }
-    // Effects run in microtasks after this returns; unmount after them. The stored handle
-    // was made outside the mount's owner, so it is freed here, with the rest.
-    let done = Closure::once_into_js(move || {
-        drop(handle);
-        ui_ref.dispose();
-        drop(ui);
-    });
+    // Effects run in microtasks after this returns; unmount after them (dropping the form
+    // frees what its view held, as `unmount` does).
+    let done = Closure::once_into_js(move || drop(form));
     if let Some(w) = web_sys::window() {
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(done.unchecked_ref(), 0);
     }

@@ -214,9 +214,11 @@ impl ExpressionBook {
                 names.extend(t.expr.variables());
             }
             x.names = names.into_iter().collect();
-            let mut all = x.names.iter().cloned().collect::<std::collections::BTreeSet<String>>();
-            all.extend(x.initial.iter().flat_map(|e| e.0.variables()));
-            x.scoped = !x.variables.is_empty() || x.population.is_some() || all.contains("context") || all.contains("qitem");
+            let own_scope_name = |n: &str| n == "context" || n == "qitem";
+            x.scoped = !x.variables.is_empty()
+                || x.population.is_some()
+                || x.names.iter().any(|n| own_scope_name(n))
+                || x.initial.iter().any(|e| e.0.variables().iter().any(|n| own_scope_name(n)));
             book.initial |= x.population.is_some();
             book.drives |= x.drives();
             book.initial |= x.initial.is_some();

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use intake_engine::fhir::{Coding, Value, WriteJson};
-use intake_engine::session::Hidden;
+use intake_engine::questionnaire::ItemId;
+use intake_engine::session::{Hidden, NodeId};
 use intake_engine::{Form, Session, VisitType};
 use serde_json::json;
 use support::*;
@@ -19,6 +20,11 @@ fn corpus(path: &str) -> String {
 fn answers(s: &Session, link_id: &str) -> Vec<Value> {
     let item = s.form().find(link_id).unwrap();
     s.nodes_of(item).iter().flat_map(|n| s.node(*n).unwrap().answers.clone()).collect()
+}
+
+/// The node of `item` in the row `row` of a repeating group.
+fn child(s: &Session, row: NodeId, item: ItemId) -> NodeId {
+    *s.node(row).unwrap().children.iter().find(|c| s.node(**c).unwrap().item == item).unwrap()
 }
 
 fn loinc_answer(code: &str) -> Vec<Value> {
@@ -292,7 +298,6 @@ fn each_row_of_a_repeating_group_is_its_own_context() {
     let (med, dose, double, many) = (form.find("med").unwrap(), form.find("dose").unwrap(), form.find("double").unwrap(), form.find("many").unwrap());
     let (row2, _) = s.add_row(None, med).unwrap();
     let row1 = s.nodes_of(med)[0];
-    let child = |s: &Session, row, item| *s.node(row).unwrap().children.iter().find(|c| s.node(**c).unwrap().item == item).unwrap();
     // Only the second row answered first: the first row's calculation stays empty.
     s.answer(child(&s, row2, dose), vec![Value::Integer(12)]).unwrap();
     assert_eq!(s.node(child(&s, row2, double)).unwrap().answers, vec![Value::Integer(24)]);
@@ -328,15 +333,14 @@ fn an_items_context_is_its_own_response_item_not_its_groups() {
     let form = s.form().clone();
     let (med, dose, mine, many) = (form.find("med").unwrap(), form.find("dose").unwrap(), form.find("mine").unwrap(), form.find("many").unwrap());
     let row = s.nodes_of(med)[0];
-    let child = |s: &Session, item| *s.node(row).unwrap().children.iter().find(|c| s.node(**c).unwrap().item == item).unwrap();
     // The row is in the response from the start (its dose is given), so the row's `%context`
     // is not empty in the first pass.
-    assert_eq!(s.node_expression_verdict(child(&s, mine)), Some(false));
-    s.answer(child(&s, dose), vec![Value::Integer(14)]).unwrap();
-    assert_eq!(s.node_expression_verdict(child(&s, mine)), Some(false));
-    assert!(!s.node(child(&s, mine)).unwrap().state.enabled);
+    assert_eq!(s.node_expression_verdict(child(&s, row, mine)), Some(false));
+    s.answer(child(&s, row, dose), vec![Value::Integer(14)]).unwrap();
+    assert_eq!(s.node_expression_verdict(child(&s, row, mine)), Some(false));
+    assert!(!s.node(child(&s, row, mine)).unwrap().state.enabled);
     // The item beside it, which names only the row's variable, sees the row's scope.
-    assert_eq!(s.node_expression_verdict(child(&s, many)), Some(true));
+    assert_eq!(s.node_expression_verdict(child(&s, row, many)), Some(true));
     assert!(s.expression_errors().is_empty(), "{:?}", s.expression_errors());
 }
 

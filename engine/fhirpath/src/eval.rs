@@ -114,13 +114,6 @@ impl Env {
         self
     }
 
-    /// Share remembered sub-expression results among all the expressions evaluated in this
-    /// environment and those made from it (a form's, in one session).
-    pub fn with_shared_memo(mut self) -> Env {
-        self.shared = Some(std::rc::Rc::new(crate::memo::SharedMemo::default()));
-        self
-    }
-
     /// Share remembered sub-expression results through `memo`, kept by the caller: a session
     /// keeps one across its passes.
     pub fn with_memo(mut self, memo: std::rc::Rc<crate::memo::SharedMemo>) -> Env {
