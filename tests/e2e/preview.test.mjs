@@ -4,9 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, axe, launch, openPage, preview, question, shot } from './lib.mjs';
 
 const BIN = process.env.INTAKE_BIN || join(ROOT, 'target', 'debug', 'intake');
@@ -16,7 +16,11 @@ let work;
 
 before(async () => {
   // A copy of the project's visit types and rules: the test edits them.
-  work = mkdtempSync(join(tmpdir(), 'intake-preview-'));
+  // Scenarios on the shared corpus's charts name them by a path relative to the project
+  // (`../../../../shared/corpus/...`), so the copy has the corpus beside it too, inside the
+  // temporary directory (it passed only where a `shared` happened to sit beside the tmpdir).
+  work = join(mkdtempSync(join(tmpdir(), 'intake-preview-')), 'project');
+  symlinkSync(join(ROOT, '..', 'shared'), join(dirname(work), 'shared'));
   cpSync(join(ROOT, 'visit-types'), join(work, 'visit-types'), { recursive: true });
   cpSync(join(ROOT, 'rules'), join(work, 'rules'), { recursive: true });
   // The demo charts, where the project's scenarios and the preview's chart list find them.
@@ -28,7 +32,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(dirname(work), { recursive: true, force: true });
 });
 
 const RULE = () => join(work, 'rules', 'diabetes.rhai');
