@@ -299,6 +299,40 @@ describe('hiding and showing keeps the elements (issue 12)', () => {
   });
 });
 
+describe('hiding and showing sets the kept element (issue 8, issue 12)', () => {
+  it('an item hidden, its view rebuilt (a row added beside it), then shown again appears once, where it belongs', async () => {
+    // Adding a row changes the group's children, so the views of its items are built again:
+    // the hidden item's new view must be the one shown, not the element of its old one.
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'Kept', item: [
+      { linkId: 'g', text: 'Medicines', type: 'group', item: [
+        { linkId: 'z', text: 'Do you take medicines?', type: 'boolean' },
+        { linkId: 'x', text: 'Which pharmacy do you use?', type: 'string', enableWhen: [{ question: 'z', operator: '=', answerBoolean: true }] },
+        { linkId: 'r', text: 'Medicine', type: 'group', repeats: true, item: [{ linkId: 'r1', text: 'Name', type: 'string' }] },
+      ] },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    const z = page.locator('#host [data-linkid="z"]');
+    const x = page.locator('#host [data-linkid="x"]');
+    await z.getByLabel('Yes').check();
+    await x.waitFor();
+    await x.locator('input').fill('Main Street');
+    await z.getByLabel('No').check();
+    await x.waitFor({ state: 'hidden' });
+    const rows = await page.locator('#host [data-linkid="r1"]').count();
+    await page.locator('#host button', { hasText: /^Add (another )?medicine$/ }).click();
+    await page.locator('#host [data-linkid="r1"]').nth(rows).waitFor();
+    await z.getByLabel('Yes').check();
+    await x.waitFor();
+    assert.equal(await x.count(), 1, 'one element for the item');
+    assert.equal(await x.getAttribute('hidden'), null);
+    assert.equal(await x.locator('input').inputValue(), 'Main Street', 'the answer kept while hidden is shown again');
+    await z.getByLabel('No').check();
+    await x.waitFor({ state: 'hidden' });
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('choice display niceties (issue 9)', () => {
   it('optionPrefix, choiceOrientation horizontal and rendering-xhtml on options are honoured', async () => {
     const x = (v) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/rendering-xhtml', valueString: v }] });

@@ -138,6 +138,17 @@ pub struct Ui {
     back_to_review: std::cell::Cell<bool>,
     /// Questions whose appearance was announced (so hiding them again clears the announcement).
     announced: RefCell<Vec<NodeId>>,
+    /// Whether each node (by index) was shown after the last change: what tells a question
+    /// that appears from one that was there, without a signal per node. Signals are made only
+    /// for what a view asks for (MBS 715 has 808 nodes; its first page shows a few dozen).
+    enabled: RefCell<Vec<Option<bool>>>,
+    /// The outermost element of each built item view, with the token it was kept under.
+    /// Showing or hiding a built item sets `hidden` on it here: no signal, effect or attribute
+    /// name crosses into JS per item (an age answer in MBS 715 flips 300 items at once).
+    elements: RefCell<HashMap<NodeId, (u32, web_sys::HtmlElement)>>,
+    next_token: std::cell::Cell<u32>,
+    /// Views of items not shown yet wait on these: set once, when the item first shows.
+    unbuilt: RefCell<HashMap<NodeId, RwSignal<bool>>>,
     /// Rule errors already reported to the host.
     reported: RefCell<Vec<String>>,
     /// Prefix of every DOM id and radio name this form renders ("ik3-"): unique per form in the
@@ -225,6 +236,13 @@ impl Ui {
                 let _ = f.call1(&JsValue::NULL, &crate::api::js_error(&format!("{p} (the original is kept under '{unrestored_key}')")));
             }
         }
+        let mut enabled = Vec::new();
+        for n in session.preorder() {
+            if enabled.len() <= n.index() {
+                enabled.resize(n.index() + 1, None);
+            }
+            enabled[n.index()] = Some(session.node(n).is_some_and(|x| x.state.enabled));
+        }
         let owner = Owner::new();
         let sig = |v| owner.with(|| RwSignal::new(v));
         let page = sig(page);
@@ -263,12 +281,15 @@ impl Ui {
             submitted: RefCell::new(submitted),
             reported: RefCell::new(Vec::new()),
             announced: RefCell::new(Vec::new()),
+            enabled: RefCell::new(enabled),
+            elements: RefCell::new(HashMap::new()),
+            next_token: std::cell::Cell::new(0),
+            unbuilt: RefCell::new(HashMap::new()),
             back_to_review: std::cell::Cell::new(false),
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),
             dom: next_dom_prefix(),
         });
-        ui.build_signals();
         ui.refresh_urgent();
         // Restore text the patient typed: committed if it is a valid answer by now (it was
         // saved mid-typing), kept as a draft with its error if not.
@@ -287,22 +308,6 @@ impl Ui {
             ui.page.set(0);
         }
         ui
-    }
-
-    fn build_signals(&self) {
-        let s = self.session.borrow();
-        let mut vms = self.vms.borrow_mut();
-        let mut shown = self.shown.borrow_mut();
-        let mut kids = self.kids.borrow_mut();
-        self.owner.with(|| {
-            kids.insert(None, RwSignal::new(s.roots().to_vec()));
-            for n in s.preorder() {
-                vms.insert(n, RwSignal::new(self.vm_of(&s, n, false)));
-                shown.insert(n, RwSignal::new(s.node(n).is_some_and(|x| x.state.enabled)));
-                let node = s.node(n).map(|x| x.children.clone()).unwrap_or_default();
-                kids.insert(Some(n), RwSignal::new(node));
-            }
-        });
     }
 
     fn vm_of(&self, s: &Session, n: NodeId, touched: bool) -> NodeVm {
@@ -357,6 +362,38 @@ impl Ui {
         sig
     }
 
+    /// Whether the engine shows a node now.
+    pub fn is_enabled(&self, n: NodeId) -> bool {
+        self.session.borrow().node(n).is_some_and(|x| x.state.enabled)
+    }
+
+    /// What the view of a node not shown yet waits on: set once, when the node first shows.
+    /// Made in the view's scope, so it goes with the view.
+    pub fn build_trigger(&self, n: NodeId) -> RwSignal<bool> {
+        let sig = RwSignal::new(false);
+        self.unbuilt.borrow_mut().insert(n, sig);
+        self.elements.borrow_mut().remove(&n);
+        sig
+    }
+
+    /// Keep the element of a node's built view, so showing and hiding it is one property set.
+    /// The token tells this view's element from a later view's when this one goes.
+    pub fn keep_element(&self, n: NodeId, el: web_sys::HtmlElement) -> u32 {
+        let token = self.next_token.get().wrapping_add(1);
+        self.next_token.set(token);
+        self.elements.borrow_mut().insert(n, (token, el));
+        self.unbuilt.borrow_mut().remove(&n);
+        token
+    }
+
+    /// The view kept under `token` is gone.
+    pub fn forget_element(&self, n: NodeId, token: u32) {
+        let mut els = self.elements.borrow_mut();
+        if els.get(&n).is_some_and(|(t, _)| *t == token) {
+            els.remove(&n);
+        }
+    }
+
     /// Whether a node is shown (created on first use).
     pub fn shown(&self, n: NodeId) -> RwSignal<bool> {
         if let Some(s) = self.shown.borrow().get(&n) {
@@ -405,32 +442,46 @@ impl Ui {
                 if let Some(k) = k.filter(|k| !k.with_untracked(|c| c.as_slice() == children)) {
                     k.set(children.to_vec());
                 }
+                let now = s.node(*n).is_some_and(|x| x.state.enabled);
+                let was = {
+                    let mut seen = self.enabled.borrow_mut();
+                    if seen.len() <= n.index() {
+                        seen.resize(n.index() + 1, None);
+                    }
+                    // A node new since (a row just added) was not there to be shown.
+                    seen[n.index()].replace(now).unwrap_or(now)
+                };
                 // So are the signals of an item never rendered (on another page, or never
-                // shown): `vm` and `shown` read the session when a view first asks, and one
-                // never shown is never announced. An age answer in MBS 715 changes 440 items,
-                // most of them on other pages.
-                if !self.vms.borrow().contains_key(n) && !self.shown.borrow().contains_key(n) {
-                    continue;
-                }
-                let sig = self.vm(*n);
-                let old = sig.get_untracked();
-                let mut new = self.vm_of(&s, *n, old.touched);
-                new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
-                new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
-                let shown = self.shown(*n);
-                let (was, now) = (shown.get_untracked(), s.node(*n).is_some_and(|x| x.state.enabled));
-                // A hidden item keeps its elements (view.rs, `node`): leave what it showed as it
-                // was, so hiding it is one attribute, not its reason and errors taken out of the
-                // page and put back when it shows again.
-                if was && !now {
-                    new.why = old.why.clone();
-                    new.required = old.required;
-                    new.errors = old.errors.clone();
+                // shown): `vm` and `shown` read the session when a view first asks. An age
+                // answer in MBS 715 changes 440 items, most of them on other pages.
+                let vm = self.vms.borrow().get(n).copied();
+                let mut new_why = None;
+                if let Some(sig) = vm {
+                    // One read of the signal: its value is built from the old one in place.
+                    let changed = sig.with_untracked(|old| {
+                        let mut new = self.vm_of(&s, *n, old.touched);
+                        new.draft = old.draft.clone().filter(|_| new.answers == old.answers);
+                        new.draft_error = old.draft_error.clone().filter(|_| new.draft.is_some());
+                        // A hidden item keeps its elements (view.rs, `node`): leave what it
+                        // showed as it was, so hiding it is one attribute, not its reason and
+                        // errors taken out of the page and put back when it shows again.
+                        if was && !now {
+                            new.why = old.why.clone();
+                            new.required = old.required;
+                            new.errors = old.errors.clone();
+                        }
+                        new_why = new.why.clone();
+                        (*old != new).then_some(new)
+                    });
+                    if let Some(new) = changed {
+                        sig.set(new);
+                    }
                 }
                 // Announce questions that appear with a reason; display text is not a question.
                 let def = s.def(*n);
                 if !was && now && def.item_type.is_question() {
-                    if let (Some(why), Some(text)) = (&new.why, def.text.as_ref()) {
+                    let why = new_why.or_else(|| s.node(*n).and_then(|x| x.state.why.as_ref()).map(|w| why_text(s.form(), w, self.lang)));
+                    if let (Some(why), Some(text)) = (why, def.text.as_ref()) {
                         // The first few in full; past that a count (a screen reader reading out
                         // a hundred questions is no help).
                         if announce.len() < ANNOUNCE_IN_FULL {
@@ -446,13 +497,25 @@ impl Ui {
                     self.announced.borrow_mut().retain(|x| x != n);
                     hidden_again = true;
                 }
-                // Shown or hidden is its own signal: a change of that alone reaches only what
-                // depends on it (the `hidden` attribute), not every binding of the item.
+                // A built item is shown or hidden on its element; one not built yet is built
+                // when it first shows (view.rs, `node`).
                 if was != now {
-                    shown.set(now);
+                    let el = self.elements.borrow().get(n).map(|(_, el)| el.clone());
+                    match el {
+                        Some(el) => el.set_hidden(!now),
+                        None if now => {
+                            let trigger = self.unbuilt.borrow_mut().remove(n);
+                            if let Some(t) = trigger {
+                                t.try_set(true);
+                            }
+                        }
+                        None => {}
+                    }
                 }
-                if new != old {
-                    sig.set(new);
+                // What follows the page's shown items (progress, a row's parent) has its signal.
+                let shown = self.shown.borrow().get(n).copied();
+                if let Some(shown) = shown.filter(|x| x.get_untracked() != now) {
+                    shown.set(now);
                 }
             }
             let k = self.kids(None);
@@ -466,6 +529,8 @@ impl Ui {
             self.vms.borrow_mut().remove(&n);
             self.shown.borrow_mut().remove(&n);
             self.kids.borrow_mut().remove(&Some(n));
+            self.unbuilt.borrow_mut().remove(&n);
+            self.elements.borrow_mut().remove(&n);
         }
         if announced_more > 0 {
             announce.push(format!("{announced_more} {}", self.text.more_new_questions));

@@ -288,31 +288,42 @@ fn repeat_attr(r: UiRef, n: NodeId) -> impl Fn() -> Option<String> + Send + Sync
 /// One node: a group, display text, or a question.
 ///
 /// Built the first time it is shown, then kept: hiding it again sets `hidden` on the same
-/// elements, and showing it clears it. So a change costs what changed (a 999-item chain
-/// re-shown is 999 attribute writes, not 999 subtrees rebuilt), what the patient typed in a
-/// hidden item's field stays as it was, and an item never shown costs nothing.
+/// element, and showing it clears it (`Ui::apply`, through the element `keep` registers). So a
+/// change costs what changed (a 999-item chain re-shown is 999 property writes, not 999
+/// subtrees rebuilt, nor 999 effects), what the patient typed in a hidden item's field stays
+/// as it was, and an item never shown costs nothing.
 fn node(r: UiRef, n: NodeId) -> AnyView {
     let u = ui(r);
-    let enabled = u.shown(n);
-    // Turns true once and stays: the view below is built exactly once.
-    let built = Memo::new(move |was: Option<&bool>| was.copied().unwrap_or(false) || enabled.get());
     let def = u.def(n);
     if def.hidden {
         return Blank.into_any();
     }
-    (move || {
-        if !built.get() {
-            return ().into_any();
-        }
+    let build = move || {
         let def = def.clone();
-        let hidden = move || !enabled.get();
+        // Shown, unless it was hidden again before its view was built.
+        let hidden = !ui(r).is_enabled(n);
         match def.item_type {
             ItemType::Group => group(r, n, &def, hidden).into_any(),
-            ItemType::Display => view! { <div class="ik-display" data-linkid=def.link_id.clone() hidden=hidden>{item_text(r, n, &def)}</div> }.into_any(),
+            ItemType::Display => view! { <div class="ik-display" data-linkid=def.link_id.clone() hidden=hidden use:keep=(r, n)>{item_text(r, n, &def)}</div> }.into_any(),
             _ => question(r, n, &def, hidden).into_any(),
         }
-    })
-    .into_any()
+    };
+    if u.is_enabled(n) {
+        return build();
+    }
+    let shows = u.build_trigger(n);
+    (move || if shows.get() { build() } else { ().into_any() }).into_any()
+}
+
+/// A directive on a built item's outermost element: the form keeps it while the view lives,
+/// to show and hide the item on it.
+fn keep(el: leptos::tachys::renderer::types::Element, (r, n): (UiRef, NodeId)) {
+    let token = ui(r).keep_element(n, el.unchecked_into());
+    on_cleanup(move || {
+        if let Some(u) = r.try_get_value() {
+            u.forget_element(n, token);
+        }
+    });
 }
 
 /// An item's text: the form's (rich text as the form gives it), or, where a `cqf-expression`
@@ -329,11 +340,11 @@ fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
     (move || text.get().unwrap_or_else(|| fallback.clone())).into_any()
 }
 
-fn group(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
+fn group(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
     let u = ui(r);
     let vm = u.vm(n);
     view! {
-        <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n) hidden=hidden>
+        <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n) hidden=hidden use:keep=(r, n)>
             <legend>{item_text(r, n, def)}</legend>
             {help_of(r, def, u.lang, n)}
             {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
@@ -423,7 +434,7 @@ fn is_option(def: &ItemDef, v: &Value) -> bool {
 }
 
 /// A question: label (or legend for a set of choices), hints, control, errors.
-fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send + Sync + Copy + 'static) -> impl IntoView {
+fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
     let u = ui(r);
     let t = u.text;
     let lang = u.lang;
@@ -490,7 +501,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send
     let repeat = repeat_attr(r, n);
     if as_fieldset {
         view! {
-            <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden>
+            <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
                 <legend>{prefix}{text}{required_mark}</legend>
                 {help}{unit}{why}
                 {error_view}
@@ -501,7 +512,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: impl Fn() -> bool + Send
         .into_any()
     } else {
         view! {
-            <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden>
+            <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
                 <label for=id>{prefix}{text}{required_mark}</label>
                 {help}{unit}{why}
                 {error_view}
