@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm');
+const WASM = process.argv.includes('--wasm') ? process.argv[process.argv.indexOf('--wasm') + 1] : join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm');
 const SHIPPED = join(ROOT, 'pkg', 'dist', 'intake_web_bg.wasm');
 const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const top = Number(arg('--top') || 25);

@@ -88,6 +88,8 @@ const answerLoop = async (arg) => {
 // FIRST=1: the first answer after mount alone (what the peers-bench measures), after the
 // page has been idle for a moment (as after a patient reads the first question).
 const first = process.env.FIRST === '1';
+// COUNT=n: profile n answers instead of twelve (more samples, steadier shares).
+const count = Number(process.env.COUNT || 12);
 if (answersOnly) {
   if (first) {
     await page.waitForTimeout(1000);
@@ -95,7 +97,7 @@ if (answersOnly) {
     await page.evaluate(answerLoop, which);
   }
   await cdp.send('Profiler.start');
-  ms = await page.evaluate(answerLoop, [which, first ? 1 : 12]);
+  ms = await page.evaluate(answerLoop, [which, first ? 1 : count]);
 }
 const { profile } = await cdp.send('Profiler.stop');
 const self = new Map();
