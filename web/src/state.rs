@@ -140,7 +140,7 @@ pub struct Ui {
     announced: RefCell<Vec<NodeId>>,
     /// Whether each node (by index) was shown after the last change: what tells a question
     /// that appears from one that was there, without a signal per node. Signals are made only
-    /// for what a view asks for (MBS 715 has 808 nodes; its first page shows a few dozen).
+    /// for what a view asks for (MBS 715 has 808 nodes; an age answer changes 440 of them).
     enabled: RefCell<Vec<Option<bool>>>,
     /// The outermost element of each built item view, with the token it was kept under.
     /// Showing or hiding a built item sets `hidden` on it here: no signal, effect or attribute
