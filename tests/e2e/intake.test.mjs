@@ -209,6 +209,17 @@ describe('new patient, keyboard only', () => {
     await page.keyboard.type('sam.okafor@example.com');
     await tabTo(page, focusedButton('Next'), 'Next');
     await page.keyboard.press('Enter');
+    // Each page opened takes the focus to its heading, the first page too when Back returns
+    // to it (the Back button goes with the page it was on).
+    const focusedHeading = () => page.evaluate(() => document.activeElement?.tagName === 'H3');
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H3');
+    await tabTo(page, focusedButton('Back'), 'Back');
+    await page.keyboard.press('Enter');
+    await page.getByLabel(/First name/).waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H3', null, { timeout: 2000 }).catch(() => {});
+    assert.ok(await focusedHeading(), `Back to the first page: the focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80))}`);
+    await tabTo(page, focusedButton('Next'), 'Next');
+    await page.keyboard.press('Enter');
     await tabTo(page, focusedLabel('What brings you in?'), 'reason');
     await page.keyboard.type('Headaches most days for two weeks');
     await tabTo(page, focusedButton('Next'), 'Next');

@@ -149,6 +149,8 @@ pub struct Ui {
     next_token: std::cell::Cell<u32>,
     /// Views of items not shown yet wait on these: set once, when the item first shows.
     unbuilt: RefCell<HashMap<NodeId, RwSignal<bool>>>,
+    /// A page has been shown: every page opened after the first takes the keyboard focus.
+    pub page_opened: std::cell::Cell<bool>,
     /// Rule errors already reported to the host.
     reported: RefCell<Vec<String>>,
     /// Prefix of every DOM id and radio name this form renders ("ik3-"): unique per form in the
@@ -285,6 +287,7 @@ impl Ui {
             elements: RefCell::new(HashMap::new()),
             next_token: std::cell::Cell::new(0),
             unbuilt: RefCell::new(HashMap::new()),
+            page_opened: std::cell::Cell::new(false),
             back_to_review: std::cell::Cell::new(false),
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),

@@ -163,8 +163,12 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
     let t = u.text;
     let heading = NodeRef::<leptos::html::H3>::new();
     Effect::new(move |prev: Option<()>| {
-        // Focus the heading when a page opens (not on first render, to leave the host's focus alone).
-        if prev.is_some() || ui(r).page.get_untracked() > 0 {
+        // Focus the heading when a page opens: not the form's first page on first render (the
+        // host's focus is left alone), but every page after, the first one too when Back
+        // returns to it (its Back button went with the page it was on, and the focus with it).
+        let u = ui(r);
+        let opened_before = u.page_opened.replace(true);
+        if prev.is_some() || opened_before || u.page.get_untracked() > 0 {
             if let Some(h) = heading.get() {
                 let _ = h.focus();
             }
