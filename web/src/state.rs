@@ -88,9 +88,8 @@ pub struct Ui {
     pub text: &'static Strings,
     pub lang: &'static str,
     vms: RefCell<HashMap<NodeId, RwSignal<NodeVm>>>,
-    /// Whether each node is shown, apart from the rest of its view model: hiding or showing an
-    /// item (a 999-item chain at once) then reaches only what depends on that (its `hidden`
-    /// attribute), not every binding of the item.
+    /// Whether a node is shown, for views that follow it (the progress bar's pages, a repeating
+    /// group's parent and rows). An item's own `hidden` is set on its element (`elements`).
     shown: RefCell<HashMap<NodeId, RwSignal<bool>>>,
     /// `pages()` and each top-level item's page, worked out on first use.
     page_index: RefCell<Option<Rc<PageIndex>>>,
@@ -183,6 +182,14 @@ fn next_dom_prefix() -> String {
 /// A Copy handle for closures in views (the engine is single-threaded).
 pub type UiRef = StoredValue<Rc<Ui>, LocalStorage>;
 
+/// Record whether node `n` is shown (`Ui::enabled`); what was recorded before, if anything.
+fn record_enabled(seen: &mut Vec<Option<bool>>, n: NodeId, now: bool) -> Option<bool> {
+    if seen.len() <= n.index() {
+        seen.resize(n.index() + 1, None);
+    }
+    seen[n.index()].replace(now)
+}
+
 impl Ui {
     pub fn new(
         session: Session,
@@ -240,10 +247,7 @@ impl Ui {
         }
         let mut enabled = Vec::new();
         for n in session.preorder() {
-            if enabled.len() <= n.index() {
-                enabled.resize(n.index() + 1, None);
-            }
-            enabled[n.index()] = Some(session.node(n).is_some_and(|x| x.state.enabled));
+            record_enabled(&mut enabled, n, session.node(n).is_some_and(|x| x.state.enabled));
         }
         let owner = Owner::new();
         let sig = |v| owner.with(|| RwSignal::new(v));
@@ -402,8 +406,7 @@ impl Ui {
         if let Some(s) = self.shown.borrow().get(&n) {
             return *s;
         }
-        let enabled = self.session.borrow().node(n).is_some_and(|x| x.state.enabled);
-        let sig = self.owner.with(|| RwSignal::new(enabled));
+        let sig = self.owner.with(|| RwSignal::new(self.is_enabled(n)));
         self.shown.borrow_mut().insert(n, sig);
         sig
     }
@@ -446,14 +449,8 @@ impl Ui {
                     k.set(children.to_vec());
                 }
                 let now = s.node(*n).is_some_and(|x| x.state.enabled);
-                let was = {
-                    let mut seen = self.enabled.borrow_mut();
-                    if seen.len() <= n.index() {
-                        seen.resize(n.index() + 1, None);
-                    }
-                    // A node new since (a row just added) was not there to be shown.
-                    seen[n.index()].replace(now).unwrap_or(now)
-                };
+                // A node new since (a row just added) was not there to be shown.
+                let was = record_enabled(&mut self.enabled.borrow_mut(), *n, now).unwrap_or(now);
                 // So are the signals of an item never rendered (on another page, or never
                 // shown): `vm` and `shown` read the session when a view first asks. An age
                 // answer in MBS 715 changes 440 items, most of them on other pages.

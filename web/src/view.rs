@@ -302,10 +302,8 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
     if def.hidden {
         return Blank.into_any();
     }
-    let build = move || {
+    let build = move |hidden: bool| {
         let def = def.clone();
-        // Shown, unless it was hidden again before its view was built.
-        let hidden = !ui(r).is_enabled(n);
         match def.item_type {
             ItemType::Group => group(r, n, &def, hidden).into_any(),
             ItemType::Display => view! { <div class="ik-display" data-linkid=def.link_id.clone() hidden=hidden use:keep=(r, n)>{item_text(r, n, &def)}</div> }.into_any(),
@@ -313,10 +311,11 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
         }
     };
     if u.is_enabled(n) {
-        return build();
+        return build(false);
     }
     let shows = u.build_trigger(n);
-    (move || if shows.get() { build() } else { ().into_any() }).into_any()
+    // Built when it first shows; hidden, if it was hidden again before its view was built.
+    (move || if shows.get() { build(!ui(r).is_enabled(n)) } else { ().into_any() }).into_any()
 }
 
 /// A directive on a built item's outermost element: the form keeps it while the view lives,
