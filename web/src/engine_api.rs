@@ -198,7 +198,7 @@ impl EngineSession {
 
     /// The answers snapshot (pass it back as `saved` to resume).
     pub fn snapshot(&self) -> JsValue {
-        let text = answers_file::to_text(&answers_file::snapshot(&self.session));
+        let text = answers_file::snapshot_text(&self.session, None, &[]);
         parse_out(&text)
     }
 

@@ -133,6 +133,9 @@ pub struct Ui {
     typing: RefCell<HashMap<NodeId, String>>,
     /// The pending debounced save while typing.
     typing_timer: std::cell::Cell<Option<i32>>,
+    /// The fields that took a draft (text not valid yet) since the last save, at least: the
+    /// save reads these, and forgets those whose draft has gone.
+    drafted: RefCell<Vec<NodeId>>,
     /// The patient came from the review page's "Change": Next returns there.
     back_to_review: std::cell::Cell<bool>,
     /// Questions whose appearance was announced (so hiding them again clears the announcement).
@@ -295,6 +298,7 @@ impl Ui {
             back_to_review: std::cell::Cell::new(false),
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),
+            drafted: RefCell::new(Default::default()),
             dom: next_dom_prefix(),
         });
         ui.refresh_urgent();
@@ -658,6 +662,11 @@ impl Ui {
     }
 
     fn set_draft(&self, n: NodeId, text: String) {
+        let mut drafted = self.drafted.borrow_mut();
+        if !drafted.contains(&n) {
+            drafted.push(n);
+        }
+        drop(drafted);
         self.vm(n).update(|v| v.draft = Some(text));
     }
 
@@ -980,35 +989,33 @@ impl Ui {
             return;
         }
         let s = self.session.borrow();
-        let mut snapshot = answers_file::snapshot(&s);
-        if let Json::Object(m) = &mut snapshot {
-            m.insert("page".into(), Json::from(self.page.get_untracked() as u64));
-            // Drafts are what is being typed, and text not valid yet: only a field on the page
-            // can hold one, so only the items with a view are read (not every node of the
-            // form on every answer: MBS 715 has 808).
-            let typing = self.typing.borrow();
-            let vms = self.vms.borrow();
-            let mut drafts = serde_json::Map::new();
-            for (n, text) in typing.iter() {
-                if s.node(*n).is_some() {
-                    drafts.insert(s.node_key(*n), Json::String(text.clone()));
-                }
-            }
-            for (n, sig) in vms.iter() {
-                if typing.contains_key(n) || s.node(*n).is_none() {
-                    continue;
-                }
-                if let Some(text) = sig.with_untracked(|v| v.draft.clone()) {
-                    drafts.insert(s.node_key(*n), Json::String(text));
-                }
-            }
-            m.insert("drafts".into(), Json::Object(drafts));
-            if let Some(b) = self.submitted.borrow().as_ref() {
-                m.insert("bundle".into(), Json::String(b.clone()));
-                m.insert("sent".into(), Json::Bool(self.confirmed.get()));
+        // Drafts are what is being typed, and text not valid yet: only the fields that took
+        // one are read (not every view model on every answer: 5,000 of them on a long form).
+        let typing = self.typing.borrow();
+        let mut drafts = serde_json::Map::new();
+        for (n, text) in typing.iter() {
+            if s.node(*n).is_some() {
+                drafts.insert(s.node_key(*n), Json::String(text.clone()));
             }
         }
-        let text = answers_file::to_text(&snapshot);
+        {
+            let vms = self.vms.borrow();
+            let mut drafted = self.drafted.borrow_mut();
+            drafted.retain(|n| {
+                let Some(sig) = vms.get(n).filter(|_| s.node(*n).is_some()) else { return false };
+                let Some(text) = sig.with_untracked(|v| v.draft.clone()) else { return false };
+                if !typing.contains_key(n) {
+                    drafts.insert(s.node_key(*n), Json::String(text));
+                }
+                true
+            });
+        }
+        let mut extra = vec![("drafts", Json::Object(drafts))];
+        if let Some(b) = self.submitted.borrow().as_ref() {
+            extra.insert(0, ("bundle", Json::String(b.clone())));
+            extra.push(("sent", Json::Bool(self.confirmed.get())));
+        }
+        let text = answers_file::snapshot_text(&s, Some(self.page.get_untracked() as u64), &extra);
         match self.storage.set(&self.storage_key, &text) {
             Ok(()) => self.save_error.set(None),
             Err(e) => {
