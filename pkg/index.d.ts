@@ -18,6 +18,8 @@ export interface QuestionnaireResponse extends FhirResource {
   status: 'in-progress' | 'completed' | 'amended' | 'entered-in-error' | 'stopped';
   questionnaire?: string;
   subject?: { reference?: string; display?: string };
+  /** On the submitted (completed) response only: it names the submission, a digest of what is sent. */
+  identifier?: { system?: string; value?: string };
   item?: object[];
 }
 

@@ -278,7 +278,14 @@ describe('resuming never loses an answer and never reuses a stale submission (is
       // createSession({ saved }) keeps the snapshot's session id, and refuses a snapshot that names no patient.
       const r = await createSession({ visitType: htnVt, chart: maria, now, saved: snap });
       out.resumedId = r.sessionId;
-      out.sameResponseId = r.response().identifier.value === s.response().identifier.value;
+      out.inProgressIdentifier = 'identifier' in r.response();
+      // The identifiers are those of the submission: confirmed alike, both sessions send the same Bundle.
+      for (const x of [s, r]) {
+        for (const row of x.items().filter((i) => i.linkId === 'medication.status' || i.linkId === 'allergy.status')) {
+          x.answer(row.key, { system: 'http://intake-engine.org/fhir/CodeSystem/on-file-review', code: 'confirmed' });
+        }
+      }
+      out.sameResponseId = r.bundle().identifier.value === s.bundle().identifier.value;
       const { patient, ...anonymous } = snap;
       try { await createSession({ visitType: htnVt, chart: maria, now, saved: anonymous }); out.anonymous = 'loaded'; } catch (e) { out.anonymous = e.message; }
       try { await createSession({ visitType: htnVt, chart: maria, now, saved: snap, sessionId: 'other' }); out.otherId = 'loaded'; } catch (e) { out.otherId = e.message; }
@@ -298,6 +305,7 @@ describe('resuming never loses an answer and never reuses a stale submission (is
     assert.equal(out.truncated.kept, true);
     assert.equal(out.resumedId, 'resume-1');
     assert.equal(out.sameResponseId, true, 'a resumed session emits the same identifiers');
+    assert.equal(out.inProgressIdentifier, false, 'a response in progress names no submission');
     assert.match(out.anonymous, /do not say which patient/);
     assert.match(out.otherId, /belongs to session resume-1/);
     assert.equal(out.createProblems.length, 2, JSON.stringify(out.createProblems));

@@ -106,9 +106,18 @@ pub fn author_reference(s: &Session) -> (Reference, Option<RelatedPerson>) {
     }
 }
 
-/// Build the QuestionnaireResponse.
+/// Build the QuestionnaireResponse. Completed, it carries the identifier of its submission
+/// (see [`submission_id`]); in progress it has none.
+///
+/// Why none in progress: the identifier names what is submitted, a digest of the whole
+/// content, so while answering it was new with every answer and named nothing a host could
+/// keep (a draft stored under it would be a new draft per answer). And the host's `onChange`
+/// builds this on every answer: on a form of 5,000 answers the digest was two thirds of it.
 pub fn build(s: &Session, status: Status) -> QuestionnaireResponse {
-    build_with_submission(s, status).0
+    match status {
+        Status::InProgress => response_of(s, status, None, items(s, s.roots())),
+        Status::Completed => build_with_submission(s, status).0,
+    }
 }
 
 /// The QuestionnaireResponse and the [`submission_id`] of its content, computed from the same
@@ -122,15 +131,11 @@ pub fn build_with_submission(s: &Session, status: Status) -> (QuestionnaireRespo
 }
 
 /// The response as a JSON tree, as the form's FHIRPath sees it (`%resource`): the tree of what
-/// [`build`] makes, built straight from the session.
+/// [`build`] makes in progress (no `identifier`), built straight from the session.
 ///
 /// Why not `tree_of(&build(..))`: every expression pass of every answer builds it, and
-/// writing the whole response as text (with the digest of its content for the identifier)
-/// and parsing it back was a fifth of an answer's time on MBS 715 (808 items).
-///
-/// One difference, on purpose: no `identifier`. It digests the submitted content, so it is
-/// new with every answer and means something only at submit; a form has no use for it, and
-/// computing it is most of what this saves. A test checks the two agree on everything else.
+/// writing the whole response as text and parsing it back was a fifth of an answer's time on
+/// MBS 715 (808 items). A test checks the two agree.
 pub fn tree(s: &Session) -> intake_fhir::Json {
     tree_present(s, &presence(s))
 }

@@ -578,8 +578,8 @@ fn presence_of_one_linkid_is_seen_wherever_it_comes_or_goes() {
 }
 
 /// What expressions see as `%resource` is built straight from the session (not written as
-/// text and parsed back): it must be the QuestionnaireResponse itself, less its identifier
-/// (a digest of the submitted content). Checked on a visit type with chart rows on file,
+/// text and parsed back): it must be the QuestionnaireResponse in progress itself, which is
+/// the submitted one less its identifier (a digest of the submitted content) and status. Checked on a visit type with chart rows on file,
 /// answers nested under answers and hidden answered items (the hypertension scenario), on
 /// PHQ-9's calculated total and on MBS 715's age-dependent sections.
 #[test]
@@ -587,12 +587,15 @@ fn the_response_expressions_see_is_the_response_less_its_identifier() {
     use intake_engine::response::{Status, build, tree};
     use intake_engine::visit_type::VisitTypeSource;
     let same = |s: &Session, what: &str| {
-        let mut full = intake_engine::fhir::json::tree_of(&build(s, Status::InProgress));
-        assert!(
-            full.as_object_mut().unwrap().remove("identifier").is_some(),
-            "{what}: the response has an identifier"
-        );
-        assert_eq!(tree(s), full, "{what}");
+        let progress = intake_engine::fhir::json::tree_of(&build(s, Status::InProgress));
+        assert!(progress.get("identifier").is_none(), "{what}: an identifier in progress");
+        assert_eq!(tree(s), progress, "{what}");
+        // Submitted, the same response with the identifier of its content.
+        let mut done = intake_engine::fhir::json::tree_of(&build(s, Status::Completed));
+        let done = done.as_object_mut().unwrap();
+        assert!(done.remove("identifier").is_some(), "{what}: the submitted response has an identifier");
+        done.insert("status".into(), "in-progress".into());
+        assert_eq!(&progress, &intake_engine::fhir::Json::Object(done.clone()), "{what}");
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
