@@ -8,6 +8,7 @@
 // re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
 // `chain-q0` twelve answers to the head of the unanswered 1,000-item chain (its next question
 // shown and hidden), the peers-bench's chain-1000 interaction.
+// ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -55,17 +56,18 @@ await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
 const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9', 'chain-q0'].includes(which);
 if (!answersOnly) await cdp.send('Profiler.start');
-let ms = await page.evaluate(async ({ q, saved }) => {
+let ms = await page.evaluate(async ({ q, saved, onChange }) => {
   const m = await import('./pkg/intake_web.js');
   document.querySelector('#start').hidden = true;
   const host = document.createElement('div');
   document.querySelector('main').append(host);
   const store = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
   const t0 = performance.now();
-  window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z' });
+  window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z',
+    ...(onChange ? { onChange: (qr) => { window.lastResponse = qr; } } : {}) });
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return performance.now() - t0;
-}, { q, saved });
+}, { q, saved, onChange: process.env.ONCHANGE === '1' });
 // The answers run twice: once unprofiled, so what is built the first time an item shows is
 // not counted (the profile is of answers in steady state), then profiled.
 const answerLoop = async (arg) => {
