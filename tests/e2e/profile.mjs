@@ -9,6 +9,7 @@
 // `chain-q0` twelve answers to the head of the unanswered 1,000-item chain (its next question
 // shown and hidden), the peers-bench's chain-1000 interaction.
 // ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
+// CALLERS=regex (after the run): who calls the matching innermost functions (see the end).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -148,6 +149,20 @@ if (process.env.UNDER) {
     under.set(name, (under.get(name) || 0) + (dt[i] || 0) / 1000);
   });
   table(`\nself time under /${process.env.UNDER}/:`, under, 30);
+}
+// CALLERS='regex': time of the samples whose innermost function matches (malloc, say), by the
+// nearest caller that matches neither it nor SKIP='regex' (default: the allocator's own layers).
+if (process.env.CALLERS) {
+  const re = new RegExp(process.env.CALLERS);
+  const skip = new RegExp(process.env.SKIP || 'dlmalloc|__rdl_|__rust_|alloc::alloc|Global|RawVec|raw_vec|Vec<T,A>::|Box<T>::new|String>::|hashbrown');
+  const callers = new Map();
+  profile.samples.forEach((id, i) => {
+    const frames = stack(id);
+    if (!frames[0] || !re.test(frames[0])) return;
+    const name = frames.find((f) => f && !re.test(f) && !skip.test(f)) || '(none)';
+    callers.set(name, (callers.get(name) || 0) + (dt[i] || 0) / 1000);
+  });
+  table(`\nsamples in /${process.env.CALLERS}/ by nearest caller:`, callers, 30);
 }
 await context.close();
 await browser.close();
