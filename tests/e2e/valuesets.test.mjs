@@ -331,6 +331,43 @@ describe('hiding and showing sets the kept element (issue 8, issue 12)', () => {
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  it('a repeating group hidden and shown again keeps its rows\' elements and what was typed in them', async () => {
+    // MBS 715's carers' details (a repeating group shown by %age) had its row rebuilt on every
+    // age answer that hid and showed it: its DOM made again, a draft in it lost.
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'Kept rows', item: [
+      { linkId: 'child', text: 'Is the patient a child?', type: 'boolean' },
+      { linkId: 'carer', text: 'Carer', type: 'group', repeats: true, enableWhen: [{ question: 'child', operator: '=', answerBoolean: true }], item: [
+        { linkId: 'carer.name', text: 'Carer name', type: 'string' },
+        { linkId: 'carer.age', text: 'Carer age', type: 'integer' },
+      ] },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    const child = page.locator('#host [data-linkid="child"]');
+    const row = page.locator('#host fieldset.ik-row');
+    await child.getByLabel('Yes').check();
+    await row.waitFor();
+    await page.locator('#host [data-linkid="carer.name"] input').fill('Ada');
+    await page.locator('#host [data-linkid="carer.name"] input').blur();
+    // Text not valid yet: kept as typed in the field (no answer for it).
+    await page.locator('#host [data-linkid="carer.age"] input').fill('4O');
+    await page.locator('#host [data-linkid="carer.age"] input').blur();
+    await page.evaluate(() => { document.querySelector('#host fieldset.ik-row').dataset.mark = 'first'; });
+    await child.getByLabel('No').check();
+    await row.waitFor({ state: 'hidden' });
+    assert.equal(await row.count(), 1, 'the hidden row keeps its element');
+    await child.getByLabel('Yes').check();
+    await row.waitFor();
+    assert.equal(await row.count(), 1);
+    assert.equal(await row.getAttribute('data-mark'), 'first', 'the same element, not one built again');
+    assert.equal(await row.getAttribute('hidden'), null);
+    assert.equal(await page.locator('#host [data-linkid="carer.name"] input').inputValue(), 'Ada');
+    assert.equal(await page.locator('#host [data-linkid="carer.age"] input').inputValue(), '4O', 'text not valid yet is still there');
+    const answer = await page.evaluate(() => window.form.getResponse().item.find((i) => i.linkId === 'carer').item[0].answer);
+    assert.deepEqual(answer, [{ valueString: 'Ada' }]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe('choice display niceties (issue 9)', () => {

@@ -1134,10 +1134,9 @@ fn x_status(s: &intake_engine::Session, row: NodeId, status: Option<ItemId>) -> 
     s.node(row)?.children.iter().copied().find(|c| s.node(*c).is_some_and(|x| x.item == status))
 }
 
-fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
+fn row_view(r: UiRef, row: NodeId) -> AnyView {
     let u = ui(r);
     let t = u.text;
-    let shown = u.shown(row);
     let (on_file, status_node, new_label, list_status) = {
         let s = u.session.borrow();
         let node = s.node(row);
@@ -1175,14 +1174,13 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
         s.node(row).map(|x| s.form().item(x.item).children.clone()).unwrap_or_default()
     };
     let list_status_item = list_status;
-    (move || {
-        if !shown.get() {
-            return ().into_any();
-        }
+    // Built when it first shows, then kept and hidden like any item (see `node`): a row whose
+    // group an answer hides and shows again (MBS 715's carers' details, by age) keeps its DOM.
+    let build = move |hidden: bool| {
         let legend = legend.clone();
         let items = child_items.clone();
         view! {
-            <fieldset class=if is_on_file { "ik-row ik-on-file" } else { "ik-row" } id=dom_id(r, "f", row)>
+            <fieldset class=if is_on_file { "ik-row ik-on-file" } else { "ik-row" } id=dom_id(r, "f", row) hidden=hidden use:keep=(r, row)>
                 <legend>{legend}</legend>
                 {status_node.map(|s| node(r, s))}
                 {items.into_iter().filter(|i| Some(*i) != list_status_item).map(|item| {
@@ -1203,8 +1201,12 @@ fn row_view(r: UiRef, row: NodeId) -> impl IntoView {
             </fieldset>
         }
         .into_any()
-    })
-    .into_any()
+    };
+    if u.is_enabled(row) {
+        return build(false);
+    }
+    let shows = u.build_trigger(row);
+    (move || if shows.get() { build(!ui(r).is_enabled(row)) } else { ().into_any() }).into_any()
 }
 
 fn on_file_flag(u: &Ui, row: NodeId) -> bool {
