@@ -469,6 +469,50 @@ describe('resuming never loses an answer and never reuses a stale submission (is
   });
 });
 
+describe('one patient action is one change to the host (issue 12)', () => {
+  it('"Everything else here is still correct" confirms every row of the list with one onChange and one autosave', async () => {
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async () => {
+      const { mount, createSession } = await import('./node_modules/@intake-engine/intake/index.js');
+      const { maria, htnVt } = window.data;
+      const now = '2026-11-20T09:00:00-05:00';
+      // The first page's one required answer, given before (resumed from autosave).
+      const s = await createSession({ visitType: htnVt, chart: maria, now });
+      s.answer('home-bp-monitoring', false);
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const writes = [];
+      const store = { m: new Map([['k', JSON.stringify(s.snapshot())]]), getItem(k) { return this.m.get(k) ?? null; }, setItem(k, v) { writes.push(k); this.m.set(k, v); }, removeItem(k) { this.m.delete(k); } };
+      let changes = 0;
+      let last = null;
+      const h = await mount(el, { visitType: htnVt, chart: maria, now, storage: store, storageKey: 'k', onChange: (qr) => { changes++; last = qr; } });
+      const tick = () => new Promise((r) => setTimeout(r, 30));
+      await tick();
+      const button = () => [...el.querySelectorAll('button')].find((b) => b.textContent === 'Everything else here is still correct');
+      for (let i = 0; i < 8 && !button(); i++) {
+        el.querySelector('button.ik-primary').click();
+        await tick();
+      }
+      const statuses = (qr) => JSON.stringify(qr).match(/"code":"confirmed"/g)?.length ?? 0;
+      const rows = el.querySelectorAll('fieldset.ik-row.ik-on-file').length;
+      const before = { changes, writes: writes.length, confirmed: statuses(h.getResponse()) };
+      button().click();
+      await tick();
+      const after = { changes, writes: writes.length, confirmed: statuses(h.getResponse()), heard: statuses(last) };
+      h.unmount();
+      return { rows, before, after };
+    });
+    assert.ok(out.rows >= 2, `a list with several rows on file: ${JSON.stringify(out)}`);
+    assert.equal(out.before.confirmed, 0, JSON.stringify(out));
+    assert.equal(out.after.confirmed, out.rows, `every row confirmed: ${JSON.stringify(out)}`);
+    assert.equal(out.after.changes - out.before.changes, 1, `one onChange: ${JSON.stringify(out)}`);
+    assert.equal(out.after.writes - out.before.writes, 1, `one autosave: ${JSON.stringify(out)}`);
+    assert.equal(out.after.heard, out.rows, 'the one onChange carries every confirmation');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('urgent advisories reach the patient at once (issue 10, part 1)', () => {
   it('a crisis reading with chest pain shows an alert on every page through thanks, and the host hears of it', async () => {
     const { page, problems, context } = await portalPage('host.html');

@@ -136,6 +136,9 @@ pub struct Ui {
     /// The fields that took a draft (text not valid yet) since the last save, at least: the
     /// save reads these, and forgets those whose draft has gone.
     drafted: RefCell<Vec<NodeId>>,
+    /// Inside `as_one_change`: how deep, and whether something changed meanwhile.
+    batching: std::cell::Cell<u32>,
+    batch_changed: std::cell::Cell<bool>,
     /// The patient came from the review page's "Change": Next returns there.
     back_to_review: std::cell::Cell<bool>,
     /// Questions whose appearance was announced (so hiding them again clears the announcement).
@@ -299,6 +302,8 @@ impl Ui {
             typing: RefCell::new(HashMap::new()),
             typing_timer: std::cell::Cell::new(None),
             drafted: RefCell::new(Default::default()),
+            batching: std::cell::Cell::new(0),
+            batch_changed: std::cell::Cell::new(false),
             dom: next_dom_prefix(),
         });
         ui.refresh_urgent();
@@ -309,11 +314,13 @@ impl Ui {
                 let s = ui.session.borrow();
                 s.preorder().into_iter().map(|n| (s.node_key(n), n)).collect()
             };
-            for (key, text) in drafts {
-                if let Some(n) = keys.get(&key) {
-                    ui.answer_text(*n, text);
+            ui.as_one_change(|| {
+                for (key, text) in drafts {
+                    if let Some(n) = keys.get(&key) {
+                        ui.answer_text(*n, text);
+                    }
                 }
-            }
+            });
         }
         if ui.page.get_untracked() > ui.pages().len() {
             ui.page.set(0);
@@ -964,8 +971,26 @@ impl Ui {
         response::build(&self.session.borrow(), status).to_json_string()
     }
 
+    /// Run `f` as one change: inside it, autosave and `onChange` wait, and happen once at the
+    /// end if anything changed. A patient action that answers many items ("everything else
+    /// here is still correct" on 40 medicines) is one change to the host and one write to
+    /// storage, not one per item, each of the whole form.
+    fn as_one_change<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.batching.set(self.batching.get() + 1);
+        let out = f();
+        self.batching.set(self.batching.get() - 1);
+        if self.batching.get() == 0 && self.batch_changed.take() {
+            self.changed();
+        }
+        out
+    }
+
     /// After every change: autosave, then tell the host.
     fn changed(&self) {
+        if self.batching.get() > 0 {
+            self.batch_changed.set(true);
+            return;
+        }
         self.save();
         if let Some(f) = &self.callbacks.on_change {
             let qr = self.response_json(Status::InProgress);
@@ -1047,6 +1072,10 @@ impl Ui {
             (list.status, s.rows(parent, group))
         };
         let Some(status_item) = status_item else { return };
+        self.as_one_change(|| self.confirm_rows(rows, status_item));
+    }
+
+    fn confirm_rows(&self, rows: Vec<NodeId>, status_item: ItemId) {
         for row in rows {
             let target = {
                 let s = self.session.borrow();
