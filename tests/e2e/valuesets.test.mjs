@@ -332,6 +332,36 @@ describe('hiding and showing sets the kept element (issue 8, issue 12)', () => {
     await context.close();
   });
 
+  it('answering a shown question again rewrites nothing of it but its answer (its reason stays as it is)', async () => {
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'Quiet', item: [
+      { linkId: 'smoke', text: 'Do you smoke?', type: 'boolean' },
+      { linkId: 'packs', text: 'Packs a day', type: 'integer', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    await page.locator('#host [data-linkid="smoke"]').getByLabel('Yes').check();
+    const packs = page.locator('#host [data-linkid="packs"]');
+    await packs.locator('.ik-why').waitFor();
+    await packs.locator('input').fill('1');
+    await packs.locator('input').blur();
+    const out = await page.evaluate(async () => {
+      const q = document.querySelector('#host [data-linkid="packs"]');
+      const records = [];
+      const mo = new MutationObserver((l) => records.push(...l));
+      mo.observe(q, { subtree: true, childList: true, attributes: true, characterData: true });
+      const input = q.querySelector('input');
+      input.value = '2';
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+      await new Promise((r) => setTimeout(r, 50));
+      mo.disconnect();
+      const where = (r) => `${r.type} ${r.attributeName ?? ''} on ${(r.target.nodeType === 1 ? r.target : r.target.parentElement).className}`;
+      return { why: records.filter((r) => (r.target.nodeType === 1 ? r.target : r.target.parentElement).closest('.ik-why')).map(where), answer: window.form.getResponse().item[1].answer };
+    });
+    assert.deepEqual(out.answer, [{ valueInteger: 2 }]);
+    assert.deepEqual(out.why, [], 'the reason\'s paragraph is left alone');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('a repeating group hidden and shown again keeps its rows\' elements and what was typed in them', async () => {
     // MBS 715's carers' details (a repeating group shown by %age) had its row rebuilt on every
     // age answer that hid and showed it: its DOM made again, a draft in it lost.

@@ -463,6 +463,10 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
         .then(|| intake_engine::units::label(&def.units[0]))
         .filter(|u| !u.is_empty());
     let has_unit = unit_text.is_some();
+    // Why the question is asked, apart from the rest of the item: the paragraph is rebuilt
+    // only when its text changes, not on every answer to the item (erased views rebuild by
+    // setting every attribute again).
+    let why_text = Memo::new(move |_| vm.with(|v| v.why.clone()));
     let described = move || {
         let mut ids = Vec::new();
         if has_help {
@@ -471,7 +475,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
         if has_unit {
             ids.push(dom_id(r, "u", n));
         }
-        if vm.with(|v| v.why.is_some()) {
+        if why_text.with(Option::is_some) {
             ids.push(dom_id(r, "w", n));
         }
         if show_errors.get() {
@@ -490,7 +494,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
     let control = control(r, n, def, id.clone(), described, invalid, required);
     let help = help_of(r, def, lang, n);
     let unit = blank::part(unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> }));
-    let why = move || vm.with(|v| v.why.clone()).map(|w| why_view(r, t.why_we_ask, w, n));
+    let why = move || why_text.get().map(|w| why_view(r, t.why_we_ask, w, n));
     let error_view = view! {
         <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite">
             {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
