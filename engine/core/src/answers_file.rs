@@ -439,22 +439,19 @@ fn emit(s: &Session, children: &[NodeId], out: &mut String, first: &mut bool) {
         } else {
             if def.item_type.is_question() {
                 let was_prefilled = node.prefilled.as_ref().is_some_and(|p| !p.values.is_empty());
-                if !node.answers.is_empty() {
+                if let Some(one) = node.answers.first() {
                     write_key(out, first, &def.key);
                     if def.repeats {
                         out.push('[');
-                    }
-                    for (i, v) in node.answers.iter().enumerate() {
-                        if i > 0 {
-                            if !def.repeats {
-                                break;
+                        for (i, v) in node.answers.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
                             }
-                            out.push(',');
+                            v.write_choice_value(out);
                         }
-                        v.write_choice_value(out);
-                    }
-                    if def.repeats {
                         out.push(']');
+                    } else {
+                        one.write_choice_value(out);
                     }
                 } else if was_prefilled {
                     write_key(out, first, &def.key);
