@@ -188,6 +188,11 @@ fn next_dom_prefix() -> String {
 /// A Copy handle for closures in views (the engine is single-threaded).
 pub type UiRef = StoredValue<Rc<Ui>, LocalStorage>;
 
+/// Whether the engine shows node `n` now.
+pub fn enabled_in(s: &Session, n: NodeId) -> bool {
+    s.node(n).is_some_and(|x| x.state.enabled)
+}
+
 /// Record whether node `n` is shown (`Ui::enabled`); what was recorded before, if anything.
 fn record_enabled(seen: &mut Vec<Option<bool>>, n: NodeId, now: bool) -> Option<bool> {
     if seen.len() <= n.index() {
@@ -253,7 +258,7 @@ impl Ui {
         }
         let mut enabled = Vec::new();
         for n in session.preorder() {
-            record_enabled(&mut enabled, n, session.node(n).is_some_and(|x| x.state.enabled));
+            record_enabled(&mut enabled, n, enabled_in(&session, n));
         }
         let owner = Owner::new();
         let sig = |v| owner.with(|| RwSignal::new(v));
@@ -382,7 +387,7 @@ impl Ui {
 
     /// Whether the engine shows a node now.
     pub fn is_enabled(&self, n: NodeId) -> bool {
-        self.session.borrow().node(n).is_some_and(|x| x.state.enabled)
+        enabled_in(&self.session.borrow(), n)
     }
 
     /// What the view of a node not shown yet waits on: set once, when the node first shows.
@@ -459,7 +464,7 @@ impl Ui {
                 if let Some(k) = k.filter(|k| !k.with_untracked(|c| c.as_slice() == children)) {
                     k.set(children.to_vec());
                 }
-                let now = s.node(*n).is_some_and(|x| x.state.enabled);
+                let now = enabled_in(&s, *n);
                 // A node new since (a row just added) was not there to be shown.
                 let was = record_enabled(&mut self.enabled.borrow_mut(), *n, now).unwrap_or(now);
                 // So are the signals of an item never rendered (on another page, or never

@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 
 use crate::blank::{self, Blank};
 use crate::rich_text::{self, Rich};
-use crate::state::{label_of, NodeVm, Phase, Ui, UiRef};
+use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
 
 fn ui(r: UiRef) -> std::rc::Rc<Ui> {
     r.get_value()
@@ -310,11 +310,18 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
             _ => question(r, n, &def, hidden).into_any(),
         }
     };
+    built_when_shown(r, n, build)
+}
+
+/// The view `build` makes for node `n` (given whether it starts hidden): at once if the node is
+/// shown, else the first time it shows; then kept, shown and hidden on the element its `keep`
+/// registers. Built hidden if it was hidden again before its view was built.
+fn built_when_shown(r: UiRef, n: NodeId, build: impl Fn(bool) -> AnyView + Send + Sync + 'static) -> AnyView {
+    let u = ui(r);
     if u.is_enabled(n) {
         return build(false);
     }
     let shows = u.build_trigger(n);
-    // Built when it first shows; hidden, if it was hidden again before its view was built.
     (move || if shows.get() { build(!ui(r).is_enabled(n)) } else { ().into_any() }).into_any()
 }
 
@@ -345,15 +352,22 @@ fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
 
 fn group(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
     let u = ui(r);
-    let vm = u.vm(n);
+    let why = why_of(u.vm(n));
     view! {
         <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n) hidden=hidden use:keep=(r, n)>
             <legend>{item_text(r, n, def)}</legend>
             {help_of(r, def, u.lang, n)}
-            {move || vm.with(|v| v.why.clone()).map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
+            {move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
             {children(r, Some(n))}
         </fieldset>
     }
+}
+
+/// Why an item is asked, apart from the rest of its view model: its paragraph is rebuilt only
+/// when the text changes, not on every answer to the item (erased views rebuild by setting
+/// every attribute again).
+fn why_of(vm: RwSignal<NodeVm>) -> Memo<Option<String>> {
+    Memo::new(move |_| vm.with(|v| v.why.clone()))
 }
 
 fn why_view(r: UiRef, label: &'static str, text: String, n: NodeId) -> impl IntoView {
@@ -463,10 +477,7 @@ fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
         .then(|| intake_engine::units::label(&def.units[0]))
         .filter(|u| !u.is_empty());
     let has_unit = unit_text.is_some();
-    // Why the question is asked, apart from the rest of the item: the paragraph is rebuilt
-    // only when its text changes, not on every answer to the item (erased views rebuild by
-    // setting every attribute again).
-    let why_text = Memo::new(move |_| vm.with(|v| v.why.clone()));
+    let why_text = why_of(vm);
     let described = move || {
         let mut ids = Vec::new();
         if has_help {
@@ -1206,11 +1217,7 @@ fn row_view(r: UiRef, row: NodeId) -> AnyView {
         }
         .into_any()
     };
-    if u.is_enabled(row) {
-        return build(false);
-    }
-    let shows = u.build_trigger(row);
-    (move || if shows.get() { build(!ui(r).is_enabled(row)) } else { ().into_any() }).into_any()
+    built_when_shown(r, row, build)
 }
 
 fn on_file_flag(u: &Ui, row: NodeId) -> bool {
@@ -1234,7 +1241,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
         pages
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.iter().any(|item| s.nodes_of(*item).iter().any(|n| s.node(*n).is_some_and(|x| x.state.enabled))))
+            .filter(|(_, p)| p.iter().any(|item| s.nodes_of(*item).iter().any(|n| enabled_in(&s, *n))))
             .map(|(i, p)| {
                 let title = match p.as_slice() {
                     [one] if s.form().item(*one).item_type == ItemType::Group => {
