@@ -24,6 +24,9 @@ lines.push('|---|---|---|---|');
 for (const f of run.figures.filter((x) => x.unit === 'ms')) {
   lines.push(`| ${f.case} | ${f.measure} | ${ms(f.median)} | ${ms(f.p95)} |`);
 }
+for (const f of run.figures.filter((x) => x.unit === 'MB')) {
+  lines.push(`| ${f.case} | ${f.measure} | ${f.median.toFixed(1)} MB | ${f.p95.toFixed(1)} MB |`);
+}
 // The component as each build ships it: its glue and wasm, and the stylesheet.
 const css = run.figures.filter((x) => x.unit === 'B' && /(^|\/)intake\.css$/.test(x.case));
 for (const [what, re] of [['full build', /intake_web/], ['SDC build, no rules', /intake_sdc/]]) {

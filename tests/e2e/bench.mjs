@@ -158,7 +158,7 @@ for (const [name, q, saved] of large) {
     await page.waitForSelector('body[data-ready=true]');
     const ms = await page.evaluate(async ({ q, saved }) => {
       const m = await import('./pkg/intake_web.js');
-      await m.default();
+      const wasm = await m.default();
       document.querySelector('#start').hidden = true;
       const host = document.createElement('div');
       host.id = 'big';
@@ -182,9 +182,16 @@ for (const [name, q, saved] of large) {
         all = performance.now() - t0;
       }
       po.disconnect();
-      return { first, all, longest: tasks.length ? Math.max(...tasks) : 0 };
+      // Wasm linear memory never shrinks: after the mount it is the most the load and the
+      // first render needed at once.
+      return { first, all, longest: tasks.length ? Math.max(...tasks) : 0, wasmBytes: wasm.memory.buffer.byteLength };
     }, { q, saved });
     mounts.push(ms.first);
+    // What the page holds after the mount: the JS heap after a full GC, and wasm memory.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('HeapProfiler.collectGarbage');
+    ms.jsHeap = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    await cdp.detach();
     (allRows ??= []).push(ms);
     if (i < RUNS - 1) await context.close();
   }
@@ -229,7 +236,11 @@ for (const [name, q, saved] of large) {
   record('large forms', name, 'mount -> first page rendered', mounts);
   record('large forms', name, 'answer -> DOM', lat);
   record('large forms', name, 'answer -> laid out', framed);
+  const mb = (k) => allRows.map((x) => x[k] / 2 ** 20);
+  record('large forms', name, 'memory after mount: wasm', mb('wasmBytes'), 'MB');
+  record('large forms', name, 'memory after mount: JS heap after GC', mb('jsHeap'), 'MB');
   console.log(`${name.padEnd(32)} first page ${fmt(median(mounts)).padStart(8)} (${shown} questions shown)   answer -> DOM ${lat.length ? `median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}; laid out median ${fmt(median(framed))}, p95 ${fmt(p95(framed))}` : 'n/a'}`);
+  console.log(`${''.padEnd(32)} memory after mount (medians): wasm ${median(mb('wasmBytes')).toFixed(1)} MB, JS heap after GC ${median(mb('jsHeap')).toFixed(1)} MB`);
   if (allRows.some((x) => !Number.isNaN(x.all))) {
     console.log(`${''.padEnd(32)} every row on the page ${fmt(median(allRows.map((x) => x.all)))}; longest main-thread task ${fmt(median(allRows.map((x) => x.longest)))} (medians)`);
   }
