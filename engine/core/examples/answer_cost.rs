@@ -8,7 +8,9 @@
 //!
 //! `mbs`: MBS 715's Age, 3 / 30 / 60 in turn (291 enableWhenExpressions read it). `phq9`: PHQ-9's
 //! first question, its four answers in turn (the total recalculated). `mds-load`: MDS 3.0 loaded
-//! into a session (N ignored). Prints nothing; asserts nothing.
+//! into a session (N ignored); `flat-load`: N questions on one page (yes/no, text, whole number,
+//! choice in turn, as bench.mjs's 5,000-question form) loaded into a session. Under valgrind's
+//! massif the load cases show what a form's session holds. Prints nothing; asserts nothing.
 use std::rc::Rc;
 
 use intake_engine::context::VisitContext;
@@ -24,9 +26,10 @@ fn main() -> Result<(), String> {
         "mbs" => "smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json",
         "phq9" => "lforms/R4/phq9.json",
         "mds-load" => "fhirpath.js/Minimum-Data-Set---version-3.0.R4.json",
-        other => return Err(format!("unknown case {other}: mbs, phq9 or mds-load")),
+        "flat-load" => "",
+        other => return Err(format!("unknown case {other}: mbs, phq9, mds-load or flat-load")),
     };
-    let text = std::fs::read_to_string(format!("{corpus}{file}")).map_err(|e| format!("{file}: {e}"))?;
+    let text = if which == "flat-load" { flat_form(n) } else { std::fs::read_to_string(format!("{corpus}{file}")).map_err(|e| format!("{file}: {e}"))? };
     let form = Form::from_text(&text).map_err(|e| e.to_string())?;
     let vt = Rc::new(VisitType::from_form(form, &[]).map_err(|e| format!("{e:?}"))?);
     let chart = Rc::new(Chart::from_text(r#"{"resourceType": "Patient", "id": "p", "birthDate": "1970-01-01"}"#).map_err(|e| e.to_string())?);
@@ -50,4 +53,20 @@ fn main() -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// `n` questions on one page: yes/no, text, whole number and a choice of three, in turn.
+fn flat_form(n: usize) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            let kind = ["boolean", "string", "integer", "choice"][i % 4];
+            let options = if kind == "choice" {
+                r#", "answerOption": [{"valueCoding": {"code": "a", "display": "Option a"}}, {"valueCoding": {"code": "b", "display": "Option b"}}, {"valueCoding": {"code": "c", "display": "Option c"}}]"#
+            } else {
+                ""
+            };
+            format!(r#"{{"linkId": "q{i}", "type": "{kind}", "text": "Question {i}"{options}}}"#)
+        })
+        .collect();
+    format!(r#"{{"resourceType": "Questionnaire", "id": "flat", "status": "active", "item": [{}]}}"#, items.join(","))
 }

@@ -203,7 +203,7 @@ impl Session {
         }
         let why = match &view.asked {
             Some((r, reason)) => Some(Why::Rule { rule: rule_name(*r), reason: reason.clone() }),
-            None => answer_why.or_else(|| def.why_asked.clone().map(Why::Author)),
+            None => answer_why.or_else(|| def.why_asked.as_deref().cloned().map(Why::Author)),
         };
         (true, why, None)
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use intake_fhir::{
-    find_ext, find_exts, Coding, Cx, Expression, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
+    find_ext, find_exts, Coding, Cx, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
     QuestionnaireItem, Value,
 };
 
@@ -257,8 +257,8 @@ pub struct ItemDef {
     pub hidden: bool,
     pub max_length: Option<usize>,
     pub min_length: Option<usize>,
-    pub min_value: Option<Value>,
-    pub max_value: Option<Value>,
+    pub min_value: Option<Box<Value>>,
+    pub max_value: Option<Box<Value>>,
     pub regex: Option<String>,
     pub min_occurs: Option<usize>,
     pub max_occurs: Option<usize>,
@@ -283,10 +283,9 @@ pub struct ItemDef {
     /// SDC observation-based population: prefill from an observation no older than this.
     pub observation_link_period_days: Option<f64>,
     /// Why this item is asked, stated by the form author (our extension).
-    pub why_asked: Option<LocalText>,
-    pub enable_when_expression: Option<Expression>,
-    pub calculated_expression: Option<Expression>,
-    pub initial_expression: Option<Expression>,
+    /// Boxed, as `min_value`/`max_value` are: few items have one, and every item pays for
+    /// the field inline (a 5,000-question form's definitions were 7 MB).
+    pub why_asked: Option<Box<LocalText>>,
     /// True when this item or an ancestor is a repeating group.
     pub in_repeating_group: bool,
 }
@@ -403,6 +402,9 @@ impl fmt::Display for FormWarning {
 /// A loaded, indexed Questionnaire.
 #[derive(Debug, Clone)]
 pub struct Form {
+    /// The Questionnaire's own elements (url, version, title, extensions): its items and
+    /// contained resources are emptied once read (see `build`); they live on as `items` and
+    /// `expressions`.
     pub questionnaire: Questionnaire,
     pub items: Vec<ItemDef>,
     pub roots: Vec<ItemId>,
@@ -443,7 +445,10 @@ impl Form {
     fn from_json_owned(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let mut cx = Cx::new("Questionnaire");
         let q = Questionnaire::from_json(&json, &mut cx)?;
-        let mut form = Form::build(q, library, Some(json))?;
+        // The JSON tree was a third of MDS 3.0's peak memory while the form was built (and wasm
+        // memory never shrinks back): it goes now unless an expression may read it.
+        let json = crate::expressions::may_read_questionnaire(&q.item).then_some(json);
+        let mut form = Form::build(q, library, json)?;
         let model_warnings = cx.warnings.into_iter().map(|w| FormWarning { path: w.path.to_string(), message: w.message });
         let mut all: Vec<FormWarning> = model_warnings.collect();
         all.append(&mut form.warnings);
@@ -462,7 +467,11 @@ impl Form {
     /// `json`: the Questionnaire as given, when the caller has it (see `from_json_owned`).
     fn build(q: Questionnaire, library: &ValueSetLibrary, json: Option<Json>) -> Result<Form, FormError> {
         let value_sets = Resolver::new(&q.contained, library);
-        let mut b = Builder { items: Vec::new(), by_link_id: HashMap::new(), warnings: Vec::new(), value_sets, duplicated: Vec::new() };
+        // Sized at once: an ItemDef is large (1.4 KB native), and a Vec that doubles as it
+        // grows holds up to twice the form (wasm memory never shrinks back).
+        let mut raw = Vec::new();
+        collect_raw(&q.item, &mut raw);
+        let mut b = Builder { items: Vec::with_capacity(raw.len()), by_link_id: HashMap::with_capacity(raw.len()), warnings: Vec::new(), value_sets, duplicated: Vec::new() };
         let mut roots = Vec::new();
         for (i, item) in q.item.iter().enumerate() {
             let path = format!("Questionnaire.item[{i}]");
@@ -470,8 +479,6 @@ impl Form {
         }
         // Second pass: enableWhen targets can be anywhere in the form.
         let mut dependents = vec![Vec::new(); b.items.len()];
-        let mut raw = Vec::new();
-        collect_raw(&q.item, &mut raw);
         for (idx, item) in raw.iter().enumerate() {
             let id = ItemId(idx as u32);
             let mut conditions = Vec::new();
@@ -528,6 +535,13 @@ impl Form {
         }
         let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
         let expressions = crate::expressions::ExpressionBook::compile(&q, json, &raw, &paths, &mut b.warnings);
+        drop(raw);
+        // Everything the items and contained resources say is in `items` and `expressions` now;
+        // a second copy of the item tree would stay for the session's life (on a 5,000-question
+        // form, more memory than the definitions).
+        let mut q = q;
+        q.item = Vec::new();
+        q.contained = Vec::new();
         Ok(Form {
             questionnaire: q,
             items: b.items,
@@ -752,8 +766,8 @@ impl Builder<'_> {
             hidden: sdc::bool_ext(exts, sdc::HIDDEN),
             max_length: item.max_length.and_then(|n| usize::try_from(n).ok()),
             min_length: sdc::int_ext(exts, sdc::MIN_LENGTH).and_then(|n| usize::try_from(n).ok()),
-            min_value: find_ext(exts, sdc::MIN_VALUE).and_then(|e| e.value.clone()),
-            max_value: find_ext(exts, sdc::MAX_VALUE).and_then(|e| e.value.clone()),
+            min_value: find_ext(exts, sdc::MIN_VALUE).and_then(|e| e.value.clone()).map(Box::new),
+            max_value: find_ext(exts, sdc::MAX_VALUE).and_then(|e| e.value.clone()).map(Box::new),
             regex,
             min_occurs: sdc::int_ext(exts, sdc::MIN_OCCURS).and_then(|n| usize::try_from(n).ok()),
             max_occurs: sdc::int_ext(exts, sdc::MAX_OCCURS).and_then(|n| usize::try_from(n).ok()),
@@ -777,11 +791,8 @@ impl Builder<'_> {
                 .and_then(|e| sdc::duration_days(e.value.as_ref()?)),
             why_asked: find_ext(exts, sdc::WHY_ASKED).and_then(|e| {
                 let s = e.value.as_ref()?.as_str()?.to_owned();
-                Some(LocalText { translations: sdc::translations(&e.extension), text: s, rendering: None })
+                Some(Box::new(LocalText { translations: sdc::translations(&e.extension), text: s, rendering: None }))
             }),
-            enable_when_expression: sdc::expression_ext(exts, sdc::ENABLE_WHEN_EXPRESSION),
-            calculated_expression: sdc::expression_ext(exts, sdc::CALCULATED_EXPRESSION),
-            initial_expression: sdc::expression_ext(exts, sdc::INITIAL_EXPRESSION),
             in_repeating_group,
         };
         self.items.push(def);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use intake_fhir::{find_ext, CodeableConcept, Expression, Extension, Questionnaire, QuestionnaireItem, Value};
+use intake_fhir::{find_ext, CodeableConcept, Extension, Questionnaire, QuestionnaireItem, Value};
 
 use crate::questionnaire::Rendering;
 
@@ -58,10 +58,6 @@ pub fn bool_ext(exts: &[Extension], url: &str) -> bool {
 
 pub fn int_ext(exts: &[Extension], url: &str) -> Option<i64> {
     find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_integer())
-}
-
-pub fn expression_ext(exts: &[Extension], url: &str) -> Option<Expression> {
-    find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_expression().cloned())
 }
 
 /// The itemControl code (`radio-button`, `drop-down`, `page`, `help`, ...).

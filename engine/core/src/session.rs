@@ -317,7 +317,8 @@ impl Session {
         let mut s = Session {
             facts: Facts { chart, now, context: Rc::new(context) },
             id: session_id.to_owned(),
-            nodes: Vec::new(),
+            // One node per item until rows are added (a node is large: no doubling growth).
+            nodes: Vec::with_capacity(n_items),
             roots: Vec::new(),
             preorder_cache: RefCell::new(None),
             by_item: vec![Vec::new(); n_items],
@@ -592,7 +593,7 @@ impl Session {
             return Err(AnswerError::NotAnOption { link_id: def.link_id.clone(), value: v.display() });
         }
         // A calculated value the patient changes is theirs from then on (the form said so).
-        if self.vt.form.expressions.items.get(n.item.index()).is_some_and(|x| x.calculated.is_some()) {
+        if self.vt.form.expressions.item(n.item).calculated.is_some() {
             self.calc_edited[node.index()] = true;
         }
         self.set_answers(node, values);
