@@ -105,7 +105,11 @@ impl IntakeForm {
     /// and frees what the view held (`release`). Used by `mount` and by the warm-up (`warm`).
     pub(crate) fn mount_view(element: web_sys::HtmlElement, ui: Rc<Ui>) -> IntakeForm {
         let ui_ref = StoredValue::new_local(ui.clone());
+        #[cfg(feature = "alloc-stats")]
+        crate::alloc_stats::mark("Ui::new");
         let handle = leptos::mount::mount_to(element, move || crate::view::form(ui_ref));
+        #[cfg(feature = "alloc-stats")]
+        crate::alloc_stats::mark("mounted");
         IntakeForm { ui, handle: Some(Box::new(handle)), ui_ref: Some(ui_ref) }
     }
 
@@ -413,6 +417,8 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     let restarted = get(opts, "__restarted").as_bool() == Some(true);
     #[cfg(feature = "fault-injection")]
     FAULT_ON.with(|f| *f.borrow_mut() = get(opts, "__faultOnAnswer").as_string());
+    #[cfg(feature = "alloc-stats")]
+    crate::alloc_stats::mark("session");
     let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent, restarted);
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();

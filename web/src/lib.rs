@@ -19,3 +19,50 @@ pub mod storage;
 pub mod term_search;
 pub mod view;
 pub mod warm;
+
+/// Developer builds only (`--features alloc-stats`): live and peak heap bytes, to tell what a
+/// mount keeps from what it needed only while it ran (wasm memory is the peak, never given
+/// back). `__allocStats()` gives `[live, peak]` and resets the peak to the live figure.
+#[cfg(feature = "alloc-stats")]
+pub mod alloc_stats {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counting;
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
+            PEAK.fetch_max(now, Relaxed);
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            LIVE.fetch_sub(l.size(), Relaxed);
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            let now = LIVE.fetch_add(new, Relaxed) + new - l.size();
+            LIVE.fetch_sub(l.size(), Relaxed);
+            PEAK.fetch_max(now, Relaxed);
+            unsafe { System.realloc(p, l, new) }
+        }
+    }
+
+    #[global_allocator]
+    static A: Counting = Counting;
+
+    /// Logs the live heap bytes at a named point.
+    pub fn mark(what: &str) {
+        web_sys::console::log_1(&format!("alloc-stats {what}: live {} B", LIVE.load(Relaxed)).into());
+    }
+
+    #[wasm_bindgen::prelude::wasm_bindgen(js_name = __allocStats)]
+    pub fn alloc_stats() -> Vec<f64> {
+        let live = LIVE.load(Relaxed);
+        let peak = PEAK.swap(live, Relaxed);
+        vec![live as f64, peak as f64]
+    }
+}
