@@ -29,6 +29,11 @@ pub mod alloc_stats {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
     static LIVE: AtomicUsize = AtomicUsize::new(0);
+    /// Live allocations by size (8-byte classes up to 8 KB, the last class for larger ones).
+    static BY_SIZE: [AtomicUsize; 1025] = [const { AtomicUsize::new(0) }; 1025];
+    fn class(size: usize) -> usize {
+        (size.div_ceil(8)).min(1024)
+    }
     static PEAK: AtomicUsize = AtomicUsize::new(0);
 
     struct Counting;
@@ -37,16 +42,20 @@ pub mod alloc_stats {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
             let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
             PEAK.fetch_max(now, Relaxed);
+            BY_SIZE[class(l.size())].fetch_add(1, Relaxed);
             unsafe { System.alloc(l) }
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
             LIVE.fetch_sub(l.size(), Relaxed);
+            BY_SIZE[class(l.size())].fetch_sub(1, Relaxed);
             unsafe { System.dealloc(p, l) }
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
             let now = LIVE.fetch_add(new, Relaxed) + new - l.size();
             LIVE.fetch_sub(l.size(), Relaxed);
             PEAK.fetch_max(now, Relaxed);
+            BY_SIZE[class(l.size())].fetch_sub(1, Relaxed);
+            BY_SIZE[class(new)].fetch_add(1, Relaxed);
             unsafe { System.realloc(p, l, new) }
         }
     }
@@ -57,6 +66,20 @@ pub mod alloc_stats {
     /// Logs the live heap bytes at a named point.
     pub fn mark(what: &str) {
         web_sys::console::log_1(&format!("alloc-stats {what}: live {} B", LIVE.load(Relaxed)).into());
+    }
+
+    /// Live allocations by size class: `[size, count, ...]` (size rounded up to 8; 8200 for
+    /// anything over 8 KB).
+    #[wasm_bindgen::prelude::wasm_bindgen(js_name = __allocSizes)]
+    pub fn alloc_sizes() -> Vec<f64> {
+        let mut out = Vec::new();
+        for (i, c) in BY_SIZE.iter().enumerate() {
+            let c = c.load(Relaxed);
+            if c > 0 {
+                out.extend([(i * 8) as f64, c as f64]);
+            }
+        }
+        out
     }
 
     #[wasm_bindgen::prelude::wasm_bindgen(js_name = __allocStats)]
