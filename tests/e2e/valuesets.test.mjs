@@ -230,6 +230,66 @@ describe('a bare form with no chart (issue 9)', () => {
   });
 });
 
+describe('a question\'s fields follow its state (one binding per set of options, issue 12)', () => {
+  it('radios, checkboxes and text fields carry aria-invalid, aria-describedby and checked as the answers and errors change', async () => {
+    const exclusive = [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive', valueBoolean: true }];
+    const q = { resourceType: 'Questionnaire', status: 'active', title: 'State', item: [
+      { linkId: 'smoke', text: 'Do you smoke?', type: 'boolean', required: true },
+      { linkId: 'pain', text: 'Pain', type: 'choice', required: true, answerOption: ['none', 'some', 'lots'].map((code) => ({ valueCoding: { code, display: code } })) },
+      { linkId: 'sym', text: 'Symptoms', type: 'choice', repeats: true, answerOption: [
+        { valueCoding: { code: 'cough', display: 'Cough' } }, { valueCoding: { code: 'fever', display: 'Fever' } },
+        { valueCoding: { code: 'nothing', display: 'None of these' }, extension: exclusive }] },
+      { linkId: 'age', text: 'Age', type: 'integer', required: true },
+    ] };
+    const { page, problems, context } = await mountForm({ questionnaire: q });
+    const block = (l) => page.locator(`#host [data-linkid="${l}"]`);
+    /** Each field of a question: [aria-invalid, whether aria-describedby names its errors, checked]. */
+    const fields = (l) => block(l).evaluate((b) => {
+      const errors = b.querySelector('.ik-errors').id;
+      return [...b.querySelectorAll('input')].map((i) => [i.getAttribute('aria-invalid'), (i.getAttribute('aria-describedby') || '').split(' ').includes(errors), i.checked]);
+    });
+    assert.deepEqual(await fields('smoke'), [[null, false, false], [null, false, false]], 'no errors before the patient tries to go on');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await block('smoke').locator('.ik-error').waitFor();
+    assert.deepEqual(await fields('smoke'), [['true', true, false], ['true', true, false]], 'both radios are invalid and described by the error');
+    assert.deepEqual(await fields('pain'), Array(3).fill(['true', true, false]));
+    assert.deepEqual(await fields('age'), [['true', true, false]]);
+    assert.equal(await block('age').locator('input').getAttribute('aria-required'), 'true');
+    await block('smoke').getByLabel('Yes').check();
+    await page.waitForFunction(() => !document.querySelector('#host [data-linkid="smoke"] input[aria-invalid]'));
+    assert.deepEqual(await fields('smoke'), [[null, false, true], [null, false, false]], 'answered: valid, and Yes checked');
+    await block('pain').getByLabel('lots').check();
+    await block('pain').getByLabel('some').check();
+    assert.deepEqual((await fields('pain')).map((f) => f[2]), [false, true, false], 'a radio replaces the answer');
+    // The engine unticks the others when the exclusive option is ticked: the checkboxes show it.
+    await block('sym').getByLabel('Cough').check();
+    await block('sym').getByLabel('Fever').check();
+    await block('sym').getByLabel('None of these').check();
+    await page.waitForFunction(() => !document.querySelector('#host [data-linkid="sym"] input[value="0"]').checked);
+    assert.deepEqual((await fields('sym')).map((f) => f[2]), [false, false, true]);
+    await block('sym').getByLabel('Fever').check();
+    await page.waitForFunction(() => !document.querySelector('#host [data-linkid="sym"] input[value="2"]').checked);
+    assert.deepEqual((await fields('sym')).map((f) => f[2]), [false, true, false], 'and the exclusive one goes when another is ticked');
+    const age = block('age').locator('input');
+    await age.fill('4O');
+    await age.press('Tab');
+    await block('age').locator('.ik-error', { hasText: 'whole number' }).waitFor();
+    assert.equal(await age.inputValue(), '4O', 'what the patient typed stays');
+    await age.fill('40');
+    await age.press('Tab');
+    await page.waitForFunction(() => !document.querySelector('#host [data-linkid="age"] input').hasAttribute('aria-invalid'));
+    assert.equal(await age.inputValue(), '40');
+    const answers = await page.evaluate(() => Object.fromEntries(window.form.getResponse().item.map((i) => [i.linkId, i.answer])));
+    assert.deepEqual(answers, {
+      smoke: [{ valueBoolean: true }], pain: [{ valueCoding: { code: 'some', display: 'some' } }],
+      sym: [{ valueCoding: { code: 'fever', display: 'Fever' } }], age: [{ valueInteger: 40 }],
+    });
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('rendering fidelity on real forms (issue 9)', () => {
   it('follow-ups nested under a question render under it, and every item carries its linkId (USSG family portrait)', async () => {
     const ussg = read(join(CORPUS, 'lforms', 'R4', 'ussg-fhp.json'));

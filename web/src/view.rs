@@ -289,6 +289,11 @@ fn repeat_attr(r: UiRef, n: NodeId) -> impl Fn() -> Option<String> + Send + Sync
     }
 }
 
+/// An item's definition as the view holds it: shared, never copied, by the closures of every
+/// control that reads it (a deep copy per closure was kilobytes per question kept for the life
+/// of the page: 5,000 questions held three each).
+type Def = std::sync::Arc<ItemDef>;
+
 /// One node: a group, display text, or a question.
 ///
 /// Built the first time it is shown, then kept: hiding it again sets `hidden` on the same
@@ -350,7 +355,7 @@ fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
     (move || text.get().unwrap_or_else(|| fallback.clone())).into_any()
 }
 
-fn group(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
+fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let u = ui(r);
     let why = why_of(u.vm(n));
     view! {
@@ -451,7 +456,7 @@ fn is_option(def: &ItemDef, v: &Value) -> bool {
 }
 
 /// A question: label (or legend for a set of choices), hints, control, errors.
-fn question(r: UiRef, n: NodeId, def: &ItemDef, hidden: bool) -> impl IntoView {
+fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let u = ui(r);
     let t = u.text;
     let lang = u.lang;
@@ -653,7 +658,7 @@ fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> S
 fn control(
     r: UiRef,
     n: NodeId,
-    def: &ItemDef,
+    def: &Def,
     id: String,
     described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
     invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
@@ -676,8 +681,8 @@ fn control(
         let kind = if kind == "text" { field_kind.unwrap_or(kind) } else { kind };
         let inputmode = field_mode.or(inputmode);
         view! {
-            <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder prop:value=value readonly=read_only
-                aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+            <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder readonly=read_only
+                use:sync_field=(value, described, invalid, required)
                 autocomplete=autocomplete
                 on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
                 on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
@@ -705,22 +710,24 @@ fn control(
             // The group's name is the first option's id (the one the label and summary target).
             let name = id.clone();
             let opts = [(true, t.yes), (false, t.no)];
-            opts.into_iter()
+            let values = std::sync::Arc::new(vec![Value::Boolean(true), Value::Boolean(false)]);
+            let now = OptionsNow::of(vm, &values, described, invalid);
+            let options = opts
+                .into_iter()
                 .enumerate()
-                .map(|(i, (b, label))| {
-                    let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(b)));
+                .map(|(i, (_, label))| {
                     let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
                     view! {
                         <div class="ik-option">
-                            <input type="radio" id=rid.clone() name=name.clone() prop:checked=checked disabled=read_only
-                                aria-describedby=described aria-invalid=invalid
-                                on:change=move |_| ui(r).answer(n, vec![Value::Boolean(b)]) />
+                            <input type="radio" id=rid.clone() name=name.clone() value=i prop:checked=now.checked[i] disabled=read_only
+                                aria-describedby=now.described.clone() aria-invalid=now.invalid />
                             <label for=rid prop:textContent=label></label>
                         </div>
                     }
                 })
-                .collect_view()
-                .into_any()
+                .collect_view();
+            let on_change = option_change(r, n, vm, values.clone(), false);
+            view! { <div class="ik-yes-no" use:sync_options=(vm, values, described, invalid) on:change=on_change>{options}</div> }.into_any()
         }
         ItemType::Choice | ItemType::OpenChoice => {
             // Options nobody could list: the portal's terminology search, when it gave one.
@@ -742,10 +749,10 @@ fn control(
             let d = def.clone();
             (move || {
                 let (choices, disabled) = offer.get();
-                let mut d = d.clone();
-                if let Some(c) = choices {
-                    d.options = c;
-                }
+                let d = match choices {
+                    Some(c) => Def::new(ItemDef { options: c, ..(*d).clone() }),
+                    None => d.clone(),
+                };
                 choice_control(r, n, &d, id.clone(), described, invalid, required, disabled)
             })
             .into_any()
@@ -795,11 +802,122 @@ fn control(
     }
 }
 
+/// A set of option inputs' state as it is when they are built (`sync_options` keeps it after).
+struct OptionsNow {
+    checked: Vec<bool>,
+    described: Option<String>,
+    invalid: Option<&'static str>,
+}
+
+impl OptionsNow {
+    fn of(vm: RwSignal<NodeVm>, values: &[Value], described: impl Fn() -> Option<String>, invalid: impl Fn() -> Option<&'static str>) -> OptionsNow {
+        let checked = vm.with_untracked(|v| values.iter().map(|x| v.answers.iter().any(|a| same_answer(a, x))).collect());
+        OptionsNow { checked, described: untrack(described), invalid: untrack(invalid) }
+    }
+}
+
+/// Writes an attribute only when it changes (a write of the same value is still a mutation for
+/// observers and assistive technology).
+fn set_attr(el: &web_sys::Element, name: &str, value: Option<&str>) {
+    if el.get_attribute(name).as_deref() != value {
+        let _ = match value {
+            Some(v) => el.set_attribute(name, v),
+            None => el.remove_attribute(name),
+        };
+    }
+}
+
+/// Keeps `el`'s effect alive as long as the view that built it (effects end when dropped).
+fn keep_effect(effect: RenderEffect<()>) {
+    on_cleanup(move || drop(effect));
+}
+
+/// A directive on a set of option inputs' container (yes/no, radios, checkboxes): one effect
+/// keeps every input's `checked`, `aria-describedby` and `aria-invalid` (and the "other" field's
+/// description) as the answers and the question's state change. Each was an effect of its own
+/// per input, and a reactive binding holds about 450 bytes of wasm memory for the life of the
+/// page: a choice of three options had nine. `values[i]` is the value of the container's i-th
+/// radio or checkbox. The inputs are built in the state of the moment (`OptionsNow`); the
+/// effect's first run, before they exist, only subscribes.
+fn sync_options<D, I>(el: leptos::tachys::renderer::types::Element, (vm, values, described, invalid): (RwSignal<NodeVm>, std::sync::Arc<Vec<Value>>, D, I))
+where
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+{
+    keep_effect(RenderEffect::new(move |_| {
+        let (described, invalid) = (described(), invalid());
+        let Ok(inputs) = el.query_selector_all("input") else { return };
+        vm.with(|v| {
+            let mut k = 0;
+            for i in 0..inputs.length() {
+                let Some(input) = inputs.item(i).and_then(|x| x.dyn_into::<web_sys::HtmlInputElement>().ok()) else { continue };
+                set_attr(&input, "aria-describedby", described.as_deref());
+                let kind = input.type_();
+                if kind == "radio" || kind == "checkbox" {
+                    set_attr(&input, "aria-invalid", invalid);
+                    let on = values.get(k).is_some_and(|x| v.answers.iter().any(|a| same_answer(a, x)));
+                    if input.checked() != on {
+                        input.set_checked(on);
+                    }
+                    k += 1;
+                }
+            }
+        });
+    }));
+}
+
+/// The one `change` listener of a set of option inputs, on their container (one per input
+/// before): the input's `value` is its index in `values`. A tick in a checkbox list adds or
+/// removes that value; a radio replaces the answer. Changes from other fields in the container
+/// (an open choice's own words) are theirs to handle.
+fn option_change(r: UiRef, n: NodeId, vm: RwSignal<NodeVm>, values: std::sync::Arc<Vec<Value>>, multi: bool) -> impl Fn(web_sys::Event) + 'static {
+    move |ev| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let kind = input.type_();
+        if kind != "radio" && kind != "checkbox" {
+            return;
+        }
+        let Some(v) = input.value().parse::<usize>().ok().and_then(|i| values.get(i)) else { return };
+        let mut vals = vm.get_untracked().answers;
+        if multi {
+            vals.retain(|x| !same_answer(x, v));
+            if input.checked() {
+                vals.push(v.clone());
+            }
+        } else {
+            vals = vec![v.clone()];
+        }
+        ui(r).answer(n, vals);
+    }
+}
+
+/// A directive on a text field: one effect keeps its value, `aria-describedby`, `aria-invalid`
+/// and `aria-required` (four effects before; see `sync_options`). The value is written only
+/// when it differs from what the field shows, so typing is never overwritten by itself.
+fn sync_field<V, D, I, R>(el: leptos::tachys::renderer::types::Element, (value, described, invalid, required): (V, D, I, R))
+where
+    V: Fn() -> String + Send + Sync + Clone + 'static,
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    let input: web_sys::HtmlInputElement = el.unchecked_into();
+    keep_effect(RenderEffect::new(move |_| {
+        let v = value();
+        if input.value() != v {
+            input.set_value(&v);
+        }
+        set_attr(&input, "aria-describedby", described().as_deref());
+        set_attr(&input, "aria-invalid", invalid());
+        set_attr(&input, "aria-required", required().then_some("true"));
+    }));
+}
+
 #[allow(clippy::too_many_arguments)]
 fn choice_control(
     r: UiRef,
     n: NodeId,
-    def: &ItemDef,
+    def: &Def,
     id: String,
     described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
     invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
@@ -870,6 +988,8 @@ fn choice_control(
             // The group's name is the first option's id (the one the label and summary target).
             let name = id.clone();
             let d = def.clone();
+            let values = std::sync::Arc::new(options.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>());
+            let now = OptionsNow::of(vm, &values, described, invalid);
             let boxes = options
                 .into_iter()
                 .enumerate()
@@ -884,26 +1004,10 @@ fn choice_control(
                     };
                     let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
                     let is_off = off(&value);
-                    let v1 = value.clone();
-                    let checked = move || vm.with(|x| x.answers.iter().any(|a| same_answer(a, &v1)));
-                    let v2 = value.clone();
                     view! {
                         <div class="ik-option">
-                            <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone()
-                                prop:checked=checked disabled=is_off aria-describedby=described aria-invalid=invalid
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    let mut vals = vm.get_untracked().answers;
-                                    if multi {
-                                        vals.retain(|x| !same_answer(x, &v2));
-                                        if on {
-                                            vals.push(v2.clone());
-                                        }
-                                    } else {
-                                        vals = vec![v2.clone()];
-                                    }
-                                    ui(r).answer(n, vals);
-                                } />
+                            <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone() value=i
+                                prop:checked=now.checked[i] disabled=is_off aria-describedby=now.described.clone() aria-invalid=now.invalid />
                             <label for=rid>{label}</label>
                         </div>
                     }
@@ -920,7 +1024,7 @@ fn choice_control(
                 view! {
                     <div class="ik-other">
                         <label for=oid.clone()>{t.other}</label>
-                        <input type="text" id=oid prop:value=free aria-describedby=described
+                        <input type="text" id=oid prop:value=free aria-describedby=untrack(described)
                             on:change=move |ev| {
                                 let text = event_target_value(&ev);
                                 let mut vals: Vec<Value> = vm.get_untracked().answers.into_iter().filter(|a| is_option(&d3, a)).collect();
@@ -944,7 +1048,8 @@ fn choice_control(
                 (false, true) => "ik-options ik-horizontal",
                 (false, false) => "ik-options",
             };
-            view! { <div class=class>{boxes}{other}</div> }.into_any()
+            let on_change = option_change(r, n, vm, values.clone(), multi);
+            view! { <div class=class use:sync_options=(vm, values, described, invalid) on:change=on_change>{boxes}{other}</div> }.into_any()
         }
     }
 }
@@ -952,7 +1057,7 @@ fn choice_control(
 fn quantity_control(
     r: UiRef,
     n: NodeId,
-    def: &ItemDef,
+    def: &Def,
     id: String,
     described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
     invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
