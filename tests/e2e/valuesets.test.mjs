@@ -239,7 +239,8 @@ describe('a question\'s fields follow its state (one binding per set of options,
       { linkId: 'sym', text: 'Symptoms', type: 'choice', repeats: true, answerOption: [
         { valueCoding: { code: 'cough', display: 'Cough' } }, { valueCoding: { code: 'fever', display: 'Fever' } },
         { valueCoding: { code: 'nothing', display: 'None of these' }, extension: exclusive }] },
-      { linkId: 'age', text: 'Age', type: 'integer', required: true },
+      { linkId: 'age', text: 'Age', type: 'integer', required: true,
+        extension: [{ url: 'http://intake-engine.org/fhir/StructureDefinition/why-asked', valueString: 'Some doses depend on age.' }] },
     ] };
     const { page, problems, context } = await mountForm({ questionnaire: q });
     const block = (l) => page.locator(`#host [data-linkid="${l}"]`);
@@ -249,6 +250,11 @@ describe('a question\'s fields follow its state (one binding per set of options,
       return [...b.querySelectorAll('input')].map((i) => [i.getAttribute('aria-invalid'), (i.getAttribute('aria-describedby') || '').split(' ').includes(errors), i.checked]);
     });
     assert.deepEqual(await fields('smoke'), [[null, false, false], [null, false, false]], 'no errors before the patient tries to go on');
+    // A form without rules: the required marks and the author's reason are the form's, fixed.
+    assert.deepEqual(await page.locator('#host .ik-q').evaluateAll((qs) => qs.map((q) => !!q.querySelector(':scope > label .ik-req, :scope > legend .ik-req'))), [true, true, false, true]);
+    const why = block('age').locator('.ik-why');
+    assert.equal((await why.textContent()).trim(), 'Why we ask: Some doses depend on age.');
+    assert.ok((await block('age').locator('input').getAttribute('aria-describedby')).split(' ').includes(await why.getAttribute('id')), 'the reason describes the field');
     await page.getByRole('button', { name: 'Next' }).click();
     await block('smoke').locator('.ik-error').waitFor();
     assert.deepEqual(await fields('smoke'), [['true', true, false], ['true', true, false]], 'both radios are invalid and described by the error');

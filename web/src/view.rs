@@ -275,18 +275,18 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
 }
 
 /// `data-repeat` of a node inside a repeating group: its row's position, kept current as rows
-/// are added and removed (rows are keyed, so a row's DOM outlives its position).
-fn repeat_attr(r: UiRef, n: NodeId) -> impl Fn() -> Option<String> + Send + Sync + Copy + 'static {
+/// are added and removed (rows are keyed, so a row's DOM outlives its position). None (no
+/// attribute, and no effect: one per question of the page before) outside repeating groups.
+fn repeat_attr(r: UiRef, n: NodeId) -> Option<impl Fn() -> Option<String> + Send + Sync + Copy + 'static> {
     let siblings = {
         let u = ui(r);
         let s = u.session.borrow();
         s.row_of(n).map(|row| u.kids(s.node(row).and_then(|x| x.parent)))
-    };
-    move || {
-        let siblings = siblings?;
+    }?;
+    Some(move || {
         siblings.track();
         ui(r).repeat_index(n).map(|i| i.to_string())
-    }
+    })
 }
 
 /// An item's definition as the view holds it: shared, never copied, by the closures of every
@@ -482,7 +482,15 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         .then(|| intake_engine::units::label(&def.units[0]))
         .filter(|u| !u.is_empty());
     let has_unit = unit_text.is_some();
-    let why_text = why_of(vm);
+    // Why it is asked changes only where an enableWhen or a rule decides it; otherwise it is
+    // the author's reason (or none) for good, shown without a memo and an effect per question.
+    let no_rules = u.session.borrow().visit_type().rules.rules.is_empty();
+    let fixed_why = (no_rules && def.enable_when.is_empty()).then(|| {
+        let s = u.session.borrow();
+        def.why_asked.as_deref().map(|lt| intake_engine::explain::why_text(s.form(), &intake_engine::session::Why::Author(lt.clone()), lang))
+    });
+    let has_fixed_why = matches!(fixed_why, Some(Some(_)));
+    let why_text = fixed_why.is_none().then(|| why_of(vm));
     let described = move || {
         let mut ids = Vec::new();
         if has_help {
@@ -491,7 +499,7 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         if has_unit {
             ids.push(dom_id(r, "u", n));
         }
-        if why_text.with(Option::is_some) {
+        if why_text.map_or(has_fixed_why, |w| w.with(Option::is_some)) {
             ids.push(dom_id(r, "w", n));
         }
         if show_errors.get() {
@@ -505,12 +513,22 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // (a fragment adds a marker node), and a part the definition lacks is `Blank` (no node).
     let prefix = blank::part(def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> }));
     let text = item_text(r, n, def);
-    let required_mark = move || required().then(|| view! { <span class="ik-req">" ("{t.required}")"</span> });
+    // Only rules change whether a question is required once the form is loaded: without them
+    // the mark is the form's, fixed (no effect per question, and no marker node).
+    let mark = move || view! { <span class="ik-req">" ("{t.required}")"</span> };
+    let required_mark = if no_rules {
+        blank::part(def.required.then(mark))
+    } else {
+        (move || required().then(mark)).into_any()
+    };
     let as_fieldset = uses_fieldset(def);
     let control = control(r, n, def, id.clone(), described, invalid, required);
     let help = help_of(r, def, lang, n);
     let unit = blank::part(unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> }));
-    let why = move || why_text.get().map(|w| why_view(r, t.why_we_ask, w, n));
+    let why = match (why_text, fixed_why) {
+        (Some(memo), _) => (move || memo.get().map(|w| why_view(r, t.why_we_ask, w, n))).into_any(),
+        (None, fixed) => blank::part(fixed.flatten().map(|w| why_view(r, t.why_we_ask, w, n))),
+    };
     let error_view = view! {
         <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite">
             {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
