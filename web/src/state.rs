@@ -94,9 +94,6 @@ pub struct Ui {
     /// `pages()` and each top-level item's page, worked out on first use.
     page_index: RefCell<Option<Rc<PageIndex>>>,
     kids: RefCell<HashMap<Option<NodeId>, RwSignal<Vec<NodeId>>>>,
-    /// Item definitions the view holds, shared: 500 rows are 1,000 nodes of two items, and a
-    /// definition is large (texts, options, conditions) to copy per node.
-    defs: RefCell<HashMap<intake_engine::questionnaire::ItemId, std::sync::Arc<intake_engine::questionnaire::ItemDef>>>,
     /// Index into `pages()`; `pages().len()` is the review page.
     pub page: RwSignal<usize>,
     pub phase: RwSignal<Phase>,
@@ -278,7 +275,6 @@ impl Ui {
             shown: RefCell::new(HashMap::new()),
             page_index: RefCell::new(None),
             kids: RefCell::new(HashMap::new()),
-            defs: RefCell::new(HashMap::new()),
             page,
             phase,
             attempted,
@@ -427,11 +423,12 @@ impl Ui {
         sig
     }
 
-    /// The definition of a node's item, shared between the nodes of that item.
+    /// The definition of a node's item: the form's own, shared (500 rows are 1,000 nodes of two
+    /// items, and a copy per rendered item was a second set of the definitions).
     pub fn def(&self, n: NodeId) -> std::sync::Arc<intake_engine::questionnaire::ItemDef> {
         let s = self.session.borrow();
-        let d = s.def(n);
-        self.defs.borrow_mut().entry(d.id).or_insert_with(|| std::sync::Arc::new(d.clone())).clone()
+        let item = s.def(n).id;
+        s.form().items[item.index()].clone()
     }
 
     /// The children signal of a node (None: the top level).

@@ -406,7 +406,9 @@ pub struct Form {
     /// contained resources are emptied once read (see `build`); they live on as `items` and
     /// `expressions`.
     pub questionnaire: Questionnaire,
-    pub items: Vec<ItemDef>,
+    /// Shared (`Arc`): the browser's view holds the definitions it renders, and a copy per
+    /// rendered item was a second set of the form's definitions in wasm memory.
+    pub items: Vec<std::sync::Arc<ItemDef>>,
     pub roots: Vec<ItemId>,
     by_link_id: HashMap<String, ItemId>,
     /// linkIds used by more than one item (allowed with a warning unless referenced).
@@ -544,7 +546,7 @@ impl Form {
         q.contained = Vec::new();
         Ok(Form {
             questionnaire: q,
-            items: b.items,
+            items: b.items.into_iter().map(std::sync::Arc::new).collect(),
             roots,
             by_link_id: b.by_link_id,
             duplicated: b.duplicated,

@@ -875,6 +875,7 @@ fn untranslated(form: &Form, rules: &RuleBook, src: &VisitTypeSource) -> Vec<Dia
         let missing: Vec<&crate::questionnaire::ItemDef> = form
             .items
             .iter()
+            .map(|d| &**d)
             .filter(|d| !d.hidden)
             .filter(|d| d.text.as_ref().is_some_and(|t| !t.text.trim().is_empty() && !t.translations.iter().any(|(l, _)| l == &lang || l.split('-').next() == Some(lang.as_str()))))
             .collect();
