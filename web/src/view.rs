@@ -482,13 +482,13 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         .then(|| intake_engine::units::label(&def.units[0]))
         .filter(|u| !u.is_empty());
     let has_unit = unit_text.is_some();
-    // Why it is asked changes only where an enableWhen or a rule decides it; otherwise it is
-    // the author's reason (or none) for good, shown without a memo and an effect per question.
-    let no_rules = u.session.borrow().visit_type().rules.rules.is_empty();
-    let fixed_why = (no_rules && def.enable_when.is_empty()).then(|| {
+    // What cannot change in this form (the engine says: `fixed_required`, `fixed_why`) is
+    // written once, without a memo and an effect per question.
+    let (fixed_required, fixed_why) = {
         let s = u.session.borrow();
-        def.why_asked.as_deref().map(|lt| intake_engine::explain::why_text(s.form(), &intake_engine::session::Why::Author(lt.clone()), lang))
-    });
+        let why = s.fixed_why(def.id).map(|w| w.map(|w| intake_engine::explain::why_text(s.form(), &w, lang)));
+        (s.fixed_required(def.id), why)
+    };
     let has_fixed_why = matches!(fixed_why, Some(Some(_)));
     let why_text = fixed_why.is_none().then(|| why_of(vm));
     let described = move || {
@@ -513,13 +513,11 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // (a fragment adds a marker node), and a part the definition lacks is `Blank` (no node).
     let prefix = blank::part(def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> }));
     let text = item_text(r, n, def);
-    // Only rules change whether a question is required once the form is loaded: without them
-    // the mark is the form's, fixed (no effect per question, and no marker node).
+    // A fixed mark also leaves no marker node.
     let mark = move || view! { <span class="ik-req">" ("{t.required}")"</span> };
-    let required_mark = if no_rules {
-        blank::part(def.required.then(mark))
-    } else {
-        (move || required().then(mark)).into_any()
+    let required_mark = match fixed_required {
+        Some(required) => blank::part(required.then(mark)),
+        None => (move || required().then(mark)).into_any(),
     };
     let as_fieldset = uses_fieldset(def);
     let control = control(r, n, def, id.clone(), described, invalid, required);
@@ -727,13 +725,12 @@ fn control(
         ItemType::Boolean => {
             // The group's name is the first option's id (the one the label and summary target).
             let name = id.clone();
-            let opts = [(true, t.yes), (false, t.no)];
             let values = std::sync::Arc::new(vec![Value::Boolean(true), Value::Boolean(false)]);
             let now = OptionsNow::of(vm, &values, described, invalid);
-            let options = opts
+            let options = [t.yes, t.no]
                 .into_iter()
                 .enumerate()
-                .map(|(i, (_, label))| {
+                .map(|(i, label)| {
                     let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
                     view! {
                         <div class="ik-option">
@@ -829,9 +826,19 @@ struct OptionsNow {
 
 impl OptionsNow {
     fn of(vm: RwSignal<NodeVm>, values: &[Value], described: impl Fn() -> Option<String>, invalid: impl Fn() -> Option<&'static str>) -> OptionsNow {
-        let checked = vm.with_untracked(|v| values.iter().map(|x| v.answers.iter().any(|a| same_answer(a, x))).collect());
+        let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect());
         OptionsNow { checked, described: untrack(described), invalid: untrack(invalid) }
     }
+}
+
+/// Whether `option` is among the answers.
+fn chosen(answers: &[Value], option: &Value) -> bool {
+    answers.iter().any(|a| same_answer(a, option))
+}
+
+/// A radio or a checkbox: an input of a set of options (not an open choice's own words).
+fn is_option_input(input: &web_sys::HtmlInputElement) -> bool {
+    matches!(input.type_().as_str(), "radio" | "checkbox")
 }
 
 /// Writes an attribute only when it changes (a write of the same value is still a mutation for
@@ -845,7 +852,8 @@ fn set_attr(el: &web_sys::Element, name: &str, value: Option<&str>) {
     }
 }
 
-/// Keeps `el`'s effect alive as long as the view that built it (effects end when dropped).
+/// Keeps a directive's effect alive as long as the view that built it (effects end when
+/// dropped).
 fn keep_effect(effect: RenderEffect<()>) {
     on_cleanup(move || drop(effect));
 }
@@ -870,10 +878,9 @@ where
             for i in 0..inputs.length() {
                 let Some(input) = inputs.item(i).and_then(|x| x.dyn_into::<web_sys::HtmlInputElement>().ok()) else { continue };
                 set_attr(&input, "aria-describedby", described.as_deref());
-                let kind = input.type_();
-                if kind == "radio" || kind == "checkbox" {
+                if is_option_input(&input) {
                     set_attr(&input, "aria-invalid", invalid);
-                    let on = values.get(k).is_some_and(|x| v.answers.iter().any(|a| same_answer(a, x)));
+                    let on = values.get(k).is_some_and(|x| chosen(&v.answers, x));
                     if input.checked() != on {
                         input.set_checked(on);
                     }
@@ -891,8 +898,7 @@ where
 fn option_change(r: UiRef, n: NodeId, vm: RwSignal<NodeVm>, values: std::sync::Arc<Vec<Value>>, multi: bool) -> impl Fn(web_sys::Event) + 'static {
     move |ev| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-        let kind = input.type_();
-        if kind != "radio" && kind != "checkbox" {
+        if !is_option_input(&input) {
             return;
         }
         let Some(v) = input.value().parse::<usize>().ok().and_then(|i| values.get(i)) else { return };

@@ -203,9 +203,24 @@ impl Session {
         }
         let why = match &view.asked {
             Some((r, reason)) => Some(Why::Rule { rule: rule_name(*r), reason: reason.clone() }),
-            None => answer_why.or_else(|| def.why_asked.as_deref().cloned().map(Why::Author)),
+            None => answer_why.or_else(|| author_why(def)),
         };
         (true, why, None)
+    }
+
+    /// Whether `item` is required while shown, where nothing after load can change that: only a
+    /// rule requires more than the form does (`compute_state`), so without rules it is the
+    /// form's `required`. None where a rule may decide. (A view need not watch what is fixed.)
+    pub fn fixed_required(&self, item: ItemId) -> Option<bool> {
+        self.vt.rules.rules.is_empty().then(|| self.vt.form.item(item).required)
+    }
+
+    /// Why `item` is asked while shown, where nothing after load can change it (`own_enabled`):
+    /// the author's reason, or none, where neither an enableWhen (the answer that showed it)
+    /// nor a rule gives one. None where one may.
+    pub fn fixed_why(&self, item: ItemId) -> Option<Option<Why>> {
+        let def = self.vt.form.item(item);
+        (self.vt.rules.rules.is_empty() && def.enable_when.is_empty()).then(|| author_why(def))
     }
 
     /// The review question of a row the patient added has nothing to review.
@@ -527,4 +542,9 @@ fn rule_failed_reason() -> LocalText {
         ],
         rendering: None,
     }
+}
+
+/// The reason the form's author gives for asking an item, if any.
+fn author_why(def: &crate::questionnaire::ItemDef) -> Option<Why> {
+    def.why_asked.as_deref().cloned().map(Why::Author)
 }

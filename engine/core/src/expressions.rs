@@ -179,8 +179,7 @@ pub struct ExpressionBook {
     pub root_variables: Vec<Variable>,
     /// By item, in the form's order (the items' pre-order, as `ItemId`s are); None for an item
     /// without expressions. Boxed because most items of most forms have none: an
-    /// `ItemExpressions` inline is 824 bytes (native), 27 MB of session for 5,000 questions
-    /// counting its twins, where a pointer is 8.
+    /// `ItemExpressions` inline is 824 bytes (native) per item, where a pointer is 8.
     items: Vec<Option<Box<ItemExpressions>>>,
     /// What `item` gives for an item without expressions.
     empty: ItemExpressions,

@@ -469,7 +469,7 @@ impl Form {
     /// `json`: the Questionnaire as given, when the caller has it (see `from_json_owned`).
     fn build(q: Questionnaire, library: &ValueSetLibrary, json: Option<Json>) -> Result<Form, FormError> {
         let value_sets = Resolver::new(&q.contained, library);
-        // Sized at once: an ItemDef is large (1.4 KB native), and a Vec that doubles as it
+        // Sized at once: an ItemDef is large (680 B native), and a Vec that doubles as it
         // grows holds up to twice the form (wasm memory never shrinks back).
         let mut raw = Vec::new();
         collect_raw(&q.item, &mut raw);
