@@ -7,6 +7,9 @@ cd "$(dirname "$0")"
 echo "== engine, CLI, scenarios, validators (native)"
 cargo test --workspace --locked
 
+echo "== the engine without the rules engine and FHIRPath (the package's lean builds)"
+cargo test --locked -p intake-engine --no-default-features --lib
+
 echo "== visit types and rules"
 cargo run --locked -q -p intake-cli --bin intake -- check --deny-warnings
 cargo run --locked -q -p intake-cli --bin intake -- test

@@ -345,7 +345,7 @@ fn keep(el: leptos::tachys::renderer::types::Element, (r, n): (UiRef, NodeId)) {
 /// computes it, that text as it stands (plain, redrawn when it changes).
 fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
     let u = ui(r);
-    let computed = u.session.borrow().form().expressions.item(def.id).text.is_some();
+    let computed = u.session.borrow().form().expressions.item(def.id).computes_text();
     if !computed {
         return rich(def.text.as_ref(), u.lang).into_any();
     }
@@ -752,8 +752,7 @@ fn control(
             let computed = {
                 let u = ui(r);
                 let s = u.session.borrow();
-                let x = s.form().expressions.item(def.id);
-                x.answer_options.is_some() || !x.toggles.is_empty()
+                s.form().expressions.item(def.id).computes_options()
             };
             if !computed {
                 return choice_control(r, n, def, id, described, invalid, required, Vec::new());

@@ -76,8 +76,8 @@ pub fn hidden_text(form: &Form, hidden: &Hidden, item: crate::questionnaire::Ite
             format!("enableWhen not met: {}", conds.join(joiner))
         }
         Hidden::NotAsked => "no rule asked for it".into(),
-        Hidden::Expression => match &form.expressions.item(item).enable_when {
-            Some((expr, _)) => format!("enableWhenExpression is not true: {}", expr.text()),
+        Hidden::Expression => match form.expressions.item(item).enable_when_text() {
+            Some(text) => format!("enableWhenExpression is not true: {text}"),
             None => "enableWhenExpression is not true".into(),
         },
         Hidden::Rule { rule, reason: Some(r) } => format!("hidden by {rule}: {}", r.text),

@@ -53,6 +53,36 @@ pub enum QuerySource {
     Batch(Vec<Vec<crate::fhir_query::Part>>),
 }
 
+/// What a session remembers between expression passes: FHIRPath values and what they read.
+/// One field of `Session`, which a build without expressions (`expressions_absent`) leaves out.
+#[derive(Default)]
+pub(crate) struct Cache {
+    /// Per node, as the last expression pass saw them: in the response, and the answers (what
+    /// the next pass compares with to find what changed).
+    last_present: Vec<bool>,
+    last_answers: Vec<Vec<intake_fhir::Value>>,
+    /// An expression pass has run (what it read is kept with each result, `expr_cache`).
+    expressions_ran: bool,
+    /// `%patient` as a shared collection, built at the first expression pass: one binding for
+    /// the whole session, so sub-expressions that read only `%patient` are computed once.
+    patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
+    /// FHIRPath sub-expression results remembered across passes (`intake_fhirpath::SharedMemo`).
+    expr_memo: std::rc::Rc<intake_fhirpath::SharedMemo>,
+    /// Variables' values by (scope node, or the root; variable), with what they read.
+    var_cache: crate::small::IdMap<(u32, u32), CachedVar>,
+    /// Each node's enableWhen, option and calculated expressions' last results, by kind.
+    expr_cache: crate::small::IdMap<(u32, ExprKind), CachedExprs>,
+    /// The host's launch contexts as shared collections, built at the first expression pass.
+    launch_collections: Option<Vec<(String, std::rc::Rc<Vec<intake_fhirpath::Item>>)>>,
+    /// For the first expression pass: the resource each row made by an
+    /// `itemPopulationContext` stands for (by node index).
+    population_rows: std::collections::HashMap<usize, intake_fhirpath::Item>,
+    /// Chart searches already answered, by query (the chart does not change in a session): the
+    /// same query gives the very same collection, so a variable holding it stays "unchanged"
+    /// and nothing that reads it is evaluated again.
+    query_results: std::cell::RefCell<std::collections::HashMap<String, (Vec<intake_fhirpath::Item>, Option<String>)>>,
+}
+
 /// A variable's last value in one scope, with what it read of the response.
 #[derive(Debug, Clone)]
 pub(crate) struct CachedVar {
@@ -157,6 +187,26 @@ pub struct Toggle {
 }
 
 impl ItemExpressions {
+    /// The `enableWhenExpression`'s text, for explanations.
+    pub fn enable_when_text(&self) -> Option<&str> {
+        self.enable_when.as_ref().map(|(e, _)| e.text())
+    }
+
+    /// The item's value is computed (`calculatedExpression`).
+    pub fn is_calculated(&self) -> bool {
+        self.calculated.is_some()
+    }
+
+    /// The item's options are computed (`answerExpression`) or toggled.
+    pub fn computes_options(&self) -> bool {
+        self.answer_options.is_some() || !self.toggles.is_empty()
+    }
+
+    /// The item's text is computed (`cqf-expression`).
+    pub fn computes_text(&self) -> bool {
+        self.text.is_some()
+    }
+
     /// Expressions whose results the page shows (variables alone change nothing on it).
     fn drives(&self) -> bool {
         self.enable_when.is_some() || self.calculated.is_some() || self.answer_options.is_some() || !self.toggles.is_empty() || self.text.is_some()
@@ -201,7 +251,14 @@ impl ExpressionBook {
     /// Parse the expressions of a Questionnaire whose items in pre-order are `raw`. What cannot
     /// be parsed, or is not FHIRPath, is a warning with its path and is not evaluated.
     /// `json`: the Questionnaire as given, for `%questionnaire` (written from `q` without it).
-    pub(crate) fn compile(q: &Questionnaire, json: Option<intake_fhir::Json>, raw: &[&QuestionnaireItem], paths: &[String], warnings: &mut Vec<FormWarning>) -> ExpressionBook {
+    /// Never an error in this build (the build without FHIRPath refuses any expression).
+    pub(crate) fn compile(
+        q: &Questionnaire,
+        json: Option<intake_fhir::Json>,
+        raw: &[&QuestionnaireItem],
+        paths: &[String],
+        warnings: &mut Vec<FormWarning>,
+    ) -> Result<ExpressionBook, crate::questionnaire::FormError> {
         let mut book = ExpressionBook { items: Vec::with_capacity(raw.len()), ..Default::default() };
         book.root_variables = source_queries(q, warnings).into_iter().chain(variables(&q.extension, "Questionnaire", warnings)).collect();
         for (it, path) in raw.iter().zip(paths) {
@@ -244,7 +301,7 @@ impl ExpressionBook {
                 book.qitems = paths.iter().map(|p| std::rc::Rc::new(vec![Item::new(Value::Node(at_path(root, p)))])).collect();
             }
         }
-        book
+        Ok(book)
     }
 
     /// True if some item has an expression the page shows (checked after every answer, so
@@ -596,11 +653,11 @@ impl crate::session::Session {
             return;
         }
         let qr = crate::response::tree_present(self, &present);
-        let patient = match &self.patient_collection {
+        let patient = match &self.exprs.patient_collection {
             Some(p) => p.clone(),
             None => {
                 let p = Env::collection_of(&tree_of(&self.facts.chart.patient));
-                self.patient_collection = Some(p.clone());
+                self.exprs.patient_collection = Some(p.clone());
                 p
             }
         };
@@ -608,17 +665,17 @@ impl crate::session::Session {
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc.clone()))]);
         // Results computed from the last pass's response can never be reused: let them go.
-        self.expr_memo.retain_stable(&[&book.questionnaire, &patient]);
-        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.expr_memo);
+        self.exprs.expr_memo.retain_stable(&[&book.questionnaire, &patient]);
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.exprs.expr_memo);
         let response: &[Item] = &shared;
         let mut errors = Vec::new();
         // The host's launch contexts (`%encounter`, `%user`): one shared collection each for
         // the session. One the form declares and the host did not give is said once per pass.
-        if self.launch_collections.is_none() {
+        if self.exprs.launch_collections.is_none() {
             let given = self.facts.context.launch.iter().map(|(k, v)| (k.clone(), Env::collection_of(v))).collect();
-            self.launch_collections = Some(given);
+            self.exprs.launch_collections = Some(given);
         }
-        for (name, c) in self.launch_collections.iter().flatten() {
+        for (name, c) in self.exprs.launch_collections.iter().flatten() {
             env.set_shared(name.clone(), c.clone());
         }
         for (name, path) in &book.host_contexts {
@@ -656,7 +713,7 @@ impl crate::session::Session {
             // hidden subject would be sent).
             let in_populated_row = || match self.row_of(n) {
                 Some(row) => {
-                    self.population_rows.contains_key(&row.index())
+                    self.exprs.population_rows.contains_key(&row.index())
                         || vt.form.ancestors(id).any(|a| book.item(a).population.is_some())
                 }
                 None => true,
@@ -683,7 +740,7 @@ impl crate::session::Session {
             // or the expression's whole result.
             if let (Some((name, expr, path)), false) = (&x.population, self.initial_done) {
                 let own = scope(&mut own, base, context(), qitem);
-                match self.population_rows.get(&n.index()) {
+                match self.exprs.population_rows.get(&n.index()) {
                     Some(item) => own.set(name, vec![item.clone()]),
                     None if !vt.form.item(id).repeats => match expr.evaluate(context(), own) {
                         Ok(out) => own.set(name, out),
@@ -765,7 +822,7 @@ impl crate::session::Session {
                 // The patient's own value stands; what the calculation last gave is forgotten,
                 // so it is worked out afresh if the patient gives the item back to it.
                 (Some(_), true) => {
-                    self.expr_cache.remove(&(at as u32, ExprKind::Calculated));
+                    self.exprs.expr_cache.remove(&(at as u32, ExprKind::Calculated));
                 }
                 (None, _) => {}
             }
@@ -778,9 +835,9 @@ impl crate::session::Session {
             };
         }
         self.initial_done = true;
-        self.population_rows.clear();
+        self.exprs.population_rows.clear();
         self.expr_errors = errors;
-        self.expressions_ran = true;
+        self.exprs.expressions_ran = true;
     }
 
     /// Node `at`'s remembered result for `kind`, if nothing it depends on has changed: what
@@ -789,7 +846,7 @@ impl crate::session::Session {
         if moved || (!delta.names.is_empty() && x.names.iter().any(|name| delta.named(name))) {
             return None;
         }
-        self.expr_cache.get(&(at as u32, kind)).filter(|c| !delta.changed(&c.reads))
+        self.exprs.expr_cache.get(&(at as u32, kind)).filter(|c| !delta.changed(&c.reads))
     }
 
     /// Keep what node `at`'s expressions of `kind` just did, and add their errors to the pass's.
@@ -804,24 +861,24 @@ impl crate::session::Session {
     ) {
         let reads = log.take().normalized();
         errors.extend(errs.iter().cloned());
-        self.expr_cache.insert((at as u32, kind), CachedExprs { reads, errors: errs, values });
+        self.exprs.expr_cache.insert((at as u32, kind), CachedExprs { reads, errors: errs, values });
     }
 
     /// True when nothing this pass would see differs from what the last pass read: every
     /// remembered expression result's reads are untouched, every variable is remembered and
     /// untouched, no node with expressions came or went, and the initial expressions have run.
     fn pass_can_be_skipped(&self, book: &ExpressionBook, delta: &Delta) -> bool {
-        if !self.expressions_ran || (book.has_initial() && !self.initial_done) {
+        if !self.exprs.expressions_ran || (book.has_initial() && !self.initial_done) {
             return false;
         }
-        if self.expr_cache.values().any(|c| delta.changed(&c.reads)) {
+        if self.exprs.expr_cache.values().any(|c| delta.changed(&c.reads)) {
             return false;
         }
         if delta.moved.iter().any(|&n| book.item(self.nodes[n].item).any()) {
             return false;
         }
         let clean = |scope: u32, vars: &[Variable]| {
-            vars.iter().enumerate().all(|(k, v)| self.var_cache.get(&(scope, k as u32)).is_some_and(|c| !delta.touches(v, c)))
+            vars.iter().enumerate().all(|(k, v)| self.exprs.var_cache.get(&(scope, k as u32)).is_some_and(|c| !delta.touches(v, c)))
         };
         clean(ROOT_SCOPE, &book.root_variables)
             && self.preorder_shared().iter().all(|&n| clean(n.index() as u32, &book.item(self.nodes[n.index()].item).variables))
@@ -831,27 +888,27 @@ impl crate::session::Session {
     /// items that came or went (and so the child lists of their parents). Keeps this pass's
     /// state for the next comparison.
     fn delta_since_last_pass(&mut self, present: &[bool]) -> Delta {
-        let mut d = Delta { everything: self.last_present.is_empty(), ..Default::default() };
+        let mut d = Delta { everything: self.exprs.last_present.is_empty(), ..Default::default() };
         let c = &mut d.changes;
         let link = |s: &Self, n: usize| s.vt.form.item(s.nodes[n].item).link_id.clone();
         for (n, &now) in present.iter().enumerate() {
-            let was = self.last_present.get(n).copied().unwrap_or(false);
+            let was = self.exprs.last_present.get(n).copied().unwrap_or(false);
             if was != now {
                 d.moved.insert(n);
                 c.linked.push(link(self, n));
                 c.answers.push(link(self, n));
                 c.structure.push(Some(link(self, n)));
                 c.structure.push(self.nodes[n].parent.map(|p| link(self, p.index())));
-            } else if now && self.last_answers.get(n) != Some(&self.nodes[n].answers) {
+            } else if now && self.exprs.last_answers.get(n) != Some(&self.nodes[n].answers) {
                 c.answers.push(link(self, n));
             }
         }
         // Kept in place: a copy of every node's answers per pass was an allocation per
         // answered item, and between two passes few answers change.
-        self.last_present.clear();
-        self.last_present.extend_from_slice(present);
-        self.last_answers.resize_with(self.nodes.len(), Vec::new);
-        for (last, node) in self.last_answers.iter_mut().zip(&self.nodes) {
+        self.exprs.last_present.clear();
+        self.exprs.last_present.extend_from_slice(present);
+        self.exprs.last_answers.resize_with(self.nodes.len(), Vec::new);
+        for (last, node) in self.exprs.last_answers.iter_mut().zip(&self.nodes) {
             if *last != node.answers {
                 last.clone_from(&node.answers);
             }
@@ -868,7 +925,7 @@ impl crate::session::Session {
     fn bind_remembered(&mut self, scope: u32, moved: bool, vars: &[Variable], input: &[Item], env: &mut Env, doc: &NodeRef, delta: &mut Delta, errors: &mut Vec<(String, String)>) {
         for (k, v) in vars.iter().enumerate() {
             let key = (scope, k as u32);
-            if let Some(c) = self.var_cache.get(&key).filter(|c| !moved && !delta.touches(v, c)) {
+            if let Some(c) = self.exprs.var_cache.get(&key).filter(|c| !moved && !delta.touches(v, c)) {
                 env.set_shared(v.name.clone(), c.value.clone());
                 errors.extend(c.error.clone());
                 continue;
@@ -877,14 +934,14 @@ impl crate::session::Session {
             let (value, problem) = self.variable_value(v, input, &env.with_read_log(log.clone()));
             let error = problem.map(|e| (v.path.clone(), format!("variable %{}: {e}", v.name)));
             errors.extend(error.clone());
-            if self.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
+            if self.exprs.var_cache.get(&key).is_none_or(|c| !surely_same(&c.value, &value)) {
                 if !delta.named(&v.name) {
                     delta.names.push(v.name.clone());
                 }
             }
             let value = std::rc::Rc::new(value);
             env.set_shared(v.name.clone(), value.clone());
-            self.var_cache.insert(key, CachedVar { value, reads: log.take().normalized(), error });
+            self.exprs.var_cache.insert(key, CachedVar { value, reads: log.take().normalized(), error });
         }
     }
 
@@ -900,7 +957,7 @@ impl crate::session::Session {
         let patient = Env::collection_of(&tree_of(&self.facts.chart.patient));
         let doc = NodeRef::new(qr);
         let shared = std::rc::Rc::new(vec![Item::new(Value::Node(doc))]);
-        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.expr_memo);
+        let mut env = base_env(&shared, &book.questionnaire, &patient, &self.facts.now.to_string(), &self.exprs.expr_memo);
         for (k, v) in &self.facts.context.launch {
             env.set_shared(k.clone(), Env::collection_of(v));
         }
@@ -935,7 +992,7 @@ impl crate::session::Session {
                     rows.push(row);
                 }
                 for (row, resource) in rows.iter().zip(&found) {
-                    self.population_rows.insert(row.index(), resource.clone());
+                    self.exprs.population_rows.insert(row.index(), resource.clone());
                 }
             }
         }
@@ -974,11 +1031,11 @@ impl crate::session::Session {
         };
         let batch = matches!(q, QuerySource::Batch(_));
         let key = urls.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join("\u{1f}") + if batch { "\u{1f}batch" } else { "" };
-        if let Some(hit) = self.query_results.borrow().get(&key) {
+        if let Some(hit) = self.exprs.query_results.borrow().get(&key) {
             return hit.clone();
         }
         let answer = self.search_chart(batch, &urls);
-        self.query_results.borrow_mut().insert(key, answer.clone());
+        self.exprs.query_results.borrow_mut().insert(key, answer.clone());
         answer
     }
 

@@ -19,8 +19,13 @@ pub mod context;
 pub mod enable_when;
 mod evaluate;
 pub mod explain;
+#[cfg(feature = "expressions")]
+pub mod expressions;
+#[cfg(not(feature = "expressions"))]
+#[path = "expressions_absent.rs"]
 pub mod expressions;
 pub mod extract;
+#[cfg(feature = "expressions")]
 pub mod fhir_query;
 pub mod ids;
 pub mod json_locate;
@@ -34,6 +39,7 @@ mod small;
 pub mod session;
 pub mod settle;
 pub mod suggest;
+#[cfg(feature = "expressions")]
 pub mod template_extract;
 pub mod units;
 pub mod validate;
@@ -41,6 +47,7 @@ pub mod value_set;
 pub mod visit_type;
 
 pub use intake_fhir as fhir;
+#[cfg(feature = "expressions")]
 pub use intake_fhirpath as fhirpath;
 
 pub use answer::AnswerError;

@@ -341,6 +341,9 @@ pub enum FormError {
     UnknownOperator { link_id: String, path: String, operator: String, suggestion: Option<String> },
     EnableWhenUnknownQuestion { link_id: String, path: String, question: String, suggestion: Option<String> },
     EnableWhenNoAnswer { link_id: String, path: String },
+    /// A FHIRPath expression in a build of the engine without FHIRPath (the browser's lean
+    /// builds): refused, never run without it (items it hides would show, scores stay empty).
+    ExpressionsNotInThisBuild { path: String },
 }
 
 fn did_you_mean(s: &Option<String>) -> String {
@@ -374,6 +377,10 @@ impl fmt::Display for FormError {
             FormError::EnableWhenNoAnswer { link_id, path } => {
                 write!(f, "at {path}: item '{link_id}' has an enableWhen without answer[x]")
             }
+            FormError::ExpressionsNotInThisBuild { path } => write!(
+                f,
+                "at {path}: the form carries a FHIRPath expression, and this build of the engine has no FHIRPath (the full or SDC build runs it)"
+            ),
         }
     }
 }
@@ -536,7 +543,7 @@ impl Form {
             b.warnings.push(FormWarning { path, message });
         }
         let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
-        let expressions = crate::expressions::ExpressionBook::compile(&q, json, &raw, &paths, &mut b.warnings);
+        let expressions = crate::expressions::ExpressionBook::compile(&q, json, &raw, &paths, &mut b.warnings)?;
         drop(raw);
         // Everything the items and contained resources say is in `items` and `expressions` now;
         // a second copy of the item tree would stay for the session's life (on a 5,000-question

@@ -253,11 +253,6 @@ pub struct Session {
     pub(crate) calc_edited: Vec<bool>,
     /// Expressions that failed in the last pass: (JSON path, message).
     pub(crate) expr_errors: Vec<(String, String)>,
-    /// `%patient` as a shared collection, built at the first expression pass: one binding for
-    /// the whole session, so sub-expressions that read only `%patient` are computed once.
-    pub(crate) patient_collection: Option<std::rc::Rc<Vec<intake_fhirpath::Item>>>,
-    /// FHIRPath sub-expression results remembered across passes (`intake_fhirpath::SharedMemo`).
-    pub(crate) expr_memo: std::rc::Rc<intake_fhirpath::SharedMemo>,
     /// The in-progress response around its items, as JSON (`response::tree`): it depends only
     /// on the session's fixed facts (chart, respondent, time), so it is built once.
     pub(crate) response_header: std::cell::OnceCell<intake_fhir::Json>,
@@ -267,27 +262,11 @@ pub struct Session {
     pub(crate) off_options: Vec<Vec<Value>>,
     /// Per node: text computed by a `cqf-expression` on the item's text.
     pub(crate) dyn_text: Vec<Option<String>>,
-    /// Per node, as the last expression pass saw them: in the response, and the answers (what
-    /// the next pass compares with to find what changed).
-    pub(crate) last_present: Vec<bool>,
-    pub(crate) last_answers: Vec<Vec<Value>>,
-    /// Variables' values by (scope node, or the root; variable), with what they read.
-    pub(crate) var_cache: crate::small::IdMap<(u32, u32), crate::expressions::CachedVar>,
-    /// Each node's enableWhen, option and calculated expressions' last results, by kind.
-    pub(crate) expr_cache: crate::small::IdMap<(u32, crate::expressions::ExprKind), crate::expressions::CachedExprs>,
-    /// An expression pass has run (what it read is kept with each result, `expr_cache`).
-    pub(crate) expressions_ran: bool,
-    /// The host's launch contexts as shared collections, built at the first expression pass.
-    pub(crate) launch_collections: Option<Vec<(String, std::rc::Rc<Vec<intake_fhirpath::Item>>)>>,
     /// The `initialExpression`s have run (once, in the first expression pass).
     pub(crate) initial_done: bool,
-    /// For the first expression pass: the resource each row made by an
-    /// `itemPopulationContext` stands for (by node index).
-    pub(crate) population_rows: std::collections::HashMap<usize, intake_fhirpath::Item>,
-    /// Chart searches already answered, by query (the chart does not change in a session): the
-    /// same query gives the very same collection, so a variable holding it stays "unchanged"
-    /// and nothing that reads it is evaluated again.
-    pub(crate) query_results: std::cell::RefCell<std::collections::HashMap<String, (Vec<intake_fhirpath::Item>, Option<String>)>>,
+    /// FHIRPath values remembered between expression passes.
+    #[cfg(feature = "expressions")]
+    pub(crate) exprs: crate::expressions::Cache,
 }
 
 impl fmt::Debug for Session {
@@ -338,21 +317,13 @@ impl Session {
             expr_dirty: true,
             calc_edited: Vec::new(),
             expr_errors: Vec::new(),
-            patient_collection: None,
-            expr_memo: Default::default(),
             response_header: Default::default(),
             initial_done: false,
-            population_rows: std::collections::HashMap::new(),
-            query_results: std::cell::RefCell::new(std::collections::HashMap::new()),
-            launch_collections: None,
-            expressions_ran: false,
-            last_present: Vec::new(),
-            last_answers: Vec::new(),
-            var_cache: Default::default(),
-            expr_cache: Default::default(),
             dyn_choices: Vec::new(),
             off_options: Vec::new(),
             dyn_text: Vec::new(),
+            #[cfg(feature = "expressions")]
+            exprs: Default::default(),
             vt,
         };
         let roots: Vec<ItemId> = s.vt.form.roots.clone();
@@ -593,7 +564,7 @@ impl Session {
             return Err(AnswerError::NotAnOption { link_id: def.link_id.clone(), value: v.display() });
         }
         // A calculated value the patient changes is theirs from then on (the form said so).
-        if self.vt.form.expressions.item(n.item).calculated.is_some() {
+        if self.vt.form.expressions.item(n.item).is_calculated() {
             self.calc_edited[node.index()] = true;
         }
         self.set_answers(node, values);

@@ -111,13 +111,16 @@ mod tests {
 ///
 /// Why not the standard hasher: SipHash resists keys chosen by an attacker, and these keys are
 /// never chosen by anyone (they count nodes the engine made); hashing them was a twentieth
-/// of an MBS 715 answer.
+/// of an MBS 715 answer. Only the expression passes use it.
+#[cfg(feature = "expressions")]
 pub(crate) type IdMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Multiply-rotate hashing of integers (the scheme of rustc's FxHash).
+#[cfg(feature = "expressions")]
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
+#[cfg(feature = "expressions")]
 impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
         self.0

@@ -932,6 +932,7 @@ pub fn form_diagnostic(file: &str, text: &str, e: &FormError) -> Diagnostic {
         FormError::UnknownOperator { link_id, path, .. } => (format!("{path}.operator"), Some(link_id.clone())),
         FormError::EnableWhenUnknownQuestion { link_id, path, .. } => (format!("{path}.question"), Some(link_id.clone())),
         FormError::EnableWhenNoAnswer { link_id, path } => (path.clone(), Some(link_id.clone())),
+        FormError::ExpressionsNotInThisBuild { path } => (path.clone(), None),
     };
     Diagnostic::at_path(file, text, &path, item, Severity::Error, e.to_string())
 }
