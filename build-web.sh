@@ -9,9 +9,10 @@ cd "$(dirname "$0")"
 out=web/dist
 rm -rf "$out"
 mkdir -p "$out/pkg"
-sdc=target/sdc-build
-rm -rf "$sdc"
-mkdir -p "$sdc"
+# The package's smaller builds are made here before they go to pkg/dist.
+lean=target/lean-builds
+rm -rf "$lean"
+mkdir -p "$lean"
 
 # build <name> <dir> [cargo flags]: one build of the module as <dir>/<name>.js + <name>_bg.wasm.
 build() {
@@ -21,9 +22,12 @@ build() {
   tests/e2e/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
     "$dir/${name}_bg.wasm" -o "$dir/${name}_bg.wasm"
 }
-# The bare SDC build (no rules engine), for forms without rule scripts; then the full build,
-# last, so target/ holds the full build for web/size-attribution.mjs.
-build intake_sdc "$sdc" --no-default-features
+# The package's builds leave out what a form does not carry (pkg/index.js picks one): `basic`
+# has neither the rules engine nor FHIRPath, `rules` has no FHIRPath, `sdc` no rules engine.
+# The full build comes last, so target/ holds it for web/size-attribution.mjs.
+build intake_basic "$lean" --no-default-features
+build intake_rules "$lean" --no-default-features --features rules
+build intake_sdc "$lean" --no-default-features --features expressions
 build intake_web "$out/pkg"
 cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
 # The demo's content: each visit type as one JSON file, the demo charts, and an index.
@@ -33,14 +37,21 @@ cargo run --locked -q -p intake-cli --bin intake -- catalog "$out" --charts web/
 # shell (pkg/index.js) runs each form and session in its own instance of the module.
 rm -rf pkg/dist
 mkdir -p pkg/dist
-cp "$out/pkg/intake_web_bg.wasm" "$sdc/intake_sdc_bg.wasm" web/intake.css pkg/dist/
+cp "$out/pkg/intake_web_bg.wasm" web/intake.css pkg/dist/
 node web/instance-factory.mjs "$out/pkg/intake_web.js" pkg/dist/intake_web.js
-node web/instance-factory.mjs "$sdc/intake_sdc.js" pkg/dist/intake_sdc.js
+for name in intake_sdc intake_rules intake_basic; do
+  cp "$lean/${name}_bg.wasm" pkg/dist/
+  node web/instance-factory.mjs "$lean/$name.js" "pkg/dist/$name.js"
+done
 
 node web/wire-sizes.mjs 'bytes on the wire (demo page, blood pressure follow-up for the demo patient)' \
   "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_web.js "$out"/pkg/intake_web_bg.wasm \
   "$out"/catalog.json "$out"/visit-types/hypertension-follow-up.json "$out"/charts/maria-hernandez.json
-node web/wire-sizes.mjs "the npm package, full build (a form with rules)" \
+node web/wire-sizes.mjs "the npm package, full build (a form with rules and FHIRPath expressions)" \
   pkg/index.js pkg/element.js pkg/dist/intake_web.js pkg/dist/intake_web_bg.wasm pkg/dist/intake.css
-node web/wire-sizes.mjs "the npm package, SDC build (a Questionnaire without rules)" \
+node web/wire-sizes.mjs "the npm package, SDC build (expressions, no rules)" \
   pkg/index.js pkg/element.js pkg/dist/intake_sdc.js pkg/dist/intake_sdc_bg.wasm pkg/dist/intake.css
+node web/wire-sizes.mjs "the npm package, rules build (rules, no FHIRPath)" \
+  pkg/index.js pkg/element.js pkg/dist/intake_rules.js pkg/dist/intake_rules_bg.wasm pkg/dist/intake.css
+node web/wire-sizes.mjs "the npm package, basic build (neither rules nor FHIRPath)" \
+  pkg/index.js pkg/element.js pkg/dist/intake_basic.js pkg/dist/intake_basic_bg.wasm pkg/dist/intake.css

@@ -1,4 +1,4 @@
-import type { Bundle, ExpandValueSetRequest, IntakeStorage, Questionnaire, QuestionnaireResponse, UrgentAdvisory, ValueSet, VisitContext, VisitType, FhirResource } from './index.js';
+import type { Bundle, ExpandValueSetRequest, IntakeBuild, IntakeStorage, Questionnaire, QuestionnaireResponse, UrgentAdvisory, ValueSet, VisitContext, VisitType, FhirResource } from './index.js';
 
 /** `<intake-form>`: objects as properties, strings as attributes (locale, subject, session-id, storage-key, now). */
 export declare class IntakeFormElement extends HTMLElement {
@@ -9,9 +9,11 @@ export declare class IntakeFormElement extends HTMLElement {
   chart?: FhirResource | string;
   context?: VisitContext;
   storage?: IntakeStorage | false;
-  build?: 'full' | 'sdc';
+  build?: IntakeBuild;
   wasmUrl?: string | URL;
   sdcWasmUrl?: string | URL;
+  rulesWasmUrl?: string | URL;
+  basicWasmUrl?: string | URL;
   valueSets?: ValueSet[];
   expandValueSet?: (request: ExpandValueSetRequest) => Promise<ValueSet> | ValueSet;
   readonly sessionId: string | null;

@@ -8,7 +8,7 @@
 import { mount } from './index.js';
 
 const CSS_URL = new URL('./dist/intake.css', import.meta.url).href;
-const PROPS = ['visitType', 'questionnaire', 'manifest', 'rules', 'chart', 'context', 'storage', 'build', 'wasmUrl', 'sdcWasmUrl', 'valueSets', 'expandValueSet'];
+const PROPS = ['visitType', 'questionnaire', 'manifest', 'rules', 'chart', 'context', 'storage', 'build', 'wasmUrl', 'sdcWasmUrl', 'rulesWasmUrl', 'basicWasmUrl', 'valueSets', 'expandValueSet'];
 const ATTRS = { locale: 'locale', subject: 'subject', 'session-id': 'sessionId', 'storage-key': 'storageKey', now: 'now' };
 
 /** Per element: the options set as properties, the mounted form, render bookkeeping. */

@@ -83,6 +83,9 @@ export interface IntakeStorage {
   removeItem(key: string): void;
 }
 
+/** The builds of the module in `dist/`: with or without the rules engine and FHIRPath. */
+export type IntakeBuild = 'full' | 'sdc' | 'rules' | 'basic';
+
 export interface SessionOptions {
   /** A visit type (questionnaire, manifest, rules) as JSON... */
   visitType?: VisitType;
@@ -106,17 +109,23 @@ export interface SessionOptions {
   /** Keep the same id across retries so the Bundle is identical. */
   sessionId?: string;
   /**
-   * Which build of the module runs this form. By default the full build when the form carries
-   * rule scripts (`rules`, a visit type's rules, or rules listed in the manifest) or the page
-   * has loaded it already, else the SDC build (no rules engine, about a fifth smaller). Forcing
-   * 'sdc' on a form with rules is refused when it loads: rules never run without the rules
-   * engine. See `buildFor`.
+   * Which build of the module runs this form. By default the smallest that has what the form
+   * carries: 'full' for rule scripts and FHIRPath expressions, 'rules' for rule scripts only,
+   * 'sdc' for expressions only, 'basic' for neither (rules: `rules`, a visit type's rules, or
+   * rules listed in the manifest; expressions: a `valueExpression` or `sourceQueries` anywhere
+   * in the Questionnaire), or a build the page has loaded already that has them. Forcing a
+   * build without a part the form needs is refused when it loads: a form never runs without
+   * its rules or its expressions. See `buildFor`.
    */
-  build?: 'full' | 'sdc';
+  build?: IntakeBuild;
   /** Where the full build's wasm (`dist/intake_web_bg.wasm`) is, if not beside the package's JS. */
   wasmUrl?: string | URL;
   /** Where the SDC build's wasm (`dist/intake_sdc_bg.wasm`) is, if not beside the package's JS. */
   sdcWasmUrl?: string | URL;
+  /** Where the rules build's wasm (`dist/intake_rules_bg.wasm`) is, if not beside the package's JS. */
+  rulesWasmUrl?: string | URL;
+  /** Where the basic build's wasm (`dist/intake_basic_bg.wasm`) is, if not beside the package's JS. */
+  basicWasmUrl?: string | URL;
   /**
    * ValueSets for `answerValueSet`s the form does not contain (by canonical `url`, `url|version`
    * pins one). Looked up before the visit type's own. A choice question whose value set is found
@@ -199,10 +208,11 @@ export interface IntakeHandle<B = Bundle> {
 export function init(options?: SessionOptions | string | URL): Promise<void>;
 
 /**
- * The smallest build that runs a form with these options: 'full' (it carries rules) or 'sdc'.
- * `mount`/`createSession` use the full build instead when the page has loaded it already.
+ * The smallest build that runs a form with these options: 'full' (it carries rules and
+ * expressions), 'rules', 'sdc' (expressions only) or 'basic' (neither). `mount`/`createSession`
+ * use a build the page has loaded already instead, when it runs the form.
  */
-export function buildFor(options?: SessionOptions): 'full' | 'sdc';
+export function buildFor(options?: SessionOptions): IntakeBuild;
 
 /** Mount the form into an element. */
 export function mount(element: HTMLElement, options: MountOptions): Promise<IntakeHandle>;

@@ -6,18 +6,23 @@
 // instance from its autosave, the patient is told in one calm sentence, and the host hears the
 // technical message through onError; a second failure shows the patient how to continue.
 //
-// Two builds of the module ship in dist/: the full build (rule scripts, for visit types that
-// carry rules) and the bare SDC build (any FHIR Questionnaire without rules, about a fifth
-// smaller). A form loads the SDC build only when it carries no rules and the page has not
-// loaded the full build already (which runs any form); see `buildFor`.
+// Four builds of the module ship in dist/: the same engine with or without each of two parts,
+// the rules engine (rule scripts, for visit types that carry them) and FHIRPath (for forms that
+// carry SDC expressions: scores, calculated values, expression branching). A form loads the
+// smallest build that has what it carries, or a build the page has loaded already that has
+// it; see `buildFor`. A build without a part refuses a form that needs it when it loads.
 const BUILDS = {
-  full: { glue: () => import('./dist/intake_web.js'), file: './dist/intake_web_bg.wasm', option: 'wasmUrl' },
-  sdc: { glue: () => import('./dist/intake_sdc.js'), file: './dist/intake_sdc_bg.wasm', option: 'sdcWasmUrl' },
+  full: { rules: true, expressions: true, name: 'full', glue: () => import('./dist/intake_web.js'), file: './dist/intake_web_bg.wasm', option: 'wasmUrl' },
+  sdc: { rules: false, expressions: true, name: 'SDC', glue: () => import('./dist/intake_sdc.js'), file: './dist/intake_sdc_bg.wasm', option: 'sdcWasmUrl' },
+  rules: { rules: true, expressions: false, name: 'rules', glue: () => import('./dist/intake_rules.js'), file: './dist/intake_rules_bg.wasm', option: 'rulesWasmUrl' },
+  basic: { rules: false, expressions: false, name: 'basic', glue: () => import('./dist/intake_basic.js'), file: './dist/intake_basic_bg.wasm', option: 'basicWasmUrl' },
 };
+/** The builds from the smallest: the first one loaded that runs a form is the one it uses. */
+const BY_SIZE = ['basic', 'rules', 'sdc', 'full'];
 
 // Per build: its glue module and compiled wasm (each fetched once per page), and one instance
 // made ahead, so the next form does not wait for instantiation.
-const loaded = { full: { ready: null, spare: null }, sdc: { ready: null, spare: null } };
+const loaded = Object.fromEntries(Object.keys(BUILDS).map((k) => [k, { ready: null, spare: null }]));
 
 /** Whether the options name rule scripts (as `rules`, a visit type's `rules`, or the manifest's list). */
 function hasRules(options) {
@@ -30,22 +35,53 @@ function hasRules(options) {
   return Array.isArray(manifest?.rules) ? manifest.rules.length > 0 : manifest?.rules != null;
 }
 
+// The verdict of `hasExpressions` per Questionnaire object: init(options) and mount(options)
+// look at the same one, and a large form's JSON text is worth making once.
+const EXPRESSIONS = new WeakMap();
+
 /**
- * The smallest build that runs a form: `options.build` when the host names one ('full' or
- * 'sdc'), else the full build when the form carries rules, else the SDC build. When in doubt,
- * full: it runs every form, and a form with rules is never run without them.
+ * Whether the form may carry an SDC expression: its JSON holds a `valueExpression` (every
+ * expression extension, at any depth, on an item, its text or the Questionnaire) or
+ * `sourceQueries`. A superset of what a build without FHIRPath refuses; without a
+ * Questionnaire to look at, yes (the build that runs any form reports what is wrong).
  */
-export function buildFor(options = {}) {
-  if (options.build === 'full' || options.build === 'sdc') return options.build;
-  if (options.build != null) throw new TypeError(`options.build must be 'full' or 'sdc', not ${JSON.stringify(options.build)}`);
-  return hasRules(options) ? 'full' : 'sdc';
+function hasExpressions(options) {
+  const q = options.questionnaire ?? options.visitType?.questionnaire;
+  if (q == null) return true;
+  const look = (text) => /"valueExpression"|sdc-questionnaire-sourceQueries/.test(text);
+  if (typeof q !== 'object') return look(String(q));
+  let verdict = EXPRESSIONS.get(q);
+  if (verdict === undefined) {
+    try { verdict = look(JSON.stringify(q)); } catch { verdict = true; } // a cycle: the engine reports it
+    EXPRESSIONS.set(q, verdict);
+  }
+  return verdict;
 }
 
-/** The build to run a form on: the one it needs, or the full build if the page has it already. */
+/** Whether build `kind` runs a form that needs `need` (a build name). */
+const covers = (kind, need) => (BUILDS[kind].rules || !BUILDS[need].rules) && (BUILDS[kind].expressions || !BUILDS[need].expressions);
+
+/**
+ * The smallest build that runs a form: `options.build` when the host names one ('full',
+ * 'sdc', 'rules' or 'basic'); else 'full' when the form carries rules and expressions, 'rules'
+ * or 'sdc' when it carries only one of them, 'basic' when neither. When in doubt, the build
+ * with the part in question: a form is never run without its rules or its expressions.
+ */
+export function buildFor(options = {}) {
+  if (options.build != null) {
+    if (!Object.hasOwn(BUILDS, options.build)) throw new TypeError(`options.build must be 'full', 'sdc', 'rules' or 'basic', not ${JSON.stringify(options.build)}`);
+    return options.build;
+  }
+  const rules = hasRules(options);
+  const expressions = hasExpressions(options);
+  return rules ? (expressions ? 'full' : 'rules') : (expressions ? 'sdc' : 'basic');
+}
+
+/** The build to run a form on: the one it needs, or the smallest the page has loaded that runs it. */
 function choose(options) {
   const need = buildFor(options);
-  if (need === 'sdc' && options.build == null && loaded.full.ready && !loaded.sdc.ready) return 'full';
-  return need;
+  if (options.build != null || loaded[need].ready) return need;
+  return BY_SIZE.find((kind) => loaded[kind].ready && covers(kind, need)) ?? need;
 }
 
 /** Fetch the glue and compile the wasm of build `kind` (once per page), and make a spare instance. */
@@ -91,7 +127,7 @@ async function compile(kind, wasmUrl) {
 }
 
 /**
- * A fresh, initialised instance of the build for `options`, never used before. If the SDC
+ * A fresh, initialised instance of the build for `options`, never used before. If a smaller
  * build cannot be loaded (a host that serves only the full build's files), the form runs on
  * the full build and `tell` says why: it runs every form.
  */
@@ -100,8 +136,8 @@ async function instantiate(options, tell) {
   try {
     await load(kind, options);
   } catch (e) {
-    if (kind !== 'sdc' || options.build === 'sdc') throw e;
-    tell?.(`intake: the SDC build could not be loaded (${e.message}); this form runs on the full build`);
+    if (kind === 'full' || options.build != null) throw e;
+    tell?.(`intake: the ${BUILDS[kind].name} build could not be loaded (${e.message}); this form runs on the full build`);
     kind = 'full';
     await load(kind, options);
   }

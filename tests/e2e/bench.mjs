@@ -54,9 +54,11 @@ for (const f of files) {
 }
 console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
 console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
-// The package's second build, for forms without rules (pkg/index.js picks it).
-console.log('\n== bytes on the wire: the package\'s SDC build (a Questionnaire without rules)');
-for (const f of ['intake_sdc.js', 'intake_sdc_bg.wasm']) wire(join(ROOT, 'pkg', 'dist', f), `pkg/dist/${f}`);
+// The package's smaller builds, for forms without rules or FHIRPath (pkg/index.js picks one).
+for (const [name, what] of [['intake_sdc', 'SDC build (expressions, no rules)'], ['intake_rules', 'rules build (no FHIRPath)'], ['intake_basic', 'basic build (neither rules nor FHIRPath)']]) {
+  console.log(`\n== bytes on the wire: the package's ${what}`);
+  for (const f of [`${name}.js`, `${name}_bg.wasm`]) wire(join(ROOT, 'pkg', 'dist', f), `pkg/dist/${f}`);
+}
 
 const server = await serve(process.env.BENCH_DIST || undefined);
 const browser = await launch();

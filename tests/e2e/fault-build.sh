@@ -12,7 +12,9 @@ mkdir -p "$out/raw" "$out/dist"
 wasm-bindgen --target web --out-dir "$out/raw" target/wasm32-unknown-unknown/debug/intake_web.wasm
 node web/instance-factory.mjs "$out/raw/intake_web.js" "$out/dist/intake_web.js"
 cp "$out/raw/intake_web_bg.wasm" web/intake.css "$out/dist/"
-# The same build stands in for the package's SDC build too (it runs any form): the test is
+# The same build stands in for the package's smaller builds too (it runs any form): the test is
 # about one form's failure staying in its own instance, whichever build the form picked.
-node web/instance-factory.mjs "$out/raw/intake_web.js" "$out/dist/intake_sdc.js"
-cp "$out/raw/intake_web_bg.wasm" "$out/dist/intake_sdc_bg.wasm"
+for name in intake_sdc intake_rules intake_basic; do
+  node web/instance-factory.mjs "$out/raw/intake_web.js" "$out/dist/$name.js"
+  cp "$out/raw/intake_web_bg.wasm" "$out/dist/${name}_bg.wasm"
+done

@@ -55,7 +55,7 @@ async function portalPage(path) {
 
 const ALLOWED = [
   /^host\.html$/, /^host\.js$/, /^blank\.html$/, /^engine\.html$/, /^engine\.js$/, /^portal\.css$/, /^data\/[a-z-]+\.json$/,
-  /^node_modules\/@intake-engine\/intake\/(index\.js|element\.js|dist\/intake_(web|sdc)\.js|dist\/intake_(web|sdc)_bg\.wasm|dist\/intake\.css)$/,
+  /^node_modules\/@intake-engine\/intake\/(index\.js|element\.js|dist\/intake_(web|sdc|rules|basic)\.js|dist\/intake_(web|sdc|rules|basic)_bg\.wasm|dist\/intake\.css)$/,
 ];
 
 function assertOnlyOwnRequests(requests) {
@@ -1043,8 +1043,8 @@ describe('SDC expressions in the browser (issue 8)', () => {
   });
 });
 
-describe('two builds: each form loads only the one it needs', () => {
-  it('a Questionnaire without rules runs on the SDC build, a visit type with rules on the full build, and rules never run without the rules engine', async () => {
+describe('four builds: each form loads only the one it needs', () => {
+  it('a form loads the build with what it carries (rules, FHIRPath, both or neither), and never runs without its rules or its expressions', async () => {
     const { page, problems, requests, context } = await portalPage('blank.html');
     const out = await page.evaluate(async () => {
       const pkg = await import('./node_modules/@intake-engine/intake/index.js');
@@ -1053,7 +1053,23 @@ describe('two builds: each form loads only the one it needs', () => {
       const now = '2026-11-20T09:00:00-05:00';
       const box = () => { const d = document.createElement('div'); document.querySelector('main').append(d); return d; };
       const wasm = () => performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+      const settle = () => new Promise((r) => setTimeout(r, 100));
+      const type = (input, value) => {
+        input.value = value;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+      };
       const out = {};
+      // A plain form (enableWhen only): the basic build.
+      const plain = { resourceType: 'Questionnaire', id: 'plain', status: 'active', item: [
+        { linkId: 'smoke', type: 'boolean', text: 'Do you smoke?' },
+        { linkId: 'packs', type: 'integer', text: 'Packs a day', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] }] };
+      const plainEl = box();
+      const basic = await pkg.mount(plainEl, { questionnaire: plain, chart, now, storage: false });
+      out.afterBasic = wasm();
+      plainEl.querySelector('input[type=radio]').click();
+      await settle();
+      out.packsShown = [...plainEl.querySelectorAll('.ik-q')].some((e) => !e.closest('[hidden]') && e.textContent.includes('Packs a day'));
       // An SDC form from another tool: FHIRPath branching, no rule scripts.
       const q = { resourceType: 'Questionnaire', id: 'sdc', status: 'active', item: [
         { linkId: 'age', type: 'integer', text: 'Your age' },
@@ -1063,62 +1079,98 @@ describe('two builds: each form loads only the one it needs', () => {
       const sdcEl = box();
       const sdc = await pkg.mount(sdcEl, { questionnaire: q, chart, now, storage: false });
       out.afterSdc = wasm();
-      const age = sdcEl.querySelector('input[inputmode=numeric], input[type=number]');
-      age.value = '61';
-      age.dispatchEvent(new Event('input', { bubbles: true }));
-      age.dispatchEvent(new Event('change', { bubbles: true }));
-      await new Promise((r) => setTimeout(r, 100));
+      type(sdcEl.querySelector('input[inputmode=numeric], input[type=number]'), '61');
+      await settle();
       out.screeningShown = [...sdcEl.querySelectorAll('.ik-q')].some((e) => !e.closest('[hidden]') && e.textContent.includes('bowel screening'));
       out.sdcAnswer = sdc.getResponse().item?.find((i) => i.linkId === 'age')?.answer?.[0]?.valueInteger;
-      // A visit type with rules: the full build.
+      // A visit type with rules and no expressions: the rules build.
+      const rulesEl = box();
+      const rules = await pkg.mount(rulesEl, { visitType: vt, chart, now, storage: false, locale: 'en' });
+      out.afterRules = wasm();
+      out.rulesTitle = rulesEl.querySelector('h2, h3')?.textContent;
+      // The same visit type with a calculated item: rules and FHIRPath, the full build.
+      const calc = { linkId: 'calc-check', type: 'integer', text: 'Two and two', readOnly: true,
+        extension: [{ url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression',
+          valueExpression: { language: 'text/fhirpath', expression: '2 + 2' } }] };
+      const both = { ...vt, questionnaire: { ...vt.questionnaire, item: [...vt.questionnaire.item, calc] } };
       const fullEl = box();
-      const full = await pkg.mount(fullEl, { visitType: vt, chart, now, storage: false, locale: 'en' });
+      const full = await pkg.mount(fullEl, { visitType: both, chart, now, storage: false, locale: 'en' });
       out.afterFull = wasm();
-      out.fullTitle = fullEl.querySelector('h2, h3')?.textContent;
-      // A host that forces the SDC build for a form with rules: refused, never run without them.
-      const forcedEl = box();
-      const errors = [];
-      try {
-        await pkg.mount(forcedEl, { visitType: vt, chart, now, storage: false, build: 'sdc', onError: (e) => errors.push(e.message) });
-        out.forced = 'mounted';
-      } catch (e) { out.forced = e.message; }
-      out.forcedErrors = errors;
-      out.forcedText = forcedEl.textContent;
+      out.calculated = JSON.stringify(full.getResponse()).includes('"valueInteger":4');
+      // Hosts that force a build without a part the form needs: refused, never run without it.
+      const forced = async (options) => {
+        const el = box();
+        const errors = [];
+        let result;
+        try {
+          await pkg.mount(el, { chart, now, storage: false, onError: (e) => errors.push(e.message), ...options });
+          result = 'mounted';
+        } catch (e) { result = e.message; }
+        return { result, errors, text: el.textContent };
+      };
+      out.forcedSdc = await forced({ visitType: vt, build: 'sdc' });
+      out.forcedRules = await forced({ questionnaire: q, build: 'rules' });
+      out.forcedBasic = await forced({ visitType: both, build: 'basic' });
+      const variable = { url: 'http://hl7.org/fhir/StructureDefinition/variable', valueExpression: { name: 'v', language: 'text/fhirpath', expression: '1' } };
+      const toggle = { linkId: 'c', type: 'choice', extension: [{ url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerOptionsToggleExpression',
+        extension: [{ url: 'expression', valueExpression: { language: 'text/fhirpath', expression: 'true' } }] }] };
+      const sourceQueries = { url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-sourceQueries', valueReference: { reference: '#q' } };
       out.choices = {
-        bare: pkg.buildFor({ questionnaire: q }),
+        plain: pkg.buildFor({ questionnaire: plain }),
+        plainText: pkg.buildFor({ questionnaire: JSON.stringify(plain) }),
+        expression: pkg.buildFor({ questionnaire: q }),
+        expressionText: pkg.buildFor({ questionnaire: JSON.stringify(q) }),
+        variable: pkg.buildFor({ questionnaire: { ...plain, extension: [variable] } }),
+        nested: pkg.buildFor({ questionnaire: { ...plain, item: [toggle] } }),
+        sourceQueries: pkg.buildFor({ questionnaire: { ...plain, extension: [sourceQueries] } }),
+        noQuestionnaire: pkg.buildFor({}),
         visitType: pkg.buildFor({ visitType: vt }),
-        rulesOption: pkg.buildFor({ questionnaire: q, rules: { 'r.rhai': 'ask("age", "why");' } }),
+        visitTypeExpression: pkg.buildFor({ visitType: both }),
+        rulesOption: pkg.buildFor({ questionnaire: plain, rules: { 'r.rhai': 'ask("packs", "why");' } }),
+        rulesOptionExpression: pkg.buildFor({ questionnaire: q, rules: { 'r.rhai': 'ask("age", "why");' } }),
         manifestText: pkg.buildFor({ questionnaire: q, manifest: JSON.stringify({ rules: ['r.rhai'] }) }),
         manifestNoRules: pkg.buildFor({ questionnaire: q, manifest: { id: 'x' } }),
-        manifestBroken: pkg.buildFor({ questionnaire: q, manifest: '{ not json' }),
+        manifestBroken: pkg.buildFor({ questionnaire: plain, manifest: '{ not json' }),
         forced: pkg.buildFor({ visitType: vt, build: 'full' }),
       };
       try { pkg.buildFor({ build: 'small' }); } catch (e) { out.badBuild = `${e.name}: ${e.message}`; }
-      sdc.unmount();
-      full.unmount();
+      for (const f of [basic, sdc, rules, full]) f.unmount();
       return out;
     });
-    assert.deepEqual(out.afterSdc, ['intake_sdc_bg.wasm'], 'a form without rules fetches only the SDC build');
+    assert.deepEqual(out.afterBasic, ['intake_basic_bg.wasm'], 'a plain form fetches only the basic build');
+    assert.equal(out.packsShown, true, 'enableWhen works in the basic build');
+    assert.deepEqual(out.afterSdc, ['intake_basic_bg.wasm', 'intake_sdc_bg.wasm'], 'a form with expressions fetched the SDC build');
     assert.equal(out.screeningShown, true, 'FHIRPath branching works in the SDC build');
     assert.equal(out.sdcAnswer, 61);
-    assert.deepEqual(out.afterFull, ['intake_sdc_bg.wasm', 'intake_web_bg.wasm'], 'the visit type with rules fetched the full build');
-    assert.ok(out.fullTitle, 'the visit type rendered');
-    assert.match(out.forced, /no rules engine/);
-    assert.ok(out.forcedErrors.some((e) => /no rules engine/.test(e)), JSON.stringify(out.forcedErrors));
-    assert.doesNotMatch(out.forcedText, /rules engine|rhai|SDC build|\.rhai/, 'no developer text for the patient');
+    assert.deepEqual(out.afterRules, ['intake_basic_bg.wasm', 'intake_sdc_bg.wasm', 'intake_rules_bg.wasm'], 'the visit type with rules fetched the rules build');
+    assert.ok(out.rulesTitle, 'the visit type rendered');
+    assert.deepEqual(out.afterFull.slice(3), ['intake_web_bg.wasm'], 'rules and expressions together fetched the full build');
+    assert.equal(out.calculated, true, 'the calculated item was computed on the full build');
+    assert.match(out.forcedSdc.result, /no rules engine/);
+    assert.ok(out.forcedSdc.errors.some((e) => /no rules engine/.test(e)), JSON.stringify(out.forcedSdc.errors));
+    for (const f of [out.forcedRules, out.forcedBasic]) {
+      assert.match(f.result, /FHIRPath expression, and this build of the engine has no FHIRPath/);
+      assert.ok(f.errors.some((e) => /at Questionnaire\.item\[\d+\]\.extension\[0\]: the form carries a FHIRPath expression/.test(e)), JSON.stringify(f.errors));
+    }
+    for (const f of [out.forcedSdc, out.forcedRules, out.forcedBasic]) {
+      assert.doesNotMatch(f.text, /rules engine|rhai|FHIRPath|build|\.rhai|Questionnaire\.item/, 'no developer text for the patient');
+      assert.ok(f.text.trim().length > 0, 'the patient is told something');
+    }
     assert.deepEqual(out.choices, {
-      bare: 'sdc', visitType: 'full', rulesOption: 'full', manifestText: 'full', manifestNoRules: 'sdc', manifestBroken: 'full', forced: 'full',
+      plain: 'basic', plainText: 'basic', expression: 'sdc', expressionText: 'sdc', variable: 'sdc', nested: 'sdc', sourceQueries: 'sdc', noQuestionnaire: 'sdc',
+      visitType: 'rules', visitTypeExpression: 'full', rulesOption: 'rules', rulesOptionExpression: 'full',
+      manifestText: 'full', manifestNoRules: 'sdc', manifestBroken: 'rules', forced: 'full',
     });
-    assert.match(out.badBuild, /^TypeError: options\.build must be 'full' or 'sdc'/);
+    assert.match(out.badBuild, /^TypeError: options\.build must be 'full', 'sdc', 'rules' or 'basic'/);
     assertOnlyOwnRequests(requests);
-    assert.deepEqual(problems.filter((p) => !/no rules engine/.test(p)), []);
+    assert.deepEqual(problems.filter((p) => !/no rules engine|has no FHIRPath/.test(p)), []);
     await context.close();
   });
 
-  it('a page that loaded the full build runs forms without rules on it; without the SDC files, the full build runs them and onError says so', async () => {
+  it('a page that loaded a larger build runs smaller forms on it; without a smaller build\'s files, the full build runs the form and onError says so', async () => {
     const run = async (block) => {
       const { page, problems, requests, context } = await portalPage('blank.html');
-      if (block) await page.route(/intake_sdc/, (r) => r.fulfill({ status: 404, body: 'not here' }));
+      if (block) await page.route(/intake_(basic|rules|sdc)/, (r) => r.fulfill({ status: 404, body: 'not here' }));
       const out = await page.evaluate(async (block) => {
         const pkg = await import('./node_modules/@intake-engine/intake/index.js');
         if (!block) await pkg.init(); // the full build, ahead of any form
@@ -1144,7 +1196,7 @@ describe('two builds: each form loads only the one it needs', () => {
     const missing = await run(true);
     assert.deepEqual(missing.wasm.filter((n) => n === 'intake_web_bg.wasm'), ['intake_web_bg.wasm']);
     assert.equal(missing.answered, true, 'the form runs on the full build');
-    assert.ok(missing.errors.some((e) => /SDC build could not be loaded .*runs on the full build/.test(e)), JSON.stringify(missing.errors));
+    assert.ok(missing.errors.some((e) => /basic build could not be loaded .*runs on the full build/.test(e)), JSON.stringify(missing.errors));
   });
 });
 
