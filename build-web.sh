@@ -29,6 +29,10 @@ build intake_basic "$lean" --no-default-features
 build intake_rules "$lean" --no-default-features --features rules
 build intake_sdc "$lean" --no-default-features --features expressions
 build intake_web "$out/pkg"
+# The demo page loads the build its visit type needs (catalog.json says which: demo.js).
+for name in intake_rules intake_sdc intake_basic; do
+  cp "$lean/$name.js" "$lean/${name}_bg.wasm" "$out/pkg/"
+done
 cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
 # The demo's content: each visit type as one JSON file, the demo charts, and an index.
 cargo run --locked -q -p intake-cli --bin intake -- catalog "$out" --charts web/demo/charts >&2
@@ -44,8 +48,8 @@ for name in intake_sdc intake_rules intake_basic; do
   node web/instance-factory.mjs "$lean/$name.js" "pkg/dist/$name.js"
 done
 
-node web/wire-sizes.mjs 'bytes on the wire (demo page, blood pressure follow-up for the demo patient)' \
-  "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_web.js "$out"/pkg/intake_web_bg.wasm \
+node web/wire-sizes.mjs 'bytes on the wire (demo page, blood pressure follow-up for the demo patient: the rules build)' \
+  "$out"/index.html "$out"/demo.js "$out"/demo.css "$out"/intake.css "$out"/pkg/intake_rules.js "$out"/pkg/intake_rules_bg.wasm \
   "$out"/catalog.json "$out"/visit-types/hypertension-follow-up.json "$out"/charts/maria-hernandez.json
 node web/wire-sizes.mjs "the npm package, full build (a form with rules and FHIRPath expressions)" \
   pkg/index.js pkg/element.js pkg/dist/intake_web.js pkg/dist/intake_web_bg.wasm pkg/dist/intake.css

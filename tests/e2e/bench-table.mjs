@@ -29,7 +29,8 @@ for (const f of run.figures.filter((x) => x.unit === 'MB')) {
 }
 // The component as each build ships it: its glue and wasm, and the stylesheet.
 const css = run.figures.filter((x) => x.unit === 'B' && /(^|\/)intake\.css$/.test(x.case));
-for (const [what, re] of [['full build', /intake_web/], ['SDC build, no rules', /intake_sdc/], ['rules build, no FHIRPath', /intake_rules/], ['basic build, neither', /intake_basic/]]) {
+// The package's own files (pkg/dist/...), not the demo page's copies.
+for (const [what, re] of [['full build', /^pkg\/dist\/intake_web/], ['SDC build, no rules', /^pkg\/dist\/intake_sdc/], ['rules build, no FHIRPath', /^pkg\/dist\/intake_rules/], ['basic build, neither', /^pkg\/dist\/intake_basic/]]) {
   const bytes = [...run.figures.filter((x) => x.unit === 'B' && re.test(x.case)), ...css];
   if (bytes.length <= css.length) continue;
   const sum = (k) => bytes.reduce((a, x) => a + x[k], 0);

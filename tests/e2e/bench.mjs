@@ -35,7 +35,7 @@ const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
 
 // ---- bytes on the wire --------------------------------------------------------------------
 const dist = join(ROOT, 'web', 'dist');
-const files = ['index.html', 'demo.js', 'demo.css', 'intake.css', 'pkg/intake_web.js', 'pkg/intake_web_bg.wasm',
+const files = ['index.html', 'demo.js', 'demo.css', 'intake.css', 'pkg/intake_rules.js', 'pkg/intake_rules_bg.wasm',
   'catalog.json', 'visit-types/hypertension-follow-up.json', 'charts/maria-hernandez.json'];
 /** One file's bytes (raw, gzip -9, brotli): recorded for --json and printed as a row named `name`. */
 function wire(path, name) {
@@ -45,17 +45,17 @@ function wire(path, name) {
   console.log(`${name.padEnd(42)} ${String(row.raw).padStart(9)} raw ${String(row.gzip).padStart(9)} gzip ${String(row.brotli).padStart(9)} brotli`);
   return row;
 }
-console.log('\n== bytes on the wire: demo page, blood pressure follow-up');
+console.log('\n== bytes on the wire: demo page, blood pressure follow-up (the rules build)');
 let raw = 0, gz = 0, comp = [0, 0];
 for (const f of files) {
   const row = wire(join(dist, f), f);
   raw += row.raw; gz += row.gzip;
-  if (/intake_web|intake\.css/.test(f)) { comp[0] += row.raw; comp[1] += row.gzip; }
+  if (/intake_rules|intake\.css/.test(f)) { comp[0] += row.raw; comp[1] += row.gzip; }
 }
 console.log(`${'total'.padEnd(42)} ${String(raw).padStart(9)} raw ${String(gz).padStart(9)} gzip`);
 console.log(`${'the component (wasm + JS + CSS)'.padEnd(42)} ${String(comp[0]).padStart(9)} raw ${String(comp[1]).padStart(9)} gzip`);
-// The package's smaller builds, for forms without rules or FHIRPath (pkg/index.js picks one).
-for (const [name, what] of [['intake_sdc', 'SDC build (expressions, no rules)'], ['intake_rules', 'rules build (no FHIRPath)'], ['intake_basic', 'basic build (neither rules nor FHIRPath)']]) {
+// The package's builds (pkg/index.js picks the smallest that runs a form).
+for (const [name, what] of [['intake_web', 'full build (rules and expressions)'], ['intake_sdc', 'SDC build (expressions, no rules)'], ['intake_rules', 'rules build (no FHIRPath)'], ['intake_basic', 'basic build (neither rules nor FHIRPath)']]) {
   console.log(`\n== bytes on the wire: the package's ${what}`);
   for (const f of [`${name}.js`, `${name}_bg.wasm`]) wire(join(ROOT, 'pkg', 'dist', f), `pkg/dist/${f}`);
 }

@@ -395,6 +395,31 @@ describe('every visit type at phone and desktop size', () => {
   }
 });
 
+describe('the demo page loads the build its visit type needs', () => {
+  it('the rules build for this project\'s visit types, and the one catalog.json names otherwise', async () => {
+    const wasm = (page) => page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm')));
+    // As built: every visit type here has rules and no FHIRPath expression.
+    let { page, problems, context } = await openPage(browser);
+    await startDemo(page, server.url, 'hypertension-follow-up', 'maria-hernandez');
+    assert.deepEqual(await wasm(page), ['intake_rules_bg.wasm']);
+    assert.deepEqual(problems, []);
+    await context.close();
+    // A catalog that names the full build for it (as `intake catalog` does once the form has an
+    // expression): the page loads that build and the form runs on it.
+    ({ page, problems, context } = await openPage(browser));
+    await page.route(/catalog\.json$/, async (route) => {
+      const catalog = await (await route.fetch()).json();
+      for (const t of catalog.visitTypes) if (t.id === 'hypertension-follow-up') t.build = 'full';
+      await route.fulfill({ json: catalog });
+    });
+    await startDemo(page, server.url, 'hypertension-follow-up', 'maria-hernandez');
+    assert.ok((await wasm(page)).includes('intake_web_bg.wasm'), 'the full build was fetched');
+    assert.ok(await page.locator('.ik-page h3').first().isVisible());
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('bad input gets a clear error, never a blank page', () => {
   it('a malformed Questionnaire shows where the problem is', async () => {
     const { page, context } = await openPage(browser);
@@ -402,6 +427,7 @@ describe('bad input gets a clear error, never a blank page', () => {
     await page.waitForSelector('body[data-ready=true]');
     const message = await page.evaluate(async () => {
       const m = await import('./pkg/intake_web.js');
+      await m.default();
       const host = document.createElement('div');
       document.querySelector('main').append(host);
       try {

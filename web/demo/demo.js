@@ -1,5 +1,23 @@
 // The demo host page: a portal would do the same with its own chart and visit types.
-import init, { mount } from './pkg/intake_web.js';
+
+// Each visit type runs on the smallest build of the module that has what it carries: the rules
+// engine, FHIRPath, both or neither (pkg/README.md, "Four builds"); catalog.json names it
+// (`intake catalog`). This project's visit types all take the rules build, so the page starts
+// loading that one at once (index.html preloads it) and loads another only if a visit type
+// needs it.
+const GLUE = {
+  full: () => import('./pkg/intake_web.js'),
+  rules: () => import('./pkg/intake_rules.js'),
+  sdc: () => import('./pkg/intake_sdc.js'),
+  basic: () => import('./pkg/intake_basic.js'),
+};
+const FIRST_BUILD = 'rules';
+const modules = {};
+/** The glue of `build`, its wasm fetched, compiled and initialised (once per page). */
+const moduleFor = (build) => (modules[build] ??= (GLUE[build] ?? GLUE.full)().then(async (m) => {
+  await m.default();
+  return m;
+}));
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -48,7 +66,8 @@ async function start(visitType, patient, lang, prefetched) {
   $('load-error').hidden = true;
   const host = $('intake');
   try {
-    const [vt, chart] = await (prefetched || loadData(visitType, patient));
+    const build = types.find((t) => t.id === visitType)?.build ?? 'full';
+    const [[vt, chart], { mount }] = await Promise.all([prefetched || loadData(visitType, patient), moduleFor(build)]);
     performance.mark('intake:data-ready');
     form = mount(host, {
       visitType: vt,
@@ -80,7 +99,7 @@ const vt = params.get('visitType');
 const pt = params.get('patient');
 const prefetched = vt && pt ? loadData(vt, pt) : null;
 prefetched?.catch(() => {});
-const [, catalog] = await Promise.all([init().then(() => performance.mark('intake:wasm-ready')), getJson('catalog.json')]);
+const [, catalog] = await Promise.all([moduleFor(FIRST_BUILD).then(() => performance.mark('intake:wasm-ready')), getJson('catalog.json')]);
 const types = catalog.visitTypes;
 const charts = catalog.charts;
 for (const t of types) option($('visit-type'), t.id, t.title);

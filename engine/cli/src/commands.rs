@@ -55,7 +55,7 @@ USAGE:
                                       differential test against fhirpath.js uses)
   intake catalog OUTDIR [--charts DIR] write each visit type as one JSON file (questionnaire,
                                       manifest, rules, value sets) plus catalog.json, for hosts
-                                      to load
+                                      to load (with the browser build each visit type needs)
 
 OPTIONS:
   --dir DIR        visit types directory (default: nearest visit-types/)
@@ -646,6 +646,22 @@ pub fn catalog_entry(src: &intake_engine::visit_type::VisitTypeSource, vt: &Visi
     entry
 }
 
+/// The smallest build of the browser module that runs a visit type (`pkg/README.md`, "Four
+/// builds"): with the rules engine if it has rule scripts, with FHIRPath if its form has an
+/// expression (`sdc::first_expression`, the very test a build without FHIRPath refuses by).
+pub fn build_for(src: &intake_engine::visit_type::VisitTypeSource) -> &'static str {
+    let rules = !src.rules.is_empty();
+    // Unreadable text never gets here (the visit type loaded); if it did, the full build runs it.
+    let expressions = intake_engine::fhir::from_text::<intake_engine::fhir::Questionnaire>(&src.questionnaire_text)
+        .map_or(true, |(q, _)| intake_engine::sdc::first_expression(&q).is_some());
+    match (rules, expressions) {
+        (true, true) => "full",
+        (true, false) => "rules",
+        (false, true) => "sdc",
+        (false, false) => "basic",
+    }
+}
+
 /// `intake catalog OUTDIR`: every visit type as `visit-types/<id>.json` ({ id, manifest,
 /// questionnaire, rules: { name: text }, valueSets: [ValueSet] }), demo charts as `charts/<id>.json`, and a
 /// `catalog.json` index. All minified. Hosts load these and pass them to `mount`.
@@ -694,7 +710,7 @@ pub fn catalog(args: &Args) -> i32 {
             vt.manifest.title_translations.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
         index_types.push(serde_json::json!({
             "id": vt.manifest.id, "title": vt.manifest.title, "titles": titles, "description": vt.manifest.description,
-            "file": format!("visit-types/{}.json", vt.manifest.id),
+            "file": format!("visit-types/{}.json", vt.manifest.id), "build": build_for(&src),
         }));
     }
     let mut index_charts = Vec::new();

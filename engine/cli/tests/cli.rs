@@ -466,3 +466,35 @@ fn explain_names_the_value_set_and_code_that_matched() {
     let off = run("on-metformin.json");
     assert!(off.contains("insulins (5 codes): no chart entry matches; compared: MedicationStatement/dm-metformin-500 http://www.nlm.nih.gov/research/umls/rxnorm|860975"), "{off}");
 }
+
+/// `catalog` names the smallest browser build that runs each visit type (pkg/README.md, "Four
+/// builds"): rules without FHIRPath for this project's visit types, the full build once a form
+/// carries an expression (the demo loads the build it names).
+#[test]
+fn the_catalog_names_the_build_each_visit_type_needs() {
+    let dir = tempdir("catalog-build");
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let qpath = dir.join("visit-types/diabetes-follow-up/questionnaire.json");
+    let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
+    q["item"].as_array_mut().unwrap().push(serde_json::json!({
+        "linkId": "four", "type": "integer", "text": "Two and two", "readOnly": true,
+        "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+            "valueExpression": {"language": "text/fhirpath", "expression": "2 + 2"}}]}));
+    std::fs::write(&qpath, serde_json::to_string_pretty(&q).unwrap()).unwrap();
+    let cat = dir.join("catalog");
+    let out = intake(&["catalog", cat.to_str().unwrap(), "--dir", dir.join("visit-types").to_str().unwrap(), "--rules", dir.join("rules").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let index: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cat.join("catalog.json")).unwrap()).unwrap();
+    let builds: Vec<(String, String)> = index["visitTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["id"].as_str().unwrap().to_owned(), v["build"].as_str().unwrap_or("missing").to_owned()))
+        .collect();
+    assert_eq!(
+        builds,
+        [("diabetes-follow-up", "full"), ("hypertension-follow-up", "rules"), ("new-patient-adult", "rules"), ("pediatric-sick-visit", "rules")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+}

@@ -9,7 +9,7 @@
 //! never reaches this refusal; a host that forces a lean build hears it through `onError`.
 //! Leaving FHIRPath out saves what `build-web.sh` prints as the difference between the builds.
 
-use intake_fhir::{Extension, Questionnaire, QuestionnaireItem};
+use intake_fhir::{Questionnaire, QuestionnaireItem};
 
 use crate::questionnaire::{FormError, FormWarning, ItemId};
 use crate::sdc;
@@ -25,23 +25,14 @@ impl ExpressionBook {
     pub(crate) fn compile(
         q: &Questionnaire,
         _json: Option<intake_fhir::Json>,
-        raw: &[&QuestionnaireItem],
-        paths: &[String],
+        _raw: &[&QuestionnaireItem],
+        _paths: &[String],
         _warnings: &mut Vec<FormWarning>,
     ) -> Result<ExpressionBook, FormError> {
-        let refuse = |path: String| Err(FormError::ExpressionsNotInThisBuild { path });
-        if let Some(path) = first_expression(&q.extension, "Questionnaire") {
-            return refuse(path);
+        match sdc::first_expression(q) {
+            Some(path) => Err(FormError::ExpressionsNotInThisBuild { path }),
+            None => Ok(ExpressionBook::default()),
         }
-        for (it, path) in raw.iter().zip(paths) {
-            if let Some(found) = first_expression(&it.extension, path) {
-                return refuse(found);
-            }
-            if let Some(found) = it.text_ext.as_ref().and_then(|t| first_expression(&t.extension, &format!("{path}._text"))) {
-                return refuse(found);
-            }
-        }
-        Ok(ExpressionBook::default())
     }
 
     pub fn drives_the_form(&self) -> bool {
@@ -55,16 +46,6 @@ impl ExpressionBook {
     pub fn item(&self, _id: ItemId) -> &ItemExpressions {
         &self.empty
     }
-}
-
-/// The JSON path of the first extension in `exts` (or nested in one) that the full build
-/// would evaluate: a value that is an `Expression`, or `sourceQueries`.
-fn first_expression(exts: &[Extension], path: &str) -> Option<String> {
-    exts.iter().enumerate().find_map(|(i, e)| {
-        let at = format!("{path}.extension[{i}]");
-        let evaluated = e.value.as_ref().and_then(|v| v.as_expression()).is_some() || e.url.as_deref() == Some(sdc::SOURCE_QUERIES);
-        if evaluated { Some(at) } else { first_expression(&e.extension, &at) }
-    })
 }
 
 /// One item's expressions: none.

@@ -52,6 +52,30 @@ pub const WHY_ASKED: &str = "http://intake-engine.org/fhir/StructureDefinition/w
 /// On a response item (repeating group instance): the chart resource this row was prefilled from.
 pub const ON_FILE_SOURCE: &str = "http://intake-engine.org/fhir/StructureDefinition/on-file-source";
 
+/// The JSON path of the first place in the Questionnaire that needs FHIRPath: an extension
+/// whose value is an `Expression` (at any depth, on the Questionnaire, an item or an item's
+/// text) or `sourceQueries`. None: the form runs the same without FHIRPath. A build without
+/// FHIRPath refuses a form at this path (`expressions_absent`), and `intake catalog` tells
+/// hosts which build a visit type needs by it.
+pub fn first_expression(q: &Questionnaire) -> Option<String> {
+    fn in_exts(exts: &[Extension], path: &str) -> Option<String> {
+        exts.iter().enumerate().find_map(|(i, e)| {
+            let at = format!("{path}.extension[{i}]");
+            let evaluated = e.value.as_ref().and_then(|v| v.as_expression()).is_some() || e.url.as_deref() == Some(SOURCE_QUERIES);
+            if evaluated { Some(at) } else { in_exts(&e.extension, &at) }
+        })
+    }
+    fn in_items(items: &[QuestionnaireItem], path: &str) -> Option<String> {
+        items.iter().enumerate().find_map(|(i, it)| {
+            let at = format!("{path}.item[{i}]");
+            in_exts(&it.extension, &at)
+                .or_else(|| it.text_ext.as_ref().and_then(|t| in_exts(&t.extension, &format!("{at}._text"))))
+                .or_else(|| in_items(&it.item, &at))
+        })
+    }
+    in_exts(&q.extension, "Questionnaire").or_else(|| in_items(&q.item, "Questionnaire"))
+}
+
 pub fn bool_ext(exts: &[Extension], url: &str) -> bool {
     find_ext(exts, url).and_then(|e| e.value.as_ref()?.as_bool()).unwrap_or(false)
 }
