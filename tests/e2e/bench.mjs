@@ -6,7 +6,7 @@
 //   and a generated 1,000-item enableWhen chain (including its worst case), and 500 rows of a
 //   repeating group resumed from autosave
 // - answer -> DOM where every answer re-evaluates the form's FHIRPath: PHQ-9's total, MBS 715's age
-// BENCH_ONLY=<text> runs only the large-form and expression cases whose name contains it.
+// BENCH_ONLY=<text> runs only the visit types, large-form and expression cases whose name contains it.
 // BENCH_DIST=<dir> serves another build of the demo site than web/dist (to compare two builds;
 // the bytes section still reads web/dist).
 // --json FILE also writes every figure (medians, p95s, bytes) with the commit, the Chromium
@@ -92,7 +92,7 @@ const visits = [
   ['pediatric-sick-visit', 'leo-hernandez', 'How are you related to the child?', null],
   ['new-patient-adult', 'sam-okafor', 'Sex recorded on your insurance', null],
 ];
-for (const [vt, patient, toggle, appears] of ONLY ? [] : visits) {
+for (const [vt, patient, toggle, appears] of visits.filter(([name]) => !ONLY || name.includes(ONLY))) {
   const loads = [];
   for (let i = 0; i < RUNS; i++) {
     const { page, context } = await openPage(browser);
