@@ -74,6 +74,14 @@ fn tempdir(name: &str) -> PathBuf {
     d
 }
 
+/// A scratch copy of the project's visit types and rules, for a test to edit.
+fn project_copy(name: &str) -> PathBuf {
+    let dir = tempdir(name);
+    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
+    copy_dir(&root().join("rules"), &dir.join("rules"));
+    dir
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -93,9 +101,7 @@ fn check_passes_on_the_shipped_project_and_names_file_line_item_on_problems() {
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).contains("4 visit types checked: 0 errors, 0 warnings"));
 
-    let dir = tempdir("check");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("check");
     // A typo in a rule, and a manifest pointing at an item that does not exist.
     let rule = dir.join("rules/hypertension.rhai");
     let src = std::fs::read_to_string(&rule).unwrap().replacen("ask(\"cough\"", "ask(\"coughh\"", 1);
@@ -186,9 +192,7 @@ fn unknown_commands_and_options_are_usage_errors() {
 
 #[test]
 fn check_finds_rules_that_never_settle() {
-    let dir = tempdir("settle");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("settle");
     // Hide a question once it is answered, ask it while it is empty: never settles.
     let rule = dir.join("rules/hypertension.rhai");
     let mut src = std::fs::read_to_string(&rule).unwrap();
@@ -231,9 +235,7 @@ fn fill_a_bare_questionnaire_computes_its_expressions() {
 /// is said with its file and position (or as a fallback warning on the item).
 #[test]
 fn a_visit_types_value_sets_are_checked_and_bundled() {
-    let dir = tempdir("valuesets");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("valuesets");
     let vt = dir.join("visit-types/hypertension-follow-up");
     let qpath = vt.join("questionnaire.json");
     let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
@@ -313,9 +315,7 @@ fn a_visit_types_value_sets_are_checked_and_bundled() {
 /// manifest keys, host functions, and linkIds in answers files.
 #[test]
 fn misspelt_names_get_a_did_you_mean() {
-    let dir = tempdir("did-you-mean");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("did-you-mean");
     let edit = |rel: &str, from: &str, to: &str| {
         let p = dir.join(rel);
         let t = std::fs::read_to_string(&p).unwrap();
@@ -363,9 +363,7 @@ fn comparisons_that_can_never_be_true_are_errors() {
         ("if answer(\"crisis-symptoms\") != \"chest-pain\" { flag(\"cough\", \"x\"); }", "'chest-pain' is not one of the options of 'crisis-symptoms'"),
     ];
     for (line, expected) in cases {
-        let dir = tempdir("never-true");
-        copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-        copy_dir(&root().join("rules"), &dir.join("rules"));
+        let dir = project_copy("never-true");
         let rule = dir.join("rules/hypertension.rhai");
         let mut src = std::fs::read_to_string(&rule).unwrap();
         let line_no = src.lines().count() + 2;
@@ -379,9 +377,7 @@ fn comparisons_that_can_never_be_true_are_errors() {
         assert!(l.contains(&format!("hypertension.rhai:{line_no}:")), "file:line first: {l}");
     }
     // Right types, and comparisons too dynamic to check, pass.
-    let dir = tempdir("never-true-ok");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("never-true-ok");
     let rule = dir.join("rules/hypertension.rhai");
     let mut src = std::fs::read_to_string(&rule).unwrap();
     src.push_str("\nlet code = \"anything\";\nif answer(\"home-bp-monitoring\") == true && has_answer_code(\"crisis-symptoms\", \"none\") && answer(\"crisis-symptoms\") != code { flag(\"cough\", \"x\"); }\n");
@@ -404,9 +400,7 @@ fn a_visit_type_that_does_not_apply_is_refused_with_the_reason() {
 /// warning naming it.
 #[test]
 fn questions_lacking_a_language_the_rules_speak_are_warned() {
-    let dir = tempdir("untranslated");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("untranslated");
     let qpath = dir.join("visit-types/hypertension-follow-up/questionnaire.json");
     let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
     fn strip_first(items: &mut [serde_json::Value]) -> Option<String> {
@@ -432,9 +426,7 @@ fn questions_lacking_a_language_the_rules_speak_are_warned() {
 /// Every syntax error in a rule file is reported, each at its line, not only the first.
 #[test]
 fn every_syntax_error_in_a_rule_file_is_reported() {
-    let dir = tempdir("syntax-errors");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("syntax-errors");
     let rule = dir.join("rules/hypertension.rhai");
     let mut src = std::fs::read_to_string(&rule).unwrap();
     let first = src.lines().count() + 2;
@@ -472,9 +464,7 @@ fn explain_names_the_value_set_and_code_that_matched() {
 /// carries an expression (the demo loads the build it names).
 #[test]
 fn the_catalog_names_the_build_each_visit_type_needs() {
-    let dir = tempdir("catalog-build");
-    copy_dir(&root().join("visit-types"), &dir.join("visit-types"));
-    copy_dir(&root().join("rules"), &dir.join("rules"));
+    let dir = project_copy("catalog-build");
     let qpath = dir.join("visit-types/diabetes-follow-up/questionnaire.json");
     let mut q: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&qpath).unwrap()).unwrap();
     q["item"].as_array_mut().unwrap().push(serde_json::json!({
