@@ -209,7 +209,7 @@ impl ItemExpressions {
 
     /// Expressions whose results the page shows (variables alone change nothing on it).
     fn drives(&self) -> bool {
-        self.enable_when.is_some() || self.calculated.is_some() || self.answer_options.is_some() || !self.toggles.is_empty() || self.text.is_some()
+        self.enable_when.is_some() || self.is_calculated() || self.computes_options() || self.computes_text()
     }
 
     /// Nothing at all: no expression, variable or population context (what most items are).

@@ -58,22 +58,25 @@ pub const ON_FILE_SOURCE: &str = "http://intake-engine.org/fhir/StructureDefinit
 /// FHIRPath refuses a form at this path (`expressions_absent`), and `intake catalog` tells
 /// hosts which build a visit type needs by it.
 pub fn first_expression(q: &Questionnaire) -> Option<String> {
-    fn in_exts(exts: &[Extension], path: &str) -> Option<String> {
+    // Each level answers with the path below it, so a path is written only along the way to
+    // what was found, not for every item and extension looked at (a form loads through this in
+    // the builds without FHIRPath).
+    fn in_exts(exts: &[Extension]) -> Option<String> {
         exts.iter().enumerate().find_map(|(i, e)| {
-            let at = format!("{path}.extension[{i}]");
             let evaluated = e.value.as_ref().and_then(|v| v.as_expression()).is_some() || e.url.as_deref() == Some(SOURCE_QUERIES);
-            if evaluated { Some(at) } else { in_exts(&e.extension, &at) }
+            let below = if evaluated { Some(String::new()) } else { in_exts(&e.extension) };
+            below.map(|rest| format!(".extension[{i}]{rest}"))
         })
     }
-    fn in_items(items: &[QuestionnaireItem], path: &str) -> Option<String> {
+    fn in_items(items: &[QuestionnaireItem]) -> Option<String> {
         items.iter().enumerate().find_map(|(i, it)| {
-            let at = format!("{path}.item[{i}]");
-            in_exts(&it.extension, &at)
-                .or_else(|| it.text_ext.as_ref().and_then(|t| in_exts(&t.extension, &format!("{at}._text"))))
-                .or_else(|| in_items(&it.item, &at))
+            in_exts(&it.extension)
+                .or_else(|| it.text_ext.as_ref().and_then(|t| in_exts(&t.extension)).map(|rest| format!("._text{rest}")))
+                .or_else(|| in_items(&it.item))
+                .map(|rest| format!(".item[{i}]{rest}"))
         })
     }
-    in_exts(&q.extension, "Questionnaire").or_else(|| in_items(&q.item, "Questionnaire"))
+    in_exts(&q.extension).or_else(|| in_items(&q.item)).map(|rest| format!("Questionnaire{rest}"))
 }
 
 pub fn bool_ext(exts: &[Extension], url: &str) -> bool {
