@@ -29,8 +29,9 @@ build intake_basic "$lean" --no-default-features
 build intake_rules "$lean" --no-default-features --features rules
 build intake_sdc "$lean" --no-default-features --features expressions
 build intake_web "$out/pkg"
+lean_builds="intake_sdc intake_rules intake_basic"
 # The demo page loads the build its visit type needs (catalog.json says which: demo.js).
-for name in intake_rules intake_sdc intake_basic; do
+for name in $lean_builds; do
   cp "$lean/$name.js" "$lean/${name}_bg.wasm" "$out/pkg/"
 done
 cp web/demo/index.html web/demo/demo.js web/demo/demo.css web/intake.css "$out/"
@@ -43,7 +44,7 @@ rm -rf pkg/dist
 mkdir -p pkg/dist
 cp "$out/pkg/intake_web_bg.wasm" web/intake.css pkg/dist/
 node web/instance-factory.mjs "$out/pkg/intake_web.js" pkg/dist/intake_web.js
-for name in intake_sdc intake_rules intake_basic; do
+for name in $lean_builds; do
   cp "$lean/${name}_bg.wasm" pkg/dist/
   node web/instance-factory.mjs "$lean/$name.js" "pkg/dist/$name.js"
 done
