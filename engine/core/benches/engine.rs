@@ -1,6 +1,8 @@
 //! Engine benchmarks: figures, not assertions. Run: `cargo bench -p intake-engine`.
 //!
 //! - load + compile the largest shipped visit type (questionnaire parse, index, rules compile)
+//! - a form's load from JSON text: MDS 3.0, and the peers-bench's 1,000-item chain with 100
+//!   FHIRPath sums
 //! - one answer -> re-evaluation on a generated 1,000-item enableWhen chain:
 //!   the next question appears (1 dependent), nothing depends on it, and the worst case
 //!   (the head of a fully answered chain flips all 999 items)
@@ -79,6 +81,44 @@ fn bench_load(c: &mut Criterion) {
     c.bench_function("load+compile new-patient-adult (46 items, 3 rules)", |b| {
         b.iter(|| VisitType::load(black_box(&src)).unwrap())
     });
+}
+
+/// The peers-bench's `chain-1000` form (its `tools/gen-chain.js`): q0..q999, booleans and
+/// whole numbers in turn, each enabled by the one before, every tenth a FHIRPath sum of the
+/// five whole numbers before it (100 expressions), and a display item at the end.
+fn chain_with_sums_text(n: usize) -> String {
+    const CALC: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+    let kind = |i: usize| if i > 0 && i % 10 == 0 { "calc" } else if i % 2 == 0 { "boolean" } else { "integer" };
+    let mut items: Vec<_> = (0..n)
+        .map(|i| {
+            let mut item = json!({"linkId": format!("q{i}"), "text": format!("Item {i}"), "type": if kind(i) == "boolean" { "boolean" } else { "integer" }});
+            if kind(i) == "calc" {
+                let terms: Vec<String> = (i - 9..i).step_by(2).map(|j| format!("%resource.item.where(linkId='q{j}').answer.value")).collect();
+                item["readOnly"] = json!(true);
+                item["extension"] = json!([{"url": CALC, "valueExpression": {"language": "text/fhirpath", "expression": terms.join(" + ")}}]);
+            }
+            if i > 0 {
+                item["enableWhen"] = if kind(i - 1) == "boolean" {
+                    json!([{"question": format!("q{}", i - 1), "operator": "=", "answerBoolean": true}])
+                } else {
+                    json!([{"question": format!("q{}", i - 1), "operator": "exists", "answerBoolean": true}])
+                };
+            }
+            item
+        })
+        .collect();
+    items.push(json!({"linkId": "end", "type": "display", "text": "End"}));
+    json!({"resourceType": "Questionnaire", "status": "draft", "item": items}).to_string()
+}
+
+/// A form's load from its JSON text, what every mount pays before anything shows.
+fn bench_form_load(c: &mut Criterion) {
+    let mut g = c.benchmark_group("form load (Form::from_text)");
+    let mds = std::fs::read_to_string(root().join("../shared/corpus/questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json")).unwrap();
+    g.bench_function("MDS 3.0 (1.3 MB, 735 items)", |b| b.iter(|| Form::from_text(black_box(&mds)).unwrap()));
+    let chain = chain_with_sums_text(1000);
+    g.bench_function("1,000-item chain with 100 FHIRPath sums (peers-bench chain-1000)", |b| b.iter(|| Form::from_text(black_box(&chain)).unwrap()));
+    g.finish();
 }
 
 fn bench_chain(c: &mut Criterion) {
@@ -243,5 +283,5 @@ fn bench_scale(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_load, bench_chain, bench_mbs715, bench_bundle, bench_scale);
+criterion_group!(benches, bench_load, bench_form_load, bench_chain, bench_mbs715, bench_bundle, bench_scale);
 criterion_main!(benches);

@@ -200,11 +200,20 @@ impl Reads {
     fn pure(&self) -> bool {
         !self.focus && !self.clock
     }
-    fn add(&mut self, other: Reads) {
-        self.vars.extend(other.vars);
+    fn add(&mut self, other: &Reads) {
+        self.vars.extend(other.vars.iter().cloned());
         self.focus |= other.focus;
         self.clock |= other.clock;
     }
+}
+
+/// What a node reads, and what each of its sub-expressions reads (in the order of
+/// `Node::children_mut`). Worked out bottom-up in one walk: asking each node afresh walked
+/// every subtree once per level above it, and the 100 sums of the 1,000-item chain took 22 ms
+/// of the form's load in the browser.
+struct Analysis {
+    reads: Reads,
+    kids: Vec<Analysis>,
 }
 
 /// Mark the sub-expressions of `root` worth remembering: the largest ones that read only
@@ -212,11 +221,12 @@ impl Reads {
 /// remembered node, a part that reads fewer variables is remembered too: PHQ-9's score reads
 /// `%resource` (new after every answer) around a lookup in `%questionnaire` (never new).
 pub(crate) fn place(root: &mut Node) {
-    place_at(root, None);
+    let analysis = analyze(root);
+    place_at(root, &analysis, None);
 }
 
-fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
-    let reads = analyze(node);
+fn place_at(node: &mut Node, analysis: &Analysis, covered: Option<&BTreeSet<String>>) {
+    let reads = &analysis.reads;
     let worth = matches!(node.kind, Kind::Member(..) | Kind::Call(..) | Kind::Index(..) | Kind::Binary(..));
     // A walk of a whole subtree inside a remembered node is remembered too: its result can
     // serve the form's other expressions through a shared table (`SharedMemo`), where the
@@ -230,31 +240,37 @@ fn place_at(node: &mut Node, covered: Option<&BTreeSet<String>>) {
         node.memo = Some(Box::new(Memo { vars: reads.vars.iter().cloned().collect(), shape, last: RefCell::new(None) }));
     }
     let covered = if here { Some(&reads.vars) } else { covered };
-    for child in node.children_mut() {
-        place_at(child, covered);
+    for (child, a) in node.children_mut().into_iter().zip(&analysis.kids) {
+        place_at(child, a, covered);
     }
 }
 
-/// What `node` reads.
-fn analyze(node: &Node) -> Reads {
+/// What `node` and its sub-expressions read.
+fn analyze(node: &Node) -> Analysis {
     let mut out = Reads::default();
+    let mut kids = Vec::new();
+    let mut plain = |out: &mut Reads, n: &Node| {
+        let a = analyze(n);
+        out.add(&a.reads);
+        kids.push(a);
+    };
     match &node.kind {
         Kind::Empty | Kind::Bool(_) | Kind::Str(_) | Kind::Int(_) | Kind::Dec(_) | Kind::Date(_) | Kind::DateTime(_) | Kind::Time(_) | Kind::Quantity(..) => {}
         Kind::Ident(_) | Kind::Special(_) => out.focus = true,
         Kind::Env(name) => {
             out.vars.insert(name.clone());
         }
-        Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => out.add(analyze(t)),
+        Kind::Member(t, _) | Kind::Neg(t) | Kind::Is(t, _) | Kind::As(t, _) => plain(&mut out, t),
         Kind::Index(a, b) | Kind::Binary(_, a, b) => {
-            out.add(analyze(a));
-            out.add(analyze(b));
+            plain(&mut out, a);
+            plain(&mut out, b);
         }
         Kind::Call(target, name, args) => {
             // `iif(...)` without a target evaluates its arguments on the focus: it reads the
             // focus exactly when they do (below, as plain arguments).
             let iif_on_focus = target.is_none() && name == "iif";
             match target {
-                Some(t) => out.add(analyze(t)),
+                Some(t) => plain(&mut out, t),
                 None if matches!(name.as_str(), "now" | "today" | "timeOfDay") => out.clock = true,
                 None if iif_on_focus => {}
                 None => out.focus = true,
@@ -267,16 +283,17 @@ fn analyze(node: &Node) -> Reads {
                 match if iif_on_focus { Arg::Plain } else { arg_kind(name, i) } {
                     // Evaluated on the items of the input: its focus is theirs, not ours.
                     Arg::Lambda => {
-                        out.vars.extend(r.vars);
-                        out.clock |= r.clock;
+                        out.vars.extend(r.reads.vars.iter().cloned());
+                        out.clock |= r.reads.clock;
                     }
                     Arg::TypeName => {}
-                    Arg::Plain => out.add(r),
+                    Arg::Plain => out.add(&r.reads),
                 }
+                kids.push(r);
             }
         }
     }
-    out
+    Analysis { reads: out, kids }
 }
 
 enum Arg {
