@@ -251,7 +251,8 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
     };
     child_items
         .into_iter()
-        .map(move |item| {
+        .enumerate()
+        .map(move |(at, item)| {
             let (repeating, hidden, help) = {
                 let u = ui(r);
                 let s = u.session.borrow();
@@ -265,8 +266,17 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
             if repeating {
                 return rows(r, parent, item).into_any();
             }
+            // The item's node is looked for where it usually is (the item's place among its
+            // siblings: rows of a repeating group before it move it on), then among all. Each
+            // of a 1,000-item page's items copying and searching the whole list was 1,000²
+            // steps on the way to the page.
             (move || {
-                let n = kids.get().into_iter().find(|n| ui(r).session.borrow().node(*n).is_some_and(|x| x.item == item));
+                let n = kids.with(|ks| {
+                    let u = ui(r);
+                    let s = u.session.borrow();
+                    let is_item = |n: &NodeId| s.node(*n).is_some_and(|x| x.item == item);
+                    ks.get(at).filter(|n| is_item(n)).or_else(|| ks.iter().find(|n| is_item(n))).copied()
+                });
                 n.map(|n| node(r, n))
             })
             .into_any()
