@@ -203,7 +203,9 @@ export interface IntakeHandle<B = Bundle> {
  * Fetch and compile the build a form needs (once per page) and make an instance ready for the
  * next form or session (each runs in its own instance). Called by mount and createSession; call
  * it early, with the options you will mount with, to start sooner. `init()` and `init(url)`
- * load the full build.
+ * load the full build. After it resolves, the browser compiles the form's code in idle time
+ * (a throwaway instance warms up off the page, one short step per idle period), so the
+ * form you mount next does not wait for that.
  */
 export function init(options?: SessionOptions | string | URL): Promise<void>;
 

@@ -1217,8 +1217,9 @@ describe('the warm-up after mount (web/src/warm.rs)', () => {
         onChange: () => calls.push('change'), onError: (e) => calls.push(`error ${e.message}`), onUrgent: () => calls.push('urgent') });
       const mounted = document.querySelectorAll('*').length;
       const callsAtMount = calls.length;
-      // The warm-up runs when the page is idle: wait for two idle periods and a timer after them.
-      for (let i = 0; i < 2; i++) await new Promise((r) => (window.requestIdleCallback || setTimeout)(r));
+      // The warm-up runs when the page is idle, one step (read, visit type, session, mount,
+      // answer) per idle period: wait for six and a timer after them.
+      for (let i = 0; i < 6; i++) await new Promise((r) => (window.requestIdleCallback || setTimeout)(r));
       await new Promise((r) => setTimeout(r, 200));
       const after = { elements: document.querySelectorAll('*').length, calls: calls.slice(callsAtMount), focus: document.activeElement?.tagName };
       // The patient's form answers as before.
@@ -1233,6 +1234,64 @@ describe('the warm-up after mount (web/src/warm.rs)', () => {
     assert.equal(out.after.focus, 'BODY');
     assert.equal(out.shownAfterYes, true);
     assert.ok(out.calls.includes('change'), 'the form itself still reports its changes');
+  });
+});
+
+describe('the warm-up after init (pkg/index.js warmUp)', () => {
+  it('compiles each build\'s form code in idle time on a throwaway instance, one step per idle period, touching nothing of the host; the first form is still ik1-', async () => {
+    const { page, problems, context } = await portalPage('blank.html');
+    const out = await page.evaluate(async () => {
+      // Every idle callback the page asks for, and when each ran.
+      const idle = [];
+      const real = window.requestIdleCallback.bind(window);
+      window.requestIdleCallback = (f) => { const e = { ran: false }; idle.push(e); return real((d) => { e.ran = true; f(d); }); };
+      const pkg = await import('./node_modules/@intake-engine/intake/index.js');
+      const errors = [];
+      const q = { resourceType: 'Questionnaire', id: 'bare', status: 'active', item: [
+        { linkId: 'smoke', type: 'boolean', text: 'Do you smoke?' },
+        { linkId: 'packs', type: 'integer', text: 'Packs a day', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] }] };
+      const before = document.querySelectorAll('*').length;
+      // Each build warms its own parts (a build without FHIRPath would refuse a warm-up form
+      // with expressions): the one the form needs first, then the others.
+      const warm = {};
+      for (const build of ['basic', 'sdc', 'rules', 'full']) {
+        const from = idle.length;
+        await pkg.init(build === 'basic' ? { questionnaire: q, onError: (e) => errors.push(e.message) } : { build, onError: (e) => errors.push(e.message) });
+        const ranAtInit = idle.slice(from).filter((e) => e.ran).length;
+        // Until no step is waiting and none was asked for in the last idle period and timer.
+        for (let i = 0; i < 20 && (idle.some((e) => !e.ran) || i < 2); i++) {
+          await new Promise((r) => real(r));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        warm[build] = { ranAtInit, steps: idle.length - from, allRan: idle.every((e) => e.ran) };
+      }
+      warm.elements = document.querySelectorAll('*').length;
+      warm.focus = document.activeElement?.tagName;
+      warm.wasm = performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+      const host = document.createElement('div');
+      document.querySelector('main').append(host);
+      await pkg.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: false, now: '2026-11-20T09:00:00Z', onError: (e) => errors.push(e.message) });
+      host.querySelector('input[type=radio]').click();
+      await new Promise((r) => setTimeout(r, 50));
+      return { before, warm, ids: [...host.querySelectorAll('[id]')].map((e) => e.id), shownAfterYes: !host.querySelector('[data-linkid=packs]')?.closest('[hidden]'), errors };
+    });
+    await context.close();
+    assert.deepEqual(problems, []);
+    assert.deepEqual(out.errors, [], 'no error from the warm-up or the form');
+    assert.deepEqual(out.warm.wasm.sort(), ['intake_basic_bg.wasm', 'intake_rules_bg.wasm', 'intake_sdc_bg.wasm', 'intake_web_bg.wasm']);
+    for (const build of ['basic', 'sdc', 'rules', 'full']) {
+      const w = out.warm[build];
+      assert.equal(w.ranAtInit, 0, `${build}: init resolves before any step runs: the steps wait for idle periods`);
+      // Read the warm-up form, make its visit type, start a session, mount it off the page,
+      // answer it: five steps, then no more.
+      assert.equal(w.steps, 5, `${build}: ${w.steps} steps`);
+      assert.ok(w.allRan, build);
+    }
+    assert.equal(out.warm.elements, out.before, 'no element added to or left in the page');
+    assert.equal(out.warm.focus, 'BODY');
+    // The warm-up's off-page form takes no number from the page's count of forms.
+    assert.ok(out.ids.length > 0 && out.ids.every((id) => id.startsWith('ik1-')), out.ids.join(' '));
+    assert.equal(out.shownAfterYes, true);
   });
 });
 

@@ -10,12 +10,13 @@
 // shown and hidden), the peers-bench's chain-1000 interaction.
 // ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
 // CALLERS=regex (after the run): who calls the matching innermost functions (see the end).
+// `file`: FORM=path mounts that Questionnaire unanswered.
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
 // web/dist whose wasm is the same build run through wasm-bindgen only, names kept.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
@@ -38,6 +39,8 @@ const cases = {
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };
+// `file` mounts the Questionnaire at FORM=path (a peers-bench form, say), unanswered.
+if (which === 'file') cases.file = [JSON.parse(readFileSync(process.env.FORM, 'utf8')), null];
 const [q, saved] = cases[which];
 let dir = process.env.PROFILE_DIR;
 if (!dir) {

@@ -16,8 +16,17 @@ const modules = {};
 /** The glue of `build`, its wasm fetched, compiled and initialised (once per page). */
 const moduleFor = (build) => (modules[build] ??= (GLUE[build] ?? GLUE.full)().then(async (m) => {
   await m.default();
+  warmUp(m);
   return m;
 }));
+
+/** While the patient picks a visit, have the browser compile the form's code (one step of the
+ * module's warm-up per idle period; pkg/index.js does the same after `init`). */
+function warmUp(m) {
+  const idle = window.requestIdleCallback ?? ((f) => setTimeout(f, 50));
+  const next = () => idle(() => { if (m.warmUp()) next(); });
+  next();
+}
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);

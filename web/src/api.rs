@@ -226,6 +226,15 @@ pub fn show_stopped(element: web_sys::HtmlElement, locale: Option<String>) {
     show_error(&element, t.error_title, t.stopped_body);
 }
 
+/// One step of the warm-up (`warm`): read, load, mount or answer a small built-in form off the page,
+/// so the browser compiles the form's code before a form waits on it. Returns whether a step
+/// remains. The package calls it on a throwaway instance, one step per idle period after
+/// `init`, while the host fetches the patient's form and chart.
+#[wasm_bindgen(js_name = warmUp)]
+pub fn warm_up() -> bool {
+    crate::warm::step()
+}
+
 /// Mount an intake form into `element`. See `pkg/README.md` for the options.
 #[wasm_bindgen]
 pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<IntakeForm, JsValue> {
@@ -432,7 +441,8 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     }
     element.set_text_content(None);
     let form = IntakeForm::mount_view(element.clone(), ui);
-    // The patient's first answer should not pay for compiling the answer path (see `warm`).
+    // The patient's first answer should not pay for compiling the answer path (see `warm`):
+    // the warm-up steps not run yet run when the page is next idle.
     crate::warm::schedule();
     Ok(form)
 }

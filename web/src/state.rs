@@ -212,6 +212,32 @@ impl Ui {
         persistent: bool,
         restarted: bool,
     ) -> Rc<Ui> {
+        let dom = next_dom_prefix();
+        Ui::make(session, text, storage, storage_key, callbacks, saved, original, unreadable, keep_after_submit, persistent, restarted, dom)
+    }
+
+    /// The view state of a form never put in the page (the warm-up's): storage in memory, no
+    /// callbacks, and ids of its own ("ikw-") that take no number from the page's count, so
+    /// the first form the host mounts is "ik1-" whether or not the warm-up ran before it.
+    pub fn off_page(session: Session, text: &'static Strings, storage: Box<dyn Storage>) -> Rc<Ui> {
+        Ui::make(session, text, storage, "warm-up".into(), Callbacks::default(), None, None, false, false, false, false, "ikw-".into())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        session: Session,
+        text: &'static Strings,
+        storage: Box<dyn Storage>,
+        storage_key: String,
+        callbacks: Callbacks,
+        saved: Option<&Json>,
+        original: Option<&str>,
+        unreadable: bool,
+        keep_after_submit: bool,
+        persistent: bool,
+        restarted: bool,
+        dom: String,
+    ) -> Rc<Ui> {
         let mut session = session;
         let mut restored = false;
         let mut page = 0;
@@ -305,7 +331,7 @@ impl Ui {
             drafted: RefCell::new(Default::default()),
             batching: std::cell::Cell::new(0),
             batch_changed: std::cell::Cell::new(false),
-            dom: next_dom_prefix(),
+            dom,
         });
         ui.refresh_urgent();
         // Restore text the patient typed: committed if it is a valid answer by now (it was
