@@ -11,6 +11,7 @@
 // ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
 // CALLERS=regex (after the run): who calls the matching innermost functions (see the end).
 // `file`: FORM=path mounts that Questionnaire unanswered.
+// WARMUP=1: run the module's warm-up before the profiled mount (its code compiled already).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
 // head answered no and yes again six times (999 items hidden and shown each time).
 // The shipped wasm has no function names (wasm-opt strips them), so this profiles a copy of
@@ -57,7 +58,13 @@ await page.waitForSelector('body[data-ready=true]');
 const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
-await page.evaluate(async () => { const m = await import('./pkg/intake_web.js'); await m.default(); });
+await page.evaluate(async (warm) => {
+  const m = await import('./pkg/intake_web.js');
+  await m.default();
+  // WARMUP=1: the module's warm-up first (as after the package's init), so the profile is of
+  // the mount's own work, not of compiling its code.
+  if (warm) while (m.warmUp()) { /* next step */ }
+}, process.env.WARMUP === '1');
 const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9', 'chain-q0'].includes(which);
 if (!answersOnly) await cdp.send('Profiler.start');
 let ms = await page.evaluate(async ({ q, saved, onChange }) => {

@@ -270,16 +270,19 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
             // siblings: rows of a repeating group before it move it on), then among all. Each
             // of a 1,000-item page's items copying and searching the whole list was 1,000²
             // steps on the way to the page.
-            (move || {
-                let n = kids.with(|ks| {
-                    let u = ui(r);
-                    let s = u.session.borrow();
-                    let is_item = |n: &NodeId| s.node(*n).is_some_and(|x| x.item == item);
-                    ks.get(at).filter(|n| is_item(n)).or_else(|| ks.iter().find(|n| is_item(n))).copied()
-                });
-                n.map(|n| node(r, n))
-            })
-            .into_any()
+            let find = move |ks: &Vec<NodeId>| {
+                let u = ui(r);
+                let s = u.session.borrow();
+                let is_item = |n: &NodeId| s.node(*n).is_some_and(|x| x.item == item);
+                ks.get(at).filter(|n| is_item(n)).or_else(|| ks.iter().find(|n| is_item(n))).copied()
+            };
+            // A node of an item that does not repeat is made with its parent's and lives as
+            // long as it does (only rows come and go): its view needs no effect following the
+            // list, and a page of 735 questions had 735 of them, each with its placeholder.
+            if let Some(n) = kids.with_untracked(find) {
+                return node(r, n);
+            }
+            (move || kids.with(find).map(|n| node(r, n))).into_any()
         })
         .collect_view()
 }
