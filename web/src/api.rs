@@ -428,7 +428,7 @@ fn build(element: &web_sys::HtmlElement, opts: &JsValue) -> Result<IntakeForm, S
     FAULT_ON.with(|f| *f.borrow_mut() = get(opts, "__faultOnAnswer").as_string());
     #[cfg(feature = "alloc-stats")]
     crate::alloc_stats::mark("session");
-    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent, restarted);
+    let ui = Ui::new(session, text, storage, key, callbacks, saved.as_ref(), raw.as_deref(), unreadable, keep_after_submit, persistent, restarted, crate::state::next_dom_prefix());
     // A broken rule does not stop the form (it shows what the rule could ask), but the host hears of it.
     ui.report_rule_errors();
     // So does everything the loader was lenient about (sloppy forms from other tools), each

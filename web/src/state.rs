@@ -165,7 +165,7 @@ thread_local! {
 }
 
 /// The next per-page form id prefix.
-fn next_dom_prefix() -> String {
+pub fn next_dom_prefix() -> String {
     // Counted per page, not per module instance: the package runs each form in its own
     // instance (and a page may hold two copies of the package), and ids must never collide.
     let key = js_sys::Symbol::for_("intake-engine.forms-mounted");
@@ -199,32 +199,17 @@ fn record_enabled(seen: &mut Vec<Option<bool>>, n: NodeId, now: bool) -> Option<
 }
 
 impl Ui {
-    pub fn new(
-        session: Session,
-        text: &'static Strings,
-        storage: Box<dyn Storage>,
-        storage_key: String,
-        callbacks: Callbacks,
-        saved: Option<&Json>,
-        original: Option<&str>,
-        unreadable: bool,
-        keep_after_submit: bool,
-        persistent: bool,
-        restarted: bool,
-    ) -> Rc<Ui> {
-        let dom = next_dom_prefix();
-        Ui::make(session, text, storage, storage_key, callbacks, saved, original, unreadable, keep_after_submit, persistent, restarted, dom)
-    }
-
     /// The view state of a form never put in the page (the warm-up's): storage in memory, no
     /// callbacks, and ids of its own ("ikw-") that take no number from the page's count, so
     /// the first form the host mounts is "ik1-" whether or not the warm-up ran before it.
     pub fn off_page(session: Session, text: &'static Strings, storage: Box<dyn Storage>) -> Rc<Ui> {
-        Ui::make(session, text, storage, "warm-up".into(), Callbacks::default(), None, None, false, false, false, false, "ikw-".into())
+        Ui::new(session, text, storage, "warm-up".into(), Callbacks::default(), None, None, false, false, false, false, "ikw-".into())
     }
 
+    /// A form's view state; `dom` prefixes its element ids (`next_dom_prefix` for a form in
+    /// the page).
     #[allow(clippy::too_many_arguments)]
-    fn make(
+    pub fn new(
         session: Session,
         text: &'static Strings,
         storage: Box<dyn Storage>,
