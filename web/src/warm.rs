@@ -15,9 +15,9 @@
 //!
 //! The steps (read the form, make its visit type, start a session, mount, answer) are separate
 //! idle tasks of 3-20 ms each on a fresh page (45-50 ms in all), so a form that arrives
-//! meanwhile waits for one step at most, never for the whole warm-up. The warm-up form
-//! has the common controls, an enableWhen, a variable, an enableWhenExpression and a
-//! calculatedExpression.
+//! meanwhile waits for one step at most, never for the whole warm-up. The warm-up form has
+//! the common controls and an enableWhen; where the build has them, a variable, an
+//! enableWhenExpression, a calculatedExpression and a rule (`form_text`, `RULE`).
 //!
 //! It touches nothing of the host's: no callbacks, storage in memory only, no element in the
 //! page, no focus. It runs once per instance.
@@ -213,7 +213,7 @@ mod tests {
     /// The warm-up form of each build loads without a warning and its answers drive what it
     /// is there to exercise: an enableWhen; where built in, a variable read by an
     /// enableWhenExpression, a calculation and a rule. (`test.sh` runs these tests in the
-    /// default build; the package's test checks every build warms in three steps.)
+    /// default build; the package's test checks every build warms in its five steps.)
     #[test]
     fn the_warm_up_form_loads_cleanly_and_its_branching_works() {
         let form = Form::from_text(&form_text()).unwrap();
