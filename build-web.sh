@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the browser bundle: cargo (wasm32, size profile) -> wasm-bindgen -> wasm-opt -Oz.
+# Builds the browser bundle: cargo (wasm32, size profile) -> wasm-bindgen (glue: short ASCII
+# strings read without TextDecoder, web/short-strings.mjs) -> wasm-opt -Oz.
 # Output: web/dist (the demo site) and pkg/dist (the npm package's runtime files).
 # Prints the size of everything on the wire, raw and gzip.
 set -euo pipefail
@@ -19,6 +20,7 @@ build() {
   local name=$1 dir=$2; shift 2
   cargo build --locked -p intake-web --target wasm32-unknown-unknown --profile wasm "$@" >&2
   wasm-bindgen --target web --out-name "$name" --out-dir "$dir" target/wasm32-unknown-unknown/wasm/intake_web.wasm
+  node web/short-strings.mjs "$dir/$name.js"
   tests/e2e/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
     "$dir/${name}_bg.wasm" -o "$dir/${name}_bg.wasm"
 }

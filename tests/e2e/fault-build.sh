@@ -10,6 +10,7 @@ out=target/fault-pkg
 rm -rf "$out"
 mkdir -p "$out/raw" "$out/dist"
 wasm-bindgen --target web --out-dir "$out/raw" target/wasm32-unknown-unknown/debug/intake_web.wasm
+node web/short-strings.mjs "$out/raw/intake_web.js"
 node web/instance-factory.mjs "$out/raw/intake_web.js" "$out/dist/intake_web.js"
 cp "$out/raw/intake_web_bg.wasm" web/intake.css "$out/dist/"
 # The same build stands in for the package's smaller builds too (it runs any form): the test is

@@ -137,6 +137,34 @@ export const enableWhenChain = (n) => ({
 });
 
 /**
+ * The peers-bench's `chain-1000` shape, written again here so our own tools need no copy of
+ * it: `n` items, even ones yes/no, odd ones whole numbers, each shown when the one before is
+ * answered (yes, or any number), and every tenth a read-only sum (calculatedExpression) of
+ * the five whole numbers before it.
+ */
+export const sumChain = (n) => {
+  const kind = (i) => (i > 0 && i % 10 === 0 ? 'calc' : i % 2 === 0 ? 'boolean' : 'integer');
+  const item = Array.from({ length: n }, (_, i) => {
+    const it = { linkId: `q${i}`, type: kind(i) === 'boolean' ? 'boolean' : 'integer', text: `Item ${i}` };
+    if (kind(i) === 'calc') {
+      const terms = [];
+      for (let j = i - 9; j < i; j += 2) terms.push(`%resource.item.where(linkId='q${j}').answer.value`);
+      it.readOnly = true;
+      it.extension = [{ url: 'http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression',
+        valueExpression: { language: 'text/fhirpath', expression: terms.join(' + ') } }];
+    }
+    if (i > 0) {
+      it.enableWhen = [kind(i - 1) === 'boolean'
+        ? { question: `q${i - 1}`, operator: '=', answerBoolean: true }
+        : { question: `q${i - 1}`, operator: 'exists', answerBoolean: true }];
+    }
+    return it;
+  });
+  item.push({ linkId: 'end', type: 'display', text: 'End of the chain' });
+  return { resourceType: 'Questionnaire', id: 'sum-chain', status: 'draft', title: `${n}-item chain with sums`, item };
+};
+
+/**
  * `n` questions on one page (no groups), every one answered: yes/no, text, whole numbers and
  * a choice, in turn. Returns [questionnaire, autosave snapshot].
  */

@@ -24,6 +24,7 @@ cpSync(join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm')
 build();
 cpSync(join(ROOT, 'web', 'dist'), dir, { recursive: true });
 execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', join(dir, 'pkg'), join(tmp, 'intake_web.wasm')], { stdio: 'inherit' });
+execFileSync('node', [join(ROOT, 'web', 'short-strings.mjs'), join(dir, 'pkg', 'intake_web.js')], { stdio: 'inherit' });
 
 const server = await serve(dir);
 const browser = await launch();

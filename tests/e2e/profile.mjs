@@ -1,6 +1,6 @@
 // Developer tool: where does the browser spend a mount? Prints self time per function (JS and
 // wasm), from a Chromium CPU profile of one case of bench.mjs's large forms. Asserts nothing.
-//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|answered|flat5000|answer5000|mds|mds-onepage|mbs-onepage|toggle]
+//   ./build-web.sh && node tests/e2e/profile.mjs [rows|chain|sum-chain|answered|flat5000|answer5000|mds|mds-onepage|mbs-onepage|toggle|mbs-age|phq9|chain-q0|chain-q1|file]
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `answer5000` profiles twelve answers to the first question of 5,000 answered ones (nothing
 // depends on it).
@@ -8,6 +8,9 @@
 // re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
 // `chain-q0` twelve answers to the head of the unanswered 1,000-item chain (its next question
 // shown and hidden), the peers-bench's chain-1000 interaction.
+// `sum-chain` mounts the peers-bench's chain-1000 shape (sumChain in lib.mjs) unanswered;
+// `chain-q1` twelve numbers typed into q1 of the peers-bench's chain-1000 (q0 answered yes
+// first): q2 shown and hidden, q10's sum recalculated; the peers' second chain interaction.
 // ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
 // CALLERS=regex (after the run): who calls the matching innermost functions (see the end).
 // `file`: FORM=path mounts that Questionnaire unanswered.
@@ -20,7 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
+import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve, sumChain } from './lib.mjs';
 
 const which = process.argv[2] || 'rows';
 const cases = {
@@ -37,6 +40,8 @@ const cases = {
   'mbs-age': [corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
   phq9: [corpus('questionnaires/lforms/R4/phq9.json'), null],
   'chain-q0': [enableWhenChain(1000), null],
+  'chain-q1': [sumChain(1000), null],
+  'sum-chain': [sumChain(1000), null],
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
 };
@@ -49,6 +54,8 @@ if (!dir) {
   cpSync(join(ROOT, 'web', 'dist'), dir, { recursive: true });
   execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', join(dir, 'pkg'),
     join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm')], { stdio: 'inherit' });
+  // The glue as build-web.sh makes it.
+  execFileSync('node', [join(ROOT, 'web', 'short-strings.mjs'), join(dir, 'pkg', 'intake_web.js')], { stdio: 'inherit' });
 }
 const server = await serve(dir);
 const browser = await launch();
@@ -65,7 +72,7 @@ await page.evaluate(async (warm) => {
   // the mount's own work, not of compiling its code.
   if (warm) while (m.warmUp()) { /* next step */ }
 }, process.env.WARMUP === '1');
-const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9', 'chain-q0'].includes(which);
+const answersOnly = ['toggle', 'answer5000', 'mbs-age', 'phq9', 'chain-q0', 'chain-q1'].includes(which);
 if (!answersOnly) await cdp.send('Profiler.start');
 let ms = await page.evaluate(async ({ q, saved, onChange }) => {
   const m = await import('./pkg/intake_web.js');
@@ -90,6 +97,11 @@ const answerLoop = async (arg) => {
   const answer = {
     'mbs-age': (i) => { const el = field('Age'); el.value = String([3, 30, 60][i % 3]); el.dispatchEvent(new Event('change', { bubbles: true })); },
     phq9: (i) => { const el = field('Little interest or pleasure in doing things?'); el.selectedIndex = 1 + (i % 4); el.dispatchEvent(new Event('change', { bubbles: true })); },
+    // As the peers-bench types: the value set, an input event, then Enter's change (a number, then cleared).
+    'chain-q1': (i) => {
+      const el = field('Item 1');
+      if (!el) { yes.click(); return; } el.value = i % 2 ? '' : '7'; el.dispatchEvent(new Event('input', { bubbles: true }));
+    },
   }[which] || ((i) => (i % 2 ? yes : no).click());
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
