@@ -13,7 +13,7 @@ use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::blank::{self, Blank};
+use crate::blank::{self, Blank, Parts};
 use crate::rich_text::{self, Rich};
 use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
 
@@ -373,10 +373,13 @@ fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let why = why_of(u.vm(n));
     view! {
         <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n) hidden=hidden use:keep=(r, n)>
-            <legend>{item_text(r, n, def)}</legend>
-            {help_of(r, def, u.lang, n)}
-            {move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))}
-            {children(r, Some(n))}
+            // One child, not four (see `Parts`).
+            {Parts(vec![
+                view! { <legend>{item_text(r, n, def)}</legend> }.into_any(),
+                help_of(r, def, u.lang, n),
+                (move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))).into_any(),
+                children(r, Some(n)).into_any(),
+            ])}
         </fieldset>
     }
 }
@@ -526,12 +529,10 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // (a fragment adds a marker node), and a part the definition lacks is `Blank` (no node).
     let prefix = blank::part(def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> }));
     let text = item_text(r, n, def);
-    // A fixed mark also leaves no marker node.
-    let mark = move || view! { <span class="ik-req">" ("{t.required}")"</span> };
-    let required_mark = match fixed_required {
-        Some(required) => blank::part(required.then(mark)),
-        None => (move || required().then(mark)).into_any(),
-    };
+    // A fixed mark is built with the label; one that can change is kept by `sync_required`.
+    // Neither leaves a marker node.
+    let required_mark = blank::part(fixed_required.unwrap_or(false).then(|| required_mark(t)));
+    let changing_required = fixed_required.is_none().then_some(required);
     let as_fieldset = uses_fieldset(def);
     let control = control(r, n, def, id.clone(), described, invalid, required);
     let help = help_of(r, def, lang, n);
@@ -540,36 +541,29 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         (Some(memo), _) => (move || memo.get().map(|w| why_view(r, t.why_we_ask, w, n))).into_any(),
         (None, fixed) => blank::part(fixed.flatten().map(|w| why_view(r, t.why_we_ask, w, n))),
     };
-    let error_view = view! {
-        <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite">
-            {move || show_errors.get().then(|| errors().into_iter().map(|e| view! { <p class="ik-error">{e}</p> }).collect_view())}
-        </div>
-    };
+    let error_view = view! { <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite" use:sync_errors=(show_errors, errors)></div> }.into_any();
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
     // death" under "Living? No") show under it, each shown or hidden like any item.
     let followups = blank::part((!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> }));
     let link_id = def.link_id.clone();
     let repeat = repeat_attr(r, n);
+    // The parts are one child (`Parts`), not several: several leave one more marker node in
+    // every label and every question.
+    let caption = Parts(vec![prefix, text, required_mark]);
     if as_fieldset {
+        let legend = view! { <legend use:sync_required=(changing_required, t)>{caption}</legend> }.into_any();
         view! {
             <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                <legend>{prefix}{text}{required_mark}</legend>
-                {help}{unit}{why}
-                {error_view}
-                {control}
-                {followups}
+                {Parts(vec![legend, help, unit, why, error_view, control, followups])}
             </fieldset>
         }
         .into_any()
     } else {
+        let label = view! { <label for=id use:sync_required=(changing_required, t)>{caption}</label> }.into_any();
         view! {
             <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                <label for=id>{prefix}{text}{required_mark}</label>
-                {help}{unit}{why}
-                {error_view}
-                {control}
-                {followups}
+                {Parts(vec![label, help, unit, why, error_view, control, followups])}
             </div>
         }
         .into_any()
@@ -740,20 +734,17 @@ fn control(
             let name = id.clone();
             let values = std::sync::Arc::new(vec![Value::Boolean(true), Value::Boolean(false)]);
             let now = OptionsNow::of(vm, &values, described, invalid);
-            let options = [t.yes, t.no]
-                .into_iter()
-                .enumerate()
-                .map(|(i, label)| {
-                    let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
-                    view! {
-                        <div class="ik-option">
-                            <input type="radio" id=rid.clone() name=name.clone() value=i prop:checked=now.checked[i] disabled=read_only
-                                aria-describedby=now.described.clone() aria-invalid=now.invalid />
-                            <label for=rid prop:textContent=label></label>
-                        </div>
-                    }
-                })
-                .collect_view();
+            // The parts are one child (see `Parts`).
+            let option = |i: usize, label: &'static str| {
+                let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
+                let input = view! {
+                    <input type="radio" id=rid.clone() name=name.clone() value=i prop:checked=now.checked[i] disabled=read_only
+                        aria-describedby=now.described.clone() aria-invalid=now.invalid />
+                };
+                let label = view! { <label for=rid prop:textContent=label></label> };
+                view! { <div class="ik-option">{Parts(vec![input.into_any(), label.into_any()])}</div> }
+            };
+            let options = Parts(vec![option(0, t.yes).into_any(), option(1, t.no).into_any()]);
             let on_change = option_change(r, n, vm, values.clone(), false);
             view! { <div class="ik-yes-no" use:sync_options=(vm, values, described, invalid) on:change=on_change>{options}</div> }.into_any()
         }
@@ -949,6 +940,104 @@ where
     }));
 }
 
+/// " (required)" after a question's label text.
+fn required_mark(t: &'static crate::i18n::Strings) -> impl IntoView {
+    view! { <span class="ik-req">" ("{t.required}")"</span> }
+}
+
+/// A directive on a question's label (or legend) whose "required" can change: one effect adds
+/// " (required)" at its end when the question becomes required and takes it away when it
+/// stops. As a reactive part of the label it was also two marker nodes per question. `None`:
+/// the mark is fixed and built with the label.
+fn sync_required<R>(el: leptos::tachys::renderer::types::Element, (required, t): (Option<R>, &'static crate::i18n::Strings))
+where
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    let Some(required) = required else { return };
+    keep_effect(RenderEffect::new(move |_| {
+        let want = required();
+        let mark = el.last_element_child().filter(|c| c.class_name() == "ik-req");
+        match (want, mark) {
+            (true, None) => {
+                let Some(doc) = el.owner_document() else { return };
+                let Ok(span) = doc.create_element("span") else { return };
+                span.set_class_name("ik-req");
+                span.set_text_content(Some(&format!(" ({})", t.required)));
+                let _ = el.append_child(&span);
+            }
+            (false, Some(mark)) => mark.remove(),
+            _ => {}
+        }
+    }));
+}
+
+/// A directive on a question's error box: one effect puts the question's messages in it, one
+/// paragraph each, when they are to show (the box is `aria-live`, so they are announced), and
+/// empties it when not. As a reactive child it was two marker nodes per question.
+fn sync_errors<E>(el: leptos::tachys::renderer::types::Element, (show, errors): (Memo<bool>, E))
+where
+    E: Fn() -> Vec<String> + Send + Sync + 'static,
+{
+    keep_effect(RenderEffect::new(move |_| {
+        let now = if show.get() { errors() } else { Vec::new() };
+        // Unchanged messages are left as they are: rewriting them would announce them again.
+        let shown: Vec<String> = {
+            let kids = el.children();
+            (0..kids.length()).filter_map(|i| kids.item(i)).map(|p| p.text_content().unwrap_or_default()).collect()
+        };
+        if shown == now {
+            return;
+        }
+        el.set_text_content(None);
+        let Some(doc) = el.owner_document() else { return };
+        for message in now {
+            let Ok(p) = doc.create_element("p") else { return };
+            p.set_class_name("ik-error");
+            p.set_text_content(Some(&message));
+            let _ = el.append_child(&p);
+        }
+    }));
+}
+
+/// A directive on a drop-down: its options, made here in one loop, then one effect keeping
+/// the choice, `aria-describedby`, `aria-invalid` and `aria-required`. Options built as views
+/// were a node, a marker comment and a view state each (1,638 on MDS 3.0 on one page), and the
+/// four bindings four effects. The options are made before the first choice is set, so a
+/// drop-down answered before it is built (a saved or prefilled answer) shows it. The first
+/// option ("Choose…") has the value "", option i the value i.
+fn sync_select<S, D, I, R>(
+    el: leptos::tachys::renderer::types::Element,
+    (choose, options, selected, described, invalid, required): (&'static str, Vec<(String, bool)>, S, D, I, R),
+) where
+    S: Fn() -> String + Send + Sync + 'static,
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    let Some(doc) = el.owner_document() else { return };
+    for (value, (label, off)) in std::iter::once((String::new(), (choose.to_owned(), false)))
+        .chain(options.into_iter().enumerate().map(|(i, o)| (i.to_string(), o)))
+    {
+        let Ok(option) = doc.create_element("option") else { return };
+        let _ = option.set_attribute("value", &value);
+        if off {
+            let _ = option.set_attribute("disabled", "");
+        }
+        option.set_text_content(Some(&label));
+        let _ = el.append_child(&option);
+    }
+    let select: web_sys::HtmlSelectElement = el.unchecked_into();
+    keep_effect(RenderEffect::new(move |_| {
+        let v = selected();
+        if select.value() != v {
+            select.set_value(&v);
+        }
+        set_attr(&select, "aria-describedby", described().as_deref());
+        set_attr(&select, "aria-invalid", invalid());
+        set_attr(&select, "aria-required", required().then_some("true"));
+    }));
+}
+
 #[allow(clippy::too_many_arguments)]
 fn choice_control(
     r: UiRef,
@@ -1003,19 +1092,14 @@ fn choice_control(
                 vm.with(|v| v.answers.first().and_then(|a| opts2.iter().position(|(o, _)| same_answer(a, o))).map(|i| i.to_string()).unwrap_or_default())
             };
             let opts3 = options.clone();
+            let labels: Vec<(String, bool)> = opts.into_iter().map(|(v, l)| (l, off(&v))).collect();
             view! {
-                <select id=id prop:value=selected aria-describedby=described aria-invalid=invalid
-                    aria-required=move || required().then_some("true")
+                <select id=id use:sync_select=(t.choose, labels, selected, described, invalid, required)
                     on:change=move |ev| {
                         let v = event_target_value(&ev);
                         let vals = v.parse::<usize>().ok().and_then(|i| opts3.get(i)).map(|(o, _)| vec![o.clone()]).unwrap_or_default();
                         ui(r).answer(n, vals);
-                    }>
-                    // Option text as a property, not a child: a child is a text node plus
-                    // a marker comment, for every option of every drop-down on the page.
-                    <option value="" prop:textContent=t.choose></option>
-                    {opts.into_iter().enumerate().map(|(i, (v, l))| view! { <option value=i.to_string() disabled=off(&v) prop:textContent=l></option> }).collect_view()}
-                </select>
+                    }></select>
             }
             .into_any()
         }
@@ -1040,13 +1124,11 @@ fn choice_control(
                     };
                     let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
                     let is_off = off(&value);
-                    view! {
-                        <div class="ik-option">
-                            <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone() value=i
-                                prop:checked=now.checked[i] disabled=is_off aria-describedby=now.described.clone() aria-invalid=now.invalid />
-                            <label for=rid>{label}</label>
-                        </div>
-                    }
+                    let input = view! {
+                        <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone() value=i
+                            prop:checked=now.checked[i] disabled=is_off aria-describedby=now.described.clone() aria-invalid=now.invalid />
+                    };
+                    view! { <div class="ik-option">{Parts(vec![input.into_any(), view! { <label for=rid>{label}</label> }.into_any()])}</div> }
                 })
                 .collect_view();
             // Open choice: the patient's own words, beside the options.
@@ -1085,7 +1167,7 @@ fn choice_control(
                 (false, false) => "ik-options",
             };
             let on_change = option_change(r, n, vm, values.clone(), multi);
-            view! { <div class=class use:sync_options=(vm, values, described, invalid) on:change=on_change>{boxes}{other}</div> }.into_any()
+            view! { <div class=class use:sync_options=(vm, values, described, invalid) on:change=on_change>{Parts(vec![boxes.into_any(), other])}</div> }.into_any()
         }
     }
 }
