@@ -1366,3 +1366,93 @@ describe('an internal error in one form (fault-injection build)', () => {
     await context.close();
   });
 });
+
+describe('questions written as HTML (web/src/html.rs)', () => {
+  it('escape what the form says, and keep every control\'s answer both ways (saved answers shown, the patient\'s answers taken)', async () => {
+    const { page, problems, context } = await portalPage('blank.html');
+    const out = await page.evaluate(async () => {
+      const pkg = await import('./node_modules/@intake-engine/intake/index.js');
+      const errors = [];
+      const changes = [];
+      const itemControl = (code) => [{ url: 'http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl',
+        valueCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/questionnaire-item-control', code: code }] } }];
+      const q = { resourceType: 'Questionnaire', id: 'html', status: 'active', item: [
+        // Hostile text: shown as text, never as markup.
+        { linkId: 'hostile', type: 'string', text: '<img src=x onerror="window.pwned=1">Name & "nick"', prefix: '1<b>' },
+        { linkId: 'tick', type: 'boolean', text: 'I agree', extension: itemControl('check-box') },
+        { linkId: 'drink', type: 'open-choice', text: 'Drink', extension: itemControl('radio-button'),
+          answerOption: [{ valueCoding: { code: 'tea', display: 'Tea' } }, { valueCoding: { code: 'coffee', display: 'Coffee <strong>' } }] },
+        { linkId: 'notes', type: 'text', text: 'Notes', maxLength: 20 },
+        { linkId: 'size', type: 'choice', text: 'Size', extension: itemControl('drop-down'),
+          answerOption: ['S', 'M', 'L'].map((c) => ({ valueCoding: { code: c, display: `Size ${c}` } })) },
+      ] };
+      const saved = { format: 'intake-answers/1', visit_type: 'html', patient: 'Patient/p', session: 's', page: 0,
+        answers: { size: 'M', notes: 'kept note' } };
+      const store = { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} };
+      const host = document.createElement('div');
+      document.querySelector('main').append(host);
+      const form = await pkg.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: store, now: '2026-11-20T09:00:00Z',
+        onError: (e) => errors.push(e.message), onChange: (qr) => changes.push(qr) });
+      const item = (id) => host.querySelector(`[data-linkid=${id}]`);
+      const answers = () => Object.fromEntries(form.getResponse().item.map((i) => [i.linkId, i.answer.map((a) => a.valueCoding?.code ?? a.valueString ?? a.valueBoolean)]));
+      const settle = () => new Promise((r) => setTimeout(r, 30));
+      const r = {};
+      r.hostileLabel = item('hostile').querySelector('label').textContent;
+      r.hostileImages = host.querySelectorAll('img').length;
+      r.optionLabel = item('drink').querySelectorAll('label')[1].textContent;
+      // Saved answers show in the controls written as HTML.
+      r.savedSize = item('size').querySelector('select').selectedOptions[0].textContent;
+      r.savedNotes = item('notes').querySelector('textarea').value;
+      r.maxLength = item('notes').querySelector('textarea').getAttribute('maxlength');
+      // The tick box: ticked is true, unticked is no answer.
+      item('tick').querySelector('input').click();
+      await settle();
+      r.ticked = answers().tick;
+      // An option, then the patient's own words instead.
+      item('drink').querySelector('input[type=radio]').click();
+      await settle();
+      r.tea = answers().drink;
+      const other = item('drink').querySelector('.ik-other input');
+      other.value = 'Water';
+      other.dispatchEvent(new Event('change', { bubbles: true }));
+      await settle();
+      r.own = answers().drink;
+      r.radioCleared = [...item('drink').querySelectorAll('input[type=radio]')].every((i) => !i.checked);
+      // Typing in the text area, then leaving it.
+      const area = item('notes').querySelector('textarea');
+      area.value = 'new note';
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      area.dispatchEvent(new Event('change', { bubbles: true }));
+      await settle();
+      r.notes = answers().notes;
+      // A drop-down choice.
+      const select = item('size').querySelector('select');
+      select.value = '2';
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+      await settle();
+      r.size = answers().size;
+      r.pwned = window.pwned ?? null;
+      r.changes = changes.length;
+      form.unmount();
+      return { r, errors };
+    });
+    await context.close();
+    assert.deepEqual(problems, []);
+    assert.deepEqual(out.errors, []);
+    const r = out.r;
+    assert.equal(r.hostileLabel, '1<b> <img src=x onerror="window.pwned=1">Name & "nick"', 'the form\'s text shows as text');
+    assert.equal(r.hostileImages, 0);
+    assert.equal(r.pwned, null);
+    assert.equal(r.optionLabel, 'Coffee <strong>');
+    assert.equal(r.savedSize, 'Size M');
+    assert.equal(r.savedNotes, 'kept note');
+    assert.equal(r.maxLength, '20');
+    assert.deepEqual(r.ticked, [true]);
+    assert.deepEqual(r.tea, ['tea']);
+    assert.deepEqual(r.own, ['Water']);
+    assert.ok(r.radioCleared, 'a single answer: the own words replace the ticked option');
+    assert.deepEqual(r.notes, ['new note']);
+    assert.deepEqual(r.size, ['L']);
+    assert.ok(r.changes >= 5, `every answer reached onChange (${r.changes})`);
+  });
+});

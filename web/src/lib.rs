@@ -3,13 +3,14 @@
 //!
 //! Modules: `loader` (visit types and charts from the host's JSON), `state` (engine
 //! session to per-node signals, autosave, host callbacks), `view` (the form), `rich_text` (safe
-//! rendering of questionnaire markup), `blank` (absent parts that leave no node), `storage`, `i18n`, `term_search` (type-ahead through the host's
+//! rendering of questionnaire markup), `html` (page parts written as escaped HTML), `blank` (absent parts that leave no node), `storage`, `i18n`, `term_search` (type-ahead through the host's
 //! terminology service), `api` (the `mount` export), `engine_api` (the engine
 //! without the form, for hosts with their own UI).
 
 pub mod api;
 pub mod blank;
 pub mod engine_api;
+pub mod html;
 pub mod i18n;
 pub mod loader;
 pub mod resume;

@@ -1,9 +1,11 @@
 //! Questionnaire text with the rendering-xhtml or rendering-markdown extension, made safe.
 //!
-//! Forms come from other tools and may be hostile. Text is never handed to `innerHTML`: it is
-//! parsed into a small tree of whitelisted elements (emphasis, paragraphs, lists, line breaks,
-//! and links to `http(s)` only), everything else becomes plain text. Attributes are dropped,
-//! so `onerror=`, `style=`, `javascript:` URLs and `<script>` never reach the page.
+//! Forms come from other tools and may be hostile. Their markup never reaches `innerHTML` as
+//! they wrote it: it is parsed into a small tree of whitelisted elements (emphasis,
+//! paragraphs, lists, line breaks, and links to `http(s)` only), everything else becomes plain
+//! text. Attributes are dropped, so `onerror=`, `style=`, `javascript:` URLs and `<script>`
+//! never reach the page. The page gets the tree written out by `write_html`, with every text
+//! and the link targets escaped (`html`).
 
 /// A node of safe rich text.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,6 +14,44 @@ pub enum Rich {
     Elem { tag: &'static str, children: Vec<Rich> },
     /// A link to an http(s) URL; anything else is rendered as its text.
     Link { href: String, children: Vec<Rich> },
+}
+
+/// Writes safe rich text as HTML. Emphasis and lists keep their tags; block tags become
+/// `span.ik-block` (they sit inside labels, where blocks would be invalid); links open in a new
+/// tab without access to this page.
+pub fn write_html(nodes: &[Rich], out: &mut crate::html::Html) {
+    for node in nodes {
+        match node {
+            Rich::Text(t) => {
+                out.text(t);
+            }
+            Rich::Link { href, children } => {
+                out.open("a", &[("href", Some(href)), ("target", Some("_blank")), ("rel", Some("noopener noreferrer"))]);
+                write_html(children, out);
+                out.close("a");
+            }
+            Rich::Elem { tag: "br", .. } => {
+                out.open("br", &[]);
+            }
+            Rich::Elem { tag, children } => {
+                let (tag, class) = match *tag {
+                    "b" | "strong" => ("strong", None),
+                    "i" | "em" => ("em", None),
+                    "u" => ("u", None),
+                    "sub" => ("sub", None),
+                    "sup" => ("sup", None),
+                    "small" => ("small", None),
+                    "ul" => ("ul", None),
+                    "ol" => ("ol", None),
+                    "li" => ("li", None),
+                    _ => ("span", Some("ik-block")),
+                };
+                out.open(tag, &[("class", class)]);
+                write_html(children, out);
+                out.close(tag);
+            }
+        }
+    }
 }
 
 /// Deepest element nesting kept. Real forms nest a few levels; a hostile one nested 20,000
@@ -293,6 +333,23 @@ pub fn plain(nodes: &[Rich]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn html_of(nodes: &[Rich]) -> String {
+        let mut h = crate::html::Html::new();
+        write_html(nodes, &mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn hostile_markup_is_written_out_inert() {
+        let src = r#"<b>Pain</b> <img src=x onerror="alert(1)"> &lt;script&gt;x&lt;/script&gt; <a href="javascript:alert(1)">here</a> <a href='https://example.org/?a=1&b="2"'>info</a><div>block</div>"#;
+        assert_eq!(
+            html_of(&from_xhtml(src)),
+            "<strong>Pain</strong>  &lt;script&gt;x&lt;/script&gt; <span class=\"ik-block\">here</span> \
+             <a href=\"https://example.org/?a=1&amp;b=&quot;2&quot;\" target=\"_blank\" rel=\"noopener noreferrer\">info</a>\
+             <span class=\"ik-block\">block</span>"
+        );
+    }
 
     fn has_tag(nodes: &[Rich], tag: &str) -> bool {
         nodes.iter().any(|n| match n {

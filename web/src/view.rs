@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::blank::{self, Blank, Parts};
+use crate::html::{Bind, Html, Markup};
 use crate::rich_text::{self, Rich};
 use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
 
@@ -399,50 +400,40 @@ fn help_of(r: UiRef, def: &ItemDef, lang: &str, n: NodeId) -> AnyView {
     blank::part(def.help.as_ref().map(|h| view! { <div class="ik-help" id=dom_id(r, "h", n)>{rich(Some(h), lang)}</div> }))
 }
 
-/// Safe rich text (see `rich_text`): never innerHTML.
+/// Safe rich text (see `rich_text`) as a view: plain text (nearly every label) is one text
+/// node; marked-up text is written as HTML (`html`) and parsed by the browser.
 fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
     let Some(t) = text else { return Blank.into_any() };
-    let nodes = match &t.rendering {
-        Some(Rendering::Xhtml(x)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_xhtml(x),
-        Some(Rendering::Markdown(m)) if t.translations.iter().all(|(l, _)| !lang.starts_with(l.as_str())) => rich_text::from_markdown(m),
-        _ => vec![Rich::Text(t.in_lang(lang).to_owned())],
-    };
-    render_rich(nodes)
+    match rich_nodes(t, lang) {
+        Some(nodes) => {
+            let mut h = Html::new();
+            rich_text::write_html(&nodes, &mut h);
+            Markup::new(h.finish(), None).into_any()
+        }
+        None => t.in_lang(lang).to_owned().into_any(),
+    }
 }
 
-fn render_rich(mut nodes: Vec<Rich>) -> AnyView {
-    // Plain text (nearly every label) is one text node: a list of one would add the list's
-    // marker (a comment node) to every label and option of the page.
-    if let [Rich::Text(t)] = nodes.as_mut_slice() {
-        return std::mem::take(t).into_any();
+/// The text's markup as safe rich text, when it has markup in this language (a translation
+/// is plain text).
+fn rich_nodes(t: &LocalText, lang: &str) -> Option<Vec<Rich>> {
+    let translated = t.translations.iter().any(|(l, _)| lang.starts_with(l.as_str()));
+    match &t.rendering {
+        Some(Rendering::Xhtml(x)) if !translated => Some(rich_text::from_xhtml(x)),
+        Some(Rendering::Markdown(m)) if !translated => Some(rich_text::from_markdown(m)),
+        _ => None,
     }
-    nodes
-        .into_iter()
-        .map(|n| match n {
-            Rich::Text(t) => t.into_any(),
-            Rich::Link { href, children } => {
-                view! { <a href=href target="_blank" rel="noopener noreferrer">{render_rich(children)}</a> }.into_any()
-            }
-            Rich::Elem { tag, children } => {
-                let inner = render_rich(children);
-                match tag {
-                    "b" | "strong" => view! { <strong>{inner}</strong> }.into_any(),
-                    "i" | "em" => view! { <em>{inner}</em> }.into_any(),
-                    "u" => view! { <u>{inner}</u> }.into_any(),
-                    "br" => view! { <br/> }.into_any(),
-                    "sub" => view! { <sub>{inner}</sub> }.into_any(),
-                    "sup" => view! { <sup>{inner}</sup> }.into_any(),
-                    "small" => view! { <small>{inner}</small> }.into_any(),
-                    "ul" => view! { <ul>{inner}</ul> }.into_any(),
-                    "ol" => view! { <ol>{inner}</ol> }.into_any(),
-                    "li" => view! { <li>{inner}</li> }.into_any(),
-                    // Block tags inside labels would be invalid: render as spans.
-                    _ => view! { <span class="ik-block">{inner}</span> }.into_any(),
-                }
-            }
-        })
-        .collect_view()
-        .into_any()
+}
+
+/// Writes the text into `h`: its safe markup, or its plain text in the language.
+fn rich_html(text: Option<&LocalText>, lang: &str, h: &mut Html) {
+    let Some(t) = text else { return };
+    match rich_nodes(t, lang) {
+        Some(nodes) => rich_text::write_html(&nodes, h),
+        None => {
+            h.text(t.in_lang(lang));
+        }
+    }
 }
 
 /// The label of an answer value: its option's label in the language, else its display.
@@ -500,10 +491,10 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let has_unit = unit_text.is_some();
     // What cannot change in this form (the engine says: `fixed_required`, `fixed_why`) is
     // written once, without a memo and an effect per question.
-    let (fixed_required, fixed_why) = {
+    let (fixed_required, fixed_why, computed_text) = {
         let s = u.session.borrow();
         let why = s.fixed_why(def.id).map(|w| w.map(|w| intake_engine::explain::why_text(s.form(), &w, lang)));
-        (s.fixed_required(def.id), why)
+        (s.fixed_required(def.id), why, s.form().expressions.item(def.id).computes_text())
     };
     let has_fixed_why = matches!(fixed_why, Some(Some(_)));
     let why_text = fixed_why.is_none().then(|| why_of(vm));
@@ -525,49 +516,143 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     };
     let invalid = move || show_errors.get().then_some("true");
     let required = move || vm.with(|v| v.required);
-    // The label's and the hints' parts are direct children of their elements, not fragments
-    // (a fragment adds a marker node), and a part the definition lacks is `Blank` (no node).
-    let prefix = blank::part(def.prefix.clone().map(|p| view! { <span class="ik-prefix">{p}" "</span> }));
-    let text = item_text(r, n, def);
-    // A fixed mark is built with the label; one that can change is kept by `sync_required`.
-    // Neither leaves a marker node.
-    let required_mark = blank::part(fixed_required.unwrap_or(false).then(|| required_mark(t)));
-    let changing_required = fixed_required.is_none().then_some(required);
     let as_fieldset = uses_fieldset(def);
-    let control = control(r, n, def, id.clone(), described, invalid, required);
-    let help = help_of(r, def, lang, n);
-    let unit = blank::part(unit_text.map(|u| view! { <span class="ik-unit" id=dom_id(r, "u", n)>{u}</span> }));
-    let why = match (why_text, fixed_why) {
-        (Some(memo), _) => (move || memo.get().map(|w| why_view(r, t.why_we_ask, w, n))).into_any(),
-        (None, fixed) => blank::part(fixed.flatten().map(|w| why_view(r, t.why_we_ask, w, n))),
+
+    // The question's fixed parts, and its control when it is a simple one, are one piece of
+    // HTML (see `html`): label or legend (prefix, text, a fixed required mark), help, unit, a
+    // fixed "why we ask", the error box, the control.
+    let mut h = Html::new();
+    let caption = if as_fieldset { "legend" } else { "label" };
+    h.open(caption, &[("for", (!as_fieldset).then_some(id.as_str()))]);
+    if let Some(p) = &def.prefix {
+        h.element("span", &[("class", Some("ik-prefix"))], &format!("{p} "));
+    }
+    if !computed_text {
+        rich_html(def.text.as_ref(), lang, &mut h);
+    }
+    if fixed_required == Some(true) {
+        h.element("span", &[("class", Some("ik-req"))], &format!(" ({})", t.required));
+    }
+    h.close(caption);
+    if let Some(help) = &def.help {
+        h.open("div", &[("class", Some("ik-help")), ("id", Some(&dom_id(r, "h", n)))]);
+        rich_html(Some(help), lang, &mut h);
+        h.close("div");
+    }
+    if let Some(unit) = &unit_text {
+        h.element("span", &[("class", Some("ik-unit")), ("id", Some(&dom_id(r, "u", n)))], unit);
+    }
+    if let Some(Some(why)) = &fixed_why {
+        why_html(&mut h, t.why_we_ask, why, &dom_id(r, "w", n));
+    }
+    h.element("div", &[("class", Some("ik-errors")), ("id", Some(&dom_id(r, "e", n))), ("aria-live", Some("polite"))], "");
+    let simple = simple_control(r, n, def, &id, described, invalid, required, &mut h);
+    // Other controls (quantities, files, type-ahead, options an expression computes) are views.
+    let control = match simple {
+        Some(_) => Blank.into_any(),
+        None => control(r, n, def, id.clone(), described, invalid, required),
     };
-    let error_view = view! { <div class="ik-errors" id=dom_id(r, "e", n) aria-live="polite" use:sync_errors=(show_errors, errors)></div> }.into_any();
+    let text = computed_text.then(|| {
+        let fallback = def.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_default();
+        Memo::new(move |_| vm.with(|v| v.text.clone()).unwrap_or_else(|| fallback.clone()))
+    });
+    let has_prefix = def.prefix.is_some();
+    let why_id = dom_id(r, "w", n);
+    let bind: Bind = Box::new(move |parts| {
+        let Some(caption) = parts.first_element_child() else { return };
+        if fixed_required.is_none() {
+            sync_required(caption.clone(), (Some(required), t));
+        }
+        if let Some(text) = text {
+            keep_text(caption.clone(), has_prefix, text);
+        }
+        let Ok(Some(error_box)) = parts.query_selector(".ik-errors") else { return };
+        if let Some(why) = why_text {
+            keep_why(error_box.clone(), why, t.why_we_ask, why_id);
+        }
+        if let (Some(bind), Some(control)) = (simple, error_box.next_element_sibling()) {
+            bind(control);
+        }
+        sync_errors(error_box, (show_errors, errors));
+    });
+    let parts = Markup::new(h.finish(), Some(bind)).into_any();
     let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
     // death" under "Living? No") show under it, each shown or hidden like any item.
     let followups = blank::part((!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> }));
     let link_id = def.link_id.clone();
     let repeat = repeat_attr(r, n);
-    // The parts are one child (`Parts`), not several: several leave one more marker node in
-    // every label and every question.
-    let caption = Parts(vec![prefix, text, required_mark]);
     if as_fieldset {
-        let legend = view! { <legend use:sync_required=(changing_required, t)>{caption}</legend> }.into_any();
         view! {
             <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                {Parts(vec![legend, help, unit, why, error_view, control, followups])}
+                {Parts(vec![parts, control, followups])}
             </fieldset>
         }
         .into_any()
     } else {
-        let label = view! { <label for=id use:sync_required=(changing_required, t)>{caption}</label> }.into_any();
         view! {
             <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                {Parts(vec![label, help, unit, why, error_view, control, followups])}
+                {Parts(vec![parts, control, followups])}
             </div>
         }
         .into_any()
     }
+}
+
+/// "Why we ask: …", the paragraph the control's `aria-describedby` names.
+fn why_html(h: &mut Html, label: &str, text: &str, id: &str) {
+    h.open("p", &[("class", Some("ik-why")), ("id", Some(id))]);
+    h.element("span", &[("class", Some("ik-why-label"))], &format!("{label}: "));
+    h.text(text);
+    h.close("p");
+}
+
+/// Keeps a question's "why we ask" when it can change: the paragraph is put before the error
+/// box when there is a reason, rewritten when it changes, and taken away when there is none.
+fn keep_why(error_box: web_sys::Element, why: Memo<Option<String>>, label: &'static str, id: String) {
+    // Written without the paragraph.
+    keep_effect(RenderEffect::new(move |shown: Option<Option<String>>| {
+        let text = why.get();
+        let shown = shown.flatten();
+        if text == shown {
+            return text;
+        }
+        let paragraph = || error_box.previous_element_sibling().filter(|p| p.class_name() == "ik-why");
+        match &text {
+            Some(text) => {
+                let mut h = Html::new();
+                why_html(&mut h, label, text, &id);
+                match shown.and_then(|_| paragraph()) {
+                    Some(p) => p.set_outer_html(&h.finish()),
+                    None => {
+                        let _ = error_box.insert_adjacent_html("beforebegin", &h.finish());
+                    }
+                }
+            }
+            None => {
+                if let Some(p) = paragraph() {
+                    p.remove();
+                }
+            }
+        }
+        text
+    }));
+}
+
+/// Keeps a label's text that an expression computes (`cqf-expression`): one text node, after
+/// the prefix, rewritten when the text changes.
+fn keep_text(caption: web_sys::Element, has_prefix: bool, text: Memo<String>) {
+    let Some(doc) = caption.owner_document() else { return };
+    let node = doc.create_text_node("");
+    let after_prefix = if has_prefix { caption.first_child().and_then(|p| p.next_sibling()) } else { caption.first_child() };
+    let _ = caption.insert_before(&node, after_prefix.as_ref());
+    keep_effect(RenderEffect::new(move |_| node.set_node_value(Some(&text.get()))));
+}
+
+/// Runs `f` on the element's `kind` events while the view that made it lives.
+fn listen(el: &web_sys::Element, kind: &'static str, f: impl Fn(web_sys::Event) + 'static) {
+    let remove = leptos::tachys::renderer::Rndr::add_event_listener(el, kind, Box::new(move |ev: wasm_bindgen::JsValue| f(ev.unchecked_into())));
+    on_cleanup(move || drop(remove));
 }
 
 /// Radio and checkbox sets are fieldsets; single inputs have a label.
@@ -677,7 +762,153 @@ fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> S
     }).unwrap_or_default()
 }
 
+/// Binds a simple control once its HTML is made: `FnOnce(control element)`.
+type ControlBind = Box<dyn FnOnce(web_sys::Element) + Send>;
+
+/// Writes a simple control into `h` (text fields, dates, yes/no, radios, checkboxes,
+/// drop-downs) and says how to bind it: its value, checked options and aria attributes are
+/// kept by one effect, and its events are listened to on the control. `None`: the control is
+/// a view of its own (`control`).
 #[allow(clippy::too_many_arguments)]
+fn simple_control<D, I, R>(r: UiRef, n: NodeId, def: &Def, id: &str, described: D, invalid: I, required: R, h: &mut Html) -> Option<ControlBind>
+where
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let read_only = def.read_only.then_some("");
+    // Fields the chart fills (name, phone, email, address) carry the standard autocomplete
+    // tokens and input types, so phones offer the patient's own details and the right keyboard.
+    let patient_field = u.session.borrow().visit_type().patient_fields.iter().find(|(i, _)| *i == def.id).map(|(_, f)| *f);
+    let (autocomplete, field_kind, field_mode) = autofill_of(patient_field);
+    // A typed field: the answer is taken when the patient leaves it (or presses Enter); what
+    // is typed meanwhile is kept as a draft.
+    let typed = |h: &mut Html, kind: &'static str, inputmode: Option<&'static str>, placeholder: Option<String>| -> Option<ControlBind> {
+        let kind = if kind == "text" { field_kind.unwrap_or(kind) } else { kind };
+        let inputmode = field_mode.or(inputmode);
+        h.open("input", &[
+            ("type", Some(kind)),
+            ("id", Some(id)),
+            ("inputmode", inputmode),
+            ("placeholder", placeholder.as_deref()),
+            ("readonly", read_only),
+            ("autocomplete", Some(autocomplete)),
+        ]);
+        let d = def.clone();
+        let value = move || text_of(&d, &vm.get(), lang, t);
+        Some(Box::new(move |el| bind_typed(r, n, el, value, described, invalid, required)))
+    };
+    match def.item_type {
+        // SDC itemControl check-box on a yes/no item: one box to tick, no "No" to a negative
+        // statement. Unticked means not stated (no answer), not "false".
+        ItemType::Boolean if def.item_control.as_deref() == Some("check-box") => {
+            let on = vm.with_untracked(|v| v.answers.first() == Some(&Value::Boolean(true)));
+            h.open("div", &[("class", Some("ik-option ik-tick"))]);
+            h.open("input", &[("type", Some("checkbox")), ("id", Some(id)), ("checked", on.then_some("")), ("disabled", read_only)]);
+            h.close("div");
+            let values = std::sync::Arc::new(vec![Value::Boolean(true)]);
+            Some(Box::new(move |el| {
+                sync_options(el.clone(), (vm, values, described, invalid));
+                listen(&el, "change", move |ev| {
+                    let on = event_target_checked(&ev);
+                    ui(r).answer(n, if on { vec![Value::Boolean(true)] } else { Vec::new() })
+                });
+            }))
+        }
+        ItemType::Boolean => {
+            let values = vec![Value::Boolean(true), Value::Boolean(false)];
+            let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect::<Vec<_>>());
+            // The group's name is the first option's id (the one the label and summary target).
+            h.open("div", &[("class", Some("ik-yes-no"))]);
+            for (i, label) in [t.yes, t.no].into_iter().enumerate() {
+                let rid = if i == 0 { id.to_owned() } else { format!("{id}-{i}") };
+                h.open("div", &[("class", Some("ik-option"))]);
+                h.open("input", &[
+                    ("type", Some("radio")),
+                    ("id", Some(&rid)),
+                    ("name", Some(id)),
+                    ("value", Some(&i.to_string())),
+                    ("checked", checked[i].then_some("")),
+                    ("disabled", read_only),
+                ]);
+                h.element("label", &[("for", Some(&rid))], label);
+                h.close("div");
+            }
+            h.close("div");
+            let values = std::sync::Arc::new(values);
+            Some(Box::new(move |el| {
+                sync_options(el.clone(), (vm, values.clone(), described, invalid));
+                listen(&el, "change", option_change(r, n, vm, values, false));
+            }))
+        }
+        ItemType::Choice | ItemType::OpenChoice => {
+            // Options nobody could list (the portal's terminology search) and options an
+            // expression computes are views of their own.
+            let computed = u.session.borrow().form().expressions.item(def.id).computes_options();
+            if computed || (def.options_fallback.is_some() && u.terminology().is_some()) {
+                return None;
+            }
+            choice_html(r, n, def, id, described, invalid, required, &[], h)
+        }
+        ItemType::Text => {
+            let max = def.max_length.map(|m| m.to_string());
+            h.open("textarea", &[("id", Some(id)), ("rows", Some("4")), ("readonly", read_only), ("maxlength", max.as_deref())]).close("textarea");
+            let d = def.clone();
+            let value = move || text_of(&d, &vm.get(), lang, t);
+            Some(Box::new(move |el| bind_typed(r, n, el, value, described, invalid, required)))
+        }
+        ItemType::Integer => typed(h, "text", Some("numeric"), def.entry_format.clone()),
+        ItemType::Decimal => typed(h, "text", Some("decimal"), def.entry_format.clone()),
+        // When a measurement was taken (a date inside an observation-extract group) is recent
+        // and exact to the day: a native picker. Other dates (birth dates, "when did it
+        // start? a year is fine") are typed, partial where the item allows, with a full
+        // keyboard so the slashes the hint shows can be typed.
+        ItemType::Date if is_measurement_date(&u.session.borrow(), def) => {
+            h.open("input", &[("type", Some("date")), ("id", Some(id)), ("readonly", read_only)]);
+            // The picker's value: what is being typed, else a full date; a partial date or an
+            // answer of another type is shown as it is (the picker then reads it as empty).
+            let iso = move || {
+                let v = vm.get();
+                v.draft.clone().unwrap_or_else(|| match v.answers.first() {
+                    Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
+                    Some(other) => other.display(),
+                    None => String::new(),
+                })
+            };
+            Some(Box::new(move |el| {
+                sync_field(el.clone(), (iso, described, invalid, required));
+                listen(&el, "change", move |ev| ui(r).answer_text(n, event_target_value(&ev)));
+            }))
+        }
+        ItemType::Date => typed(h, "text", None, Some(def.entry_format.clone().unwrap_or_else(|| t.date_hint.into()))),
+        ItemType::DateTime => typed(h, "datetime-local", None, None),
+        ItemType::Time => typed(h, "time", None, None),
+        ItemType::Url => typed(h, "url", None, def.entry_format.clone()),
+        ItemType::Quantity | ItemType::Attachment => None,
+        _ => typed(h, "text", None, def.entry_format.clone()),
+    }
+}
+
+/// A typed field (input or textarea): one effect keeps its value and aria attributes; each
+/// keystroke keeps a draft, leaving the field gives the answer.
+fn bind_typed<V, D, I, R>(r: UiRef, n: NodeId, el: web_sys::Element, value: V, described: D, invalid: I, required: R)
+where
+    V: Fn() -> String + Send + Sync + Clone + 'static,
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    sync_field(el.clone(), (value, described, invalid, required));
+    listen(&el, "input", move |ev| ui(r).typing(n, event_target_value(&ev)));
+    listen(&el, "change", move |ev| ui(r).answer_text(n, event_target_value(&ev)));
+}
+
+/// The controls that are views of their own: quantities, files, type-ahead lists, the
+/// terminology search, and options an expression computes.
 fn control(
     r: UiRef,
     n: NodeId,
@@ -687,79 +918,16 @@ fn control(
     invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
     required: impl Fn() -> bool + Send + Sync + Copy + 'static,
 ) -> AnyView {
-    let u = ui(r);
-    let t = u.text;
-    let lang = u.lang;
-    let vm = u.vm(n);
-    let d = def.clone();
-    let read_only = def.read_only;
-    let (d_text, id_text) = (def.clone(), id.clone());
-    // Fields the chart fills (name, phone, email, address) carry the standard autocomplete
-    // tokens and input types, so phones offer the patient's own details and the right keyboard.
-    let patient_field = u.session.borrow().visit_type().patient_fields.iter().find(|(i, _)| *i == def.id).map(|(_, f)| *f);
-    let (autocomplete, field_kind, field_mode) = autofill_of(patient_field);
-    let text_input = move |kind: &'static str, inputmode: Option<&'static str>, placeholder: Option<String>| {
-        let d = d_text.clone();
-        let value = move || text_of(&d, &vm.get(), lang, t);
-        let kind = if kind == "text" { field_kind.unwrap_or(kind) } else { kind };
-        let inputmode = field_mode.or(inputmode);
-        view! {
-            <input type=kind id=id_text.clone() inputmode=inputmode placeholder=placeholder readonly=read_only
-                use:sync_field=(value, described, invalid, required)
-                autocomplete=autocomplete
-                on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
-                on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
-        }
-        .into_any()
-    };
+    let vm = ui(r).vm(n);
     match def.item_type {
-        // SDC itemControl check-box on a yes/no item: one box to tick, no "No" to a negative
-        // statement. Unticked means not stated (no answer), not "false".
-        ItemType::Boolean if def.item_control.as_deref() == Some("check-box") => {
-            let checked = move || vm.with(|v| v.answers.first() == Some(&Value::Boolean(true)));
-            view! {
-                <div class="ik-option ik-tick">
-                    <input type="checkbox" id=id prop:checked=checked disabled=read_only
-                        aria-describedby=described aria-invalid=invalid
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            ui(r).answer(n, if on { vec![Value::Boolean(true)] } else { Vec::new() })
-                        } />
-                </div>
-            }
-            .into_any()
-        }
-        ItemType::Boolean => {
-            // The group's name is the first option's id (the one the label and summary target).
-            let name = id.clone();
-            let values = std::sync::Arc::new(vec![Value::Boolean(true), Value::Boolean(false)]);
-            let now = OptionsNow::of(vm, &values, described, invalid);
-            // The parts are one child (see `Parts`).
-            let option = |i: usize, label: &'static str| {
-                let rid = if i == 0 { name.clone() } else { format!("{name}-{i}") };
-                let input = view! {
-                    <input type="radio" id=rid.clone() name=name.clone() value=i prop:checked=now.checked[i] disabled=read_only
-                        aria-describedby=now.described.clone() aria-invalid=now.invalid />
-                };
-                let label = view! { <label for=rid prop:textContent=label></label> };
-                view! { <div class="ik-option">{Parts(vec![input.into_any(), label.into_any()])}</div> }
-            };
-            let options = Parts(vec![option(0, t.yes).into_any(), option(1, t.no).into_any()]);
-            let on_change = option_change(r, n, vm, values.clone(), false);
-            view! { <div class="ik-yes-no" use:sync_options=(vm, values, described, invalid) on:change=on_change>{options}</div> }.into_any()
-        }
         ItemType::Choice | ItemType::OpenChoice => {
             // Options nobody could list: the portal's terminology search, when it gave one.
             if let Some(f) = def.options_fallback.as_ref().and(ui(r).terminology()) {
                 return crate::term_search::control(r, n, def, id, dom_id(r, "dl", n), dom_id(r, "st", n), f, described, invalid, required);
             }
-            let computed = {
-                let u = ui(r);
-                let s = u.session.borrow();
-                s.form().expressions.item(def.id).computes_options()
-            };
+            let computed = ui(r).session.borrow().form().expressions.item(def.id).computes_options();
             if !computed {
-                return choice_control(r, n, def, id, described, invalid, required, Vec::new());
+                return autocomplete_control(r, n, def, id, described, invalid, required, &[]);
             }
             // Options an expression computes or toggles: the control is redrawn when they change
             // (not on every answer, which would lose the patient's place).
@@ -771,66 +939,23 @@ fn control(
                     Some(c) => Def::new(ItemDef { options: c, ..(*d).clone() }),
                     None => d.clone(),
                 };
-                choice_control(r, n, &d, id.clone(), described, invalid, required, disabled)
+                let mut h = Html::new();
+                match choice_html(r, n, &d, &id, described, invalid, required, &disabled, &mut h) {
+                    Some(bind) => {
+                        let bind: Bind = Box::new(move |parts| {
+                            if let Some(el) = parts.first_element_child() {
+                                bind(el);
+                            }
+                        });
+                        Markup::new(h.finish(), Some(bind)).into_any()
+                    }
+                    None => autocomplete_control(r, n, &d, id.clone(), described, invalid, required, &disabled),
+                }
             })
             .into_any()
         }
-        ItemType::Text => {
-            let d = d.clone();
-            let value = move || text_of(&d, &vm.get(), lang, t);
-            view! {
-                <textarea id=id rows="4" prop:value=value readonly=read_only maxlength=def.max_length.map(|m| m.to_string())
-                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
-                    on:input=move |ev| ui(r).typing(n, event_target_value(&ev))
-                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev))></textarea>
-            }
-            .into_any()
-        }
-        ItemType::Integer => text_input("text", Some("numeric"), def.entry_format.clone()),
-        ItemType::Decimal => text_input("text", Some("decimal"), def.entry_format.clone()),
-        // When a measurement was taken (a date inside an observation-extract group) is recent
-        // and exact to the day: a native picker. Other dates (birth dates, "when did it
-        // start? a year is fine") are typed, partial where the item allows, with a full
-        // keyboard so the slashes the hint shows can be typed.
-        ItemType::Date if is_measurement_date(&ui(r).session.borrow(), def) => {
-            // The picker's value: what is being typed, else a full date; a partial date or an
-            // answer of another type is shown as it is (the picker then reads it as empty).
-            let iso = move || {
-                let v = vm.get();
-                v.draft.clone().unwrap_or_else(|| match v.answers.first() {
-                    Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
-                    Some(other) => other.display(),
-                    None => String::new(),
-                })
-            };
-            view! {
-                <input type="date" id=id prop:value=iso readonly=read_only
-                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
-                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
-            }
-            .into_any()
-        }
-        ItemType::Date => text_input("text", None, Some(def.entry_format.clone().unwrap_or_else(|| t.date_hint.into()))),
-        ItemType::DateTime => text_input("datetime-local", None, None),
-        ItemType::Time => text_input("time", None, None),
-        ItemType::Url => text_input("url", None, def.entry_format.clone()),
         ItemType::Quantity => quantity_control(r, n, def, id, described, invalid),
-        ItemType::Attachment => attachment_control(r, n, id, described, invalid),
-        _ => text_input("text", None, def.entry_format.clone()),
-    }
-}
-
-/// A set of option inputs' state as it is when they are built (`sync_options` keeps it after).
-struct OptionsNow {
-    checked: Vec<bool>,
-    described: Option<String>,
-    invalid: Option<&'static str>,
-}
-
-impl OptionsNow {
-    fn of(vm: RwSignal<NodeVm>, values: &[Value], described: impl Fn() -> Option<String>, invalid: impl Fn() -> Option<&'static str>) -> OptionsNow {
-        let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect());
-        OptionsNow { checked, described: untrack(described), invalid: untrack(invalid) }
+        _ => attachment_control(r, n, id, described, invalid),
     }
 }
 
@@ -857,26 +982,32 @@ fn set_attr(el: &web_sys::Element, name: &str, value: Option<&str>) {
 
 /// Keeps a directive's effect alive as long as the view that built it (effects end when
 /// dropped).
-fn keep_effect(effect: RenderEffect<()>) {
+fn keep_effect<T: Send + Sync + 'static>(effect: RenderEffect<T>) {
     on_cleanup(move || drop(effect));
 }
 
-/// A directive on a set of option inputs' container (yes/no, radios, checkboxes): one effect
-/// keeps every input's `checked`, `aria-describedby` and `aria-invalid` (and the "other" field's
-/// description) as the answers and the question's state change. Each was an effect of its own
-/// per input, and a reactive binding holds about 450 bytes of wasm memory for the life of the
-/// page: a choice of three options had nine. `values[i]` is the value of the container's i-th
-/// radio or checkbox. The inputs are built in the state of the moment (`OptionsNow`); the
-/// effect's first run, before they exist, only subscribes.
+/// Keeps a set of option inputs (yes/no, radios, checkboxes, a tick box), on their container:
+/// one effect keeps every input's `checked`, `aria-describedby` and `aria-invalid` (and the
+/// "other" field's description) as the answers and the question's state change. Each was an
+/// effect of its own per input, and a reactive binding holds about 450 bytes of wasm memory
+/// for the life of the page: a choice of three options had nine. `values[i]` is the value of
+/// the container's i-th radio or checkbox. The inputs are written checked as they are at the
+/// time (`simple_control`); the effect's first run finds them there.
 fn sync_options<D, I>(el: leptos::tachys::renderer::types::Element, (vm, values, described, invalid): (RwSignal<NodeVm>, std::sync::Arc<Vec<Value>>, D, I))
 where
     D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
     I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
 {
-    keep_effect(RenderEffect::new(move |_| {
+    keep_effect(RenderEffect::new(move |before: Option<()>| {
         let (described, invalid) = (described(), invalid());
+        vm.track();
+        // The first run finds the inputs as they were written (checked as the answers are, no
+        // aria attributes): nothing to do unless there is something to describe.
+        if before.is_none() && described.is_none() && invalid.is_none() {
+            return;
+        }
         let Ok(inputs) = el.query_selector_all("input") else { return };
-        vm.with(|v| {
+        vm.with_untracked(|v| {
             let mut k = 0;
             for i in 0..inputs.length() {
                 let Some(input) = inputs.item(i).and_then(|x| x.dyn_into::<web_sys::HtmlInputElement>().ok()) else { continue };
@@ -928,21 +1059,53 @@ where
     I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
     R: Fn() -> bool + Send + Sync + Copy + 'static,
 {
-    let input: web_sys::HtmlInputElement = el.unchecked_into();
-    keep_effect(RenderEffect::new(move |_| {
+    // An input, or a textarea (its own `value`, not an input's).
+    let area = el.dyn_ref::<web_sys::HtmlTextAreaElement>().cloned();
+    keep_effect(RenderEffect::new(move |before: Option<Aria>| {
         let v = value();
-        if input.value() != v {
-            input.set_value(&v);
+        // The field was written empty; after that, what it shows is what the patient typed.
+        if before.is_some() || !v.is_empty() {
+            match &area {
+                Some(area) if area.value() != v => area.set_value(&v),
+                None => {
+                    let input: &web_sys::HtmlInputElement = el.unchecked_ref();
+                    if input.value() != v {
+                        input.set_value(&v);
+                    }
+                }
+                _ => {}
+            }
         }
-        set_attr(&input, "aria-describedby", described().as_deref());
-        set_attr(&input, "aria-invalid", invalid());
-        set_attr(&input, "aria-required", required().then_some("true"));
+        let now = Aria { described: described(), invalid: invalid(), required: required() };
+        now.write(&el, before.as_ref());
+        now
     }));
 }
 
-/// " (required)" after a question's label text.
-fn required_mark(t: &'static crate::i18n::Strings) -> impl IntoView {
-    view! { <span class="ik-req">" ("{t.required}")"</span> }
+/// A control's aria attributes as an effect last wrote them: only this effect writes them,
+/// so a change is known without asking the page.
+#[derive(Clone, Default, PartialEq)]
+struct Aria {
+    described: Option<String>,
+    invalid: Option<&'static str>,
+    required: bool,
+}
+
+impl Aria {
+    /// Writes what differs from `before` (the control was written with none of them).
+    fn write(&self, el: &web_sys::Element, before: Option<&Aria>) {
+        let none = Aria::default();
+        let before = before.unwrap_or(&none);
+        if self.described != before.described {
+            set_attr(el, "aria-describedby", self.described.as_deref());
+        }
+        if self.invalid != before.invalid {
+            set_attr(el, "aria-invalid", self.invalid);
+        }
+        if self.required != before.required {
+            set_attr(el, "aria-required", self.required.then_some("true"));
+        }
+    }
 }
 
 /// A directive on a question's label (or legend) whose "required" can change: one effect adds
@@ -954,20 +1117,21 @@ where
     R: Fn() -> bool + Send + Sync + Copy + 'static,
 {
     let Some(required) = required else { return };
-    keep_effect(RenderEffect::new(move |_| {
+    // The label is written without the mark.
+    keep_effect(RenderEffect::new(move |shown: Option<bool>| {
         let want = required();
-        let mark = el.last_element_child().filter(|c| c.class_name() == "ik-req");
-        match (want, mark) {
-            (true, None) => {
-                let Some(doc) = el.owner_document() else { return };
-                let Ok(span) = doc.create_element("span") else { return };
-                span.set_class_name("ik-req");
-                span.set_text_content(Some(&format!(" ({})", t.required)));
-                let _ = el.append_child(&span);
+        if want != shown.unwrap_or(false) {
+            if want {
+                if let Some(span) = el.owner_document().and_then(|d| d.create_element("span").ok()) {
+                    span.set_class_name("ik-req");
+                    span.set_text_content(Some(&format!(" ({})", t.required)));
+                    let _ = el.append_child(&span);
+                }
+            } else if let Some(mark) = el.last_element_child().filter(|c| c.class_name() == "ik-req") {
+                mark.remove();
             }
-            (false, Some(mark)) => mark.remove(),
-            _ => {}
         }
+        want
     }));
 }
 
@@ -978,88 +1142,51 @@ fn sync_errors<E>(el: leptos::tachys::renderer::types::Element, (show, errors): 
 where
     E: Fn() -> Vec<String> + Send + Sync + 'static,
 {
-    keep_effect(RenderEffect::new(move |_| {
+    // The box is written empty, and only this effect writes in it.
+    keep_effect(RenderEffect::new(move |shown: Option<Vec<String>>| {
         let now = if show.get() { errors() } else { Vec::new() };
         // Unchanged messages are left as they are: rewriting them would announce them again.
-        let shown: Vec<String> = {
-            let kids = el.children();
-            (0..kids.length()).filter_map(|i| kids.item(i)).map(|p| p.text_content().unwrap_or_default()).collect()
-        };
-        if shown == now {
-            return;
+        if now != shown.unwrap_or_default() {
+            el.set_text_content(None);
+            if let Some(doc) = el.owner_document() {
+                for message in &now {
+                    let Ok(p) = doc.create_element("p") else { break };
+                    p.set_class_name("ik-error");
+                    p.set_text_content(Some(message));
+                    let _ = el.append_child(&p);
+                }
+            }
         }
-        el.set_text_content(None);
-        let Some(doc) = el.owner_document() else { return };
-        for message in now {
-            let Ok(p) = doc.create_element("p") else { return };
-            p.set_class_name("ik-error");
-            p.set_text_content(Some(&message));
-            let _ = el.append_child(&p);
-        }
+        now
     }));
 }
 
-/// A directive on a drop-down: its options, made here in one loop, then one effect keeping
-/// the choice, `aria-describedby`, `aria-invalid` and `aria-required`. Options built as views
-/// were a node, a marker comment and a view state each (1,638 on MDS 3.0 on one page), and the
-/// four bindings four effects. The options are made before the first choice is set, so a
-/// drop-down answered before it is built (a saved or prefilled answer) shows it. The first
-/// option ("Choose…") has the value "", option i the value i.
-fn sync_select<S, D, I, R>(
-    el: leptos::tachys::renderer::types::Element,
-    (choose, options, selected, described, invalid, required): (&'static str, Vec<(String, bool)>, S, D, I, R),
-) where
+/// Keeps a drop-down's choice, `aria-describedby`, `aria-invalid` and `aria-required` in one
+/// effect (four before). The first option ("Choose…") has the value "", option i the value i.
+fn keep_select<S, D, I, R>(el: web_sys::Element, selected: S, described: D, invalid: I, required: R)
+where
     S: Fn() -> String + Send + Sync + 'static,
     D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
     I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
     R: Fn() -> bool + Send + Sync + Copy + 'static,
 {
-    let Some(doc) = el.owner_document() else { return };
-    for (value, (label, off)) in std::iter::once((String::new(), (choose.to_owned(), false)))
-        .chain(options.into_iter().enumerate().map(|(i, o)| (i.to_string(), o)))
-    {
-        let Ok(option) = doc.create_element("option") else { return };
-        let _ = option.set_attribute("value", &value);
-        if off {
-            let _ = option.set_attribute("disabled", "");
-        }
-        option.set_text_content(Some(&label));
-        let _ = el.append_child(&option);
-    }
     let select: web_sys::HtmlSelectElement = el.unchecked_into();
-    keep_effect(RenderEffect::new(move |_| {
+    keep_effect(RenderEffect::new(move |before: Option<Aria>| {
         let v = selected();
-        if select.value() != v {
+        // Written with "Choose…" selected; after that, what it shows is the patient's.
+        if (before.is_some() || !v.is_empty()) && select.value() != v {
             select.set_value(&v);
         }
-        set_attr(&select, "aria-describedby", described().as_deref());
-        set_attr(&select, "aria-invalid", invalid());
-        set_attr(&select, "aria-required", required().then_some("true"));
+        let now = Aria { described: described(), invalid: invalid(), required: required() };
+        now.write(&select, before.as_ref());
+        now
     }));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn choice_control(
-    r: UiRef,
-    n: NodeId,
-    def: &Def,
-    id: String,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
-    disabled: Vec<Value>,
-) -> AnyView {
-    let u = ui(r);
-    let t = u.text;
-    let lang = u.lang;
-    let vm = u.vm(n);
-    let style = choice_style(def);
-    let off = move |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
-    // A value set listed only in part takes the patient's own words too (see `value_set`).
-    let open = def.item_type == ItemType::OpenChoice || def.options_fallback.is_some();
-    // The option's prefix ("a)", "1.") belongs to its name wherever it is shown.
-    let options: Vec<(Value, String)> = def
-        .options
+/// A choice's options as `(value, label)`, the label with the option's prefix ("a)", "1."),
+/// which belongs to its name wherever it is shown.
+fn option_labels(def: &ItemDef, lang: &str) -> Vec<(Value, String)> {
+    def.options
         .iter()
         .map(|o| {
             let label = o.label_in(lang);
@@ -1068,108 +1195,171 @@ fn choice_control(
                 None => label,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Writes a choice's control into `h` (a drop-down, or a set of radios or checkboxes with the
+/// open choice's own words) and says how to bind it. `disabled`: options offered but not
+/// selectable now. `None` for a type-ahead list, which is a view (`autocomplete_control`).
+#[allow(clippy::too_many_arguments)]
+fn choice_html<D, I, R>(r: UiRef, n: NodeId, def: &Def, id: &str, described: D, invalid: I, required: R, disabled: &[Value], h: &mut Html) -> Option<ControlBind>
+where
+    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    R: Fn() -> bool + Send + Sync + Copy + 'static,
+{
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let off = |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
+    let options = option_labels(def, lang);
+    let values = std::sync::Arc::new(options.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>());
+    let style = choice_style(def);
     match style {
-        ChoiceStyle::Autocomplete => {
-            let list_id = dom_id(r, "dl", n);
-            let d = def.clone();
-            let value = move || text_of(&d, &vm.get(), lang, t);
-            let opts = options.clone();
-            view! {
-                <input type="text" id=id list=list_id.clone() prop:value=value autocomplete="off"
-                    aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
-                    on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
-                <datalist id=list_id>
-                    {opts.into_iter().filter(|(v, _)| !off(v)).map(|(_, l)| view! { <option value=l></option> }).collect_view()}
-                </datalist>
-            }
-            .into_any()
-        }
+        ChoiceStyle::Autocomplete => None,
         ChoiceStyle::Select => {
-            let opts = options.clone();
-            let opts2 = options.clone();
-            let selected = move || {
-                vm.with(|v| v.answers.first().and_then(|a| opts2.iter().position(|(o, _)| same_answer(a, o))).map(|i| i.to_string()).unwrap_or_default())
-            };
-            let opts3 = options.clone();
-            let labels: Vec<(String, bool)> = opts.into_iter().map(|(v, l)| (l, off(&v))).collect();
-            view! {
-                <select id=id use:sync_select=(t.choose, labels, selected, described, invalid, required)
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev);
-                        let vals = v.parse::<usize>().ok().and_then(|i| opts3.get(i)).map(|(o, _)| vec![o.clone()]).unwrap_or_default();
-                        ui(r).answer(n, vals);
-                    }></select>
+            h.open("select", &[("id", Some(id))]);
+            h.element("option", &[("value", Some(""))], t.choose);
+            for (i, (v, label)) in options.iter().enumerate() {
+                h.element("option", &[("value", Some(&i.to_string())), ("disabled", off(v).then_some(""))], label);
             }
-            .into_any()
+            h.close("select");
+            Some(Box::new(move |el| {
+                let list = values.clone();
+                let selected = move || vm.with(|v| v.answers.first().and_then(|a| list.iter().position(|o| same_answer(a, o))).map(|i| i.to_string()).unwrap_or_default());
+                keep_select(el.clone(), selected, described, invalid, required);
+                listen(&el, "change", move |ev| {
+                    let v = event_target_value(&ev);
+                    let vals = v.parse::<usize>().ok().and_then(|i| values.get(i)).map(|o| vec![o.clone()]).unwrap_or_default();
+                    ui(r).answer(n, vals);
+                });
+            }))
         }
         ChoiceStyle::Radio | ChoiceStyle::Checkbox => {
             let multi = style == ChoiceStyle::Checkbox || def.repeats;
-            // The group's name is the first option's id (the one the label and summary target).
-            let name = id.clone();
-            let d = def.clone();
-            let values = std::sync::Arc::new(options.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>());
-            let now = OptionsNow::of(vm, &values, described, invalid);
-            let boxes = options
-                .into_iter()
-                .enumerate()
-                .map(|(i, (value, label))| {
-                    // Rich option text (rendering-xhtml) in the label, after its prefix.
-                    let label = match d.options.get(i).and_then(|o| Some((o.prefix.clone(), o.label_in(lang), o.rendering.clone()?))) {
-                        Some((prefix, text, rendering)) => {
-                            let rich_text = LocalText { text, translations: Vec::new(), rendering: Some(rendering) };
-                            view! { {prefix.map(|p| prefix_text(&p))}{rich(Some(&rich_text), lang)} }.into_any()
-                        }
-                        None => label.into_any(),
-                    };
-                    let rid = if i == 0 { id.clone() } else { format!("{id}-{i}") };
-                    let is_off = off(&value);
-                    let input = view! {
-                        <input type=if multi { "checkbox" } else { "radio" } id=rid.clone() name=name.clone() value=i
-                            prop:checked=now.checked[i] disabled=is_off aria-describedby=now.described.clone() aria-invalid=now.invalid />
-                    };
-                    view! { <div class="ik-option">{Parts(vec![input.into_any(), view! { <label for=rid>{label}</label> }.into_any()])}</div> }
-                })
-                .collect_view();
-            // Open choice: the patient's own words, beside the options.
-            let other = blank::part(open.then(|| {
-                let oid = format!("{id}-other");
-                let d2 = d.clone();
-                let free = move || {
-                    vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default())
-                };
-                let d3 = d.clone();
-                view! {
-                    <div class="ik-other">
-                        <label for=oid.clone()>{t.other}</label>
-                        <input type="text" id=oid prop:value=free aria-describedby=untrack(described)
-                            on:change=move |ev| {
-                                let text = event_target_value(&ev);
-                                let mut vals: Vec<Value> = vm.get_untracked().answers.into_iter().filter(|a| is_option(&d3, a)).collect();
-                                if !multi {
-                                    vals.clear();
-                                }
-                                if !text.trim().is_empty() {
-                                    match intake_engine::answer::parse_text(&d3, &text) {
-                                        Ok(v) => vals.push(v),
-                                        Err(_) => vals.push(Value::String(text)),
-                                    }
-                                }
-                                ui(r).answer(n, vals);
-                            } />
-                    </div>
-                }
-            }));
+            // A value set listed only in part takes the patient's own words too (see `value_set`).
+            let open = def.item_type == ItemType::OpenChoice || def.options_fallback.is_some();
             let class = match (multi, def.horizontal) {
                 (true, true) => "ik-options ik-multi ik-horizontal",
                 (true, false) => "ik-options ik-multi",
                 (false, true) => "ik-options ik-horizontal",
                 (false, false) => "ik-options",
             };
-            let on_change = option_change(r, n, vm, values.clone(), multi);
-            view! { <div class=class use:sync_options=(vm, values, described, invalid) on:change=on_change>{Parts(vec![boxes.into_any(), other])}</div> }.into_any()
+            let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect::<Vec<_>>());
+            h.open("div", &[("class", Some(class))]);
+            for (i, (v, label)) in options.iter().enumerate() {
+                // The group's name is the first option's id (the one the label and summary target).
+                let rid = if i == 0 { id.to_owned() } else { format!("{id}-{i}") };
+                h.open("div", &[("class", Some("ik-option"))]);
+                h.open("input", &[
+                    ("type", Some(if multi { "checkbox" } else { "radio" })),
+                    ("id", Some(&rid)),
+                    ("name", Some(id)),
+                    ("value", Some(&i.to_string())),
+                    ("checked", checked[i].then_some("")),
+                    ("disabled", off(v).then_some("")),
+                ]);
+                h.open("label", &[("for", Some(&rid))]);
+                // Rich option text (rendering-xhtml) in the label, after its prefix.
+                match def.options.get(i).filter(|o| o.rendering.is_some()) {
+                    Some(o) => {
+                        if let Some(p) = &o.prefix {
+                            h.text(&prefix_text(p));
+                        }
+                        let text = LocalText { text: o.label_in(lang), translations: Vec::new(), rendering: o.rendering.clone() };
+                        rich_html(Some(&text), lang, h);
+                    }
+                    None => {
+                        h.text(label);
+                    }
+                }
+                h.close("label").close("div");
+            }
+            let other_id = format!("{id}-other");
+            if open {
+                // Open choice: the patient's own words, beside the options.
+                h.open("div", &[("class", Some("ik-other"))]);
+                h.element("label", &[("for", Some(&other_id))], t.other);
+                h.open("input", &[("type", Some("text")), ("id", Some(&other_id))]);
+                h.close("div");
+            }
+            h.close("div");
+            let d = def.clone();
+            Some(Box::new(move |el| {
+                sync_options(el.clone(), (vm, values.clone(), described, invalid));
+                listen(&el, "change", option_change(r, n, vm, values, multi));
+                if let Some(other) = el.last_element_child().filter(|_| open).and_then(|div| div.last_element_child()) {
+                    bind_other(r, n, d, other, multi);
+                }
+            }))
         }
     }
+}
+
+/// An open choice's own words: kept as the answer that is none of the options, and given
+/// beside the ticked options (instead of the chosen one, for a single answer).
+fn bind_other(r: UiRef, n: NodeId, d: Def, input: web_sys::Element, multi: bool) {
+    let vm = ui(r).vm(n);
+    let field: web_sys::HtmlInputElement = input.clone().unchecked_into();
+    let d2 = d.clone();
+    keep_effect(RenderEffect::new(move |before: Option<()>| {
+        let free = vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default());
+        // Written empty; after that, what it shows is what the patient typed.
+        if (before.is_some() || !free.is_empty()) && field.value() != free {
+            field.set_value(&free);
+        }
+    }));
+    listen(&input, "change", move |ev| {
+        let text = event_target_value(&ev);
+        let mut vals: Vec<Value> = vm.get_untracked().answers.into_iter().filter(|a| is_option(&d, a)).collect();
+        if !multi {
+            vals.clear();
+        }
+        if !text.trim().is_empty() {
+            match intake_engine::answer::parse_text(&d, &text) {
+                Ok(v) => vals.push(v),
+                Err(_) => vals.push(Value::String(text)),
+            }
+        }
+        ui(r).answer(n, vals);
+    });
+}
+
+/// A choice from a long list: a text field with the options offered as the patient types
+/// (`datalist`); the typed text is matched to an option by the engine.
+#[allow(clippy::too_many_arguments)]
+fn autocomplete_control(
+    r: UiRef,
+    n: NodeId,
+    def: &Def,
+    id: String,
+    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    disabled: &[Value],
+) -> AnyView {
+    let u = ui(r);
+    let t = u.text;
+    let lang = u.lang;
+    let vm = u.vm(n);
+    let list_id = dom_id(r, "dl", n);
+    let d = def.clone();
+    let value = move || text_of(&d, &vm.get(), lang, t);
+    let offered: Vec<String> = option_labels(def, lang)
+        .into_iter()
+        .filter(|(v, _)| !disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v)))
+        .map(|(_, l)| l)
+        .collect();
+    view! {
+        <input type="text" id=id list=list_id.clone() prop:value=value autocomplete="off"
+            aria-describedby=described aria-invalid=invalid aria-required=move || required().then_some("true")
+            on:change=move |ev| ui(r).answer_text(n, event_target_value(&ev)) />
+        <datalist id=list_id>
+            {offered.into_iter().map(|l| view! { <option value=l></option> }).collect_view()}
+        </datalist>
+    }
+    .into_any()
 }
 
 fn quantity_control(
