@@ -18,6 +18,7 @@ use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::state::{NodeVm, Ui, UiRef};
+use crate::view::{Described, Invalid, Required};
 
 /// Pause after the last keystroke before asking the host.
 const DEBOUNCE_MS: i32 = 250;
@@ -98,9 +99,9 @@ pub fn control(
     list_id: String,
     status_id: String,
     f: js_sys::Function,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    described: impl Described,
+    invalid: impl Invalid,
+    required: impl Required,
 ) -> AnyView {
     let u = r.get_value();
     let t = u.text;

@@ -303,6 +303,16 @@ fn repeat_attr(r: UiRef, n: NodeId) -> Option<impl Fn() -> Option<String> + Send
     })
 }
 
+/// A control's hints as the view reads them in its effects: the ids that describe it
+/// (`aria-describedby`), whether it is invalid now (`aria-invalid`), whether it is required
+/// now. Named once here rather than spelled out at every control.
+pub trait Described: Fn() -> Option<String> + Send + Sync + Copy + 'static {}
+impl<T: Fn() -> Option<String> + Send + Sync + Copy + 'static> Described for T {}
+pub trait Invalid: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static {}
+impl<T: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static> Invalid for T {}
+pub trait Required: Fn() -> bool + Send + Sync + Copy + 'static {}
+impl<T: Fn() -> bool + Send + Sync + Copy + 'static> Required for T {}
+
 /// An item's definition as the view holds it: shared, never copied, by the closures of every
 /// control that reads it (a deep copy per closure was kilobytes per question kept for the life
 /// of the page: 5,000 questions held three each).
@@ -550,7 +560,7 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // Other controls (quantities, files, type-ahead, options an expression computes) are views.
     let control = match simple {
         Some(_) => Blank.into_any(),
-        None => control(r, n, def, id.clone(), described, invalid, required),
+        None => control(r, n, def, id.clone(), (described, invalid, required)),
     };
     let text = computed_text.then(|| {
         let fallback = def.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_default();
@@ -770,12 +780,7 @@ type ControlBind = Box<dyn FnOnce(web_sys::Element) + Send>;
 /// kept by one effect, and its events are listened to on the control. `None`: the control is
 /// a view of its own (`control`).
 #[allow(clippy::too_many_arguments)]
-fn simple_control<D, I, R>(r: UiRef, n: NodeId, def: &Def, id: &str, described: D, invalid: I, required: R, h: &mut Html) -> Option<ControlBind>
-where
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
-{
+fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Described, invalid: impl Invalid, required: impl Required, h: &mut Html) -> Option<ControlBind> {
     let u = ui(r);
     let t = u.text;
     let lang = u.lang;
@@ -852,7 +857,7 @@ where
             if computed || (def.options_fallback.is_some() && u.terminology().is_some()) {
                 return None;
             }
-            choice_html(r, n, def, id, described, invalid, required, &[], h)
+            choice_html(r, n, def, id, (described, invalid, required), &[], h)
         }
         ItemType::Text => {
             let max = def.max_length.map(|m| m.to_string());
@@ -898,9 +903,9 @@ where
 fn bind_typed<V, D, I, R>(r: UiRef, n: NodeId, el: web_sys::Element, value: V, described: D, invalid: I, required: R)
 where
     V: Fn() -> String + Send + Sync + Clone + 'static,
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
+    D: Described,
+    I: Invalid,
+    R: Required,
 {
     sync_field(el.clone(), (value, described, invalid, required));
     listen(&el, "input", move |ev| ui(r).typing(n, event_target_value(&ev)));
@@ -909,15 +914,7 @@ where
 
 /// The controls that are views of their own: quantities, files, type-ahead lists, the
 /// terminology search, and options an expression computes.
-fn control(
-    r: UiRef,
-    n: NodeId,
-    def: &Def,
-    id: String,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
-) -> AnyView {
+fn control(r: UiRef, n: NodeId, def: &Def, id: String, (described, invalid, required): (impl Described, impl Invalid, impl Required)) -> AnyView {
     let vm = ui(r).vm(n);
     match def.item_type {
         ItemType::Choice | ItemType::OpenChoice => {
@@ -927,7 +924,7 @@ fn control(
             }
             let computed = ui(r).session.borrow().form().expressions.item(def.id).computes_options();
             if !computed {
-                return autocomplete_control(r, n, def, id, described, invalid, required, &[]);
+                return autocomplete_control(r, n, def, id, (described, invalid, required), &[]);
             }
             // Options an expression computes or toggles: the control is redrawn when they change
             // (not on every answer, which would lose the patient's place).
@@ -940,7 +937,7 @@ fn control(
                     None => d.clone(),
                 };
                 let mut h = Html::new();
-                match choice_html(r, n, &d, &id, described, invalid, required, &disabled, &mut h) {
+                match choice_html(r, n, &d, &id, (described, invalid, required), &disabled, &mut h) {
                     Some(bind) => {
                         let bind: Bind = Box::new(move |parts| {
                             if let Some(el) = parts.first_element_child() {
@@ -949,7 +946,7 @@ fn control(
                         });
                         Markup::new(h.finish(), Some(bind)).into_any()
                     }
-                    None => autocomplete_control(r, n, &d, id.clone(), described, invalid, required, &disabled),
+                    None => autocomplete_control(r, n, &d, id.clone(), (described, invalid, required), &disabled),
                 }
             })
             .into_any()
@@ -995,8 +992,8 @@ fn keep_effect<T: Send + Sync + 'static>(effect: RenderEffect<T>) {
 /// time (`simple_control`); the effect's first run finds them there.
 fn sync_options<D, I>(el: leptos::tachys::renderer::types::Element, (vm, values, described, invalid): (RwSignal<NodeVm>, std::sync::Arc<Vec<Value>>, D, I))
 where
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    D: Described,
+    I: Invalid,
 {
     keep_effect(RenderEffect::new(move |before: Option<()>| {
         let (described, invalid) = (described(), invalid());
@@ -1055,9 +1052,9 @@ fn option_change(r: UiRef, n: NodeId, vm: RwSignal<NodeVm>, values: std::sync::A
 fn sync_field<V, D, I, R>(el: leptos::tachys::renderer::types::Element, (value, described, invalid, required): (V, D, I, R))
 where
     V: Fn() -> String + Send + Sync + Clone + 'static,
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
+    D: Described,
+    I: Invalid,
+    R: Required,
 {
     // An input, or a textarea (its own `value`, not an input's).
     let area = el.dyn_ref::<web_sys::HtmlTextAreaElement>().cloned();
@@ -1114,7 +1111,7 @@ impl Aria {
 /// the mark is fixed and built with the label.
 fn sync_required<R>(el: leptos::tachys::renderer::types::Element, (required, t): (Option<R>, &'static crate::i18n::Strings))
 where
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
+    R: Required,
 {
     let Some(required) = required else { return };
     // The label is written without the mark.
@@ -1166,9 +1163,9 @@ where
 fn keep_select<S, D, I, R>(el: web_sys::Element, selected: S, described: D, invalid: I, required: R)
 where
     S: Fn() -> String + Send + Sync + 'static,
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
+    D: Described,
+    I: Invalid,
+    R: Required,
 {
     let select: web_sys::HtmlSelectElement = el.unchecked_into();
     keep_effect(RenderEffect::new(move |before: Option<Aria>| {
@@ -1202,12 +1199,15 @@ fn option_labels(def: &ItemDef, lang: &str) -> Vec<(Value, String)> {
 /// open choice's own words) and says how to bind it. `disabled`: options offered but not
 /// selectable now. `None` for a type-ahead list, which is a view (`autocomplete_control`).
 #[allow(clippy::too_many_arguments)]
-fn choice_html<D, I, R>(r: UiRef, n: NodeId, def: &Def, id: &str, described: D, invalid: I, required: R, disabled: &[Value], h: &mut Html) -> Option<ControlBind>
-where
-    D: Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    I: Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    R: Fn() -> bool + Send + Sync + Copy + 'static,
-{
+fn choice_html(
+    r: UiRef,
+    n: NodeId,
+    def: &Def,
+    id: &str,
+    (described, invalid, required): (impl Described, impl Invalid, impl Required),
+    disabled: &[Value],
+    h: &mut Html,
+) -> Option<ControlBind> {
     let u = ui(r);
     let t = u.text;
     let lang = u.lang;
@@ -1328,15 +1328,12 @@ fn bind_other(r: UiRef, n: NodeId, d: Def, input: web_sys::Element, multi: bool)
 
 /// A choice from a long list: a text field with the options offered as the patient types
 /// (`datalist`); the typed text is matched to an option by the engine.
-#[allow(clippy::too_many_arguments)]
 fn autocomplete_control(
     r: UiRef,
     n: NodeId,
     def: &Def,
     id: String,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
-    required: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    (described, invalid, required): (impl Described, impl Invalid, impl Required),
     disabled: &[Value],
 ) -> AnyView {
     let u = ui(r);
@@ -1367,8 +1364,8 @@ fn quantity_control(
     n: NodeId,
     def: &Def,
     id: String,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    described: impl Described,
+    invalid: impl Invalid,
 ) -> AnyView {
     let u = ui(r);
     let t = u.text;
@@ -1451,8 +1448,8 @@ fn attachment_control(
     r: UiRef,
     n: NodeId,
     id: String,
-    described: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
-    invalid: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
+    described: impl Described,
+    invalid: impl Invalid,
 ) -> AnyView {
     let u = ui(r);
     let t = u.text;
