@@ -995,34 +995,30 @@ where
     D: Described,
     I: Invalid,
 {
-    // Runs whenever the question's state is set (an answer elsewhere can set many): it asks the
-    // page nothing unless what the inputs should show has changed. The first run finds them as
-    // they were written (checked as the answers are, no aria attributes).
-    keep_effect(RenderEffect::new(move |before: Option<(Option<String>, Option<&'static str>, Vec<bool>)>| {
-        let now = (described(), invalid(), vm.with(|v| values.iter().map(|x| chosen(&v.answers, x)).collect::<Vec<_>>()));
-        let unchanged = match &before {
-            Some(b) => *b == now,
-            None => now.0.is_none() && now.1.is_none(),
-        };
-        if unchanged {
-            return now;
+    keep_effect(RenderEffect::new(move |before: Option<()>| {
+        let (described, invalid) = (described(), invalid());
+        vm.track();
+        // The first run finds the inputs as they were written (checked as the answers are, no
+        // aria attributes): nothing to do unless there is something to describe.
+        if before.is_none() && described.is_none() && invalid.is_none() {
+            return;
         }
-        let (described, invalid, on) = &now;
-        let Ok(inputs) = el.query_selector_all("input") else { return now };
-        let mut k = 0;
-        for i in 0..inputs.length() {
-            let Some(input) = inputs.item(i).and_then(|x| x.dyn_into::<web_sys::HtmlInputElement>().ok()) else { continue };
-            set_attr(&input, "aria-describedby", described.as_deref());
-            if is_option_input(&input) {
-                set_attr(&input, "aria-invalid", *invalid);
-                let on = on.get(k).copied().unwrap_or(false);
-                if input.checked() != on {
-                    input.set_checked(on);
+        let Ok(inputs) = el.query_selector_all("input") else { return };
+        vm.with_untracked(|v| {
+            let mut k = 0;
+            for i in 0..inputs.length() {
+                let Some(input) = inputs.item(i).and_then(|x| x.dyn_into::<web_sys::HtmlInputElement>().ok()) else { continue };
+                set_attr(&input, "aria-describedby", described.as_deref());
+                if is_option_input(&input) {
+                    set_attr(&input, "aria-invalid", invalid);
+                    let on = values.get(k).is_some_and(|x| chosen(&v.answers, x));
+                    if input.checked() != on {
+                        input.set_checked(on);
+                    }
+                    k += 1;
                 }
-                k += 1;
             }
-        }
-        now
+        });
     }));
 }
 
@@ -1062,13 +1058,10 @@ where
 {
     // An input, or a textarea (its own `value`, not an input's).
     let area = el.dyn_ref::<web_sys::HtmlTextAreaElement>().cloned();
-    // The effect runs whenever the question's state is set (an answer elsewhere can set many),
-    // so it asks the page nothing unless the value it would show has changed.
-    keep_effect(RenderEffect::new(move |before: Option<(String, Aria)>| {
+    keep_effect(RenderEffect::new(move |before: Option<Aria>| {
         let v = value();
-        // The field was written empty. A new value is written unless the field already shows
-        // it (what the patient typed is never overwritten by itself).
-        if before.as_ref().map_or(!v.is_empty(), |(was, _)| *was != v) {
+        // The field was written empty; after that, what it shows is what the patient typed.
+        if before.is_some() || !v.is_empty() {
             match &area {
                 Some(area) if area.value() != v => area.set_value(&v),
                 None => {
@@ -1081,8 +1074,8 @@ where
             }
         }
         let now = Aria { described: described(), invalid: invalid(), required: required() };
-        now.write(&el, before.as_ref().map(|(_, a)| a));
-        (v, now)
+        now.write(&el, before.as_ref());
+        now
     }));
 }
 
@@ -1175,16 +1168,15 @@ where
     R: Required,
 {
     let select: web_sys::HtmlSelectElement = el.unchecked_into();
-    // Asks the page nothing unless the choice it would show has changed (see `sync_field`).
-    keep_effect(RenderEffect::new(move |before: Option<(String, Aria)>| {
+    keep_effect(RenderEffect::new(move |before: Option<Aria>| {
         let v = selected();
-        // Written with "Choose…" selected.
-        if before.as_ref().map_or(!v.is_empty(), |(was, _)| *was != v) && select.value() != v {
+        // Written with "Choose…" selected; after that, what it shows is the patient's.
+        if (before.is_some() || !v.is_empty()) && select.value() != v {
             select.set_value(&v);
         }
         let now = Aria { described: described(), invalid: invalid(), required: required() };
-        now.write(&select, before.as_ref().map(|(_, a)| a));
-        (v, now)
+        now.write(&select, before.as_ref());
+        now
     }));
 }
 
@@ -1311,13 +1303,12 @@ fn bind_other(r: UiRef, n: NodeId, d: Def, input: web_sys::Element, multi: bool)
     let vm = ui(r).vm(n);
     let field: web_sys::HtmlInputElement = input.clone().unchecked_into();
     let d2 = d.clone();
-    keep_effect(RenderEffect::new(move |before: Option<String>| {
+    keep_effect(RenderEffect::new(move |before: Option<()>| {
         let free = vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default());
-        // Written empty; a new value is written unless the field already shows it.
-        if before.map_or(!free.is_empty(), |was| was != free) && field.value() != free {
+        // Written empty; after that, what it shows is what the patient typed.
+        if (before.is_some() || !free.is_empty()) && field.value() != free {
             field.set_value(&free);
         }
-        free
     }));
     listen(&input, "change", move |ev| {
         let text = event_target_value(&ev);
