@@ -772,6 +772,31 @@ fn text_of(def: &ItemDef, v: &NodeVm, lang: &str, t: &crate::i18n::Strings) -> S
     }).unwrap_or_default()
 }
 
+/// Where a choice's options come from, which decides how it is drawn: the form's own list
+/// (written as HTML, or a type-ahead list), the portal's terminology search (for value sets
+/// nobody could list), or an expression that computes them (redrawn when they change).
+enum ChoiceSource {
+    Listed,
+    Terminology(js_sys::Function),
+    Computed,
+}
+
+fn choice_source(r: UiRef, def: &ItemDef) -> ChoiceSource {
+    let u = ui(r);
+    if let Some(f) = def.options_fallback.as_ref().and(u.terminology()) {
+        return ChoiceSource::Terminology(f);
+    }
+    if u.session.borrow().form().expressions.item(def.id).computes_options() {
+        return ChoiceSource::Computed;
+    }
+    ChoiceSource::Listed
+}
+
+/// Whether an option is offered but not selectable now (an options toggle turned it off).
+fn is_off(disabled: &[Value], option: &Value) -> bool {
+    disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, option))
+}
+
 /// Binds a simple control once its HTML is made: `FnOnce(control element)`.
 type ControlBind = Box<dyn FnOnce(web_sys::Element) + Send>;
 
@@ -811,11 +836,12 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
         // SDC itemControl check-box on a yes/no item: one box to tick, no "No" to a negative
         // statement. Unticked means not stated (no answer), not "false".
         ItemType::Boolean if def.item_control.as_deref() == Some("check-box") => {
-            let on = vm.with_untracked(|v| v.answers.first() == Some(&Value::Boolean(true)));
+            let values = std::sync::Arc::new(vec![Value::Boolean(true)]);
+            // Written as `sync_options` keeps it.
+            let on = checked_now(vm, &values)[0];
             h.open("div", &[("class", Some("ik-option ik-tick"))]);
             h.open("input", &[("type", Some("checkbox")), ("id", Some(id)), ("checked", on.then_some("")), ("disabled", read_only)]);
             h.close("div");
-            let values = std::sync::Arc::new(vec![Value::Boolean(true)]);
             Some(Box::new(move |el| {
                 sync_options(el.clone(), (vm, values, described, invalid));
                 listen(&el, "change", move |ev| {
@@ -826,22 +852,12 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
         }
         ItemType::Boolean => {
             let values = vec![Value::Boolean(true), Value::Boolean(false)];
-            let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect::<Vec<_>>());
-            // The group's name is the first option's id (the one the label and summary target).
+            let checked = checked_now(vm, &values);
             h.open("div", &[("class", Some("ik-yes-no"))]);
             for (i, label) in [t.yes, t.no].into_iter().enumerate() {
-                let rid = if i == 0 { id.to_owned() } else { format!("{id}-{i}") };
-                h.open("div", &[("class", Some("ik-option"))]);
-                h.open("input", &[
-                    ("type", Some("radio")),
-                    ("id", Some(&rid)),
-                    ("name", Some(id)),
-                    ("value", Some(&i.to_string())),
-                    ("checked", checked[i].then_some("")),
-                    ("disabled", read_only),
-                ]);
-                h.element("label", &[("for", Some(&rid))], label);
-                h.close("div");
+                option_html(h, "radio", id, i, checked[i], def.read_only, |h| {
+                    h.text(label);
+                });
             }
             h.close("div");
             let values = std::sync::Arc::new(values);
@@ -850,15 +866,11 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
                 listen(&el, "change", option_change(r, n, vm, values, false));
             }))
         }
-        ItemType::Choice | ItemType::OpenChoice => {
-            // Options nobody could list (the portal's terminology search) and options an
-            // expression computes are views of their own.
-            let computed = u.session.borrow().form().expressions.item(def.id).computes_options();
-            if computed || (def.options_fallback.is_some() && u.terminology().is_some()) {
-                return None;
-            }
-            choice_html(r, n, def, id, (described, invalid, required), &[], h)
-        }
+        // Options from the terminology search or an expression are views of their own.
+        ItemType::Choice | ItemType::OpenChoice => match choice_source(r, def) {
+            ChoiceSource::Listed => choice_html(r, n, def, id, (described, invalid, required), &[], h),
+            ChoiceSource::Terminology(_) | ChoiceSource::Computed => None,
+        },
         ItemType::Text => {
             let max = def.max_length.map(|m| m.to_string());
             h.open("textarea", &[("id", Some(id)), ("rows", Some("4")), ("readonly", read_only), ("maxlength", max.as_deref())]).close("textarea");
@@ -918,13 +930,13 @@ fn control(r: UiRef, n: NodeId, def: &Def, id: String, (described, invalid, requ
     let vm = ui(r).vm(n);
     match def.item_type {
         ItemType::Choice | ItemType::OpenChoice => {
-            // Options nobody could list: the portal's terminology search, when it gave one.
-            if let Some(f) = def.options_fallback.as_ref().and(ui(r).terminology()) {
-                return crate::term_search::control(r, n, def, id, dom_id(r, "dl", n), dom_id(r, "st", n), f, described, invalid, required);
-            }
-            let computed = ui(r).session.borrow().form().expressions.item(def.id).computes_options();
-            if !computed {
-                return autocomplete_control(r, n, def, id, (described, invalid, required), &[]);
+            match choice_source(r, def) {
+                ChoiceSource::Terminology(f) => {
+                    return crate::term_search::control(r, n, def, id, dom_id(r, "dl", n), dom_id(r, "st", n), f, described, invalid, required);
+                }
+                // A listed choice not written as HTML (`simple_control`) is a type-ahead list.
+                ChoiceSource::Listed => return autocomplete_control(r, n, def, id, (described, invalid, required), &[]),
+                ChoiceSource::Computed => {}
             }
             // Options an expression computes or toggles: the control is redrawn when they change
             // (not on every answer, which would lose the patient's place).
@@ -1215,7 +1227,7 @@ fn choice_html(
     let t = u.text;
     let lang = u.lang;
     let vm = u.vm(n);
-    let off = |v: &Value| disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v));
+    let off = |v: &Value| is_off(disabled, v);
     let options = option_labels(def, lang);
     let values = std::sync::Arc::new(options.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>());
     let style = choice_style(def);
@@ -1249,39 +1261,28 @@ fn choice_html(
                 (false, true) => "ik-options ik-horizontal",
                 (false, false) => "ik-options",
             };
-            let checked = vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect::<Vec<_>>());
+            let checked = checked_now(vm, &values);
             h.open("div", &[("class", Some(class))]);
             for (i, (v, label)) in options.iter().enumerate() {
-                // The group's name is the first option's id (the one the label and summary target).
-                let rid = if i == 0 { id.to_owned() } else { format!("{id}-{i}") };
-                h.open("div", &[("class", Some("ik-option"))]);
-                h.open("input", &[
-                    ("type", Some(if multi { "checkbox" } else { "radio" })),
-                    ("id", Some(&rid)),
-                    ("name", Some(id)),
-                    ("value", Some(&i.to_string())),
-                    ("checked", checked[i].then_some("")),
-                    ("disabled", off(v).then_some("")),
-                ]);
-                h.open("label", &[("for", Some(&rid))]);
-                // Rich option text (rendering-xhtml) in the label, after its prefix.
-                match def.options.get(i).filter(|o| o.rendering.is_some()) {
-                    Some(o) => {
-                        if let Some(p) = &o.prefix {
-                            h.text(&prefix_text(p));
+                option_html(h, if multi { "checkbox" } else { "radio" }, id, i, checked[i], off(v), |h| {
+                    // Rich option text (rendering-xhtml) in the label, after its prefix.
+                    match def.options.get(i).filter(|o| o.rendering.is_some()) {
+                        Some(o) => {
+                            if let Some(p) = &o.prefix {
+                                h.text(&prefix_text(p));
+                            }
+                            let text = LocalText { text: o.label_in(lang), translations: Vec::new(), rendering: o.rendering.clone() };
+                            rich_html(Some(&text), lang, h);
                         }
-                        let text = LocalText { text: o.label_in(lang), translations: Vec::new(), rendering: o.rendering.clone() };
-                        rich_html(Some(&text), lang, h);
+                        None => {
+                            h.text(label);
+                        }
                     }
-                    None => {
-                        h.text(label);
-                    }
-                }
-                h.close("label").close("div");
+                });
             }
-            let other_id = format!("{id}-other");
             if open {
                 // Open choice: the patient's own words, beside the options.
+                let other_id = format!("{id}-other");
                 h.open("div", &[("class", Some("ik-other"))]);
                 h.element("label", &[("for", Some(&other_id))], t.other);
                 h.open("input", &[("type", Some("text")), ("id", Some(&other_id))]);
@@ -1298,6 +1299,31 @@ fn choice_html(
             }))
         }
     }
+}
+
+/// Which of `values` the answers hold now: how a set's inputs are written (`sync_options`
+/// keeps them after).
+fn checked_now(vm: RwSignal<NodeVm>, values: &[Value]) -> Vec<bool> {
+    vm.with_untracked(|v| values.iter().map(|x| chosen(&v.answers, x)).collect())
+}
+
+/// Option `i` of a set of radios or checkboxes, its input and label (`label` writes the
+/// label's content). The set's first option's id is `id`, which is also the radio group's
+/// name (the id the question's label and the error summary target).
+fn option_html(h: &mut Html, kind: &'static str, id: &str, i: usize, checked: bool, disabled: bool, label: impl FnOnce(&mut Html)) {
+    let rid = if i == 0 { id.to_owned() } else { format!("{id}-{i}") };
+    h.open("div", &[("class", Some("ik-option"))]);
+    h.open("input", &[
+        ("type", Some(kind)),
+        ("id", Some(&rid)),
+        ("name", Some(id)),
+        ("value", Some(&i.to_string())),
+        ("checked", checked.then_some("")),
+        ("disabled", disabled.then_some("")),
+    ]);
+    h.open("label", &[("for", Some(&rid))]);
+    label(h);
+    h.close("label").close("div");
 }
 
 /// An open choice's own words: kept as the answer that is none of the options, and given
@@ -1348,7 +1374,7 @@ fn autocomplete_control(
     let value = move || text_of(&d, &vm.get(), lang, t);
     let offered: Vec<String> = option_labels(def, lang)
         .into_iter()
-        .filter(|(v, _)| !disabled.iter().any(|o| intake_engine::questionnaire::same_option(o, v)))
+        .filter(|(v, _)| !is_off(disabled, v))
         .map(|(_, l)| l)
         .collect();
     view! {
