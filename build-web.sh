@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser bundle: cargo (wasm32, size profile) -> wasm-bindgen (glue: short ASCII
-# strings read without TextDecoder, web/short-strings.mjs) -> wasm-opt -Oz.
+# strings read without TextDecoder, web/short-strings.mjs) -> wasm-opt (web/wasm-opt.flags).
 # Output: web/dist (the demo site) and pkg/dist (the npm package's runtime files).
 # Prints the size of everything on the wire, raw and gzip.
 set -euo pipefail
@@ -15,13 +15,16 @@ lean=target/lean-builds
 rm -rf "$lean"
 mkdir -p "$lean"
 
+# wasm-opt's flags: web/wasm-opt.flags says why these.
+read -ra wasm_opt_flags <<< "$(grep -v '^#' web/wasm-opt.flags | tr '\n' ' ')"
+
 # build <name> <dir> [cargo flags]: one build of the module as <dir>/<name>.js + <name>_bg.wasm.
 build() {
   local name=$1 dir=$2; shift 2
   cargo build --locked -p intake-web --target wasm32-unknown-unknown --profile wasm "$@" >&2
   wasm-bindgen --target web --out-name "$name" --out-dir "$dir" target/wasm32-unknown-unknown/wasm/intake_web.wasm
   node web/short-strings.mjs "$dir/$name.js"
-  tests/e2e/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  tests/e2e/node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" --strip-debug --strip-producers \
     "$dir/${name}_bg.wasm" -o "$dir/${name}_bg.wasm"
 }
 # The package's builds leave out what a form does not carry (pkg/index.js picks one): `basic`

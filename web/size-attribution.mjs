@@ -3,7 +3,7 @@
 // Reads the cargo output before wasm-bindgen and wasm-opt (function names kept), sums each
 // function's code size (twiggy) under the crate its name starts with, and prints the crates
 // largest first, with the data segment and what the shipped file weighs (raw and gzip) for
-// scale. The shares are of code before wasm-opt: -Oz shrinks every crate, not all equally, so
+// scale. The shares are of code before wasm-opt: it shrinks every crate, not all equally, so
 // read them as where to look, and measure a change by the shipped size build-web.sh prints.
 // Prints figures; asserts nothing.
 import { execFileSync } from 'node:child_process';
@@ -96,7 +96,7 @@ for (const line of csv.split('\n').slice(1)) {
 const shipped = existsSync(SHIPPED) ? readFileSync(SHIPPED) : null;
 const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
 console.log(`code before wasm-opt: ${kb(code)} in ${crates.size} crates; data segments ${kb(data)}`);
-if (shipped) console.log(`shipped (wasm-opt -Oz): ${kb(shipped.length)} raw, ${kb(gzipSync(shipped, { level: 9 }).length)} gzip`);
+if (shipped) console.log(`shipped (after wasm-opt, web/wasm-opt.flags): ${kb(shipped.length)} raw, ${kb(gzipSync(shipped, { level: 9 }).length)} gzip`);
 console.log('\ncrate                          code     share');
 for (const [crate, bytes] of [...crates].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${crate.padEnd(28)} ${kb(bytes).padStart(10)} ${(100 * bytes / code).toFixed(1).padStart(7)}%`);
