@@ -95,8 +95,8 @@ const index = (...candidates) => [...names].find(([, n]) => candidates.includes(
 const [start, end] = [index('setFatalHandler', 'setFatalHandler externref shim'), index('health')];
 const rows = [];
 let phase = 'before';
-// Lines name the module (the demo page may have loaded a build of its own): ours is the one
-// whose function is the first marker.
+// Each line names its module. The bare page loads one, but should it ever load another (the
+// demo's page loads a build of its own), ours is the one whose function is the first marker.
 let module = null;
 for (const m of log.matchAll(/Compiled function (0x[0-9a-f]+)#(\d+) using (\w+), took (\d+) .s and \d+ bytes; bodysize (\d+)/g)) {
   const [mod, i, tier, us, body] = [m[1], Number(m[2]), m[3], Number(m[4]), Number(m[5])];
