@@ -17,6 +17,8 @@ mkdir -p "$lean"
 
 # wasm-opt's flags: web/wasm-opt.flags says why these.
 read -ra wasm_opt_flags <<< "$(grep -v '^#' web/wasm-opt.flags | tr '\n' ' ')"
+# Without them wasm-opt would still write a (large, unoptimised) module: fail instead.
+if [ "${#wasm_opt_flags[@]}" -eq 0 ]; then echo "build-web.sh: no flags in web/wasm-opt.flags" >&2; exit 1; fi
 
 # build <name> <dir> [cargo flags]: one build of the module as <dir>/<name>.js + <name>_bg.wasm.
 build() {
