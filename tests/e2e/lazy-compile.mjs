@@ -10,8 +10,9 @@
 // this lists them: by crate and largest first, with Liftoff's own time for each.
 //
 // How: the full build's wasm, optimised as shipped (wasm-bindgen, the glue as build-web.sh makes
-// it, wasm-opt with web/wasm-opt.flags) but with its function names kept (-g), in a copy of web/dist; Chromium with
-// V8's --trace-wasm-compilation-times, whose lines name each function by index. Two exports
+// it, wasm-opt with web/wasm-opt.flags) but with its function names kept (-g), on a bare page
+// with the form's stylesheet; Chromium with V8's --trace-wasm-compilation-times, whose lines
+// name each function by index. Two exports
 // nothing else calls mark the mount's start and end in that log: `setFatalHandler` before it,
 // `health` after it. Functions the warm-up or a later answer compiles are not counted.
 import { execFileSync } from 'node:child_process';
@@ -37,15 +38,14 @@ const q = forms[which]();
 const top = Number(process.env.TOP || 25);
 
 // The shipped build's code, with names.
-const dir = join(mkdtempSync(join(tmpdir(), 'intake-lazy-')), 'dist');
-cpSync(join(ROOT, 'web', 'dist'), dir, { recursive: true });
+const dir = mkdtempSync(join(tmpdir(), 'intake-lazy-'));
 const pkg = join(dir, 'pkg');
 execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', pkg, join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm', 'intake_web.wasm')], { stdio: 'inherit' });
 execFileSync('node', [join(ROOT, 'web', 'short-strings.mjs'), join(pkg, 'intake_web.js')], { stdio: 'inherit' });
 const wasm = join(pkg, 'intake_web_bg.wasm');
 // OPT='...': other wasm-opt flags than build-web.sh's (web/wasm-opt.flags), to see what they
-// do to the compile;
-// OPT=none: wasm-bindgen's output as it is. Printed with its gzip size, names stripped.
+// do to the compile, printed with the gzip size they give (names stripped, as shipped).
+// OPT=none: wasm-bindgen's output as it is (its printed size includes the names).
 const shippedFlags = readFileSync(join(ROOT, 'web', 'wasm-opt.flags'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join(' ');
 const opt = (process.env.OPT || shippedFlags).split(/\s+/).filter(Boolean);
 const wasmOpt = join(ROOT, 'tests', 'e2e', 'node_modules', '.bin', 'wasm-opt');
@@ -57,6 +57,7 @@ if (opt[0] !== 'none') {
 }
 const names = functionNames(readFileSync(wasm));
 // A bare page: the demo's own page would load a build of its own and warm it meanwhile.
+cpSync(join(ROOT, 'web', 'intake.css'), join(dir, 'intake.css'));
 writeFileSync(join(dir, 'lazy.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lazy compile</title><link rel="stylesheet" href="intake.css"></head><body><main></main></body></html>');
 
 const server = await serve(dir);
