@@ -25,8 +25,35 @@ fn ui(r: UiRef) -> std::rc::Rc<Ui> {
 /// A DOM id (and radio-group name) unique to this form in the document. Two forms mounted in
 /// one page must never share ids or radio names: labels would point into the other form and
 /// checking a radio in one would uncheck the other's.
+///
+/// Written by hand, not with `format!`: a page of MDS 3.0 asks for about 3,000 of them while it
+/// mounts; with `format!` they took 6.8 ms of that mount, now under 1 ms (`profile.mjs
+/// mds-onepage`, `WARMUP=1`, `INCL=dom_id`).
 fn dom_id(r: UiRef, kind: &str, n: NodeId) -> String {
-    format!("{}{kind}-{}", ui(r).dom, n.0)
+    let u = ui(r);
+    let mut id = String::with_capacity(u.dom.len() + kind.len() + 11);
+    id.push_str(&u.dom);
+    id.push_str(kind);
+    id.push('-');
+    push_decimal(&mut id, n.0);
+    id
+}
+
+/// `n` in decimal digits, appended.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// The whole form.
@@ -1791,6 +1818,15 @@ pub const CONFIRMED: &str = REVIEW_CONFIRMED;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decimals_are_written_digit_for_digit() {
+        for n in [0, 7, 10, 99, 735, 1_000_000, u32::MAX] {
+            let mut out = String::from("ik1-q-");
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, format!("ik1-q-{n}"));
+        }
+    }
+
     #[test]
     fn heights_in_feet_and_inches() {
         for (typed, inches) in [("5'7\"", 67.0), ("5' 7", 67.0), ("5 ft 7 in", 67.0), ("5ft7", 67.0), ("6'", 72.0), ("5’ 11”", 71.0), ("5'7.5", 67.5)] {
