@@ -124,6 +124,8 @@ use leptos::tachys::html::attribute::Attribute;
 use leptos::tachys::hydration::Cursor;
 use leptos::tachys::renderer::types::{Element, Node};
 use leptos::tachys::view::add_attr::AddAnyAttr;
+use leptos::prelude::AnyView;
+use leptos::tachys::view::any_view::AnyViewState;
 use leptos::tachys::view::{Mountable, Position, PositionState, Render, RenderHtml};
 use wasm_bindgen::JsCast;
 
@@ -138,11 +140,22 @@ pub struct Markup {
     /// Where its HTML waits to be parsed; taken when it is built.
     ticket: Option<batch::Ticket>,
     bind: Option<Bind>,
+    /// Views built into its first element, after what the HTML put there (`holding`).
+    inside: Vec<AnyView>,
 }
 
 impl Markup {
     pub fn new(html: String, bind: Option<Bind>) -> Markup {
-        Markup { ticket: Some(batch::add(&html)), bind }
+        Markup { ticket: Some(batch::add(&html)), bind, inside: Vec::new() }
+    }
+
+    /// HTML whose first element is a container, and views to build into it at its end, after
+    /// `bind`. Why: a question's own element (`<div class="ik-q">`), written in the HTML
+    /// rather than as a Leptos element around it, is made by the same parse as its parts
+    /// instead of by a dozen calls into the browser and an effect for its class (MDS 3.0 on
+    /// one page has 590 of them).
+    pub fn holding(html: String, bind: Option<Bind>, inside: Vec<AnyView>) -> Markup {
+        Markup { ticket: Some(batch::add(&html)), bind, inside }
     }
 }
 
@@ -313,6 +326,10 @@ pub struct MarkupState {
     fragment: web_sys::DocumentFragment,
     first: Option<web_sys::Node>,
     last: Option<web_sys::Node>,
+    /// The views built into the first element: never read, but held, since a reactive view's
+    /// effect lives in its state and ends when the state is dropped. (They move with the
+    /// element, so mounting and unmounting the markup moves them too.)
+    _inside: Vec<AnyViewState>,
 }
 
 impl MarkupState {
@@ -366,8 +383,22 @@ impl Render for Markup {
         if let Some(bind) = self.bind.take() {
             bind(&fragment);
         }
+        let container = fragment.first_element_child();
+        let inside = std::mem::take(&mut self.inside)
+            .into_iter()
+            .map(|view| {
+                let mut state = view.build();
+                // No first element would mean HTML without the container `holding` promises:
+                // the views then go at the end of the markup rather than nowhere.
+                match &container {
+                    Some(c) => state.mount(c, None),
+                    None => state.mount(fragment.unchecked_ref(), None),
+                }
+                state
+            })
+            .collect();
         let (first, last) = (fragment.first_child(), fragment.last_child());
-        MarkupState { fragment, first, last }
+        MarkupState { fragment, first, last, _inside: inside }
     }
 
     fn rebuild(self, state: &mut Self::State) {
@@ -401,14 +432,21 @@ impl RenderHtml for Markup {
         self
     }
 
-    fn to_html_with_buf(mut self, buf: &mut String, _position: &mut Position, _escape: bool, _mark_branches: bool, _extra_attrs: Vec<AnyAttribute>) {
-        if let Some(html) = self.ticket.take().and_then(|t| {
+    fn to_html_with_buf(mut self, buf: &mut String, position: &mut Position, escape: bool, mark_branches: bool, _extra_attrs: Vec<AnyAttribute>) {
+        let Some(html) = self.ticket.take().and_then(|t| {
             let html = batch::html(t);
             batch::discard(t);
             html
-        }) {
-            buf.push_str(&html);
+        }) else {
+            return;
+        };
+        // The views `inside` go before the container's end tag, the last thing in the HTML.
+        let end = if self.inside.is_empty() { html.len() } else { html.rfind("</").unwrap_or(html.len()) };
+        buf.push_str(&html[..end]);
+        for view in std::mem::take(&mut self.inside) {
+            view.to_html_with_buf(buf, position, escape, mark_branches, Vec::new());
         }
+        buf.push_str(&html[end..]);
     }
 
     // The form is rendered in the browser only; there is no server HTML to hydrate.

@@ -558,7 +558,17 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // The question's fixed parts, and its control when it is a simple one, are one piece of
     // HTML (see `html`): label or legend (prefix, text, a fixed required mark), help, unit, a
     // fixed "why we ask", the error box, the control.
+    // The question's own element first: a fieldset for a set of choices, else a div.
+    let tag = if as_fieldset { "fieldset" } else { "div" };
+    let link_id = def.link_id.clone();
     let mut h = Html::new();
+    h.open(tag, &[
+        ("class", Some("ik-q")),
+        ("part", Some("question")),
+        ("id", Some(&dom_id(r, "q", n))),
+        ("data-linkid", Some(&link_id)),
+        ("hidden", hidden.then_some("")),
+    ]);
     let caption = if as_fieldset { "legend" } else { "label" };
     h.open(caption, &[("for", (!as_fieldset).then_some(id.as_str()))]);
     if let Some(p) = &def.prefix {
@@ -593,10 +603,18 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         let fallback = def.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_default();
         Memo::new(move |_| vm.with(|v| v.text.clone()).unwrap_or_else(|| fallback.clone()))
     });
+    h.close(tag);
     let has_prefix = def.prefix.is_some();
     let why_id = dom_id(r, "w", n);
+    let repeat = repeat_attr(r, n);
     let bind: Bind = Box::new(move |parts| {
-        let Some(caption) = parts.first_element_child() else { return };
+        let Some(question) = parts.first_element_child() else { return };
+        keep(question.clone(), (r, n));
+        if let Some(repeat) = repeat {
+            let el = question.clone();
+            keep_effect(RenderEffect::new(move |_| set_attr(&el, "data-repeat", repeat().as_deref())));
+        }
+        let Some(caption) = question.first_element_child() else { return };
         if fixed_required.is_none() {
             sync_required(caption.clone(), (Some(required), t));
         }
@@ -610,30 +628,13 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         if let (Some(bind), Some(control)) = (simple, error_box.next_element_sibling()) {
             bind(control);
         }
-        sync_errors(error_box, (show_errors, errors));
+        sync_errors(error_box, question, (show_errors, errors));
     });
-    let parts = Markup::new(h.finish(), Some(bind)).into_any();
-    let class = move || if show_errors.get() { "ik-q ik-invalid" } else { "ik-q" };
     // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
     // death" under "Living? No") show under it, each shown or hidden like any item.
-    let followups = blank::part((!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> }));
-    let link_id = def.link_id.clone();
-    let repeat = repeat_attr(r, n);
-    if as_fieldset {
-        view! {
-            <fieldset class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                {Parts(vec![parts, control, followups])}
-            </fieldset>
-        }
-        .into_any()
-    } else {
-        view! {
-            <div class=class part="question" id=dom_id(r, "q", n) data-linkid=link_id data-repeat=repeat hidden=hidden use:keep=(r, n)>
-                {Parts(vec![parts, control, followups])}
-            </div>
-        }
-        .into_any()
-    }
+    let followups = (!def.children.is_empty()).then(|| view! { <div class="ik-followups">{children(r, Some(n))}</div> }.into_any());
+    let inside = [Some(control), followups].into_iter().flatten().collect();
+    Markup::holding(h.finish(), Some(bind), inside)
 }
 
 /// "Why we ask: …", the paragraph the control's `aria-describedby` names.
@@ -1171,16 +1172,23 @@ where
     }));
 }
 
-/// A directive on a question's error box: one effect puts the question's messages in it, one
-/// paragraph each, when they are to show (the box is `aria-live`, so they are announced), and
-/// empties it when not. As a reactive child it was two marker nodes per question.
-fn sync_errors<E>(el: leptos::tachys::renderer::types::Element, (show, errors): (Memo<bool>, E))
+/// A question's error box: one effect puts the question's messages in it, one paragraph each,
+/// when they are to show (the box is `aria-live`, so they are announced), and empties it when
+/// not; the same effect marks the question `ik-invalid` meanwhile. As a reactive child it was
+/// two marker nodes per question, and the class an effect of its own.
+fn sync_errors<E>(el: leptos::tachys::renderer::types::Element, question: web_sys::Element, (show, errors): (Memo<bool>, E))
 where
     E: Fn() -> Vec<String> + Send + Sync + 'static,
 {
-    // The box is written empty, and only this effect writes in it.
-    keep_effect(RenderEffect::new(move |shown: Option<Vec<String>>| {
-        let now = if show.get() { errors() } else { Vec::new() };
+    // The box is written empty, the question's class "ik-q", and only this effect changes them.
+    keep_effect(RenderEffect::new(move |before: Option<(bool, Vec<String>)>| {
+        let (shown_before, shown) = before.unzip();
+        let showing = show.get();
+        let now = if showing { errors() } else { Vec::new() };
+        // The question is marked invalid while its errors show.
+        if showing != shown_before.unwrap_or(false) {
+            question.set_class_name(if showing { "ik-q ik-invalid" } else { "ik-q" });
+        }
         // Unchanged messages are left as they are: rewriting them would announce them again.
         if now != shown.unwrap_or_default() {
             el.set_text_content(None);
@@ -1193,7 +1201,7 @@ where
                 }
             }
         }
-        now
+        (showing, now)
     }));
 }
 
