@@ -1,14 +1,15 @@
 //! Writing a part of the page as HTML text, every text and attribute value escaped.
 //!
-//! Why: a question's fixed parts (its label, help, unit, error box and a simple control) are
-//! a dozen to a hundred nodes. As Leptos views each element was a view state, most had a
-//! marker comment (with `erase_components`, every element that has children), and each node
-//! two to four calls across to the browser. Written as HTML, the browser's parser makes them
-//! in one call, the page has no markers inside questions (MDS 3.0 on one page: 1,283 comments
-//! instead of 2,951, 7,325 before `blank::Parts`), and the view code for every simple control
-//! is one writer (about 7 KB gzip less wasm). Parsing is not cheaper per element than
-//! `createElement` from JS (Chromium 148: about 6 µs per element either way); the gain is in
-//! what wasm no longer does per node.
+//! Why: an item's element and fixed parts (a question's label, help, unit, error box and a
+//! simple control; a group's legend and help) are a dozen to a hundred nodes. As Leptos views
+//! each element was a view state, most had a marker comment (with `erase_components`, every
+//! element that has children), and each node two to four calls across to the browser. Written
+//! as HTML, the browser's parser makes them, the page has no markers inside items (MDS 3.0 on
+//! one page: 405 comments; 1,283 while each item's own element was still a Leptos element,
+//! 2,951 and 7,325 before that), and the view code for every simple control is one writer
+//! (about 7 KB gzip less wasm). Parsing is not cheaper per element than `createElement` from
+//! JS (Chromium 148: about 6 µs per element either way); the gain is in what wasm no longer
+//! does per node, and in one parse per page (`batch`) rather than one per item.
 //!
 //! Safety: only this writer produces the HTML, tag and attribute names are the program's own
 //! (`&'static str`), and everything that comes from a form, a chart or a translation is

@@ -13,7 +13,7 @@ use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::blank::{self, Blank, Parts};
+use crate::blank::{self, Blank};
 use crate::html::{Bind, Html, Markup};
 use crate::rich_text::{self, Rich};
 use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
@@ -362,7 +362,7 @@ fn node(r: UiRef, n: NodeId) -> AnyView {
         let def = def.clone();
         match def.item_type {
             ItemType::Group => group(r, n, &def, hidden).into_any(),
-            ItemType::Display => view! { <div class="ik-display" data-linkid=def.link_id.clone() hidden=hidden use:keep=(r, n)>{item_text(r, n, &def)}</div> }.into_any(),
+            ItemType::Display => display(r, n, &def, hidden).into_any(),
             _ => question(r, n, &def, hidden).into_any(),
         }
     };
@@ -392,34 +392,86 @@ fn keep(el: leptos::tachys::renderer::types::Element, (r, n): (UiRef, NodeId)) {
     });
 }
 
-/// An item's text: the form's (rich text as the form gives it), or, where a `cqf-expression`
-/// computes it, that text as it stands (plain, redrawn when it changes).
-fn item_text(r: UiRef, n: NodeId, def: &ItemDef) -> AnyView {
+/// An item's text where an expression computes it (`cqf-expression`), else None: the text as
+/// it stands, or the form's while the expression has given none.
+fn expression_text(r: UiRef, n: NodeId, def: &ItemDef) -> Option<Memo<String>> {
     let u = ui(r);
-    let computed = u.session.borrow().form().expressions.item(def.id).computes_text();
-    if !computed {
-        return rich(def.text.as_ref(), u.lang).into_any();
+    if !u.session.borrow().form().expressions.item(def.id).computes_text() {
+        return None;
     }
     let vm = u.vm(n);
-    let text = Memo::new(move |_| vm.with(|v| v.text.clone()));
     let fallback = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
-    (move || text.get().unwrap_or_else(|| fallback.clone())).into_any()
+    Some(Memo::new(move |_| vm.with(|v| v.text.clone()).unwrap_or_else(|| fallback.clone())))
 }
 
-fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
-    let u = ui(r);
-    let why = why_of(u.vm(n));
-    view! {
-        <fieldset class="ik-group" id=dom_id(r, "f", n) data-linkid=def.link_id.clone() data-repeat=repeat_attr(r, n) hidden=hidden use:keep=(r, n)>
-            // One child, not four (see `Parts`).
-            {Parts(vec![
-                view! { <legend>{item_text(r, n, def)}</legend> }.into_any(),
-                help_of(r, def, u.lang, n),
-                (move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))).into_any(),
-                children(r, Some(n)).into_any(),
-            ])}
-        </fieldset>
+/// The start of an item's own element, written as its `Markup`'s container (see
+/// `Markup::holding`); the caller writes its content and closes it.
+fn open_item(h: &mut Html, tag: &'static str, class: &'static str, id: Option<&str>, def: &ItemDef, hidden: bool) {
+    h.open(tag, &[("class", Some(class)), ("id", id), ("data-linkid", Some(&def.link_id)), ("hidden", hidden.then_some(""))]);
+}
+
+/// What every item's element gets once made: kept by the form (shown and hidden on it), and
+/// inside a repeating group its row's position as `data-repeat`.
+fn bind_item(r: UiRef, n: NodeId, el: &web_sys::Element) {
+    keep(el.clone(), (r, n));
+    if let Some(repeat) = repeat_attr(r, n) {
+        let el = el.clone();
+        keep_effect(RenderEffect::new(move |_| set_attr(&el, "data-repeat", repeat().as_deref())));
     }
+}
+
+/// Display text: one `Markup` (its text in the HTML, or kept by an effect when computed).
+fn display(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> Markup {
+    let lang = ui(r).lang;
+    let computed = expression_text(r, n, def);
+    let mut h = Html::new();
+    open_item(&mut h, "div", "ik-display", None, def, hidden);
+    if computed.is_none() {
+        rich_html(def.text.as_ref(), lang, &mut h);
+    }
+    h.close("div");
+    let bind: Bind = Box::new(move |parts| {
+        let Some(el) = parts.first_element_child() else { return };
+        bind_item(r, n, &el);
+        if let Some(text) = computed {
+            keep_text(el, false, text);
+        }
+    });
+    Markup::holding(h.finish(), Some(bind), Vec::new())
+}
+
+/// A group: its fieldset, legend and help are one `Markup` (as a question's are); its "why we
+/// ask" and its items are views built into it.
+fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> Markup {
+    let u = ui(r);
+    let lang = u.lang;
+    let why = why_of(u.vm(n));
+    let computed = expression_text(r, n, def);
+    let mut h = Html::new();
+    open_item(&mut h, "fieldset", "ik-group", Some(&dom_id(r, "f", n)), def, hidden);
+    h.open("legend", &[]);
+    if computed.is_none() {
+        rich_html(def.text.as_ref(), lang, &mut h);
+    }
+    h.close("legend");
+    if let Some(help) = &def.help {
+        h.open("div", &[("class", Some("ik-help")), ("id", Some(&dom_id(r, "h", n)))]);
+        rich_html(Some(help), lang, &mut h);
+        h.close("div");
+    }
+    h.close("fieldset");
+    let bind: Bind = Box::new(move |parts| {
+        let Some(el) = parts.first_element_child() else { return };
+        bind_item(r, n, &el);
+        if let (Some(text), Some(legend)) = (computed, el.first_element_child()) {
+            keep_text(legend, false, text);
+        }
+    });
+    let inside = vec![
+        (move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))).into_any(),
+        children(r, Some(n)).into_any(),
+    ];
+    Markup::holding(h.finish(), Some(bind), inside)
 }
 
 /// Why an item is asked, apart from the rest of its view model: its paragraph is rebuilt only
@@ -599,21 +651,13 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         Some(_) => Blank.into_any(),
         None => control(r, n, def, id.clone(), (described, invalid, required)),
     };
-    let text = computed_text.then(|| {
-        let fallback = def.text.as_ref().map(|t| t.in_lang(lang).to_owned()).unwrap_or_default();
-        Memo::new(move |_| vm.with(|v| v.text.clone()).unwrap_or_else(|| fallback.clone()))
-    });
+    let text = if computed_text { expression_text(r, n, def) } else { None };
     h.close(tag);
     let has_prefix = def.prefix.is_some();
     let why_id = dom_id(r, "w", n);
-    let repeat = repeat_attr(r, n);
     let bind: Bind = Box::new(move |parts| {
         let Some(question) = parts.first_element_child() else { return };
-        keep(question.clone(), (r, n));
-        if let Some(repeat) = repeat {
-            let el = question.clone();
-            keep_effect(RenderEffect::new(move |_| set_attr(&el, "data-repeat", repeat().as_deref())));
-        }
+        bind_item(r, n, &question);
         let Some(caption) = question.first_element_child() else { return };
         if fixed_required.is_none() {
             sync_required(caption.clone(), (Some(required), t));
