@@ -1043,6 +1043,66 @@ describe('SDC expressions in the browser (issue 8)', () => {
   });
 });
 
+describe('items written as HTML with their parts (web/src/html.rs, Markup::holding)', () => {
+  it('group and display text an expression computes, follow-ups under their question, and the invalid mark follow the answers', async () => {
+    const fp = (expression) => ({ language: 'text/fhirpath', expression });
+    const byAnswer = (yes, no) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/cqf-expression',
+      valueExpression: fp(`iif(%resource.repeat(item).where(linkId = 'pregnant').answer.value = true, '${yes}', '${no}')`) }] });
+    // All in one top-level group (one page): a top-level group is a page, not a fieldset.
+    const questionnaire = { resourceType: 'Questionnaire', id: 'parts', status: 'active', item: [{ linkId: 'page', type: 'group', text: 'About you', item: [
+      { linkId: 'pregnant', type: 'boolean', text: 'Are you pregnant?' },
+      { linkId: 'note', type: 'display', text: 'About you', _text: byAnswer('About you and your pregnancy', 'About you') },
+      { linkId: 'g', type: 'group', text: 'Your health', _text: byAnswer('Your health in pregnancy', 'Your health'), item: [
+        { linkId: 'weeks', type: 'integer', text: 'Weeks', required: true },
+        { linkId: 'smoke', type: 'boolean', text: 'Do you smoke?', item: [
+          { linkId: 'perday', type: 'integer', text: 'How many a day?', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] }] }] }] }] };
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async (questionnaire) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      const h = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage: false, onError: (e) => errors.push(e.message) });
+      const tick = () => new Promise((r) => setTimeout(r, 60));
+      const item = (linkId) => el.querySelector(`[data-linkid="${linkId}"]`);
+      const shown = (linkId) => { const x = item(linkId); return !!x && !x.hidden && !x.closest('[hidden]'); };
+      const yes = (linkId) => [...item(linkId).querySelectorAll('input')].find((i) => [...i.labels].at(-1)?.textContent === 'Yes').click();
+      const type = (input, value) => { input.value = value; input.dispatchEvent(new Event('change', { bubbles: true })); };
+      const state = () => ({
+        note: item('note').textContent.trim(),
+        legend: item('g').querySelector(':scope > legend').textContent.trim(),
+        weeksClass: item('weeks').className,
+        weeksError: item('weeks').querySelector('.ik-errors').textContent.trim(),
+        perday: shown('perday'),
+        perdayUnderSmoke: !!item('smoke').querySelector('.ik-followups [data-linkid="perday"]'),
+      });
+      const out = { before: state() };
+      yes('pregnant');
+      type(item('weeks').querySelector('input'), 'ten');
+      await tick();
+      out.typedWrong = state();
+      type(item('weeks').querySelector('input'), '10');
+      yes('smoke');
+      await tick();
+      out.after = state();
+      out.groupInside = [...item('g').children].map((c) => c.tagName.toLowerCase() + (c.dataset.linkid ? `[${c.dataset.linkid}]` : ''));
+      h.unmount();
+      return { ...out, errors };
+    }, questionnaire);
+    assert.deepEqual(out.before, { note: 'About you', legend: 'Your health', weeksClass: 'ik-q', weeksError: '', perday: false, perdayUnderSmoke: false }, JSON.stringify(out));
+    assert.equal(out.typedWrong.note, 'About you and your pregnancy', JSON.stringify(out));
+    assert.equal(out.typedWrong.legend, 'Your health in pregnancy');
+    assert.equal(out.typedWrong.weeksClass, 'ik-q ik-invalid');
+    assert.notEqual(out.typedWrong.weeksError, '');
+    assert.deepEqual({ ...out.after, note: undefined, legend: undefined }, { note: undefined, legend: undefined, weeksClass: 'ik-q', weeksError: '', perday: true, perdayUnderSmoke: true });
+    // The legend first, then the group's items in order, inside the group's own fieldset.
+    assert.deepEqual(out.groupInside, ['legend', 'div[weeks]', 'fieldset[smoke]']);
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('four builds: each form loads only the one it needs', () => {
   it('a form loads the build with what it carries (rules, FHIRPath, both or neither), and never runs without its rules or its expressions', async () => {
     const { page, problems, requests, context } = await portalPage('blank.html');

@@ -16,11 +16,8 @@
 use leptos::tachys::html::attribute::any_attribute::AnyAttribute;
 use leptos::tachys::html::attribute::Attribute;
 use leptos::tachys::hydration::Cursor;
-use leptos::prelude::AnyView;
-use leptos::tachys::renderer::types::{Element, Node};
 use leptos::tachys::view::add_attr::AddAnyAttr;
-use leptos::tachys::view::any_view::AnyViewState;
-use leptos::tachys::view::{Mountable, Position, PositionState, Render, RenderHtml};
+use leptos::tachys::view::{Position, PositionState, Render, RenderHtml};
 
 /// Nothing, with no node (see the module doc for where it may be used).
 #[derive(Clone, Copy, Debug, Default)]

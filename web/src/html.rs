@@ -324,7 +324,10 @@ mod batch {
 
 /// A `Markup`'s nodes: in `fragment` while not in the page, else from `first` to `last`.
 pub struct MarkupState {
-    fragment: web_sys::DocumentFragment,
+    /// Holds the nodes while they are off the page; none while they are in it. Why not kept
+    /// empty: a parsed template's content holds its template, and that template is in the
+    /// batch's outer template: one fragment kept would keep the whole batch's templates.
+    fragment: Option<web_sys::DocumentFragment>,
     first: Option<web_sys::Node>,
     last: Option<web_sys::Node>,
     /// The views built into the first element: never read, but held, since a reactive view's
@@ -349,16 +352,21 @@ impl MarkupState {
 
 impl Mountable for MarkupState {
     fn unmount(&mut self) {
-        // Back into the fragment, in order, so a later mount puts them back as they were.
-        if self.fragment.first_child().is_none() {
+        // Into a fragment, in order, so a later mount puts them back as they were.
+        if self.fragment.is_none() {
+            let fragment = leptos::prelude::document().create_document_fragment();
             for node in self.nodes() {
-                let _ = self.fragment.append_child(&node);
+                let _ = fragment.append_child(&node);
             }
+            self.fragment = Some(fragment);
         }
     }
 
     fn mount(&mut self, parent: &Element, marker: Option<&Node>) {
-        let _ = parent.insert_before(&self.fragment, marker);
+        // Already in the page: nothing to insert (as an emptied fragment inserted nothing).
+        if let Some(fragment) = self.fragment.take() {
+            let _ = parent.insert_before(&fragment, marker);
+        }
     }
 
     fn insert_before_this(&self, child: &mut dyn Mountable) -> bool {
@@ -399,7 +407,7 @@ impl Render for Markup {
             })
             .collect();
         let (first, last) = (fragment.first_child(), fragment.last_child());
-        MarkupState { fragment, first, last, _inside: inside }
+        MarkupState { fragment: Some(fragment), first, last, _inside: inside }
     }
 
     fn rebuild(self, state: &mut Self::State) {
