@@ -257,8 +257,10 @@ function pageStore() {
 /** Mount an intake form into `element`. Rejects with a clear Error (and shows it in the element). */
 export async function mount(element, options = {}) {
   if (!(element instanceof HTMLElement)) throw new TypeError('mount(element, options): element must be an HTMLElement');
-  options = withText(options);
-  const first = await instantiate(options, (m) => tellHost(options, m));
+  // The text goes to the first start only: the form keeps `opts` (for a restart) as long as it
+  // lives, and a large form's text held there was half a megabyte for MDS 3.0.
+  const given = withText(options);
+  const first = await instantiate(given, (m) => tellHost(options, m));
   const opts = options.storage === false ? { ...options, storage: pageStore(), __pageOnly: true } : { ...options };
   const depth = { n: 0 };
   let mounted = true;
@@ -322,7 +324,7 @@ export async function mount(element, options = {}) {
   };
   FORMS.get(element)?.unmount();
   try {
-    start(first);
+    start(first, given === options ? undefined : { questionnaire: given.questionnaire });
   } catch (e) {
     mounted = false; // bad options: the element shows a calm message, the host gets the Error
     throw e;
@@ -362,9 +364,10 @@ export async function mount(element, options = {}) {
 
 /** The engine without the form: answer, read item states, get the response and the Bundle. */
 export async function createSession(options = {}) {
-  options = withText(options);
-  const wasm = await instantiate(options, (m) => tellHost(options, m));
-  const s = wasm.createSession(options);
+  // Not kept by anything the session returns (see `mount`).
+  const given = withText(options);
+  const wasm = await instantiate(given, (m) => tellHost(options, m));
+  const s = wasm.createSession(given);
   const live = {
     wasm,
     error: null,
