@@ -199,6 +199,8 @@ mod batch {
         /// Each markup's HTML in `html` (its `<template>` wrapper excluded), and whether it was
         /// dropped unbuilt.
         pieces: Vec<(std::ops::Range<usize>, bool)>,
+        /// How many of `pieces` are not dropped: at none, the batch is let go unparsed.
+        live: usize,
     }
 
     /// A parsed batch whose fragments are not all taken yet.
@@ -225,6 +227,7 @@ mod batch {
             let at = p.html.len();
             p.html.push_str(html);
             p.pieces.push((at..p.html.len(), false));
+            p.live += 1;
             p.html.push_str("</template>");
             Ticket { batch: p.id, index: (p.pieces.len() - 1) as u32 }
         })
@@ -255,10 +258,13 @@ mod batch {
     pub fn discard(ticket: Ticket) {
         BATCHES.with_borrow_mut(|b| {
             if ticket.batch == b.pending.id {
-                if let Some(piece) = b.pending.pieces.get_mut(ticket.index as usize) {
+                if let Some(piece) = b.pending.pieces.get_mut(ticket.index as usize).filter(|p| !p.1) {
                     piece.1 = true;
+                    b.pending.live -= 1;
                 }
-                if b.pending.pieces.iter().all(|p| p.1) {
+                // A count, not a scan of the pieces: a view of thousands of items dropped
+                // unbuilt would otherwise cost thousands squared.
+                if b.pending.live == 0 {
                     let id = b.pending.id;
                     b.pending = Pending { id, ..Pending::default() };
                 }
