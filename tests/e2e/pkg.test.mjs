@@ -1443,11 +1443,14 @@ describe('questions written as HTML (web/src/html.rs)', () => {
         { linkId: 'drink', type: 'open-choice', text: 'Drink', extension: itemControl('radio-button'),
           answerOption: [{ valueCoding: { code: 'tea', display: 'Tea' } }, { valueCoding: { code: 'coffee', display: 'Coffee <strong>' } }] },
         { linkId: 'notes', type: 'text', text: 'Notes', maxLength: 20 },
+        // A text area's content as written keeps a leading newline (the parser drops one).
+        { linkId: 'memo', type: 'text', text: 'Memo', initial: [{ valueString: '\nafter a blank line' }] },
         { linkId: 'size', type: 'choice', text: 'Size', extension: itemControl('drop-down'),
           answerOption: ['S', 'M', 'L'].map((c) => ({ valueCoding: { code: c, display: `Size ${c}` } })) },
       ] };
       const saved = { format: 'intake-answers/1', visit_type: 'html', patient: 'Patient/p', session: 's', page: 0,
-        answers: { size: 'M', notes: 'kept note' } };
+        // Written into the HTML as the field's value: quotes and markup stay text.
+        answers: { size: 'M', notes: 'kept note', hostile: 'Bo "B" <b>&amp;' } };
       const store = { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} };
       const host = document.createElement('div');
       document.querySelector('main').append(host);
@@ -1463,6 +1466,9 @@ describe('questions written as HTML (web/src/html.rs)', () => {
       // Saved answers show in the controls written as HTML.
       r.savedSize = item('size').querySelector('select').selectedOptions[0].textContent;
       r.savedNotes = item('notes').querySelector('textarea').value;
+      r.savedHostile = item('hostile').querySelector('input').value;
+      r.memo = item('memo').querySelector('textarea').value;
+      r.memoAnswer = answers().memo;
       r.maxLength = item('notes').querySelector('textarea').getAttribute('maxlength');
       // The tick box: ticked is true, unticked is no answer.
       item('tick').querySelector('input').click();
@@ -1506,6 +1512,9 @@ describe('questions written as HTML (web/src/html.rs)', () => {
     assert.equal(r.optionLabel, 'Coffee <strong>');
     assert.equal(r.savedSize, 'Size M');
     assert.equal(r.savedNotes, 'kept note');
+    assert.deepEqual([r.memo], r.memoAnswer, 'the text area shows the answer the form holds');
+    assert.equal(r.memo, '\nafter a blank line');
+    assert.equal(r.savedHostile, 'Bo "B" <b>&amp;');
     assert.equal(r.maxLength, '20');
     assert.deepEqual(r.ticked, [true]);
     assert.deepEqual(r.tea, ['tea']);
