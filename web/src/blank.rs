@@ -63,12 +63,3 @@ impl RenderHtml for Blank {
         self
     }
 }
-
-/// The part when the definition has it, else nothing at all.
-pub fn part<V: leptos::prelude::IntoView>(part: Option<V>) -> leptos::prelude::AnyView {
-    use leptos::prelude::IntoAny;
-    match part {
-        Some(v) => v.into_any(),
-        None => Blank.into_any(),
-    }
-}

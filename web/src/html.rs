@@ -147,7 +147,7 @@ pub struct Markup {
 
 impl Markup {
     pub fn new(html: String, bind: Option<Bind>) -> Markup {
-        Markup { ticket: Some(batch::add(&html)), bind, inside: Vec::new() }
+        Markup::holding(html, bind, Vec::new())
     }
 
     /// HTML whose first element is a container, and views to build into it at its end, after
@@ -239,18 +239,7 @@ mod batch {
             if ticket.batch == b.pending.id {
                 parse(b);
             }
-            let Some(at) = b.parsed.iter().position(|p| p.id == ticket.batch) else {
-                return empty();
-            };
-            let batch = &mut b.parsed[at];
-            let fragment = batch.fragments.get_mut(ticket.index as usize).and_then(Option::take);
-            if fragment.is_some() {
-                batch.left -= 1;
-            }
-            if batch.left == 0 {
-                b.parsed.swap_remove(at);
-            }
-            fragment.unwrap_or_else(empty)
+            take_parsed(b, ticket).unwrap_or_else(super::empty_fragment)
         })
     }
 
@@ -270,16 +259,23 @@ mod batch {
                 }
                 return;
             }
-            if let Some(at) = b.parsed.iter().position(|p| p.id == ticket.batch) {
-                let batch = &mut b.parsed[at];
-                if batch.fragments.get_mut(ticket.index as usize).and_then(Option::take).is_some() {
-                    batch.left -= 1;
-                }
-                if batch.left == 0 {
-                    b.parsed.swap_remove(at);
-                }
-            }
+            drop(take_parsed(b, ticket));
         })
+    }
+
+    /// The markup's fragment out of its parsed batch (none if it was taken, or its batch let
+    /// go); the batch goes when its last fragment does.
+    fn take_parsed(b: &mut Batches, ticket: Ticket) -> Option<web_sys::DocumentFragment> {
+        let at = b.parsed.iter().position(|p| p.id == ticket.batch)?;
+        let batch = &mut b.parsed[at];
+        let fragment = batch.fragments.get_mut(ticket.index as usize).and_then(Option::take);
+        if fragment.is_some() {
+            batch.left -= 1;
+        }
+        if batch.left == 0 {
+            b.parsed.swap_remove(at);
+        }
+        fragment
     }
 
     /// The HTML of a markup not built yet, for writing the view out as text.
@@ -322,10 +318,11 @@ mod batch {
             b.parsed.push(Parsed { id: pending.id, fragments, left });
         }
     }
+}
 
-    fn empty() -> web_sys::DocumentFragment {
-        leptos::prelude::document().create_document_fragment()
-    }
+/// A new, empty fragment of the page's document.
+fn empty_fragment() -> web_sys::DocumentFragment {
+    leptos::prelude::document().create_document_fragment()
 }
 
 /// A `Markup`'s nodes: in `fragment` while not in the page, else from `first` to `last`.
@@ -360,7 +357,7 @@ impl Mountable for MarkupState {
     fn unmount(&mut self) {
         // Into a fragment, in order, so a later mount puts them back as they were.
         if self.fragment.is_none() {
-            let fragment = leptos::prelude::document().create_document_fragment();
+            let fragment = empty_fragment();
             for node in self.nodes() {
                 let _ = fragment.append_child(&node);
             }
@@ -393,7 +390,7 @@ impl Render for Markup {
     fn build(mut self) -> Self::State {
         let fragment = match self.ticket.take() {
             Some(ticket) => batch::take(ticket),
-            None => leptos::prelude::document().create_document_fragment(),
+            None => empty_fragment(),
         };
         if let Some(bind) = self.bind.take() {
             bind(&fragment);

@@ -13,7 +13,7 @@ use intake_engine::visit_type::{REVIEW_CHANGED, REVIEW_CONFIRMED};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::blank::{self, Blank};
+use crate::blank::Blank;
 use crate::html::{Bind, Html, Markup};
 use crate::rich_text::{self, Rich};
 use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
@@ -406,8 +406,17 @@ fn expression_text(r: UiRef, n: NodeId, def: &ItemDef) -> Option<Memo<String>> {
 
 /// The start of an item's own element, written as its `Markup`'s container (see
 /// `Markup::holding`); the caller writes its content and closes it.
-fn open_item(h: &mut Html, tag: &'static str, class: &'static str, id: Option<&str>, def: &ItemDef, hidden: bool) {
-    h.open(tag, &[("class", Some(class)), ("id", id), ("data-linkid", Some(&def.link_id)), ("hidden", hidden.then_some(""))]);
+fn open_item(h: &mut Html, tag: &'static str, class: &'static str, part: Option<&'static str>, id: Option<&str>, def: &ItemDef, hidden: bool) {
+    h.open(tag, &[("class", Some(class)), ("part", part), ("id", id), ("data-linkid", Some(&def.link_id)), ("hidden", hidden.then_some(""))]);
+}
+
+/// An item's help text, with the id a question's `aria-describedby` names.
+fn help_html(h: &mut Html, r: UiRef, n: NodeId, def: &ItemDef, lang: &str) {
+    if let Some(help) = &def.help {
+        h.open("div", &[("class", Some("ik-help")), ("id", Some(&dom_id(r, "h", n)))]);
+        rich_html(Some(help), lang, h);
+        h.close("div");
+    }
 }
 
 /// What every item's element gets once made: kept by the form (shown and hidden on it), and
@@ -425,7 +434,7 @@ fn display(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> Markup {
     let lang = ui(r).lang;
     let computed = expression_text(r, n, def);
     let mut h = Html::new();
-    open_item(&mut h, "div", "ik-display", None, def, hidden);
+    open_item(&mut h, "div", "ik-display", None, None, def, hidden);
     if computed.is_none() {
         rich_html(def.text.as_ref(), lang, &mut h);
     }
@@ -448,17 +457,13 @@ fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> Markup {
     let why = why_of(u.vm(n));
     let computed = expression_text(r, n, def);
     let mut h = Html::new();
-    open_item(&mut h, "fieldset", "ik-group", Some(&dom_id(r, "f", n)), def, hidden);
+    open_item(&mut h, "fieldset", "ik-group", None, Some(&dom_id(r, "f", n)), def, hidden);
     h.open("legend", &[]);
     if computed.is_none() {
         rich_html(def.text.as_ref(), lang, &mut h);
     }
     h.close("legend");
-    if let Some(help) = &def.help {
-        h.open("div", &[("class", Some("ik-help")), ("id", Some(&dom_id(r, "h", n)))]);
-        rich_html(Some(help), lang, &mut h);
-        h.close("div");
-    }
+    help_html(&mut h, r, n, def, lang);
     h.close("fieldset");
     let bind: Bind = Box::new(move |parts| {
         let Some(el) = parts.first_element_child() else { return };
@@ -486,21 +491,12 @@ fn why_view(r: UiRef, label: &'static str, text: String, n: NodeId) -> impl Into
 }
 
 fn help_of(r: UiRef, def: &ItemDef, lang: &str, n: NodeId) -> AnyView {
-    blank::part(def.help.as_ref().map(|h| view! { <div class="ik-help" id=dom_id(r, "h", n)>{rich(Some(h), lang)}</div> }))
-}
-
-/// Safe rich text (see `rich_text`) as a view: plain text (nearly every label) is one text
-/// node; marked-up text is written as HTML (`html`) and parsed by the browser.
-fn rich(text: Option<&LocalText>, lang: &str) -> AnyView {
-    let Some(t) = text else { return Blank.into_any() };
-    match rich_nodes(t, lang) {
-        Some(nodes) => {
-            let mut h = Html::new();
-            rich_text::write_html(&nodes, &mut h);
-            Markup::new(h.finish(), None).into_any()
-        }
-        None => t.in_lang(lang).to_owned().into_any(),
+    if def.help.is_none() {
+        return Blank.into_any();
     }
+    let mut h = Html::new();
+    help_html(&mut h, r, n, def, lang);
+    Markup::new(h.finish(), None).into_any()
 }
 
 /// The text's markup as safe rich text, when it has markup in this language (a translation
@@ -607,20 +603,13 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let required = move || vm.with(|v| v.required);
     let as_fieldset = uses_fieldset(def);
 
-    // The question's fixed parts, and its control when it is a simple one, are one piece of
-    // HTML (see `html`): label or legend (prefix, text, a fixed required mark), help, unit, a
-    // fixed "why we ask", the error box, the control.
-    // The question's own element first: a fieldset for a set of choices, else a div.
+    // The question's own element (a fieldset for a set of choices, else a div), its fixed
+    // parts, and its control when it is a simple one, are one piece of HTML (see `html`):
+    // label or legend (prefix, text, a fixed required mark), help, unit, a fixed "why we ask",
+    // the error box, the control.
     let tag = if as_fieldset { "fieldset" } else { "div" };
-    let link_id = def.link_id.clone();
     let mut h = Html::new();
-    h.open(tag, &[
-        ("class", Some("ik-q")),
-        ("part", Some("question")),
-        ("id", Some(&dom_id(r, "q", n))),
-        ("data-linkid", Some(&link_id)),
-        ("hidden", hidden.then_some("")),
-    ]);
+    open_item(&mut h, tag, "ik-q", Some("question"), Some(&dom_id(r, "q", n)), def, hidden);
     let caption = if as_fieldset { "legend" } else { "label" };
     h.open(caption, &[("for", (!as_fieldset).then_some(id.as_str()))]);
     if let Some(p) = &def.prefix {
@@ -633,11 +622,7 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         h.element("span", &[("class", Some("ik-req"))], &format!(" ({})", t.required));
     }
     h.close(caption);
-    if let Some(help) = &def.help {
-        h.open("div", &[("class", Some("ik-help")), ("id", Some(&dom_id(r, "h", n)))]);
-        rich_html(Some(help), lang, &mut h);
-        h.close("div");
-    }
+    help_html(&mut h, r, n, def, lang);
     if let Some(unit) = &unit_text {
         h.element("span", &[("class", Some("ik-unit")), ("id", Some(&dom_id(r, "u", n)))], unit);
     }
