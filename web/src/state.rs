@@ -437,9 +437,7 @@ impl Ui {
     /// The definition of a node's item: the form's own, shared (500 rows are 1,000 nodes of two
     /// items, and a copy per rendered item was a second set of the definitions).
     pub fn def(&self, n: NodeId) -> std::sync::Arc<intake_engine::questionnaire::ItemDef> {
-        let s = self.session.borrow();
-        let item = s.def(n).id;
-        s.form().items[item.index()].clone()
+        self.session.borrow().def_shared(n)
     }
 
     /// The children signal of a node (None: the top level).
@@ -659,7 +657,7 @@ impl Ui {
     /// Text typed into a field: parsed for the item's type; kept as a draft if not valid yet.
     pub fn answer_text(&self, n: NodeId, text: String) {
         self.typing.borrow_mut().remove(&n);
-        let def = self.session.borrow().def(n).clone();
+        let def = self.session.borrow().def_shared(n);
         if text.trim().is_empty() {
             self.answer(n, Vec::new());
             return;

@@ -135,7 +135,7 @@ fn apply_in(s: &mut Session, scope: Option<NodeId>, obj: &Json, path: &str, prob
             problems.push(err(&kpath, AnswersErrorKind::UnknownLinkId(key.clone(), hint)));
             continue;
         };
-        let def = s.form().item(item).clone();
+        let def = s.form().item_shared(item);
         if def.is_repeating_group() {
             apply_rows(s, scope, item, val, &kpath, problems);
         } else if !def.item_type.is_question() {
@@ -276,7 +276,7 @@ fn node_in_scope(s: &Session, scope: Option<NodeId>, item: ItemId) -> Option<Nod
 /// Answer one node from answers-file JSON (a value, an array, or null to clear). Returns what
 /// changed, so a caller's cost is proportional to the change, not to the form.
 pub fn answer_json(s: &mut Session, node: NodeId, value: &Json) -> Result<crate::session::Changes, AnswersError> {
-    let def = s.def(node).clone();
+    let def = s.def_shared(node);
     let path = format!("answers.{}", def.key);
     // Changes pending from earlier operations (a restore) are not this answer's.
     let _ = s.take_changes();
@@ -289,7 +289,7 @@ pub fn answer_json(s: &mut Session, node: NodeId, value: &Json) -> Result<crate:
 /// (a chart code need not be one of the form's options).
 fn answer_keeping_chart_values(s: &mut Session, node: NodeId, values: Vec<Value>) -> Result<(), AnswerError> {
     let from_chart: Vec<Value> = s.nodes[node.index()].prefilled.as_ref().map(|p| p.values.clone()).unwrap_or_default();
-    let def = s.def(node).clone();
+    let def = s.def_shared(node);
     let (kept, others): (Vec<Value>, Vec<Value>) = values.into_iter().partition(|v| from_chart.contains(v));
     let mut checked = coerce_all(&def, others)?;
     let mut all = kept;

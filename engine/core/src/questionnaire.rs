@@ -568,6 +568,13 @@ impl Form {
         &self.items[id.index()]
     }
 
+    /// The item's definition, shared: for a caller that holds it while it changes the session.
+    /// (Such callers cloned the definition itself, with its options and texts: a third of
+    /// restoring 5,000 saved answers.)
+    pub fn item_shared(&self, id: ItemId) -> std::sync::Arc<ItemDef> {
+        std::sync::Arc::clone(&self.items[id.index()])
+    }
+
     /// The item with this key (a linkId names its first item; `linkId#2` a later duplicate).
     pub fn find(&self, key: &str) -> Option<ItemId> {
         self.by_link_id.get(key).copied()

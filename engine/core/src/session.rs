@@ -373,18 +373,19 @@ impl Session {
         self.dyn_text.push(None);
         self.by_item[item.index()].push(id);
         self.preorder_cache.replace(None);
+        // Keep siblings in questionnaire order; rows of one group stay together (a new row
+        // after the group's last). Siblings are only ever inserted here and removed, so they
+        // stay sorted by item: a binary search finds the place. (A scan from the front made
+        // a 5,000-question form's mount quadratic: 12.5 million comparisons, 14-24 ms.)
+        let nodes = &self.nodes;
+        let after = |c: &NodeId| nodes[c.index()].item <= item;
         match parent {
             Some(p) => {
-                // Keep siblings in questionnaire order; rows of one group stay together.
-                let pos = self.nodes[p.index()]
-                    .children
-                    .iter()
-                    .position(|c| self.nodes[c.index()].item > item)
-                    .unwrap_or(self.nodes[p.index()].children.len());
+                let pos = nodes[p.index()].children.partition_point(after);
                 self.nodes[p.index()].children.insert(pos, id);
             }
             None => {
-                let pos = self.roots.iter().position(|c| self.nodes[c.index()].item > item).unwrap_or(self.roots.len());
+                let pos = self.roots.partition_point(after);
                 self.roots.insert(pos, id);
             }
         }
@@ -437,6 +438,11 @@ impl Session {
 
     pub fn def(&self, id: NodeId) -> &ItemDef {
         self.vt.form.item(self.nodes[id.index()].item)
+    }
+
+    /// A node's definition, shared (see [`Form::item_shared`]).
+    pub fn def_shared(&self, id: NodeId) -> std::sync::Arc<ItemDef> {
+        self.vt.form.item_shared(self.nodes[id.index()].item)
     }
 
     /// Live nodes of an item.
