@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve } from './lib.mjs';
+import { corpus, largeForms, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
 /** Every figure printed, for --json: { section, case, measure, median, p95, unit }. */
@@ -136,19 +136,7 @@ for (const [vt, patient, toggle, appears] of visits.filter(([name]) => !ONLY || 
 }
 
 // ---- large forms -----------------------------------------------------------------------------
-const chain = enableWhenChain(1000);
-const allAnswered = { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'bench', page: 0,
-  answers: Object.fromEntries(chain.item.map((it) => [it.linkId, true])) };
-const large = [
-  ['MDS 3.0 (772 items)', corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'), null],
-  ['MBS 715 (808 items)', corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
-  ['1,000-item chain', chain, null],
-  ['1,000-item chain, all answered', chain, allAnswered],
-  ['500 repeating-group rows, resumed', ...savedRows(500)],
-  ['MDS 3.0 all on one page', onePage(corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json')), null],
-  ['MBS 715 all on one page', onePage(corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json')), null],
-  ['5,000 questions, all answered', ...answeredFlatForm(5000)],
-].filter(([name]) => !ONLY || name.includes(ONLY));
+const large = largeForms().filter(([name]) => !ONLY || name.includes(ONLY));
 console.log(`\n== large forms (mount -> first page rendered, median of ${RUNS}; answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, saved] of large) {
   const mounts = [];

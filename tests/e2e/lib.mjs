@@ -188,6 +188,28 @@ export const answeredFlatForm = (n) => {
 /** A form's top-level items wrapped in one group, so our renderer shows it all on one page. */
 export const onePage = (q) => ({ ...q, id: `${q.id || 'form'}-onepage`, item: [{ linkId: 'onepage', type: 'group', text: q.title || 'All questions', item: q.item }] });
 
+/**
+ * The large forms bench.mjs mounts (and ab.mjs compares two builds on): [name, Questionnaire,
+ * autosave snapshot or null].
+ */
+export const largeForms = () => {
+  const chain = enableWhenChain(1000);
+  const allAnswered = { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'bench', page: 0,
+    answers: Object.fromEntries(chain.item.map((it) => [it.linkId, true])) };
+  const mds = corpus('questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json');
+  const mbs = corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json');
+  return [
+    ['MDS 3.0 (772 items)', mds, null],
+    ['MBS 715 (808 items)', mbs, null],
+    ['1,000-item chain', chain, null],
+    ['1,000-item chain, all answered', chain, allAnswered],
+    ['500 repeating-group rows, resumed', ...savedRows(500)],
+    ['MDS 3.0 all on one page', onePage(mds), null],
+    ['MBS 715 all on one page', onePage(mbs), null],
+    ['5,000 questions, all answered', ...answeredFlatForm(5000)],
+  ];
+};
+
 /** A repeating group of medicines and an autosave snapshot holding `n` rows of it. */
 export const savedRows = (n) => [{
   resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',

@@ -1101,6 +1101,49 @@ describe('items written as HTML with their parts (web/src/html.rs, Markup::holdi
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  it('a reason on show at mount is written with its question, once, and follows the answers', async () => {
+    // "perday" shows because of a saved answer: its "why we ask" is in the question's HTML
+    // (not added after it), and the effect that keeps it neither adds a second nor loses it.
+    const questionnaire = { resourceType: 'Questionnaire', id: 'why', status: 'active', item: [
+      { linkId: 'smoke', type: 'boolean', text: 'Do you smoke?' },
+      { linkId: 'perday', type: 'integer', text: 'How many a day?', enableWhen: [{ question: 'smoke', operator: '=', answerBoolean: true }] }] };
+    const saved = { format: 'intake-answers/1', visit_type: 'why', patient: 'Patient/p', session: 'why-test', page: 0, answers: { smoke: true } };
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async ({ questionnaire, saved }) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const el = document.createElement('div');
+      document.querySelector('main').append(el);
+      const errors = [];
+      const storage = { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} };
+      const h = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage, onError: (e) => errors.push(e.message) });
+      const tick = () => new Promise((r) => setTimeout(r, 60));
+      const item = (linkId) => el.querySelector(`[data-linkid="${linkId}"]`);
+      const answer = (label) => [...item('smoke').querySelectorAll('input')].find((i) => [...i.labels].at(-1)?.textContent === label).click();
+      const state = () => {
+        const q = item('perday');
+        const whys = q ? [...q.querySelectorAll('.ik-why')] : [];
+        return { shown: !!q && !q.closest('[hidden]'), whys: whys.map((w) => w.textContent),
+          described: whys.length === 1 && (q.querySelector('input').getAttribute('aria-describedby') || '').split(' ').includes(whys[0].id) };
+      };
+      const out = { mounted: state() };
+      answer('No');
+      await tick();
+      out.no = state();
+      answer('Yes');
+      await tick();
+      out.yes = state();
+      h.unmount();
+      return { ...out, errors };
+    }, { questionnaire, saved });
+    const why = ['Why we ask: You answered “Yes” to “Do you smoke?”.'];
+    assert.deepEqual(out.mounted, { shown: true, whys: why, described: true }, JSON.stringify(out));
+    assert.equal(out.no.shown, false, JSON.stringify(out));
+    assert.deepEqual(out.yes, { shown: true, whys: why, described: true }, JSON.stringify(out));
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe('four builds: each form loads only the one it needs', () => {
