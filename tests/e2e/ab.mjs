@@ -19,7 +19,8 @@ if (dirs.length !== 2) {
   console.error('usage: node tests/e2e/ab.mjs DIR_A DIR_B [--runs N] [--only TEXT]');
   process.exit(2);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
+const median = (xs) => quantile(xs, 0.5);
 const servers = await Promise.all(dirs.map((d) => serve(d)));
 const browser = await launch();
 
@@ -45,7 +46,7 @@ async function mountOnce(url, q, saved) {
 }
 
 console.log(`A = ${dirs[0]}\nB = ${dirs[1]}\n${runs} rounds, mount -> first page rendered (ms)\n`);
-console.log(`${'form'.padEnd(36)} ${'A'.padStart(8)} ${'B'.padStart(8)}   B/A (median of rounds)`);
+console.log(`${'form'.padEnd(36)} ${'A'.padStart(8)} ${'B'.padStart(8)}   B/A: median of rounds (quartiles)`);
 for (const [name, q, saved] of largeForms().filter(([n]) => !only || n.includes(only))) {
   const a = [], b = [], ratio = [];
   for (let i = 0; i < runs; i++) {
@@ -56,7 +57,7 @@ for (const [name, q, saved] of largeForms().filter(([n]) => !only || n.includes(
     b.push(got[1]);
     ratio.push(got[1] / got[0]);
   }
-  console.log(`${name.padEnd(36)} ${median(a).toFixed(0).padStart(8)} ${median(b).toFixed(0).padStart(8)}   ${median(ratio).toFixed(2)}`);
+  console.log(`${name.padEnd(36)} ${median(a).toFixed(0).padStart(8)} ${median(b).toFixed(0).padStart(8)}   ${median(ratio).toFixed(2)} (${quantile(ratio, 0.25).toFixed(2)}-${quantile(ratio, 0.75).toFixed(2)})`);
 }
 await browser.close();
 for (const s of servers) s.stop();
