@@ -31,7 +31,9 @@ const SYMBOLS: [&str; 22] =
     ["<=", ">=", "!=", "!~", ".", "(", ")", "[", "]", "{", "}", ",", "=", "~", "<", ">", "+", "-", "*", "/", "&", "|"];
 
 pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
-    let chars: Vec<char> = src.chars().collect();
+    // At most one char per byte: one allocation, not a vector grown as it is filled.
+    let mut chars: Vec<char> = Vec::with_capacity(src.len());
+    chars.extend(src.chars());
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -142,10 +144,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
             }
             Tok::Special(chars[s..i].iter().collect())
         } else if let Some(sym) = SYMBOLS.iter().find(|s| {
-            let sc: Vec<char> = s.chars().collect();
-            chars[i..].starts_with(&sc)
+            // Symbols are ASCII: compared in place (a `Vec<char>` of each of the 22 per
+            // symbol token was most of parsing a form's expressions).
+            s.bytes().enumerate().all(|(k, b)| chars.get(i + k) == Some(&char::from(b)))
         }) {
-            i += sym.chars().count();
+            i += sym.len();
             Tok::Sym(sym)
         } else {
             return Err(Error::syntax(start, format!("unexpected character '{c}'")));
