@@ -38,6 +38,9 @@ const STYLE: &str = include_str!("preview/preview.css");
 const LONG_POLL: Duration = Duration::from_secs(20);
 /// How often the files are looked at while waiting.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How often one answer reads the files again when they change while it reads them (a file
+/// rewritten without pause still gets an answer, with the fingerprint of its last read).
+const REREADS: usize = 5;
 /// Folders deeper than this under a watched root are not watched (no runaway walks).
 const WATCH_DEPTH: usize = 6;
 
@@ -191,6 +194,27 @@ impl Preview {
             std::thread::sleep(WATCH_EVERY);
             fingerprint = self.fingerprint();
         }
+        // The fingerprint must name the files as read: an edit saved while they were read (an
+        // editor writing twice in quick succession) would otherwise be in this answer under
+        // the older fingerprint, and the next poll would report a change the page already
+        // shows ("files changed; the form is unchanged" right after the reload).
+        let mut state = self.state_read(req);
+        for _ in 0..REREADS {
+            let after = self.fingerprint();
+            if after == fingerprint {
+                break;
+            }
+            fingerprint = after;
+            state = self.state_read(req);
+        }
+        if let Json::Object(m) = &mut state {
+            m.insert("fingerprint".into(), Json::String(fingerprint));
+        }
+        Response::json("200 OK", &state)
+    }
+
+    /// The state `GET /api/state` answers with, as the files are now (without its fingerprint).
+    fn state_read(&self, req: &Request) -> Json {
         let ids = self.project.visit_type_ids();
         let mut visit_types = Vec::new();
         for id in &ids {
@@ -221,10 +245,7 @@ impl Preview {
             })
             .collect();
         let defaults = json!({ "visitType": default_visit_type, "chart": self.charts.first().map(|c| display(c)) });
-        Response::json(
-            "200 OK",
-            &json!({ "fingerprint": fingerprint, "visitTypes": visit_types, "charts": chart_list, "visitType": visit_type, "defaults": defaults }),
-        )
+        json!({ "visitTypes": visit_types, "charts": chart_list, "visitType": visit_type, "defaults": defaults })
     }
 
     fn visit_type_state(&self, id: &str, charts: &[(ChartFile, Result<Chart, String>)]) -> Json {
