@@ -683,13 +683,11 @@ fn why_html(h: &mut Html, label: &str, text: &str, id: &str) {
 /// answered to the end, where each question says which answer showed it, a thousand
 /// `insertAdjacentHTML` calls were 28 ms of a 250 ms mount.
 fn keep_why(error_box: web_sys::Element, why: Memo<Option<String>>, written: Option<String>, label: &'static str, id: String) {
-    let mut written = Some(written);
+    let mut written = written;
     keep_effect(RenderEffect::new(move |shown: Option<Option<String>>| {
         let text = why.get();
-        let shown = match shown {
-            Some(shown) => shown,
-            None => written.take().flatten(),
-        };
+        // Before its first run the effect has shown nothing of its own: the HTML shows `written`.
+        let shown = shown.unwrap_or_else(|| written.take());
         if text == shown {
             return text;
         }
