@@ -8,7 +8,7 @@
 // so drift falls on both alike; the figure to read is the median of the per-round ratios B/A.
 // Measured as bench.mjs measures "mount -> first page rendered": mount() to the first frame
 // after it, once the page's own warm-up has finished.
-import { largeForms, launch, openPage, serve } from './lib.mjs';
+import { afterWarmUp, largeForms, launch, openPage, serve } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : fallback; };
@@ -28,7 +28,7 @@ async function mountOnce(url, q, saved) {
   const { page, context } = await openPage(browser);
   await page.goto(url);
   await page.waitForSelector('body[data-ready=true]');
-  await page.evaluate(() => new Promise((r) => { let n = 0; const f = () => (++n < 8 ? requestIdleCallback(f) : r()); requestIdleCallback(f); }));
+  await afterWarmUp(page);
   const ms = await page.evaluate(async ({ q, saved }) => {
     const m = await import('./pkg/intake_web.js');
     await m.default();

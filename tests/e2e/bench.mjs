@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { corpus, largeForms, launch, openPage, ROOT, serve } from './lib.mjs';
+import { afterWarmUp, corpus, largeForms, launch, openPage, ROOT, serve } from './lib.mjs';
 
 const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
 /** Every figure printed, for --json: { section, case, measure, median, p95, unit }. */
@@ -146,9 +146,7 @@ for (const [name, q, saved] of large) {
     ({ page, context } = await openPage(browser));
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready=true]');
-    // The demo page warms its own build in idle periods (five steps); let it finish, so that no
-    // step lands between this mount and its frame.
-    await page.evaluate(() => new Promise((r) => { let n = 0; const f = () => (++n < 8 ? requestIdleCallback(f) : r()); requestIdleCallback(f); }));
+    await afterWarmUp(page);
     const ms = await page.evaluate(async ({ q, saved }) => {
       const m = await import('./pkg/intake_web.js');
       const wasm = await m.default();

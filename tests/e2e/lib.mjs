@@ -210,6 +210,17 @@ export const largeForms = () => {
   ];
 };
 
+/**
+ * Resolves after eight idle periods of the page: the demo page warms its own build in idle
+ * periods (five steps), and a mount timed before they finish may have a step land between
+ * it and its frame.
+ */
+export const afterWarmUp = (page) => page.evaluate(() => new Promise((r) => {
+  let n = 0;
+  const f = () => (++n < 8 ? requestIdleCallback(f) : r());
+  requestIdleCallback(f);
+}));
+
 /** A repeating group of medicines and an autosave snapshot holding `n` rows of it. */
 export const savedRows = (n) => [{
   resourceType: 'Questionnaire', id: 'rows', status: 'active', title: 'Medicines',
