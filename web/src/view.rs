@@ -555,18 +555,19 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let vm = u.vm(n);
     let id = dom_id(r, "f", n);
     let page = u.page_of(n);
+    // Read in place (`with`), never cloned (`get`): the view model holds the answers and
+    // messages, and every question runs these at mount (5,000 answered questions: a clone of
+    // each view model three to four times over).
     let show_errors = Memo::new(move |_| {
-        let v = vm.get();
-        (v.touched || ui(r).attempted.get().contains(&page)) && (v.draft_error.is_some() || !v.errors.is_empty())
+        vm.with(|v| (v.touched || ui(r).attempted.with(|a| a.contains(&page))) && (v.draft_error.is_some() || !v.errors.is_empty()))
     });
     // One message per problem: text that is not a valid answer yet says only that ("9O" is
     // not a whole number), not also "this question needs an answer".
     let errors = move || {
-        let v = vm.get();
-        match v.draft_error {
-            Some(e) => vec![e],
-            None => v.errors,
-        }
+        vm.with(|v| match &v.draft_error {
+            Some(e) => vec![e.clone()],
+            None => v.errors.clone(),
+        })
     };
     let has_help = def.help.is_some();
     // A UCUM annotation (`{score}`) is no unit to show.
@@ -898,7 +899,7 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
             ("value", (!written.is_empty()).then_some(written.as_str())),
         ]);
         let d = def.clone();
-        let value = move || text_of(&d, &vm.get(), lang, t);
+        let value = move || vm.with(|v| text_of(&d, v, lang, t));
         Some(Box::new(move |el| bind_typed(r, n, el, written, value, described, invalid, required)))
     };
     match def.item_type {
@@ -951,7 +952,7 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
             }
             h.text(&written).close("textarea");
             let d = def.clone();
-            let value = move || text_of(&d, &vm.get(), lang, t);
+            let value = move || vm.with(|v| text_of(&d, v, lang, t));
             Some(Box::new(move |el| bind_typed(r, n, el, written, value, described, invalid, required)))
         }
         ItemType::Integer => typed(h, "text", Some("numeric"), def.entry_format.clone()),
@@ -965,11 +966,12 @@ fn simple_control(r: UiRef, n: NodeId, def: &Def, id: &str, described: impl Desc
             // The picker's value: what is being typed, else a full date; a partial date or an
             // answer of another type is shown as it is (the picker then reads it as empty).
             let iso = move || {
-                let v = vm.get();
-                v.draft.clone().unwrap_or_else(|| match v.answers.first() {
-                    Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
-                    Some(other) => other.display(),
-                    None => String::new(),
+                vm.with(|v| {
+                    v.draft.clone().unwrap_or_else(|| match v.answers.first() {
+                        Some(Value::Date(x)) if x.day.is_some() => x.to_string(),
+                        Some(other) => other.display(),
+                        None => String::new(),
+                    })
                 })
             };
             Some(Box::new(move |el| {
@@ -1457,7 +1459,7 @@ fn autocomplete_control(
     let vm = u.vm(n);
     let list_id = dom_id(r, "dl", n);
     let d = def.clone();
-    let value = move || text_of(&d, &vm.get(), lang, t);
+    let value = move || vm.with(|v| text_of(&d, v, lang, t));
     let offered: Vec<String> = option_labels(def, lang)
         .into_iter()
         .filter(|(v, _)| !is_off(disabled, v))
@@ -1508,7 +1510,7 @@ fn quantity_control(
     let number = RwSignal::new(String::new());
     let units_have_inches = units.iter().any(|(c, _)| c == "[in_i]");
     let d = def.clone();
-    let value = move || text_of(&d, &vm.get(), lang, t);
+    let value = move || vm.with(|v| text_of(&d, v, lang, t));
     let commit = move || {
         let text = number.get_untracked();
         if text.trim().is_empty() {
