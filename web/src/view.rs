@@ -425,7 +425,7 @@ fn bind_item(r: UiRef, n: NodeId, el: &web_sys::Element) {
     keep(el.clone(), (r, n));
     if let Some(repeat) = repeat_attr(r, n) {
         let el = el.clone();
-        keep_effect(RenderEffect::new(move |_| set_attr(&el, "data-repeat", repeat().as_deref())));
+        keep_running(move |_| set_attr(&el, "data-repeat", repeat().as_deref()));
     }
 }
 
@@ -558,9 +558,8 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     // Read in place (`with`), never cloned (`get`): the view model holds the answers and
     // messages, and every question runs these at mount (5,000 answered questions: a clone of
     // each view model three to four times over).
-    let show_errors = Memo::new(move |_| {
-        vm.with(|v| (v.touched || ui(r).attempted.with(|a| a.contains(&page))) && (v.draft_error.is_some() || !v.errors.is_empty()))
-    });
+    // Not a memo: the question's one effect (`kept_together`) reads it, and so does nothing else.
+    let show_errors = move || vm.with(|v| (v.touched || ui(r).attempted.with(|a| a.contains(&page))) && (v.draft_error.is_some() || !v.errors.is_empty()));
     // One message per problem: text that is not a valid answer yet says only that ("9O" is
     // not a whole number), not also "this question needs an answer".
     let errors = move || {
@@ -595,12 +594,12 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
         if why_text.map_or(has_fixed_why, |w| w.with(Option::is_some)) {
             ids.push(dom_id(r, "w", n));
         }
-        if show_errors.get() {
+        if show_errors() {
             ids.push(dom_id(r, "e", n));
         }
         (!ids.is_empty()).then(|| ids.join(" "))
     };
-    let invalid = move || show_errors.get().then_some("true");
+    let invalid = move || show_errors().then_some("true");
     let required = move || vm.with(|v| v.required);
     let as_fieldset = uses_fieldset(def);
 
@@ -644,23 +643,25 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let has_prefix = def.prefix.is_some();
     let why_id = dom_id(r, "w", n);
     let bind: Bind = Box::new(move |parts| {
-        let Some(question) = parts.first_element_child() else { return };
-        bind_item(r, n, &question);
-        let Some(caption) = question.first_element_child() else { return };
-        if fixed_required.is_none() {
-            sync_required(caption.clone(), (Some(required), t));
-        }
-        if let Some(text) = text {
-            keep_text(caption.clone(), has_prefix, text);
-        }
-        let Ok(Some(error_box)) = parts.query_selector(".ik-errors") else { return };
-        if let Some(why) = why_text {
-            keep_why(error_box.clone(), why, why_now, t.why_we_ask, why_id);
-        }
-        if let (Some(bind), Some(control)) = (simple, error_box.next_element_sibling()) {
-            bind(control);
-        }
-        sync_errors(error_box, question, (show_errors, errors));
+        kept_together(|| {
+            let Some(question) = parts.first_element_child() else { return };
+            bind_item(r, n, &question);
+            let Some(caption) = question.first_element_child() else { return };
+            if fixed_required.is_none() {
+                sync_required(caption.clone(), (Some(required), t));
+            }
+            if let Some(text) = text {
+                keep_text(caption.clone(), has_prefix, text);
+            }
+            let Ok(Some(error_box)) = parts.query_selector(".ik-errors") else { return };
+            if let Some(why) = why_text {
+                keep_why(error_box.clone(), why, why_now, t.why_we_ask, why_id);
+            }
+            if let (Some(bind), Some(control)) = (simple, error_box.next_element_sibling()) {
+                bind(control);
+            }
+            sync_errors(error_box, question, (show_errors, errors));
+        })
     });
     // Items nested under a question (R4 allows it: follow-ups to an answer, such as "Cause of
     // death" under "Living? No") show under it, each shown or hidden like any item.
@@ -685,7 +686,7 @@ fn why_html(h: &mut Html, label: &str, text: &str, id: &str) {
 /// `insertAdjacentHTML` calls were 28 ms of a 250 ms mount.
 fn keep_why(error_box: web_sys::Element, why: Memo<Option<String>>, written: Option<String>, label: &'static str, id: String) {
     let mut written = written;
-    keep_effect(RenderEffect::new(move |shown: Option<Option<String>>| {
+    keep_running(move |shown: Option<Option<String>>| {
         let text = why.get();
         // Before its first run the effect has shown nothing of its own: the HTML shows `written`.
         let shown = shown.unwrap_or_else(|| written.take());
@@ -711,7 +712,7 @@ fn keep_why(error_box: web_sys::Element, why: Memo<Option<String>>, written: Opt
             }
         }
         text
-    }));
+    });
 }
 
 /// Keeps a label's text that an expression computes (`cqf-expression`): one text node, after
@@ -721,7 +722,7 @@ fn keep_text(caption: web_sys::Element, has_prefix: bool, text: Memo<String>) {
     let node = doc.create_text_node("");
     let after_prefix = if has_prefix { caption.first_child().and_then(|p| p.next_sibling()) } else { caption.first_child() };
     let _ = caption.insert_before(&node, after_prefix.as_ref());
-    keep_effect(RenderEffect::new(move |_| node.set_node_value(Some(&text.get()))));
+    keep_running(move |_| node.set_node_value(Some(&text.get())));
 }
 
 /// Runs `f` on the element's `kind` events while the view that made it lives.
@@ -1073,6 +1074,49 @@ fn keep_effect<T: Send + Sync + 'static>(effect: RenderEffect<T>) {
     on_cleanup(move || drop(effect));
 }
 
+/// One part of a view kept up to date: run again whenever what it read last time changes.
+type Step = Box<dyn FnMut()>;
+
+thread_local! {
+    /// The steps of the question being bound (`kept_together`); none outside one.
+    static GATHERED: std::cell::RefCell<Option<Vec<Step>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a part of the view up to date: `f` runs now and again whenever a signal it read
+/// changes, and gets what it returned the time before (`None` the first time), so it writes
+/// only what changed. Inside `kept_together` it becomes one step of the question's effect;
+/// elsewhere it is an effect of its own.
+fn keep_running<T: 'static>(mut f: impl FnMut(Option<T>) -> T + 'static) {
+    let mut last = None;
+    let step = move || last = Some(f(last.take()));
+    let mut own = Some(step);
+    GATHERED.with_borrow_mut(|g| {
+        if let Some(steps) = g.as_mut() {
+            steps.extend(own.take().map(|step| Box::new(step) as Step));
+        }
+    });
+    if let Some(mut step) = own {
+        keep_effect(RenderEffect::new(move |_| step()));
+    }
+}
+
+/// Runs `bind` with every part it keeps up to date (`keep_running`: the control's value and
+/// ARIA state, the error box, the required mark, "why we ask") gathered into one effect.
+///
+/// Why: a question had one effect per part (two to four), and with its memo of whether its
+/// errors show, each was a node of the reactive graph to create, subscribe and hold. An
+/// answer changes one question's view model, which every part of it reads anyway, so one
+/// effect that runs them all does the same work on an answer and much less at mount (5,000
+/// answered questions: one effect and no memo per question instead of two effects and a memo).
+fn kept_together(bind: impl FnOnce()) {
+    let outer = GATHERED.with_borrow_mut(|g| g.replace(Vec::new()));
+    bind();
+    let mut steps = GATHERED.with_borrow_mut(|g| std::mem::replace(g, outer)).unwrap_or_default();
+    if !steps.is_empty() {
+        keep_effect(RenderEffect::new(move |_| steps.iter_mut().for_each(|step| step())));
+    }
+}
+
 /// Keeps a set of option inputs (yes/no, radios, checkboxes, a tick box), on their container:
 /// one effect keeps every input's `checked`, `aria-describedby` and `aria-invalid` (and the
 /// "other" field's description) as the answers and the question's state change. Each was an
@@ -1085,7 +1129,7 @@ where
     D: Described,
     I: Invalid,
 {
-    keep_effect(RenderEffect::new(move |before: Option<()>| {
+    keep_running(move |before: Option<()>| {
         let (described, invalid) = (described(), invalid());
         vm.track();
         // The first run finds the inputs as they were written (checked as the answers are, no
@@ -1109,7 +1153,7 @@ where
                 }
             }
         });
-    }));
+    });
 }
 
 /// The one `change` listener of a set of option inputs, on their container (one per input
@@ -1149,7 +1193,7 @@ where
     // An input, or a textarea (its own `value`, not an input's).
     let area = el.dyn_ref::<web_sys::HtmlTextAreaElement>().cloned();
     let mut written = Some(written);
-    keep_effect(RenderEffect::new(move |before: Option<Aria>| {
+    keep_running(move |before: Option<Aria>| {
         let v = value();
         // The field was written holding `written` (let go after this first run); after that,
         // what it shows is what the patient typed.
@@ -1169,7 +1213,7 @@ where
         let now = Aria { described: described(), invalid: invalid(), required: required() };
         now.write(&el, before.as_ref());
         now
-    }));
+    });
 }
 
 /// A control's aria attributes as an effect last wrote them: only this effect writes them,
@@ -1208,7 +1252,7 @@ where
 {
     let Some(required) = required else { return };
     // The label is written without the mark.
-    keep_effect(RenderEffect::new(move |shown: Option<bool>| {
+    keep_running(move |shown: Option<bool>| {
         let want = required();
         if want != shown.unwrap_or(false) {
             if want {
@@ -1222,21 +1266,22 @@ where
             }
         }
         want
-    }));
+    });
 }
 
 /// A question's error box: one effect puts the question's messages in it, one paragraph each,
 /// when they are to show (the box is `aria-live`, so they are announced), and empties it when
 /// not; the same effect marks the question `ik-invalid` meanwhile. As a reactive child it was
 /// two marker nodes per question, and the class an effect of its own.
-fn sync_errors<E>(el: leptos::tachys::renderer::types::Element, question: web_sys::Element, (show, errors): (Memo<bool>, E))
+fn sync_errors<S, E>(el: leptos::tachys::renderer::types::Element, question: web_sys::Element, (show, errors): (S, E))
 where
-    E: Fn() -> Vec<String> + Send + Sync + 'static,
+    S: Fn() -> bool + 'static,
+    E: Fn() -> Vec<String> + 'static,
 {
     // The box is written empty, the question's class "ik-q", and only this effect changes them.
-    keep_effect(RenderEffect::new(move |before: Option<(bool, Vec<String>)>| {
+    keep_running(move |before: Option<(bool, Vec<String>)>| {
         let (shown_before, shown) = before.unzip();
-        let showing = show.get();
+        let showing = show();
         let now = if showing { errors() } else { Vec::new() };
         // The question is marked invalid while its errors show.
         if showing != shown_before.unwrap_or(false) {
@@ -1255,7 +1300,7 @@ where
             }
         }
         (showing, now)
-    }));
+    });
 }
 
 /// Keeps a drop-down's choice, `aria-describedby`, `aria-invalid` and `aria-required` in one
@@ -1272,7 +1317,7 @@ where
     // drop-down's `value` after the page changed forces a style and layout pass (a drop-down's
     // kind can depend on its style), 1-1.5 ms per answer on MDS 3.0. Written with "Choose…"
     // selected.
-    keep_effect(RenderEffect::new(move |before: Option<(String, Aria)>| {
+    keep_running(move |before: Option<(String, Aria)>| {
         let v = selected();
         if before.as_ref().map_or(!v.is_empty(), |(was, _)| *was != v) {
             select.set_value(&v);
@@ -1280,7 +1325,7 @@ where
         let now = Aria { described: described(), invalid: invalid(), required: required() };
         now.write(&select, before.as_ref().map(|(_, a)| a));
         (v, now)
-    }));
+    });
 }
 
 /// A choice's options as `(value, label)`, the label with the option's prefix ("a)", "1."),
@@ -1420,13 +1465,13 @@ fn bind_other(r: UiRef, n: NodeId, d: Def, input: web_sys::Element, multi: bool)
     let vm = ui(r).vm(n);
     let field: web_sys::HtmlInputElement = input.clone().unchecked_into();
     let d2 = d.clone();
-    keep_effect(RenderEffect::new(move |before: Option<()>| {
+    keep_running(move |before: Option<()>| {
         let free = vm.with(|v| v.answers.iter().find(|a| !is_option(&d2, a)).map(|a| a.display()).unwrap_or_default());
         // Written empty; after that, what it shows is what the patient typed.
         if (before.is_some() || !free.is_empty()) && field.value() != free {
             field.set_value(&free);
         }
-    }));
+    });
     listen(&input, "change", move |ev| {
         let text = event_target_value(&ev);
         let mut vals: Vec<Value> = vm.get_untracked().answers.into_iter().filter(|a| is_option(&d, a)).collect();
