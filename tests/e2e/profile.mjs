@@ -12,7 +12,8 @@
 // `chain-q1` twelve numbers typed into q1 of the peers-bench's chain-1000 (q0 answered yes
 // first): q2 shown and hidden, q10's sum recalculated; the peers' second chain interaction.
 // ONCHANGE=1: the host listens to onChange (as <intake-form> always does for intake-change).
-// CALLERS=regex (after the run): who calls the matching innermost functions (see the end).
+// CALLERS=regex (after the run): who calls the matching innermost functions; CHILDREN=regex:
+// the time under a function by what it called directly (see the end).
 // `file`: FORM=path mounts that Questionnaire unanswered.
 // WARMUP=1: run the module's warm-up before the profiled mount (its code compiled already).
 // `toggle` profiles the answers, not the mount: the 1,000-item chain answered to the end, its
@@ -171,6 +172,18 @@ if (process.env.UNDER) {
     under.set(name, (under.get(name) || 0) + (dt[i] || 0) / 1000);
   });
   table(`\nself time under /${process.env.UNDER}/:`, under, 30);
+}
+if (process.env.CHILDREN) {
+  const re = new RegExp(process.env.CHILDREN);
+  const kids = new Map();
+  profile.samples.forEach((id, i) => {
+    const frames = stack(id);
+    const at = frames.findLastIndex((f) => f && re.test(f));
+    if (at < 0) return;
+    const name = at === 0 ? '(self)' : frames[at - 1] || '(program)';
+    kids.set(name, (kids.get(name) || 0) + (dt[i] || 0) / 1000);
+  });
+  table(`\ntime under /${process.env.CHILDREN}/ by what it called:`, kids, 30);
 }
 // CALLERS='regex': time of the samples whose innermost function matches (malloc, say), by the
 // nearest caller that matches neither it nor SKIP='regex' (default: the allocator's own layers).
