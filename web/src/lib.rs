@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod blank;
+pub mod chunks;
 pub mod engine_api;
 pub mod html;
 pub mod i18n;

@@ -151,6 +151,8 @@ pub struct Ui {
     next_token: std::cell::Cell<u32>,
     /// Views of items not shown yet wait on these: set once, when the item first shows.
     unbuilt: RefCell<HashMap<NodeId, RwSignal<bool>>>,
+    /// A long page's chunks (`chunks`): kept in step with what shows in them.
+    pub chunks: crate::chunks::Chunks,
     /// A page has been shown: every page opened after the first takes the keyboard focus.
     pub page_opened: std::cell::Cell<bool>,
     /// Rule errors already reported to the host.
@@ -309,6 +311,7 @@ impl Ui {
             elements: RefCell::new(HashMap::new()),
             next_token: std::cell::Cell::new(0),
             unbuilt: RefCell::new(HashMap::new()),
+            chunks: Default::default(),
             page_opened: std::cell::Cell::new(false),
             back_to_review: std::cell::Cell::new(false),
             typing: RefCell::new(HashMap::new()),
@@ -522,6 +525,7 @@ impl Ui {
                 // A built item is shown or hidden on its element; one not built yet is built
                 // when it first shows (view.rs, `node`).
                 if was != now {
+                    self.chunks.toggled(*n, now);
                     let el = self.elements.borrow().get(n).map(|(_, el)| el.clone());
                     match el {
                         Some(el) => el.set_hidden(!now),

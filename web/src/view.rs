@@ -216,6 +216,15 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
         }
         questions > LONG_PAGE
     };
+    // Its chunks (a long page's) are the form's to follow while this view lives.
+    if long {
+        let generation = u.chunks.begin(page);
+        on_cleanup(move || {
+            if let Some(u) = r.try_get_value() {
+                u.chunks.forget(page, generation);
+            }
+        });
+    }
     let single_group = {
         let s = u.session.borrow();
         match items.as_slice() {
@@ -231,6 +240,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
             let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
             let n = u.session.borrow().nodes_of(def.id).first().copied();
             let body = match n {
+                Some(n) if long => view! { {help_of(r, &def, u.lang, n)} {chunked(r, page, blocks(r, Some(n)))} }.into_any(),
                 Some(n) => view! { {help_of(r, &def, u.lang, n)} {children(r, Some(n))} }.into_any(),
                 None => ().into_any(),
             };
@@ -239,18 +249,25 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
         // A run of top-level items: the form's title heads the page.
         None => {
             let title = u.session.borrow().visit_type().manifest.title_in(u.lang).to_owned();
-            let body = items
+            let blocks: Vec<Block> = items
                 .into_iter()
                 .map(|item| {
-                    let repeating = ui(r).session.borrow().form().item(item).is_repeating_group();
+                    let (repeating, questions) = {
+                        let u = ui(r);
+                        let s = u.session.borrow();
+                        (s.form().item(item).is_repeating_group(), questions_in(s.form(), item))
+                    };
                     if repeating {
-                        rows(r, None, item).into_any()
-                    } else {
-                        ui(r).session.borrow().nodes_of(item).first().map(|n| node(r, *n)).into_any()
+                        return Block { view: rows(r, None, item).into_any(), shows: Shows::Rows, questions };
+                    }
+                    let n = ui(r).session.borrow().nodes_of(item).first().copied();
+                    match n {
+                        Some(n) => Block { view: node(r, n), shows: Shows::Node(n), questions },
+                        None => Block { view: ().into_any(), shows: Shows::Nothing, questions: 0 },
                     }
                 })
-                .collect_view()
-                .into_any();
+                .collect();
+            let body = if long { chunked(r, page, blocks) } else { blocks.into_iter().map(|b| b.view).collect_view().into_any() };
             (title, body)
         }
     };
@@ -270,6 +287,75 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
 /// What to render under a parent: one block per child item, where a repeating group is one
 /// block (its rows and its Add button), even with no rows yet.
 fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
+    blocks(r, parent).into_iter().map(|b| b.view).collect_view()
+}
+
+/// One child item's view under a parent, and what a long page's chunk needs of it.
+struct Block {
+    view: AnyView,
+    shows: Shows,
+    /// The questions the item holds (itself, or those in it).
+    questions: u32,
+}
+
+/// What a block shows, as a chunk counts it (`chunks`).
+enum Shows {
+    /// The item's node: shown when the engine says so.
+    Node(NodeId),
+    /// A repeating group's rows, which come and go: counted as always there.
+    Rows,
+    /// Nothing (a hidden item, help text shown with its parent).
+    Nothing,
+}
+
+/// The questions in an item: itself if it is one, else those under it.
+fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
+    let mut stack = vec![item];
+    let mut count = 0;
+    while let Some(i) = stack.pop() {
+        let def = form.item(i);
+        count += u32::from(def.item_type.is_question());
+        stack.extend(def.children.iter().copied());
+    }
+    count
+}
+
+/// A long page's blocks in chunks (`chunks`): each chunk a `div.ik-chunk` holding blocks in
+/// order until their questions reach `CHUNK_QUESTIONS`.
+fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
+    let mut out = Vec::new();
+    let mut blocks = blocks.into_iter().peekable();
+    while blocks.peek().is_some() {
+        let (mut views, mut items, mut questions, mut rows) = (Vec::new(), Vec::new(), 0, false);
+        for b in blocks.by_ref() {
+            questions += b.questions;
+            match b.shows {
+                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), b.questions)),
+                Shows::Rows => rows = true,
+                Shows::Nothing => {}
+            }
+            views.push(b.view);
+            if questions >= crate::chunks::CHUNK_QUESTIONS {
+                break;
+            }
+        }
+        let start = ui(r).chunks.add(page, &items, rows);
+        let index = start.index;
+        out.push(
+            view! { <div class="ik-chunk" hidden=start.hidden use:keep_chunk=(r, page, index)>{views}</div> }
+                .into_any(),
+        );
+    }
+    out.into_iter().collect_view().into_any()
+}
+
+/// A directive on a chunk's element: the form keeps it to follow what shows in it.
+fn keep_chunk(el: leptos::tachys::renderer::types::Element, (r, page, index): (UiRef, usize, usize)) {
+    ui(r).chunks.keep(page, index, el);
+}
+
+/// `children`, as blocks.
+fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
     let u = ui(r);
     let kids = u.kids(parent);
     let parent_item = parent.and_then(|p| u.session.borrow().node(p).map(|n| n.item));
@@ -288,11 +374,12 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
                 let help_child = d.item_type == ItemType::Display && matches!(d.item_control.as_deref(), Some("help") | Some("flyover"));
                 (d.is_repeating_group(), d.hidden || help_child, help_child)
             };
+            let questions = questions_in(ui(r).session.borrow().form(), item);
             if hidden || help {
-                return Blank.into_any();
+                return Block { view: Blank.into_any(), shows: Shows::Nothing, questions: 0 };
             }
             if repeating {
-                return rows(r, parent, item).into_any();
+                return Block { view: rows(r, parent, item).into_any(), shows: Shows::Rows, questions };
             }
             // The item's node is looked for where it usually is (the item's place among its
             // siblings: rows of a repeating group before it move it on), then among all. Each
@@ -308,11 +395,11 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
             // long as it does (only rows come and go): its view needs no effect following the
             // list, and a page of 735 questions had 735 of them, each with its placeholder.
             if let Some(n) = kids.with_untracked(find) {
-                return node(r, n);
+                return Block { view: node(r, n), shows: Shows::Node(n), questions };
             }
-            (move || kids.with(find).map(|n| node(r, n))).into_any()
+            Block { view: (move || kids.with(find).map(|n| node(r, n))).into_any(), shows: Shows::Rows, questions }
         })
-        .collect_view()
+        .collect()
 }
 
 /// `data-repeat` of a node inside a repeating group: its row's position, kept current as rows
