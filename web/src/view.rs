@@ -302,7 +302,8 @@ struct Block {
 enum Shows {
     /// The item's node: shown when the engine says so.
     Node(NodeId),
-    /// A repeating group's rows, which come and go: counted as always there.
+    /// A repeating group's rows, or an item whose node comes later: what comes and goes
+    /// without the chunk hearing of it, so the chunk counts it as always there.
     Rows,
     /// Nothing (a hidden item, help text shown with its parent).
     Nothing,
@@ -330,7 +331,8 @@ fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
         for b in blocks.by_ref() {
             questions += b.questions;
             match b.shows {
-                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), b.questions)),
+                // Display text and groups without questions take room too: a question's worth.
+                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), b.questions.max(1))),
                 Shows::Rows => rows = true,
                 Shows::Nothing => {}
             }
@@ -642,10 +644,8 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
     let vm = u.vm(n);
     let id = dom_id(r, "f", n);
     let page = u.page_of(n);
-    // Read in place (`with`), never cloned (`get`): the view model holds the answers and
-    // messages, and every question runs these at mount (5,000 answered questions: a clone of
-    // each view model three to four times over).
-    // Not a memo: the question's one effect (`kept_together`) reads it, and so does nothing else.
+    // Whether the errors show: not a memo, as only the question's one effect (`kept_together`)
+    // reads it. The view model is read in place (`with`), never cloned (`get`) here and below.
     let show_errors = move || vm.with(|v| (v.touched || ui(r).attempted.with(|a| a.contains(&page))) && (v.draft_error.is_some() || !v.errors.is_empty()));
     // One message per problem: text that is not a valid answer yet says only that ("9O" is
     // not a whole number), not also "this question needs an answer".
@@ -740,11 +740,19 @@ fn question(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> impl IntoView {
             if let Some(text) = text {
                 keep_text(caption.clone(), has_prefix, text);
             }
-            let Ok(Some(error_box)) = parts.query_selector(".ik-errors") else { return };
+            // The error box is the question's last element so far, or the one before a simple
+            // control (control views and follow-ups are built into it after this): found by
+            // place, not by a selector match (5,000 questions: 9 ms of querySelector).
+            let Some(last) = question.last_element_child() else { return };
+            let (error_box, control) = match simple {
+                Some(_) => (last.previous_element_sibling(), Some(last)),
+                None => (Some(last), None),
+            };
+            let Some(error_box) = error_box else { return };
             if let Some(why) = why_text {
                 keep_why(error_box.clone(), why, why_now, t.why_we_ask, why_id);
             }
-            if let (Some(bind), Some(control)) = (simple, error_box.next_element_sibling()) {
+            if let (Some(bind), Some(control)) = (simple, control) {
                 bind(control);
             }
             sync_errors(error_box, question, (show_errors, errors));
