@@ -47,6 +47,8 @@ pub struct Chunks {
     /// Each chunked item's node: (page, chunk, questions it holds).
     of: RefCell<HashMap<NodeId, (usize, usize, u32)>>,
     generation: std::cell::Cell<u32>,
+    /// Chunks changed since the last `flush`: (page, chunk).
+    dirty: RefCell<Vec<(usize, usize)>>,
 }
 
 impl Chunks {
@@ -99,12 +101,11 @@ impl Chunks {
     }
 
     /// Node `n` was shown (`now`) or hidden: its chunk's estimate follows, and the chunk is
-    /// hidden when nothing in it shows.
+    /// hidden when nothing in it shows, on the page at the next `flush`.
     pub fn toggled(&self, n: NodeId, now: bool) {
         let Some((page, index, questions)) = self.of.borrow().get(&n).copied() else { return };
         let mut pages = self.by_page.borrow_mut();
         let Some(chunk) = pages.get_mut(&page).and_then(|(_, list)| list.get_mut(index)) else { return };
-        let was_hidden = chunk.shown == 0 && !chunk.rows;
         if now {
             chunk.shown += 1;
             chunk.questions += questions;
@@ -112,10 +113,23 @@ impl Chunks {
             chunk.shown = chunk.shown.saturating_sub(1);
             chunk.questions = chunk.questions.saturating_sub(questions);
         }
-        let hidden = chunk.shown == 0 && !chunk.rows;
-        if let Some(el) = &chunk.el {
+        let mut dirty = self.dirty.borrow_mut();
+        if !dirty.contains(&(page, index)) {
+            dirty.push((page, index));
+        }
+    }
+
+    /// Writes the chunks `toggled` changed, once each (the head of the answered 1,000-item chain
+    /// hides 999 items in 50 chunks: 50 writes, not 999).
+    pub fn flush(&self) {
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        let pages = self.by_page.borrow();
+        for (page, index) in dirty {
+            let Some(chunk) = pages.get(&page).and_then(|(_, list)| list.get(index)) else { continue };
+            let Some(el) = &chunk.el else { continue };
             set_estimate(el, chunk.questions);
-            if hidden != was_hidden {
+            let hidden = chunk.shown == 0 && !chunk.rows;
+            if hidden != el.has_attribute("hidden") {
                 let _ = if hidden { el.set_attribute("hidden", "") } else { el.remove_attribute("hidden") };
             }
         }

@@ -544,6 +544,7 @@ impl Ui {
                     shown.set(now);
                 }
             }
+            self.chunks.flush();
             let k = self.kids(None);
             if !k.with_untracked(|c| c.as_slice() == s.roots()) {
                 k.set(s.roots().to_vec());
