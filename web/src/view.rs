@@ -206,15 +206,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
     // out (`.ik-long` in intake.css); a short one is laid out at once, which is cheaper there.
     let long = {
         let s = u.session.borrow();
-        let form = s.form();
-        let mut stack = items.clone();
-        let mut questions = 0usize;
-        while let Some(i) = stack.pop() {
-            let def = form.item(i);
-            questions += usize::from(def.item_type.is_question());
-            stack.extend(def.children.iter().copied());
-        }
-        questions > LONG_PAGE
+        items.iter().map(|i| questions_in(s.form(), *i) as usize).sum::<usize>() > LONG_PAGE
     };
     // Its chunks (a long page's) are the form's to follow while this view lives.
     if long {
@@ -252,18 +244,14 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
             let blocks: Vec<Block> = items
                 .into_iter()
                 .map(|item| {
-                    let (repeating, questions) = {
-                        let u = ui(r);
-                        let s = u.session.borrow();
-                        (s.form().item(item).is_repeating_group(), questions_in(s.form(), item))
-                    };
+                    let repeating = ui(r).session.borrow().form().item(item).is_repeating_group();
                     if repeating {
-                        return Block { view: rows(r, None, item).into_any(), shows: Shows::Rows, questions };
+                        return Block { view: rows(r, None, item).into_any(), shows: Shows::Rows, item };
                     }
                     let n = ui(r).session.borrow().nodes_of(item).first().copied();
                     match n {
-                        Some(n) => Block { view: node(r, n), shows: Shows::Node(n), questions },
-                        None => Block { view: ().into_any(), shows: Shows::Nothing, questions: 0 },
+                        Some(n) => Block { view: node(r, n), shows: Shows::Node(n), item },
+                        None => Block { view: ().into_any(), shows: Shows::Nothing, item },
                     }
                 })
                 .collect();
@@ -294,8 +282,8 @@ fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
 struct Block {
     view: AnyView,
     shows: Shows,
-    /// The questions the item holds (itself, or those in it).
-    questions: u32,
+    /// Its item: a chunk counts the questions in it (only a long page's blocks are counted).
+    item: ItemId,
 }
 
 /// What a block shows, as a chunk counts it (`chunks`).
@@ -329,10 +317,14 @@ fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
     while blocks.peek().is_some() {
         let (mut views, mut items, mut questions, mut rows) = (Vec::new(), Vec::new(), 0, false);
         for b in blocks.by_ref() {
-            questions += b.questions;
+            let held = match b.shows {
+                Shows::Nothing => 0,
+                _ => questions_in(ui(r).session.borrow().form(), b.item),
+            };
+            questions += held;
             match b.shows {
                 // Display text and groups without questions take room too: a question's worth.
-                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), b.questions.max(1))),
+                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), held.max(1))),
                 Shows::Rows => rows = true,
                 Shows::Nothing => {}
             }
@@ -376,12 +368,11 @@ fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
                 let help_child = d.item_type == ItemType::Display && matches!(d.item_control.as_deref(), Some("help") | Some("flyover"));
                 (d.is_repeating_group(), d.hidden || help_child, help_child)
             };
-            let questions = questions_in(ui(r).session.borrow().form(), item);
             if hidden || help {
-                return Block { view: Blank.into_any(), shows: Shows::Nothing, questions: 0 };
+                return Block { view: Blank.into_any(), shows: Shows::Nothing, item };
             }
             if repeating {
-                return Block { view: rows(r, parent, item).into_any(), shows: Shows::Rows, questions };
+                return Block { view: rows(r, parent, item).into_any(), shows: Shows::Rows, item };
             }
             // The item's node is looked for where it usually is (the item's place among its
             // siblings: rows of a repeating group before it move it on), then among all. Each
@@ -397,9 +388,9 @@ fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
             // long as it does (only rows come and go): its view needs no effect following the
             // list, and a page of 735 questions had 735 of them, each with its placeholder.
             if let Some(n) = kids.with_untracked(find) {
-                return Block { view: node(r, n), shows: Shows::Node(n), questions };
+                return Block { view: node(r, n), shows: Shows::Node(n), item };
             }
-            Block { view: (move || kids.with(find).map(|n| node(r, n))).into_any(), shows: Shows::Rows, questions }
+            Block { view: (move || kids.with(find).map(|n| node(r, n))).into_any(), shows: Shows::Rows, item }
         })
         .collect()
 }
