@@ -6,8 +6,8 @@
 // depends on it).
 // `mbs-age` profiles twelve answers to MBS 715's Age (3, 30, 60: every %age enableWhenExpression
 // re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
-// `chain-q0` twelve answers to the head of the unanswered 1,000-item chain (its next question
-// shown and hidden), the peers-bench's chain-1000 interaction.
+// `chain-q0` twelve answers to the head of the unanswered 1,000-item sum chain (its next
+// question shown and hidden), the peers-bench's chain-1000 interaction (the sums included).
 // `sum-chain` mounts the peers-bench's chain-1000 shape (sumChain in lib.mjs) unanswered;
 // `chain-q1` twelve numbers typed into q1 of the peers-bench's chain-1000 (q0 answered yes
 // first): q2 shown and hidden, q10's sum recalculated; the peers' second chain interaction.
@@ -24,7 +24,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answeredFlatForm, corpus, enableWhenChain, launch, onePage, openPage, ROOT, savedRows, serve, sumChain } from './lib.mjs';
+import { chromium } from 'playwright-core';
+import { answeredFlatForm, CHROMIUM_ARGS, corpus, enableWhenChain, onePage, openPage, ROOT, savedRows, serve, sumChain } from './lib.mjs';
 
 const which = process.argv[2] || 'rows';
 const cases = {
@@ -40,7 +41,7 @@ const cases = {
     answers: Object.fromEntries(enableWhenChain(1000).item.map((it) => [it.linkId, true])) }],
   'mbs-age': [corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json'), null],
   phq9: [corpus('questionnaires/lforms/R4/phq9.json'), null],
-  'chain-q0': [enableWhenChain(1000), null],
+  'chain-q0': [sumChain(1000), null],
   'chain-q1': [sumChain(1000), null],
   'sum-chain': [sumChain(1000), null],
   toggle: [enableWhenChain(1000), { format: 'intake-answers/1', visit_type: 'chain', patient: 'Patient/p', session: 'profile', page: 0,
@@ -59,13 +60,16 @@ if (!dir) {
   execFileSync('node', [join(ROOT, 'web', 'short-strings.mjs'), join(dir, 'pkg', 'intake_web.js')], { stdio: 'inherit' });
 }
 const server = await serve(dir);
-const browser = await launch();
+// JS_FLAGS='--no-wasm-tier-up': V8 flags for this run. That one keeps every function in
+// Liftoff's code, as on a first answer (steady-state answers run optimised code).
+const args = process.env.JS_FLAGS ? CHROMIUM_ARGS.map((a) => (a.startsWith('--js-flags=') ? `${a} ${process.env.JS_FLAGS}` : a)) : CHROMIUM_ARGS;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
 const { page, context } = await openPage(browser);
 await page.goto(server.url);
 await page.waitForSelector('body[data-ready=true]');
 const cdp = await context.newCDPSession(page);
 await cdp.send('Profiler.enable');
-await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+await cdp.send('Profiler.setSamplingInterval', { interval: Number(process.env.INTERVAL || 100) });
 await page.evaluate(async (warm) => {
   const m = await import('./pkg/intake_web.js');
   await m.default();
@@ -111,6 +115,7 @@ const answerLoop = async (arg) => {
   }
     return (performance.now() - t0) / count;
 };
+// INTERVAL=µs: the sampling interval (default 100; 10 for a single first answer).
 // FIRST=1: the first answer after mount alone (what the peers-bench measures), after the
 // page has been idle for a moment (as after a patient reads the first question).
 const first = process.env.FIRST === '1';
