@@ -4,7 +4,7 @@
 // `answered` mounts the 1,000-item chain answered to the end (1,000 questions on one page).
 // `answer5000` profiles twelve answers to the first question of 5,000 answered ones (nothing
 // depends on it).
-// `mbs-age` profiles twelve answers to MBS 715's Age (3, 30, 60: every %age enableWhenExpression
+// `mbs-age` profiles twelve answers to MBS 715's Age (40, as the peers-bench answers, 3, 60: every %age enableWhenExpression
 // re-evaluated); `phq9` twelve answers to PHQ-9's first question (the total recalculated).
 // `chain-q0` twelve answers to the head of the unanswered 1,000-item sum chain (its next
 // question shown and hidden), the peers-bench's chain-1000 interaction (the sums included).
@@ -100,7 +100,7 @@ const answerLoop = async (arg) => {
     .find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === label)
     ?.querySelector('select, input');
   const answer = {
-    'mbs-age': (i) => { const el = field('Age'); el.value = String([3, 30, 60][i % 3]); el.dispatchEvent(new Event('change', { bubbles: true })); },
+    'mbs-age': (i) => { const el = field('Age'); el.value = String([40, 3, 60][i % 3]); el.dispatchEvent(new Event('change', { bubbles: true })); },
     phq9: (i) => { const el = field('Little interest or pleasure in doing things?'); el.selectedIndex = 1 + (i % 4); el.dispatchEvent(new Event('change', { bubbles: true })); },
     // As the peers-bench types: the value set, an input event, then Enter's change (a number, then cleared).
     'chain-q1': (i) => {
