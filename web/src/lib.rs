@@ -11,6 +11,7 @@ pub mod api;
 pub mod blank;
 pub mod chunks;
 pub mod engine_api;
+pub mod first_show;
 pub mod html;
 pub mod i18n;
 pub mod loader;

@@ -151,6 +151,12 @@ pub struct Ui {
     next_token: std::cell::Cell<u32>,
     /// Views of items not shown yet wait on these: set once, when the item first shows.
     unbuilt: RefCell<HashMap<NodeId, RwSignal<bool>>>,
+    /// Items shown for the first time, waiting for their frame to be built (`first_show`).
+    first_shows: RefCell<crate::first_show::Queue>,
+    /// An animation frame is asked for, to build the next of `first_shows`.
+    first_show_frame: std::cell::Cell<bool>,
+    /// This form's own `Rc`, for what runs later (an animation frame) to reach it while it lives.
+    me: RefCell<std::rc::Weak<Ui>>,
     /// A long page's chunks (`chunks`): kept in step with what shows in them.
     pub chunks: crate::chunks::Chunks,
     /// A page has been shown: every page opened after the first takes the keyboard focus.
@@ -311,6 +317,9 @@ impl Ui {
             elements: RefCell::new(HashMap::new()),
             next_token: std::cell::Cell::new(0),
             unbuilt: RefCell::new(HashMap::new()),
+            first_shows: RefCell::default(),
+            first_show_frame: std::cell::Cell::new(false),
+            me: RefCell::new(std::rc::Weak::new()),
             chunks: Default::default(),
             page_opened: std::cell::Cell::new(false),
             back_to_review: std::cell::Cell::new(false),
@@ -321,6 +330,7 @@ impl Ui {
             batch_changed: std::cell::Cell::new(false),
             dom,
         });
+        *ui.me.borrow_mut() = Rc::downgrade(&ui);
         ui.refresh_urgent();
         // Restore text the patient typed: committed if it is a valid answer by now (it was
         // saved mid-typing), kept as a draft with its error if not.
@@ -462,6 +472,7 @@ impl Ui {
         let mut announce = Vec::new();
         let mut announced_more = 0usize;
         let mut hidden_again = false;
+        let mut first_shown = Vec::new();
         {
             let s = self.session.borrow();
             for n in &changes.nodes {
@@ -529,11 +540,8 @@ impl Ui {
                     let el = self.elements.borrow().get(n).map(|(_, el)| el.clone());
                     match el {
                         Some(el) => el.set_hidden(!now),
-                        None if now => {
-                            let trigger = self.unbuilt.borrow_mut().remove(n);
-                            if let Some(t) = trigger {
-                                t.try_set(true);
-                            }
+                        None if now && self.unbuilt.borrow().contains_key(n) => {
+                            first_shown.push((*n, crate::view::questions_in(s.form(), def.id)));
                         }
                         None => {}
                     }
@@ -549,6 +557,10 @@ impl Ui {
             if !k.with_untracked(|c| c.as_slice() == s.roots()) {
                 k.set(s.roots().to_vec());
             }
+        }
+        if !first_shown.is_empty() {
+            self.first_shows.borrow_mut().extend(first_shown);
+            self.build_first_shows(crate::first_show::FIRST_FRAME_QUESTIONS);
         }
         // Signals of removed rows are dropped from the maps but not disposed: a view scope may
         // still be unmounting with them; the form's owner frees them when the form goes.
@@ -571,6 +583,46 @@ impl Ui {
         self.report_rule_errors();
         self.refresh_summary();
         self.changed();
+    }
+
+    /// Build the next of the items shown for the first time (`first_show`), up to `budget`
+    /// questions, and build more after each paint while any wait. Each is built by its
+    /// view's trigger (view.rs, `built_when_shown`), in the effects that follow.
+    fn build_first_shows(&self, budget: u32) {
+        let next = {
+            let s = self.session.borrow();
+            let unbuilt = self.unbuilt.borrow();
+            self.first_shows.borrow_mut().take(budget, |n| enabled_in(&s, n) && unbuilt.contains_key(&n))
+        };
+        for n in next {
+            let trigger = self.unbuilt.borrow_mut().remove(&n);
+            if let Some(t) = trigger {
+                t.try_set(true);
+            }
+        }
+        if self.first_shows.borrow().is_empty() || self.first_show_frame.replace(true) {
+            return;
+        }
+        let me = self.me.borrow().clone();
+        // After the next paint, not in the next frame's callbacks: those run before that
+        // frame's paint, which would then wait for them too.
+        let build = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if let Some(ui) = me.upgrade() {
+                ui.first_show_frame.set(false);
+                ui.build_first_shows(crate::first_show::FRAME_QUESTIONS);
+            }
+        });
+        let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(build.unchecked_ref(), 0);
+            }
+        });
+        let asked = web_sys::window().is_some_and(|w| w.request_animation_frame(frame.unchecked_ref()).is_ok());
+        if !asked {
+            // No frames to wait for (no window): build the rest now.
+            self.first_show_frame.set(false);
+            self.build_first_shows(u32::MAX);
+        }
     }
 
     /// Recompute the urgent advisories; tell the host when they change.

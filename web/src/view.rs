@@ -298,7 +298,7 @@ enum Shows {
 }
 
 /// The questions in an item: itself if it is one, else those under it.
-fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
+pub(crate) fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
     let mut stack = vec![item];
     let mut count = 0;
     while let Some(i) = stack.pop() {
