@@ -6,6 +6,8 @@
 //   and a generated 1,000-item enableWhen chain (including its worst case), and 500 rows of a
 //   repeating group resumed from autosave
 // - answer -> DOM where every answer re-evaluates the form's FHIRPath: PHQ-9's total, MBS 715's age
+// - one answer that shows many items for the first time (MBS 715's first age): until the answer's
+//   part is in the page, and until all of it is
 // BENCH_ONLY=<text> runs only the visit types, large-form and expression cases whose name contains it.
 // BENCH_DIST=<dir> serves another build of the demo site than web/dist (to compare two builds;
 // the bytes section still reads web/dist).
@@ -284,6 +286,64 @@ for (const [name, q, step] of exprCases) {
   record('SDC expressions', name, 'answer -> laid out', framed);
   console.log(`${name.padEnd(48)} answer -> DOM median ${fmt(median(lat))}, p95 ${fmt(p95(lat))}; laid out median ${fmt(median(framed))}, p95 ${fmt(p95(framed))}`);
   await context.close();
+}
+
+// ---- first shows: one answer shows many items never built (web/src/first_show.rs) -----------
+// MBS 715 mounted without a birth date, so only its first sections show; the first age shows
+// the sections for that age (177 questions in 74 groups at 40). Each run a fresh page, after the
+// warm-up (a patient reads before answering). answer -> DOM: the answer's own work; laid out:
+// that, and the style and layout it forces; all shown: until the last item is in the page (the
+// rest are built after each paint).
+const firstShow = 'MBS 715: the first age (sections never shown before)';
+if (!ONLY || firstShow.includes(ONLY)) {
+  console.log(`\n== first shows (median/p95 of ${RUNS} fresh pages)`);
+  const q = corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json');
+  const [dom, framed, all, added] = [[], [], [], []];
+  for (let i = 0; i < RUNS; i++) {
+    const { page, context } = await openPage(browser);
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready=true]');
+    await afterWarmUp(page);
+    const r = await page.evaluate(async (q) => {
+      const m = await import('./pkg/intake_web.js');
+      await m.default();
+      document.querySelector('#start').hidden = true;
+      const host = document.createElement('div');
+      host.id = 'first';
+      document.querySelector('main').append(host);
+      window.first = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: false, now: '2026-11-20T09:00:00Z' });
+      await new Promise((r) => setTimeout(r, 300));
+      const count = () => host.querySelectorAll('.ik-q').length;
+      const before = count();
+      const field = [...host.querySelectorAll('.ik-q')].find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === 'Age');
+      const el = field?.querySelector('input');
+      if (!el) return null;
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const t0 = performance.now();
+      el.value = '40';
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+      const dom = performance.now() - t0;
+      void document.documentElement.offsetHeight;
+      const framed = performance.now() - t0;
+      // Until the count of questions has not grown for three frames.
+      let n = count();
+      let last = performance.now();
+      for (let still = 0; still < 3 && performance.now() - t0 < 10000;) {
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        const k = count();
+        if (k === n) still++; else { still = 0; n = k; last = performance.now(); }
+      }
+      return { dom, framed, all: last - t0, added: n - before };
+    }, q);
+    await context.close();
+    if (!r) continue;
+    dom.push(r.dom); framed.push(r.framed); all.push(r.all); added.push(r.added);
+  }
+  record('first shows', firstShow, 'answer -> DOM', dom);
+  record('first shows', firstShow, 'answer -> laid out', framed);
+  record('first shows', firstShow, 'answer -> all shown', all);
+  console.log(`${firstShow.padEnd(48)} ${median(added)} questions added; answer -> DOM median ${fmt(median(dom))}, p95 ${fmt(p95(dom))}; laid out median ${fmt(median(framed))}; all shown median ${fmt(median(all))}, p95 ${fmt(p95(all))}`);
 }
 
 if (jsonOut) {
