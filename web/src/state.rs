@@ -607,6 +607,10 @@ impl Ui {
         // After the next paint, not in the next frame's callbacks: those run before that
         // frame's paint, which would then wait for them too.
         let build = wasm_bindgen::closure::Closure::once_into_js(move || {
+            // After a panic this instance is not to be trusted (the form restarts on another).
+            if crate::api::poisoned() {
+                return;
+            }
             if let Some(ui) = me.upgrade() {
                 ui.first_show_frame.set(false);
                 ui.build_first_shows(crate::first_show::FRAME_QUESTIONS);
