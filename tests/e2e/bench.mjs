@@ -65,6 +65,43 @@ for (const [name, what] of [['intake_web', 'full build (rules and expressions)']
 const server = await serve(process.env.BENCH_DIST || undefined);
 const browser = await launch();
 
+/** What every form bench page has (installed before its scripts): `bench.timed(act)` times one
+ *  answer, `bench.field(host, label)` finds a question's control by its label. */
+function inPage() {
+  const nextFrame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  window.bench = {
+    nextFrame,
+    /** `act` answers, started between frames as a tap is. `dom`: until all synchronous work and
+     *  microtasks (the reactive flush) are done; `laidOut`: and the browser's style and layout
+     *  for the change, forced at once (waiting for the next frame would add the idle wait for
+     *  the display's refresh, which is not work). */
+    async timed(act) {
+      await nextFrame();
+      const t0 = performance.now();
+      act();
+      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
+      const dom = performance.now() - t0;
+      void document.documentElement.offsetHeight;
+      return { t0, dom, laidOut: performance.now() - t0 };
+    },
+    field(host, label) {
+      const q = [...host.querySelectorAll('.ik-q')].find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === label);
+      return q?.querySelector('select, input') ?? null;
+    },
+  };
+}
+
+/** A fresh page of the demo site with `inPage`'s helpers, ready to mount a form; `warm`: after
+ *  the package's warm-up has run (as when a patient reads before answering). */
+async function formPage({ warm }) {
+  const { page, context } = await openPage(browser);
+  await page.addInitScript(inPage);
+  await page.goto(server.url);
+  await page.waitForSelector('body[data-ready=true]');
+  if (warm) await afterWarmUp(page);
+  return { page, context };
+}
+
 // Records performance.now() when the first page heading appears.
 const RENDER_PROBE = () => {
   new MutationObserver((_, mo) => {
@@ -145,10 +182,7 @@ for (const [name, q, saved] of large) {
   let allRows = null;
   let page, context;
   for (let i = 0; i < RUNS; i++) {
-    ({ page, context } = await openPage(browser));
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready=true]');
-    await afterWarmUp(page);
+    ({ page, context } = await formPage({ warm: true }));
     const ms = await page.evaluate(async ({ q, saved }) => {
       const m = await import('./pkg/intake_web.js');
       const wasm = await m.default();
@@ -205,23 +239,15 @@ for (const [name, q, saved] of large) {
     const sel = radios[i % 2];
     const [ms, frame] = await page.evaluate(async ({ sel, i }) => {
       const el = document.querySelector(sel);
-      // Start between frames, as a tap does.
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      const t0 = performance.now();
-      if (el.tagName === 'SELECT') {
-        el.selectedIndex = 1 + (i % Math.max(1, el.options.length - 1));
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-      } else {
-        el.click();
-      }
-      // Settled: all synchronous work and microtasks (the reactive flush) are done.
-      const settled = () => new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
-      await settled();
-      const dom = performance.now() - t0;
-      // Laid out: the browser's style and layout for the change, forced at once (waiting for
-      // the next frame would add the idle wait for the display's refresh, which is not work).
-      void document.documentElement.offsetHeight;
-      return [dom, performance.now() - t0];
+      const t = await window.bench.timed(() => {
+        if (el.tagName === 'SELECT') {
+          el.selectedIndex = 1 + (i % Math.max(1, el.options.length - 1));
+          el.dispatchEvent(new Event('change', { bubbles: true }));
+        } else {
+          el.click();
+        }
+      });
+      return [t.dom, t.laidOut];
     }, { sel, i });
     lat.push(ms);
     framed.push(frame);
@@ -249,9 +275,7 @@ const exprCases = [
 ].filter(([name]) => !ONLY || name.includes(ONLY));
 if (exprCases.length) console.log(`\n== SDC expressions (answer -> DOM settled, median/p95 of 30)`);
 for (const [name, q, step] of exprCases) {
-  const { page, context } = await openPage(browser);
-  await page.goto(server.url);
-  await page.waitForSelector('body[data-ready=true]');
+  const { page, context } = await formPage({ warm: false });
   await page.evaluate(async (q) => {
     const m = await import('./pkg/intake_web.js');
     await m.default();
@@ -266,18 +290,13 @@ for (const [name, q, step] of exprCases) {
   const framed = [];
   for (let i = 0; i < 30; i++) {
     const [ms, frame] = await page.evaluate(async (s) => {
-      const field = [...document.querySelectorAll('#expr .ik-q')].find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === s.label);
-      const el = field?.querySelector('select, input');
+      const el = window.bench.field(document.querySelector('#expr'), s.label);
       if (!el) return [NaN, NaN];
-      // Start between frames, and report both figures, as the large forms do.
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      const t0 = performance.now();
-      if (el.tagName === 'SELECT') el.selectedIndex = s.select; else el.value = s.text;
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
-      const dom = performance.now() - t0;
-      void document.documentElement.offsetHeight;
-      return [dom, performance.now() - t0];
+      const t = await window.bench.timed(() => {
+        if (el.tagName === 'SELECT') el.selectedIndex = s.select; else el.value = s.text;
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      return [t.dom, t.laidOut];
     }, step(i));
     lat.push(ms);
     framed.push(frame);
@@ -300,10 +319,7 @@ if (!ONLY || firstShow.includes(ONLY)) {
   const q = corpus('questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json');
   const [dom, framed, all, added] = [[], [], [], []];
   for (let i = 0; i < RUNS; i++) {
-    const { page, context } = await openPage(browser);
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready=true]');
-    await afterWarmUp(page);
+    const { page, context } = await formPage({ warm: true });
     const r = await page.evaluate(async (q) => {
       const m = await import('./pkg/intake_web.js');
       await m.default();
@@ -315,26 +331,21 @@ if (!ONLY || firstShow.includes(ONLY)) {
       await new Promise((r) => setTimeout(r, 300));
       const count = () => host.querySelectorAll('.ik-q').length;
       const before = count();
-      const field = [...host.querySelectorAll('.ik-q')].find((x) => x.querySelector('label')?.textContent.replace(/\s*\(required\)\s*$/, '').trim() === 'Age');
-      const el = field?.querySelector('input');
+      const el = window.bench.field(host, 'Age');
       if (!el) return null;
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      const t0 = performance.now();
-      el.value = '40';
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-      await new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); });
-      const dom = performance.now() - t0;
-      void document.documentElement.offsetHeight;
-      const framed = performance.now() - t0;
+      const { t0, dom, laidOut } = await window.bench.timed(() => {
+        el.value = '40';
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
       // Until the count of questions has not grown for three frames.
       let n = count();
       let last = performance.now();
       for (let still = 0; still < 3 && performance.now() - t0 < 10000;) {
-        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        await window.bench.nextFrame();
         const k = count();
         if (k === n) still++; else { still = 0; n = k; last = performance.now(); }
       }
-      return { dom, framed, all: last - t0, added: n - before };
+      return { dom, framed: laidOut, all: last - t0, added: n - before };
     }, q);
     await context.close();
     if (!r) continue;
