@@ -71,6 +71,16 @@ function inPage() {
   const nextFrame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   window.bench = {
     nextFrame,
+    /** The module (initialised) and an empty element `#id` in the page to mount a form into. */
+    async host(id) {
+      const m = await import('./pkg/intake_web.js');
+      const wasm = await m.default();
+      document.querySelector('#start').hidden = true;
+      const host = document.createElement('div');
+      host.id = id;
+      document.querySelector('main').append(host);
+      return { m, wasm, host };
+    },
     /** `act` answers, started between frames as a tap is. `dom`: until all synchronous work and
      *  microtasks (the reactive flush) are done; `laidOut`: and the browser's style and layout
      *  for the change, forced at once (waiting for the next frame would add the idle wait for
@@ -184,12 +194,7 @@ for (const [name, q, saved] of large) {
   for (let i = 0; i < RUNS; i++) {
     ({ page, context } = await formPage({ warm: true }));
     const ms = await page.evaluate(async ({ q, saved }) => {
-      const m = await import('./pkg/intake_web.js');
-      const wasm = await m.default();
-      document.querySelector('#start').hidden = true;
-      const host = document.createElement('div');
-      host.id = 'big';
-      document.querySelector('main').append(host);
+      const { m, wasm, host } = await window.bench.host('big');
       const store = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
       // Long tasks (main thread held > 50 ms) from mount until every row is on the page.
       const tasks = [];
@@ -277,12 +282,7 @@ if (exprCases.length) console.log(`\n== SDC expressions (answer -> DOM settled, 
 for (const [name, q, step] of exprCases) {
   const { page, context } = await formPage({ warm: false });
   await page.evaluate(async (q) => {
-    const m = await import('./pkg/intake_web.js');
-    await m.default();
-    document.querySelector('#start').hidden = true;
-    const host = document.createElement('div');
-    host.id = 'expr';
-    document.querySelector('main').append(host);
+    const { m, host } = await window.bench.host('expr');
     window.expr = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1970-01-01' }, storage: false, now: '2026-11-20T09:00:00Z' });
     await new Promise((r) => setTimeout(r, 50));
   }, q);
@@ -321,12 +321,7 @@ if (!ONLY || firstShow.includes(ONLY)) {
   for (let i = 0; i < RUNS; i++) {
     const { page, context } = await formPage({ warm: true });
     const r = await page.evaluate(async (q) => {
-      const m = await import('./pkg/intake_web.js');
-      await m.default();
-      document.querySelector('#start').hidden = true;
-      const host = document.createElement('div');
-      host.id = 'first';
-      document.querySelector('main').append(host);
+      const { m, host } = await window.bench.host('first');
       window.first = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p' }, storage: false, now: '2026-11-20T09:00:00Z' });
       await new Promise((r) => setTimeout(r, 300));
       const count = () => host.querySelectorAll('.ik-q').length;
