@@ -1265,6 +1265,72 @@ describe('items one answer shows for the first time (web/src/first_show.rs)', ()
   });
 });
 
+describe('a long page (web/src/chunks.rs)', () => {
+  it('is built a screen at a time: 40 questions with the mount, 100 after each paint, the chunks waiting busy; the engine holds every answer from the start, and a link to a question not built yet fills the page and focuses it', async () => {
+    const n = 300;
+    const questionnaire = { resourceType: 'Questionnaire', id: 'long-page', status: 'active',
+      item: Array.from({ length: n }, (_, i) => ({ linkId: `q${i + 1}`, type: 'integer', text: `Question ${i + 1}`, required: i === n - 1 })) };
+    // Every answer but the last (required) saved, as a patient coming back finds them.
+    const saved = { format: 'intake-answers/1', visit_type: 'long-page', patient: 'Patient/p', session: 'long', page: 0,
+      answers: Object.fromEntries(Array.from({ length: n - 1 }, (_, i) => [`q${i + 1}`, i + 1])) };
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async ({ questionnaire, saved }) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const errors = [];
+      const afterPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const form = async () => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const storage = { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} };
+        const handle = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage, onError: (e) => errors.push(e.message) });
+        const state = () => ({
+          built: el.querySelectorAll('[data-linkid^="q"]').length,
+          busy: el.querySelectorAll('.ik-chunk[aria-busy]').length,
+          answered: handle.getResponse().item?.length ?? 0,
+        });
+        return { el, handle, state };
+      };
+      const a = await form();
+      const steps = { mounted: a.state() };
+      for (const k of ['paint1', 'paint2', 'paint3', 'paint4']) {
+        await afterPaint();
+        steps[k] = a.state();
+      }
+      const q150 = a.el.querySelector('[data-linkid="q150"] input')?.value ?? null;
+      a.handle.unmount();
+      // Next before the page has filled: the summary's link to q300 (not built yet) focuses it.
+      const b = await form();
+      b.el.querySelector('.ik-nav .ik-primary').click();
+      for (let i = 0; i < 5 && !b.el.querySelector('.ik-summary a'); i++) await Promise.resolve();
+      const link = b.el.querySelector('.ik-summary a');
+      const before = { link: link?.textContent ?? null, q300Built: !!b.el.querySelector('[data-linkid="q300"]') };
+      link?.click();
+      await afterPaint();
+      await afterPaint();
+      const focused = document.activeElement?.closest('[data-linkid]')?.dataset.linkid ?? null;
+      const after = { ...b.state(), focused };
+      b.handle.unmount();
+      return { steps, q150, before, after, errors };
+    }, { questionnaire, saved });
+    const msg = JSON.stringify(out);
+    const s = out.steps;
+    // 15 chunks of 20 questions: 2 built with the page, 13 waiting.
+    assert.deepEqual(s.mounted, { built: 40, busy: 13, answered: 299 }, msg);
+    assert.deepEqual(s.paint1, { built: 140, busy: 8, answered: 299 }, msg);
+    assert.deepEqual(s.paint2, { built: 240, busy: 3, answered: 299 }, msg);
+    assert.deepEqual(s.paint3, { built: 300, busy: 0, answered: 299 }, msg);
+    assert.deepEqual(s.paint4, s.paint3, msg);
+    // Built late, with the answer it had all along.
+    assert.equal(out.q150, '150', msg);
+    assert.equal(out.before.q300Built, false, msg);
+    assert.match(out.before.link ?? '', /./, msg);
+    assert.deepEqual(out.after, { built: 300, busy: 0, answered: 299, focused: 'q300' }, msg);
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('four builds: each form loads only the one it needs', () => {
   it('a form loads the build with what it carries (rules, FHIRPath, both or neither), and never runs without its rules or its expressions', async () => {
     const { page, problems, requests, context } = await portalPage('blank.html');

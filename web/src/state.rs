@@ -155,6 +155,8 @@ pub struct Ui {
     first_shows: RefCell<crate::first_show::Queue>,
     /// An animation frame is asked for, to build the next of `first_shows`.
     first_show_frame: std::cell::Cell<bool>,
+    /// A paint is waited for, to fill the next of a long page's chunks built empty (`chunks`).
+    chunk_frame: std::cell::Cell<bool>,
     /// This form's own `Rc`, for what runs later (an animation frame) to reach it while it lives.
     me: RefCell<std::rc::Weak<Ui>>,
     /// A long page's chunks (`chunks`): kept in step with what shows in them.
@@ -319,6 +321,7 @@ impl Ui {
             unbuilt: RefCell::new(HashMap::new()),
             first_shows: RefCell::default(),
             first_show_frame: std::cell::Cell::new(false),
+            chunk_frame: std::cell::Cell::new(false),
             me: RefCell::new(std::rc::Weak::new()),
             chunks: Default::default(),
             page_opened: std::cell::Cell::new(false),
@@ -604,28 +607,37 @@ impl Ui {
             return;
         }
         let me = self.me.borrow().clone();
-        // After the next paint, not in the next frame's callbacks: those run before that
-        // frame's paint, which would then wait for them too.
-        let build = wasm_bindgen::closure::Closure::once_into_js(move || {
-            // After a panic this instance is not to be trusted (the form restarts on another).
-            if crate::api::poisoned() {
-                return;
-            }
+        let asked = after_paint(move || {
             if let Some(ui) = me.upgrade() {
                 ui.first_show_frame.set(false);
                 ui.build_first_shows(crate::first_show::FRAME_QUESTIONS);
             }
         });
-        let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
-            if let Some(w) = web_sys::window() {
-                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(build.unchecked_ref(), 0);
-            }
-        });
-        let asked = web_sys::window().is_some_and(|w| w.request_animation_frame(frame.unchecked_ref()).is_ok());
         if !asked {
             // No frames to wait for (no window): build the rest now.
             self.first_show_frame.set(false);
             self.build_first_shows(u32::MAX);
+        }
+    }
+
+    /// Fill the next of a long page's chunks built empty (`chunks`) after the next paint, and
+    /// more after each paint while any wait.
+    pub fn fill_chunks_soon(&self) {
+        if self.chunk_frame.replace(true) {
+            return;
+        }
+        let me = self.me.borrow().clone();
+        let asked = after_paint(move || {
+            if let Some(ui) = me.upgrade() {
+                ui.chunk_frame.set(false);
+                if ui.chunks.fill(crate::chunks::FILL_QUESTIONS) {
+                    ui.fill_chunks_soon();
+                }
+            }
+        });
+        if !asked {
+            self.chunk_frame.set(false);
+            self.chunks.fill(u32::MAX);
         }
     }
 
@@ -1213,4 +1225,22 @@ fn spanish_expected(e: &str) -> &'static str {
 /// Is this item a question the patient answers?
 pub fn is_question(t: ItemType) -> bool {
     t.is_question()
+}
+
+/// Run `f` after the next paint: in a task after the next animation frame, not in the frame's
+/// callbacks (those run before its paint, which would then wait for them too). Nothing runs
+/// after a panic: this instance is not to be trusted (the form restarts on another). Returns
+/// false if there are no frames to wait for (no window).
+fn after_paint(f: impl FnOnce() + 'static) -> bool {
+    let task = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if !crate::api::poisoned() {
+            f();
+        }
+    });
+    let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(task.unchecked_ref(), 0);
+        }
+    });
+    web_sys::window().is_some_and(|w| w.request_animation_frame(frame.unchecked_ref()).is_ok())
 }

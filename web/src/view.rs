@@ -137,14 +137,28 @@ fn progress(r: UiRef) -> impl IntoView {
     }
 }
 
-fn focus_in(root: NodeRef<leptos::html::Div>, selector: &str) {
-    if let Some(el) = root.get_untracked().and_then(|r| r.query_selector(selector).ok().flatten()) {
-        if let Ok(h) = el.dyn_into::<web_sys::HtmlElement>() {
-            let _ = h.focus();
-            let opts = web_sys::ScrollIntoViewOptions::new();
-            opts.set_block(web_sys::ScrollLogicalPosition::Center);
-            h.scroll_into_view_with_scroll_into_view_options(&opts);
-        }
+/// Focus the element `selector` finds in the form, and scroll it to the middle of the screen.
+/// Returns whether it was there.
+fn focus_in(root: NodeRef<leptos::html::Div>, selector: &str) -> bool {
+    let Some(el) = root.get_untracked().and_then(|r| r.query_selector(selector).ok().flatten()) else { return false };
+    if let Ok(h) = el.dyn_into::<web_sys::HtmlElement>() {
+        let _ = h.focus();
+        let opts = web_sys::ScrollIntoViewOptions::new();
+        opts.set_block(web_sys::ScrollLogicalPosition::Center);
+        h.scroll_into_view_with_scroll_into_view_options(&opts);
+    }
+    true
+}
+
+/// Focus node `n`'s field. On a long page it may be in a chunk not filled yet (`chunks`):
+/// then the page's chunks are all filled now, and the field is focused once they are built.
+fn focus_node(r: UiRef, root: NodeRef<leptos::html::Div>, n: NodeId) {
+    let selector = format!("[id='{}']", dom_id(r, "f", n));
+    if !focus_in(root, &selector) {
+        ui(r).chunks.fill(u32::MAX);
+        request_animation(move || {
+            focus_in(root, &selector);
+        });
     }
 }
 
@@ -172,7 +186,7 @@ fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                             view! {
                                 <li><a href=href.clone() on:click=move |ev| {
                                     ev.prevent_default();
-                                    focus_in(root, &format!("[id='{}']", dom_id(r, "f", n)));
+                                    focus_node(r, root, n);
                                 }>{msg}</a></li>
                             }
                         }).collect_view()}
@@ -246,16 +260,16 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
                 .map(|item| {
                     let repeating = ui(r).session.borrow().form().item(item).is_repeating_group();
                     if repeating {
-                        return Block { view: rows(r, None, item).into_any(), shows: Shows::Rows, item };
+                        return Block { make: Box::new(move || rows(r, None, item).into_any()), shows: Shows::Rows, item };
                     }
                     let n = ui(r).session.borrow().nodes_of(item).first().copied();
                     match n {
-                        Some(n) => Block { view: node(r, n), shows: Shows::Node(n), item },
-                        None => Block { view: ().into_any(), shows: Shows::Nothing, item },
+                        Some(n) => Block { make: Box::new(move || node(r, n)), shows: Shows::Node(n), item },
+                        None => Block { make: Box::new(|| ().into_any()), shows: Shows::Nothing, item },
                     }
                 })
                 .collect();
-            let body = if long { chunked(r, page, blocks) } else { blocks.into_iter().map(|b| b.view).collect_view().into_any() };
+            let body = if long { chunked(r, page, blocks) } else { blocks.into_iter().map(|b| (b.make)()).collect_view().into_any() };
             (title, body)
         }
     };
@@ -275,12 +289,13 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
 /// What to render under a parent: one block per child item, where a repeating group is one
 /// block (its rows and its Add button), even with no rows yet.
 fn children(r: UiRef, parent: Option<NodeId>) -> impl IntoView {
-    blocks(r, parent).into_iter().map(|b| b.view).collect_view()
+    blocks(r, parent).into_iter().map(|b| (b.make)()).collect_view()
 }
 
 /// One child item's view under a parent, and what a long page's chunk needs of it.
 struct Block {
-    view: AnyView,
+    /// Makes its view: at once, or when its chunk fills (`chunked`).
+    make: Box<dyn Fn() -> AnyView + Send + Sync>,
     shows: Shows,
     /// Its item: a chunk counts the questions in it (only a long page's blocks are counted).
     item: ItemId,
@@ -310,12 +325,18 @@ pub(crate) fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
 }
 
 /// A long page's blocks in chunks (`chunks`): each chunk a `div.ik-chunk` holding blocks in
-/// order until their questions reach `CHUNK_QUESTIONS`.
+/// order until their questions reach `CHUNK_QUESTIONS`. The chunks holding the first
+/// `AT_ONCE_QUESTIONS` questions that show are built now; the rest are built empty and filled
+/// after the first paint (`Chunks::fill`, through `Ui::fill_chunks_soon`).
 fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
     let mut out = Vec::new();
     let mut blocks = blocks.into_iter().peekable();
+    // Questions showing in the chunks so far.
+    let mut showing = 0u32;
+    let mut waiting = false;
     while blocks.peek().is_some() {
-        let (mut views, mut items, mut questions, mut rows) = (Vec::new(), Vec::new(), 0, false);
+        let (mut makes, mut items, mut questions, mut rows) = (Vec::new(), Vec::new(), 0, false);
+        let later = showing >= crate::chunks::AT_ONCE_QUESTIONS;
         for b in blocks.by_ref() {
             let held = match b.shows {
                 Shows::Nothing => 0,
@@ -324,21 +345,39 @@ fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
             questions += held;
             match b.shows {
                 // Display text and groups without questions take room too: a question's worth.
-                Shows::Node(n) => items.push((n, ui(r).is_enabled(n), held.max(1))),
-                Shows::Rows => rows = true,
+                Shows::Node(n) => {
+                    let on = ui(r).is_enabled(n);
+                    showing += if on { held } else { 0 };
+                    items.push((n, on, held.max(1)));
+                }
+                Shows::Rows => {
+                    rows = true;
+                    showing += held;
+                }
                 Shows::Nothing => {}
             }
-            views.push(b.view);
+            makes.push(b.make);
             if questions >= crate::chunks::CHUNK_QUESTIONS {
                 break;
             }
         }
-        let start = ui(r).chunks.add(page, &items, rows);
+        let fill = later.then(|| RwSignal::new(false));
+        let start = ui(r).chunks.add(page, &items, rows, fill);
         let index = start.index;
+        let content = match fill {
+            None => makes.into_iter().map(|m| m()).collect_view().into_any(),
+            Some(filled) => {
+                waiting = true;
+                (move || filled.get().then(|| makes.iter().map(|m| m()).collect_view())).into_any()
+            }
+        };
         out.push(
-            view! { <div class="ik-chunk" hidden=start.hidden use:keep_chunk=(r, page, index)>{views}</div> }
+            view! { <div class="ik-chunk" hidden=start.hidden aria-busy=fill.map(|_| "true") use:keep_chunk=(r, page, index)>{content}</div> }
                 .into_any(),
         );
+    }
+    if waiting {
+        ui(r).fill_chunks_soon();
     }
     out.into_iter().collect_view().into_any()
 }
@@ -369,10 +408,10 @@ fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
                 (d.is_repeating_group(), d.hidden || help_child, help_child)
             };
             if hidden || help {
-                return Block { view: Blank.into_any(), shows: Shows::Nothing, item };
+                return Block { make: Box::new(|| Blank.into_any()), shows: Shows::Nothing, item };
             }
             if repeating {
-                return Block { view: rows(r, parent, item).into_any(), shows: Shows::Rows, item };
+                return Block { make: Box::new(move || rows(r, parent, item).into_any()), shows: Shows::Rows, item };
             }
             // The item's node is looked for where it usually is (the item's place among its
             // siblings: rows of a repeating group before it move it on), then among all. Each
@@ -388,9 +427,9 @@ fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
             // long as it does (only rows come and go): its view needs no effect following the
             // list, and a page of 735 questions had 735 of them, each with its placeholder.
             if let Some(n) = kids.with_untracked(find) {
-                return Block { view: node(r, n), shows: Shows::Node(n), item };
+                return Block { make: Box::new(move || node(r, n)), shows: Shows::Node(n), item };
             }
-            Block { view: (move || kids.with(find).map(|n| node(r, n))).into_any(), shows: Shows::Rows, item }
+            Block { make: Box::new(move || (move || kids.with(find).map(|n| node(r, n))).into_any()), shows: Shows::Rows, item }
         })
         .collect()
 }
@@ -1789,7 +1828,9 @@ fn rows(r: UiRef, parent: Option<NodeId>, group: ItemId) -> impl IntoView {
                         shown.set(usize::MAX);
                         if let Some(row) = ui(r).add_row(parent, group) {
                             let first_field = format!("#{} :is(input, select, textarea)", dom_id(r, "f", row));
-                            request_animation(move || focus_in(list, &first_field));
+                            request_animation(move || {
+                                focus_in(list, &first_field);
+                            });
                         }
                     }>{add_label}</button>
                 }
@@ -1958,8 +1999,7 @@ fn review(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
                                 <button type="button" class="ik-link" aria-label=format!("{} — {label}", t.edit)
                                     on:click=move |_| {
                                         ui(r).change_from_review(page);
-                                        let sel = format!("[id='{}']", dom_id(r, "f", n));
-                                        request_animation(move || focus_in(root, &sel));
+                                        request_animation(move || focus_node(r, root, n));
                                     }>{t.edit}</button>
                             </dd>
                         </div>
