@@ -1266,7 +1266,7 @@ describe('items one answer shows for the first time (web/src/first_show.rs)', ()
 });
 
 describe('a long page (web/src/chunks.rs)', () => {
-  it('is built a screen at a time: 40 questions with the mount, 100 after each paint, the chunks waiting busy; the engine holds every answer from the start, and a link to a question not built yet fills the page and focuses it', async () => {
+  it('is built a screen at a time: 40 questions with the mount, then 100 a task after the first paint, the chunks waiting busy; the engine holds every answer from the start, and a link to a question not built yet fills the page and focuses it', async () => {
     const n = 300;
     const questionnaire = { resourceType: 'Questionnaire', id: 'long-page', status: 'active',
       item: Array.from({ length: n }, (_, i) => ({ linkId: `q${i + 1}`, type: 'integer', text: `Question ${i + 1}`, required: i === n - 1 })) };
@@ -1291,11 +1291,19 @@ describe('a long page (web/src/chunks.rs)', () => {
         return { el, handle, state };
       };
       const a = await form();
-      const steps = { mounted: a.state() };
-      for (const k of ['paint1', 'paint2', 'paint3', 'paint4']) {
+      // Each slice takes its chunks' aria-busy off in one task: count the tasks that did.
+      let slices = 0;
+      const mo = new MutationObserver((records) => { if (records.some((r) => r.attributeName === 'aria-busy')) slices++; });
+      mo.observe(a.el, { subtree: true, attributes: true, attributeFilter: ['aria-busy'] });
+      const mounted = a.state();
+      let paints = 0;
+      while (a.el.querySelector('.ik-chunk[aria-busy]') && paints < 60) {
         await afterPaint();
-        steps[k] = a.state();
+        paints++;
       }
+      await afterPaint();
+      mo.disconnect();
+      const steps = { mounted, filled: a.state(), slices, paints: paints <= 10 };
       const q150 = a.el.querySelector('[data-linkid="q150"] input')?.value ?? null;
       a.handle.unmount();
       // Next before the page has filled: the summary's link to q300 (not built yet) focuses it.
@@ -1314,12 +1322,12 @@ describe('a long page (web/src/chunks.rs)', () => {
     }, { questionnaire, saved });
     const msg = JSON.stringify(out);
     const s = out.steps;
-    // 15 chunks of 20 questions: 2 built with the page, 13 waiting.
+    // 15 chunks of 20 questions: 2 built with the page, 13 waiting; then filled after the
+    // first paint, 100 questions a task: 5 chunks, 5, then the last 3.
     assert.deepEqual(s.mounted, { built: 40, busy: 13, answered: 299 }, msg);
-    assert.deepEqual(s.paint1, { built: 140, busy: 8, answered: 299 }, msg);
-    assert.deepEqual(s.paint2, { built: 240, busy: 3, answered: 299 }, msg);
-    assert.deepEqual(s.paint3, { built: 300, busy: 0, answered: 299 }, msg);
-    assert.deepEqual(s.paint4, s.paint3, msg);
+    assert.deepEqual(s.filled, { built: 300, busy: 0, answered: 299 }, msg);
+    assert.equal(s.slices, 3, msg);
+    assert.equal(s.paints, true, msg);
     // Built late, with the answer it had all along.
     assert.equal(out.q150, '150', msg);
     assert.equal(out.before.q300Built, false, msg);

@@ -620,22 +620,15 @@ impl Ui {
         }
     }
 
-    /// Fill the next of a long page's chunks built empty (`chunks`) after the next paint, and
-    /// more after each paint while any wait.
+    /// Fill a long page's chunks built empty (`chunks`): the first slice after the next paint,
+    /// then a slice in each task after (the browser paints and handles input in between,
+    /// whenever a frame is due, and the last question is not held back a frame per slice).
     pub fn fill_chunks_soon(&self) {
         if self.chunk_frame.replace(true) {
             return;
         }
         let me = self.me.borrow().clone();
-        let asked = after_paint(move || {
-            if let Some(ui) = me.upgrade() {
-                ui.chunk_frame.set(false);
-                if ui.chunks.fill(crate::chunks::FILL_QUESTIONS) {
-                    ui.fill_chunks_soon();
-                }
-            }
-        });
-        if !asked {
+        if !after_paint(move || fill_step(me)) {
             self.chunk_frame.set(false);
             self.chunks.fill(u32::MAX);
         }
@@ -1225,6 +1218,40 @@ fn spanish_expected(e: &str) -> &'static str {
 /// Is this item a question the patient answers?
 pub fn is_question(t: ItemType) -> bool {
     t.is_question()
+}
+
+/// One slice of `Ui::fill_chunks_soon`, and the next in a task of its own while any wait.
+fn fill_step(me: std::rc::Weak<Ui>) {
+    let Some(ui) = me.upgrade() else { return };
+    if !ui.chunks.fill(crate::chunks::FILL_QUESTIONS) {
+        ui.chunk_frame.set(false);
+        return;
+    }
+    drop(ui);
+    let next = me.clone();
+    if !next_task(move || fill_step(next)) {
+        if let Some(ui) = me.upgrade() {
+            ui.chunk_frame.set(false);
+            ui.chunks.fill(u32::MAX);
+        }
+    }
+}
+
+/// Run `f` in a task of its own, soon: a message the page posts itself (a timer set from a
+/// timer waits at least 4 ms after a few levels). Nothing runs after a panic, as in
+/// `after_paint`. Returns false if no task could be asked for.
+fn next_task(f: impl FnOnce() + 'static) -> bool {
+    let Ok(channel) = web_sys::MessageChannel::new() else { return false };
+    // The closure holds the channel, so its ports live until the message is delivered.
+    let held = channel.clone();
+    let task = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = &held;
+        if !crate::api::poisoned() {
+            f();
+        }
+    });
+    channel.port1().set_onmessage(Some(task.unchecked_ref()));
+    channel.port2().post_message(&wasm_bindgen::JsValue::UNDEFINED).is_ok()
 }
 
 /// Run `f` after the next paint: in a task after the next animation frame, not in the frame's

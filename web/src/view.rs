@@ -368,7 +368,7 @@ fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
             None => makes.into_iter().map(|m| m()).collect_view().into_any(),
             Some(filled) => {
                 waiting = true;
-                (move || filled.get().then(|| makes.iter().map(|m| m()).collect_view())).into_any()
+                (move || if filled.get() { makes.iter().map(|m| m()).collect_view().into_any() } else { ().into_any() }).into_any()
             }
         };
         out.push(
