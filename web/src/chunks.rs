@@ -20,10 +20,11 @@
 //! 590 ms of 820, all before the first paint, though a screen shows a dozen questions. The
 //! chunks holding the first `AT_ONCE_QUESTIONS` questions that show are built with the page;
 //! the others are built empty (`aria-busy`, their estimated height) and filled in order,
-//! `FILL_QUESTIONS` a task after the first paint (`fill`; state.rs, `fill_chunks_soon`), so the
-//! patient sees the page at once and it stays responsive while the rest arrives. Only the page waits: the engine holds every item's
-//! state from the start (validation, the summary, the response, autosave), and a link to an
-//! item not built yet fills the page first (view.rs, `focus_node`).
+//! `FILL_QUESTIONS` a task after the first paint (`fill`; state.rs, `fill_chunks_soon`), so
+//! the patient sees the page at once and it stays responsive while the rest arrives. Only the
+//! page waits: the engine holds every item's state from the start (validation, the summary,
+//! the response, autosave), and a link to an item not built yet fills the page first (view.rs,
+//! `focus_node`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

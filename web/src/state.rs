@@ -155,7 +155,8 @@ pub struct Ui {
     first_shows: RefCell<crate::first_show::Queue>,
     /// An animation frame is asked for, to build the next of `first_shows`.
     first_show_frame: std::cell::Cell<bool>,
-    /// A paint is waited for, to fill the next of a long page's chunks built empty (`chunks`).
+    /// A long page's chunks built empty are being filled (`chunks`): a paint or a task is
+    /// waited for, and a page built meanwhile is filled by the same run.
     chunk_frame: std::cell::Cell<bool>,
     /// This form's own `Rc`, for what runs later (an animation frame) to reach it while it lives.
     me: RefCell<std::rc::Weak<Ui>>,
