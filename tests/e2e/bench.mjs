@@ -204,8 +204,8 @@ for (const [name, q, saved] of large) {
       window.big = m.mount(host, { questionnaire: q, chart: { resourceType: 'Patient', id: 'p', birthDate: '1950-01-01' }, storage: store, now: '2026-11-20T09:00:00Z' });
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
       const first = document.querySelector('#big .ik-page h3') ? performance.now() - t0 : NaN;
-      // A long page's chunks past its first screen are built empty (aria-busy) and filled
-      // after each paint: when is every item of the page built?
+      // A long page's chunks past its first screen are built empty (aria-busy) and filled,
+      // a slice a task, after the first paint: when is every item of the page built?
       let built = first;
       if (document.querySelector('#big .ik-chunk[aria-busy]')) {
         while (document.querySelector('#big .ik-chunk[aria-busy]') && performance.now() - t0 < 20000) {

@@ -157,7 +157,7 @@ pub struct Ui {
     first_show_frame: std::cell::Cell<bool>,
     /// A long page's chunks built empty are being filled (`chunks`): a paint or a task is
     /// waited for, and a page built meanwhile is filled by the same run.
-    chunk_frame: std::cell::Cell<bool>,
+    filling_chunks: std::cell::Cell<bool>,
     /// This form's own `Rc`, for what runs later (an animation frame) to reach it while it lives.
     me: RefCell<std::rc::Weak<Ui>>,
     /// A long page's chunks (`chunks`): kept in step with what shows in them.
@@ -322,7 +322,7 @@ impl Ui {
             unbuilt: RefCell::new(HashMap::new()),
             first_shows: RefCell::default(),
             first_show_frame: std::cell::Cell::new(false),
-            chunk_frame: std::cell::Cell::new(false),
+            filling_chunks: std::cell::Cell::new(false),
             me: RefCell::new(std::rc::Weak::new()),
             chunks: Default::default(),
             page_opened: std::cell::Cell::new(false),
@@ -625,14 +625,19 @@ impl Ui {
     /// then a slice in each task after (the browser paints and handles input in between,
     /// whenever a frame is due, and the last question is not held back a frame per slice).
     pub fn fill_chunks_soon(&self) {
-        if self.chunk_frame.replace(true) {
+        if self.filling_chunks.replace(true) {
             return;
         }
         let me = self.me.borrow().clone();
         if !after_paint(move || fill_step(me)) {
-            self.chunk_frame.set(false);
-            self.chunks.fill(u32::MAX);
+            self.fill_chunks_now();
         }
+    }
+
+    /// Fill every chunk still waiting at once, ending the run (no frame or task to wait for).
+    fn fill_chunks_now(&self) {
+        self.filling_chunks.set(false);
+        self.chunks.fill(u32::MAX);
     }
 
     /// Recompute the urgent advisories; tell the host when they change.
@@ -1225,15 +1230,14 @@ pub fn is_question(t: ItemType) -> bool {
 fn fill_step(me: std::rc::Weak<Ui>) {
     let Some(ui) = me.upgrade() else { return };
     if !ui.chunks.fill(crate::chunks::FILL_QUESTIONS) {
-        ui.chunk_frame.set(false);
+        ui.filling_chunks.set(false);
         return;
     }
     drop(ui);
     let next = me.clone();
     if !next_task(move || fill_step(next)) {
         if let Some(ui) = me.upgrade() {
-            ui.chunk_frame.set(false);
-            ui.chunks.fill(u32::MAX);
+            ui.fill_chunks_now();
         }
     }
 }
