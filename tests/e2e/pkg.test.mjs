@@ -1339,6 +1339,95 @@ describe('a long page (web/src/chunks.rs)', () => {
   });
 });
 
+describe('a long page whose questions are in large groups (web/src/chunks.rs, view.rs chunked)', () => {
+  it('chunks a large group inside its own fieldset: 40 questions with the mount, the rest filled after the first paint in page order (a large group past them split when its chunk fills); a link to a question two fills deep focuses it', async () => {
+    // As MBS 715 on one page: the page is one group, whose questions are all in one group.
+    const n = 300;
+    const questionnaire = { resourceType: 'Questionnaire', id: 'long-group', status: 'active',
+      item: [{ linkId: 'all', type: 'group', text: 'All questions', item: [
+        { linkId: 'gate', type: 'boolean', text: 'Any symptoms?' },
+        { linkId: 'big', type: 'group', text: 'Symptoms', item: Array.from({ length: n }, (_, i) => ({ linkId: `q${i + 1}`, type: 'integer', text: `Question ${i + 1}` })) },
+        { linkId: 'late', type: 'group', text: 'Only with symptoms', enableWhen: [{ question: 'gate', operator: '=', answerBoolean: true }],
+          item: Array.from({ length: 50 }, (_, i) => ({ linkId: `s${i + 1}`, type: 'string', text: `Detail ${i + 1}` })) },
+        { linkId: 'after', type: 'group', text: 'More', item: Array.from({ length: 100 }, (_, i) => ({ linkId: `m${i + 1}`, type: 'integer', text: `More ${i + 1}`, required: i === 99 })) },
+      ] }] };
+    const { page, problems, context } = await portalPage('host.html');
+    const out = await page.evaluate(async ({ questionnaire }) => {
+      const { mount } = await import('./node_modules/@intake-engine/intake/index.js');
+      const errors = [];
+      const afterPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const form = async () => {
+        const el = document.createElement('div');
+        document.querySelector('main').append(el);
+        const handle = await mount(el, { questionnaire, chart: { resourceType: 'Patient', id: 'p' }, storage: false, onError: (e) => errors.push(e.message) });
+        return { el, handle };
+      };
+      const { el, handle } = await form();
+      const group = (linkId) => el.querySelector(`[data-linkid="${linkId}"]`);
+      const state = () => ({
+        built: el.querySelectorAll('[data-linkid^="q"]').length,
+        more: el.querySelectorAll('[data-linkid^="m"]').length,
+        busy: el.querySelectorAll('.ik-chunk[aria-busy]').length,
+        // Every chunk of a large group is inside its fieldset, after its legend.
+        inBig: group('big')?.querySelectorAll(':scope > .ik-chunk').length ?? 0,
+        inAfter: group('after')?.querySelectorAll(':scope > .ik-chunk').length ?? 0,
+        legend: group('big')?.querySelector(':scope > legend')?.textContent ?? null,
+      });
+      const mounted = state();
+      // The order chunks fill in: each chunk as it loses aria-busy (named once all are built by
+      // the first item in it).
+      const order = [];
+      const mo = new MutationObserver((records) => {
+        for (const r of records) if (r.attributeName === 'aria-busy' && !order.includes(r.target)) order.push(r.target);
+      });
+      mo.observe(el, { subtree: true, attributes: true, attributeFilter: ['aria-busy'] });
+      for (let i = 0; i < 60 && el.querySelector('.ik-chunk[aria-busy]'); i++) await afterPaint();
+      mo.disconnect();
+      const filled = state();
+      const filledOrder = order.map((c) => c.querySelector('[data-linkid]')?.dataset.linkid ?? '-');
+      // The group shown by an answer (50 questions, built when it first shows) shows and hides.
+      const yes = [...el.querySelectorAll('[data-linkid="gate"] label')].find((l) => l.textContent.trim() === 'Yes');
+      yes.click();
+      for (let i = 0; i < 5; i++) await afterPaint();
+      const late = () => el.querySelector('[data-linkid="late"]');
+      const shown = { late: !!late() && !late().closest('[hidden]'), details: el.querySelectorAll('[data-linkid^="s"]').length };
+      const q300 = el.querySelector('[data-linkid="q300"] input');
+      q300.value = '7';
+      q300.dispatchEvent(new Event('change', { bubbles: true }));
+      const answer = handle.getResponse().item?.[0]?.item?.find((i) => i.linkId === 'big')?.item?.find((i) => i.linkId === 'q300')?.answer?.[0] ?? null;
+      handle.unmount();
+      // Next at once: the summary's link to m100, required, two fills away (its group's chunk,
+      // then the group's own chunks), focuses its field.
+      const b = await form();
+      b.el.querySelector('.ik-nav .ik-primary').click();
+      for (let i = 0; i < 5 && !b.el.querySelector('.ik-summary a'); i++) await Promise.resolve();
+      const before = { link: !!b.el.querySelector('.ik-summary a'), m100: !!b.el.querySelector('[data-linkid="m100"]') };
+      b.el.querySelector('.ik-summary a')?.click();
+      for (let i = 0; i < 6; i++) await afterPaint();
+      const focused = document.activeElement?.closest('[data-linkid]')?.dataset.linkid ?? null;
+      b.handle.unmount();
+      return { mounted, filled, order: filledOrder, shown, answer, before, focused, errors };
+    }, { questionnaire });
+    const msg = JSON.stringify(out);
+    // Built with the page: its chunk holding the gate (1 question), the group's element and its
+    // first two chunks (20 + 20). Waiting: the group's 13 other chunks, the page's chunk after
+    // the group (the hidden group, 50 questions: not split, it does not show), and the last
+    // group's chunk (100 questions: split when it fills, into 5 chunks of its own).
+    assert.deepEqual(out.mounted, { built: 40, more: 0, busy: 15, inBig: 15, inAfter: 0, legend: 'Symptoms' }, msg);
+    assert.deepEqual(out.filled, { built: 300, more: 100, busy: 0, inBig: 15, inAfter: 5, legend: 'Symptoms' }, msg);
+    // In page order: the large group's chunks from q41, the hidden group's chunk (nothing built:
+    // '-'), the last group's chunk (the group's element), then the chunks inside it.
+    assert.deepEqual(out.order, ['q41', 'q61', 'q81', 'q101', 'q121', 'q141', 'q161', 'q181', 'q201', 'q221', 'q241', 'q261', 'q281', '-', 'after', 'm1', 'm21', 'm41', 'm61', 'm81'], msg);
+    assert.deepEqual(out.shown, { late: true, details: 50 }, msg);
+    assert.deepEqual(out.answer, { valueInteger: 7 }, msg);
+    assert.deepEqual(out.before, { link: true, m100: false }, msg);
+    assert.equal(out.focused, 'm100', msg);
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('four builds: each form loads only the one it needs', () => {
   it('a form loads the build with what it carries (rules, FHIRPath, both or neither), and never runs without its rules or its expressions', async () => {
     const { page, problems, requests, context } = await portalPage('blank.html');

@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::blank::Blank;
+use crate::chunks::Place;
 use crate::html::{Bind, Html, Markup};
 use crate::rich_text::{self, Rich};
 use crate::state::{enabled_in, label_of, NodeVm, Phase, Ui, UiRef};
@@ -153,13 +154,24 @@ fn focus_in(root: NodeRef<leptos::html::Div>, selector: &str) -> bool {
 /// Focus node `n`'s field. On a long page it may be in a chunk not filled yet (`chunks`):
 /// then the page's chunks are all filled now, and the field is focused once they are built.
 fn focus_node(r: UiRef, root: NodeRef<leptos::html::Div>, n: NodeId) {
-    let selector = format!("[id='{}']", dom_id(r, "f", n));
-    if !focus_in(root, &selector) {
-        ui(r).chunks.fill(u32::MAX);
-        request_animation(move || {
-            focus_in(root, &selector);
-        });
+    focus_when_built(r, root, format!("[id='{}']", dom_id(r, "f", n)), FOCUS_TRIES);
+}
+
+/// Frames `focus_node` waits at most: a split group's chunks are added when its own chunk
+/// fills, so a field two split groups deep is built two fills later.
+const FOCUS_TRIES: u8 = 4;
+
+fn focus_when_built(r: UiRef, root: NodeRef<leptos::html::Div>, selector: String, tries: u8) {
+    if focus_in(root, &selector) || tries == 0 {
+        return;
     }
+    // Nothing waits: the field is not on this page (or not shown).
+    let Some(u) = r.try_get_value() else { return };
+    if !u.chunks.waiting() {
+        return;
+    }
+    u.chunks.fill(u32::MAX);
+    request_animation(move || focus_when_built(r, root, selector, tries - 1));
 }
 
 fn summary(r: UiRef, root: NodeRef<leptos::html::Div>) -> impl IntoView {
@@ -246,7 +258,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
             let title = def.text.as_ref().map(|t| t.in_lang(u.lang).to_owned()).unwrap_or_default();
             let n = u.session.borrow().nodes_of(def.id).first().copied();
             let body = match n {
-                Some(n) if long => view! { {help_of(r, &def, u.lang, n)} {chunked(r, page, blocks(r, Some(n)))} }.into_any(),
+                Some(n) if long => view! { {help_of(r, &def, u.lang, n)} {chunked(r, Place::page(page), blocks(r, Some(n)))} }.into_any(),
                 Some(n) => view! { {help_of(r, &def, u.lang, n)} {children(r, Some(n))} }.into_any(),
                 None => ().into_any(),
             };
@@ -269,7 +281,7 @@ fn page_view(r: UiRef, page: usize, items: Vec<ItemId>, root: NodeRef<leptos::ht
                     }
                 })
                 .collect();
-            let body = if long { chunked(r, page, blocks) } else { blocks.into_iter().map(|b| (b.make)()).collect_view().into_any() };
+            let body = if long { chunked(r, Place::page(page), blocks) } else { blocks.into_iter().map(|b| (b.make)()).collect_view().into_any() };
             (title, body)
         }
     };
@@ -324,62 +336,122 @@ pub(crate) fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
     count
 }
 
-/// A long page's blocks in chunks (`chunks`): each chunk a `div.ik-chunk` holding blocks in
-/// order until their questions reach `CHUNK_QUESTIONS`. The chunks holding the first
-/// `AT_ONCE_QUESTIONS` questions that show are built now; the rest are built empty and filled
-/// after the first paint (`Chunks::fill`, through `Ui::fill_chunks_soon`).
-fn chunked(r: UiRef, page: usize, blocks: Vec<Block>) -> AnyView {
+/// A long page's blocks in chunks (`chunks`), under `place` (the page, or a split group):
+/// each chunk a `div.ik-chunk` holding blocks in order until their questions reach
+/// `CHUNK_QUESTIONS`. The chunks holding the first `AT_ONCE_QUESTIONS` questions that show on
+/// the page are built now; the rest are built empty and filled after the first paint
+/// (`Chunks::fill`, through `Ui::fill_chunks_soon`). A group showing more than
+/// `SPLIT_QUESTIONS` questions is split: its children are chunked inside its own element
+/// (`group`), built now among the first questions, else when its own chunk fills.
+fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
+    let page = place.page;
     let mut out = Vec::new();
-    let mut blocks = blocks.into_iter().peekable();
-    // Questions showing in the chunks so far.
-    let mut showing = 0u32;
-    let mut waiting = false;
-    while blocks.peek().is_some() {
-        let (mut makes, mut items, mut questions, mut rows) = (Vec::new(), Vec::new(), 0, false);
-        let later = showing >= crate::chunks::AT_ONCE_QUESTIONS;
-        for b in blocks.by_ref() {
-            let held = match b.shows {
-                Shows::Nothing => 0,
-                _ => questions_in(ui(r).session.borrow().form(), b.item),
-            };
-            questions += held;
-            match b.shows {
-                // Display text and groups without questions take room too: a question's worth.
-                Shows::Node(n) => {
-                    let on = ui(r).is_enabled(n);
-                    showing += if on { held } else { 0 };
-                    items.push((n, on, held.max(1)));
+    let mut chunk = Pending::default();
+    // Places taken under `place`, by chunks and split groups.
+    let mut taken = 0u32;
+    let mut next = || {
+        taken += 1;
+        place.child(taken - 1)
+    };
+    for b in blocks {
+        let held = match b.shows {
+            Shows::Nothing => 0,
+            _ => questions_in(ui(r).session.borrow().form(), b.item),
+        };
+        if let Shows::Node(n) = b.shows {
+            let group = ui(r).session.borrow().form().item(b.item).item_type == ItemType::Group;
+            if group && held > crate::chunks::SPLIT_QUESTIONS && ui(r).is_enabled(n) {
+                if !chunk.makes.is_empty() {
+                    out.extend(std::mem::take(&mut chunk).close(r, &next()));
                 }
-                Shows::Rows => {
-                    rows = true;
-                    showing += held;
+                let at = next();
+                if !ui(r).chunks.later(page) {
+                    ui(r).chunks.split(n, at);
+                    out.push((b.make)());
+                    continue;
                 }
-                Shows::Nothing => {}
-            }
-            makes.push(b.make);
-            if questions >= crate::chunks::CHUNK_QUESTIONS {
-                break;
+                // Past the first questions: a chunk of its own, split when it fills.
+                let make = b.make;
+                let own = at.clone();
+                ui(r).chunks.count(page, held);
+                let alone = Pending {
+                    makes: vec![Box::new(move || {
+                        ui(r).chunks.split(n, at.clone());
+                        make()
+                    })],
+                    items: vec![(n, true, held)],
+                    questions: held,
+                    rows: false,
+                    later: true,
+                };
+                out.extend(alone.close(r, &own));
+                continue;
             }
         }
-        let fill = later.then(|| RwSignal::new(false));
-        let start = ui(r).chunks.add(page, &items, rows, fill);
+        if chunk.makes.is_empty() {
+            chunk.later = ui(r).chunks.later(page);
+        }
+        chunk.questions += held;
+        match b.shows {
+            // Display text and groups without questions take room too: a question's worth.
+            Shows::Node(n) => {
+                let on = ui(r).is_enabled(n);
+                ui(r).chunks.count(page, if on { held } else { 0 });
+                chunk.items.push((n, on, held.max(1)));
+            }
+            Shows::Rows => {
+                chunk.rows = true;
+                ui(r).chunks.count(page, held);
+            }
+            Shows::Nothing => {}
+        }
+        chunk.makes.push(b.make);
+        if chunk.questions >= crate::chunks::CHUNK_QUESTIONS {
+            out.extend(std::mem::take(&mut chunk).close(r, &next()));
+        }
+    }
+    if !chunk.makes.is_empty() {
+        out.extend(chunk.close(r, &next()));
+    }
+    out.into_iter().collect_view().into_any()
+}
+
+/// A chunk of `chunked` being gathered.
+#[derive(Default)]
+struct Pending {
+    makes: Vec<Box<dyn Fn() -> AnyView + Send + Sync>>,
+    /// Its nodes: (node, shown now, questions it holds).
+    items: Vec<(NodeId, bool, u32)>,
+    questions: u32,
+    rows: bool,
+    /// Built empty, to fill after the first paint.
+    later: bool,
+}
+
+impl Pending {
+    /// The chunk's element at `place`, its blocks built now or when it fills; None if it has no
+    /// blocks.
+    fn close(self, r: UiRef, place: &Place) -> Option<AnyView> {
+        if self.makes.is_empty() {
+            return None;
+        }
+        let page = place.page;
+        let fill = self.later.then(|| RwSignal::new(false));
+        let start = ui(r).chunks.add(place, &self.items, self.rows, fill);
         let index = start.index;
+        let makes = self.makes;
         let content = match fill {
             None => makes.into_iter().map(|m| m()).collect_view().into_any(),
             Some(filled) => {
-                waiting = true;
+                ui(r).fill_chunks_soon();
                 (move || if filled.get() { makes.iter().map(|m| m()).collect_view().into_any() } else { ().into_any() }).into_any()
             }
         };
-        out.push(
+        Some(
             view! { <div class="ik-chunk" hidden=start.hidden aria-busy=fill.map(|_| "true") use:keep_chunk=(r, page, index)>{content}</div> }
                 .into_any(),
-        );
+        )
     }
-    if waiting {
-        ui(r).fill_chunks_soon();
-    }
-    out.into_iter().collect_view().into_any()
 }
 
 /// A directive on a chunk's element: the form keeps it to follow what shows in it.
@@ -591,10 +663,12 @@ fn group(r: UiRef, n: NodeId, def: &Def, hidden: bool) -> Markup {
             keep_text(legend, false, text);
         }
     });
-    let inside = vec![
-        (move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))).into_any(),
-        children(r, Some(n)).into_any(),
-    ];
+    // On a long page, a large group's children are in chunks of its own (`chunked`).
+    let kids = match u.chunks.take_split(n) {
+        Some(place) => chunked(r, place, blocks(r, Some(n))),
+        None => children(r, Some(n)).into_any(),
+    };
+    let inside = vec![(move || why.get().map(|w| why_view(r, ui(r).text.why_we_ask, w, n))).into_any(), kids];
     Markup::holding(h.finish(), Some(bind), inside)
 }
 
