@@ -1337,9 +1337,7 @@ describe('a long page (web/src/chunks.rs)', () => {
     assert.deepEqual(problems, []);
     await context.close();
   });
-});
 
-describe('a long page whose questions are in large groups (web/src/chunks.rs, view.rs chunked)', () => {
   it('chunks a large group inside its own fieldset: 40 questions with the mount, the rest filled after the first paint in page order (a large group past them split when its chunk fills); a link to a question two fills deep focuses it', async () => {
     // As MBS 715 on one page: the page is one group, whose questions are all in one group.
     const n = 300;
