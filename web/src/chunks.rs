@@ -89,6 +89,10 @@ struct Chunk {
     rows: bool,
     /// Built empty: set to fill it (`fill`); None once filled or when built full.
     fill: Option<RwSignal<bool>>,
+    /// Holds a split group built empty: filling it builds the group's element and its chunks
+    /// empty (they fill in their turn), so it costs a question's worth of a slice, not its
+    /// questions.
+    split: bool,
 }
 
 /// A chunk as it is written: its index on the page and whether it starts hidden.
@@ -166,12 +170,19 @@ impl Chunks {
         let index = list.len();
         let shown = items.iter().filter(|(_, on, _)| *on).count() as u32;
         let questions = items.iter().filter(|(_, on, _)| *on).map(|(_, _, q)| *q).sum();
-        list.push(Chunk { path: place.path.clone(), el: None, shown, questions, rows, fill });
+        list.push(Chunk { path: place.path.clone(), el: None, shown, questions, rows, fill, split: false });
         let mut of = self.of.borrow_mut();
         for (n, _, q) in items {
             of.insert(*n, (page, index, *q));
         }
         Start { index, hidden: shown == 0 && !rows }
+    }
+
+    /// The chunk `index` of `page` holds a split group built empty (`Chunk::split`).
+    pub fn holds_split(&self, page: usize, index: usize) {
+        if let Some(chunk) = self.by_page.borrow_mut().get_mut(&page).and_then(|p| p.list.get_mut(index)) {
+            chunk.split = true;
+        }
     }
 
     /// The chunk's element, once built: its estimate is set on it.
@@ -202,7 +213,7 @@ impl Chunks {
                 else {
                     break;
                 };
-                spent = spent.saturating_add(chunk.questions.max(1));
+                spent = spent.saturating_add(if chunk.split { 1 } else { chunk.questions.max(1) });
                 if let Some(el) = &chunk.el {
                     let _ = el.remove_attribute("aria-busy");
                 }
@@ -399,6 +410,22 @@ mod tests {
         assert_eq!(signals.iter().map(|s| s.get_untracked()).collect::<Vec<_>>(), [true, false, true]);
         assert!(!chunks.fill(1));
         assert!(signals[1].get_untracked());
+    }
+
+    #[test]
+    fn a_chunk_holding_a_split_group_costs_one_question_of_a_slice() {
+        use leptos::prelude::GetUntracked;
+        let chunks = Chunks::default();
+        chunks.begin(0);
+        let (a, b) = (RwSignal::new(false), RwSignal::new(false));
+        let start = chunks.add(&at(0, 0), &[(NodeId(1), true, 80)], false, Some(a));
+        chunks.holds_split(0, start.index);
+        chunks.add(&at(0, 1), &[(NodeId(2), true, 30)], false, Some(b));
+        // Its 80 questions fill in chunks of their own: 1 + 30 is within 40.
+        assert!(!chunks.fill(40));
+        assert_eq!((a.get_untracked(), b.get_untracked()), (true, true));
+        // Its estimate is still its questions.
+        assert_eq!(chunks.state(0, 0), (1, 80, false));
     }
 
     #[test]

@@ -383,6 +383,7 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
                     questions: held,
                     rows: false,
                     later: true,
+                    split: true,
                 };
                 out.extend(alone.close(r, &own));
                 continue;
@@ -426,6 +427,8 @@ struct Pending {
     rows: bool,
     /// Built empty, to fill after the first paint.
     later: bool,
+    /// Holds a split group (`Chunks::holds_split`).
+    split: bool,
 }
 
 impl Pending {
@@ -439,6 +442,9 @@ impl Pending {
         let fill = self.later.then(|| RwSignal::new(false));
         let start = ui(r).chunks.add(place, &self.items, self.rows, fill);
         let index = start.index;
+        if self.split {
+            ui(r).chunks.holds_split(page, index);
+        }
         let makes = self.makes;
         let content = match fill {
             None => makes.into_iter().map(|m| m()).collect_view().into_any(),
