@@ -345,6 +345,8 @@ pub(crate) fn questions_in(form: &intake_engine::Form, item: ItemId) -> u32 {
 /// (`group`), built now among the first questions, else when its own chunk fills.
 fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
     let page = place.page;
+    // Taken once: a page of 5,000 questions asked for it 15,000 times.
+    let u = ui(r);
     let mut out = Vec::new();
     let mut chunk = Pending::default();
     // Places taken under `place`, by chunks and split groups.
@@ -354,26 +356,29 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
         place.child(taken - 1)
     };
     for b in blocks {
-        let held = match b.shows {
-            Shows::Nothing => 0,
-            _ => questions_in(ui(r).session.borrow().form(), b.item),
+        let (held, group) = {
+            let s = u.session.borrow();
+            let held = match b.shows {
+                Shows::Nothing => 0,
+                _ => questions_in(s.form(), b.item),
+            };
+            (held, s.form().item(b.item).item_type == ItemType::Group)
         };
         if let Shows::Node(n) = b.shows {
-            let group = ui(r).session.borrow().form().item(b.item).item_type == ItemType::Group;
-            if group && held > crate::chunks::SPLIT_QUESTIONS && ui(r).is_enabled(n) {
+            if group && held > crate::chunks::SPLIT_QUESTIONS && u.is_enabled(n) {
                 if !chunk.makes.is_empty() {
                     out.extend(std::mem::take(&mut chunk).close(r, &next()));
                 }
                 let at = next();
-                if !ui(r).chunks.later(page) {
-                    ui(r).chunks.split(n, at);
+                if !u.chunks.later(page) {
+                    u.chunks.split(n, at);
                     out.push((b.make)());
                     continue;
                 }
                 // Past the first questions: a chunk of its own, split when it fills.
                 let make = b.make;
                 let own = at.clone();
-                ui(r).chunks.count(page, held);
+                u.chunks.count(page, held);
                 let alone = Pending {
                     makes: vec![Box::new(move || {
                         ui(r).chunks.split(n, at.clone());
@@ -390,19 +395,19 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
             }
         }
         if chunk.makes.is_empty() {
-            chunk.later = ui(r).chunks.later(page);
+            chunk.later = u.chunks.later(page);
         }
         chunk.questions += held;
         match b.shows {
             // Display text and groups without questions take room too: a question's worth.
             Shows::Node(n) => {
-                let on = ui(r).is_enabled(n);
-                ui(r).chunks.count(page, if on { held } else { 0 });
+                let on = u.is_enabled(n);
+                u.chunks.count(page, if on { held } else { 0 });
                 chunk.items.push((n, on, held.max(1)));
             }
             Shows::Rows => {
                 chunk.rows = true;
-                ui(r).chunks.count(page, held);
+                u.chunks.count(page, held);
             }
             Shows::Nothing => {}
         }
@@ -479,7 +484,6 @@ fn blocks(r: UiRef, parent: Option<NodeId>) -> Vec<Block> {
         .enumerate()
         .map(move |(at, item)| {
             let (repeating, hidden, help) = {
-                let u = ui(r);
                 let s = u.session.borrow();
                 let d = s.form().item(item);
                 let help_child = d.item_type == ItemType::Display && matches!(d.item_control.as_deref(), Some("help") | Some("flyover"));
