@@ -367,7 +367,7 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
         if let Shows::Node(n) = b.shows {
             if group && held > crate::chunks::SPLIT_QUESTIONS && u.is_enabled(n) {
                 if !chunk.makes.is_empty() {
-                    out.extend(std::mem::take(&mut chunk).close(r, &next()));
+                    out.push(std::mem::take(&mut chunk).close(r, &next()));
                 }
                 let at = next();
                 if !u.chunks.later(page) {
@@ -375,10 +375,10 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
                     out.push((b.make)());
                     continue;
                 }
-                // Past the first questions: a chunk of its own, split when it fills.
+                // Past the first questions (so nothing more is counted): a chunk of its own,
+                // split when it fills.
                 let make = b.make;
                 let own = at.clone();
-                u.chunks.count(page, held);
                 let alone = Pending {
                     makes: vec![Box::new(move || {
                         ui(r).chunks.split(n, at.clone());
@@ -390,7 +390,7 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
                     later: true,
                     split: true,
                 };
-                out.extend(alone.close(r, &own));
+                out.push(alone.close(r, &own));
                 continue;
             }
         }
@@ -413,11 +413,11 @@ fn chunked(r: UiRef, place: Place, blocks: Vec<Block>) -> AnyView {
         }
         chunk.makes.push(b.make);
         if chunk.questions >= crate::chunks::CHUNK_QUESTIONS {
-            out.extend(std::mem::take(&mut chunk).close(r, &next()));
+            out.push(std::mem::take(&mut chunk).close(r, &next()));
         }
     }
     if !chunk.makes.is_empty() {
-        out.extend(chunk.close(r, &next()));
+        out.push(chunk.close(r, &next()));
     }
     out.into_iter().collect_view().into_any()
 }
@@ -437,12 +437,8 @@ struct Pending {
 }
 
 impl Pending {
-    /// The chunk's element at `place`, its blocks built now or when it fills; None if it has no
-    /// blocks.
-    fn close(self, r: UiRef, place: &Place) -> Option<AnyView> {
-        if self.makes.is_empty() {
-            return None;
-        }
+    /// The chunk's element at `place` (it has blocks), built now or when it fills.
+    fn close(self, r: UiRef, place: &Place) -> AnyView {
         let page = place.page;
         let fill = self.later.then(|| RwSignal::new(false));
         let start = ui(r).chunks.add(place, &self.items, self.rows, fill);
@@ -458,10 +454,7 @@ impl Pending {
                 (move || if filled.get() { makes.iter().map(|m| m()).collect_view().into_any() } else { ().into_any() }).into_any()
             }
         };
-        Some(
-            view! { <div class="ik-chunk" hidden=start.hidden aria-busy=fill.map(|_| "true") use:keep_chunk=(r, page, index)>{content}</div> }
-                .into_any(),
-        )
+        view! { <div class="ik-chunk" hidden=start.hidden aria-busy=fill.map(|_| "true") use:keep_chunk=(r, page, index)>{content}</div> }.into_any()
     }
 }
 
