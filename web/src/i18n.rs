@@ -193,17 +193,17 @@ pub fn new_row_label(lang: &str, what: &str, number: Option<usize>) -> String {
     if lang.starts_with("es") {
         format!("{what}: nueva entrada{n}")
     } else {
-        format!("New {}{n}", what.to_lowercase())
+        format!("New {}{n}", intake_text::lower(what))
     }
 }
 
 /// The button that adds a row: "Add allergy" when there is none, "Add another allergy" after.
 pub fn add_row_label(lang: &str, what: &str, has_rows: bool) -> String {
     match (lang.starts_with("es"), has_rows) {
-        (true, false) => format!("Agregar: {}", what.to_lowercase()),
-        (true, true) => format!("Agregar otra entrada: {}", what.to_lowercase()),
-        (false, false) => format!("Add {}", what.to_lowercase()),
-        (false, true) => format!("Add another {}", what.to_lowercase()),
+        (true, false) => format!("Agregar: {}", intake_text::lower(what)),
+        (true, true) => format!("Agregar otra entrada: {}", intake_text::lower(what)),
+        (false, false) => format!("Add {}", intake_text::lower(what)),
+        (false, true) => format!("Add another {}", intake_text::lower(what)),
     }
 }
 

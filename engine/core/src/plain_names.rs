@@ -91,8 +91,9 @@ pub fn medication_name(rx: &str) -> String {
         out.push(f.to_owned());
     }
     let mut s = out.join(" ");
+    // `get(..1)` is a first byte that is a whole character: ASCII, whose case mapping is ASCII's.
     if let Some(first) = s.get(..1) {
-        s = first.to_uppercase() + &s[1..];
+        s = first.to_ascii_uppercase() + &s[1..];
     }
     if s.is_empty() { rx.to_owned() } else { s }
 }

@@ -211,7 +211,7 @@ fn allergy_row(
     for r in &a.reaction {
         for m in &r.manifestation {
             if let Some(v) = concept_value(m) {
-                reactions.push(reaction(m).to_lowercase());
+                reactions.push(intake_text::lower(&reaction(m)));
                 fields.push((ListField::Reaction, v));
             }
         }

@@ -5,14 +5,14 @@
 /// The candidate nearest to `word`, if it is near enough to be what was meant.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
-    let lower = word.to_lowercase();
+    let lower = intake_text::lower(word);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         if c == word {
             return None;
         }
         // Case alone is distance 0 here: `HomeBP` for `homebp` is surely meant.
-        let d = distance(&lower, &c.to_lowercase());
+        let d = distance(&lower, &intake_text::lower(c));
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }

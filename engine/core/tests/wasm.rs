@@ -100,3 +100,20 @@ fn a_hostile_rule_stops_and_the_session_survives_in_wasm() {
     s.answer_link_id("t", vec![Value::Boolean(false)]).unwrap();
     assert!(s.rule_errors().is_empty());
 }
+
+/// In wasm the case mapping is the browser's (`intake_text`): it must agree with the standard
+/// library's, which the CLI uses, on text beyond ASCII (accents, `ß`, a final sigma, Cyrillic,
+/// Turkish dotted I, Armenian), so a rule or an expression reads the same in both.
+#[wasm_bindgen_test]
+fn case_mapping_in_the_browser_is_the_standard_librarys() {
+    for s in ["Erupción CUTÁNEA", "straße", "ΟΔΟΣ ΚΑΙ ΣΟΦΙΑ", "Сыпь на КОЖЕ", "İstanbul ıI", "ԱՐԵՎ", "ǅemal", "ﬁle", "HomeBP"] {
+        assert_eq!(intake_text::lower(s), s.to_lowercase(), "lower({s:?})");
+        assert_eq!(intake_text::upper(s), s.to_uppercase(), "upper({s:?})");
+    }
+    // FHIRPath's upper() and lower(), and string equivalence (`~`, case-insensitive), use it.
+    let r = serde_json::json!({"resourceType": "Patient", "name": [{"family": "Muñoz"}]});
+    let eval = |e: &str| intake_fhirpath::Expr::parse(e).unwrap().evaluate_json(&r, &intake_fhirpath::Env::default()).unwrap()[0].to_json();
+    assert_eq!(eval("name.family.upper()"), serde_json::json!("MUÑOZ"));
+    assert_eq!(eval("name.family.lower()"), serde_json::json!("muñoz"));
+    assert_eq!(eval("name.family ~ 'MUÑOZ'"), serde_json::json!(true));
+}

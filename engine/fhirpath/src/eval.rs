@@ -803,8 +803,8 @@ impl Cx<'_> {
             "convertsToDateTime" => bool_item(!self.call("toDateTime", input, outer, args, at)?.is_empty()),
             // Strings
             "length" => input_str()?.map(|s| vec![Item::new(Value::Int(s.chars().count() as i64))]).unwrap_or_default(),
-            "upper" => input_str()?.map(|s| vec![Item::new(Value::Str(s.to_uppercase()))]).unwrap_or_default(),
-            "lower" => input_str()?.map(|s| vec![Item::new(Value::Str(s.to_lowercase()))]).unwrap_or_default(),
+            "upper" => input_str()?.map(|s| vec![Item::new(Value::Str(intake_text::upper(&s)))]).unwrap_or_default(),
+            "lower" => input_str()?.map(|s| vec![Item::new(Value::Str(intake_text::lower(&s)))]).unwrap_or_default(),
             "trim" => input_str()?.map(|s| vec![Item::new(Value::Str(s.trim().to_owned()))]).unwrap_or_default(),
             "toChars" => input_str()?.map(|s| s.chars().map(|c| Item::new(Value::Str(c.to_string()))).collect()).unwrap_or_default(),
             "substring" => {

@@ -475,7 +475,7 @@ pub(crate) fn equivalent(a: &Item, b: &Item) -> bool {
 }
 
 fn norm(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    intake_text::lower(&s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 pub(crate) fn decimals(x: f64) -> usize {
