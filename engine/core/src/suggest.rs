@@ -3,7 +3,14 @@
 //! word, so a short name is not "corrected" into an unrelated one.
 
 /// The candidate nearest to `word`, if it is near enough to be what was meant.
+///
+/// A shim over one non-generic search: a dozen callers pass a dozen iterator types, and each
+/// would be a copy of the search in the browser's wasm.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    nearest_in(word, &mut candidates.into_iter())
+}
+
+fn nearest_in<'a>(word: &str, candidates: &mut dyn Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     let lower = intake_text::lower(word);
     let mut best: Option<(usize, &str)> = None;
@@ -22,7 +29,11 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// ` (did you mean 'x'?)`, or nothing.
 pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    nearest(word, candidates).map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default()
+    hint_for(nearest_in(word, &mut candidates.into_iter()))
+}
+
+fn hint_for(nearest: Option<&str>) -> String {
+    nearest.map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default()
 }
 
 /// Levenshtein distance over characters, with transposition of neighbours counted as one edit.

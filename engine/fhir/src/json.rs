@@ -142,6 +142,16 @@ impl Cx {
         self.warnings.push(Warning { path, message: message.into() });
     }
 
+    /// One step deeper in the path, until `leave`. For the generic readers, where `field` and
+    /// `index` (generic over their closure) would be instantiated for every element type.
+    pub fn enter(&mut self, seg: PathSeg) {
+        self.path.push(seg);
+    }
+
+    pub fn leave(&mut self) {
+        self.path.pop();
+    }
+
     /// Run `f` one field deeper in the path.
     pub fn field<T>(&mut self, name: impl Into<Cow<'static, str>>, f: impl FnOnce(&mut Cx) -> T) -> T {
         self.path.push(PathSeg::Field(name.into()));
@@ -434,55 +444,69 @@ impl<'a> Obj<'a> {
     }
 
     /// An optional single value. `null` reads as absent (with a warning).
+    ///
+    /// The lenient part (null, an array of one) is `single`, not generic: this function is
+    /// instantiated for every element type the model reads, and only the read itself is.
     pub fn opt<T: FromJson>(&mut self, key: &'static str, cx: &mut Cx) -> Result<Option<T>, ModelError> {
         let Some(v) = self.take(key) else { return Ok(None) };
-        cx.field(key, |cx| {
-            if v.is_null() {
-                cx.warn("null is not allowed in FHIR JSON; read as absent");
-                return Ok(None);
+        cx.enter(PathSeg::Field(Cow::Borrowed(key)));
+        let out = match single(v, cx) {
+            Single::Absent => Ok(None),
+            Single::Value(v) => T::from_json(v, cx).map(Some),
+            Single::First(v) => {
+                cx.enter(PathSeg::Index(0));
+                let out = T::from_json(v, cx).map(Some);
+                cx.leave();
+                out
             }
-            if let Json::Array(items) = v {
-                // A one-element array where a single value belongs: common in hand-written forms.
-                if items.len() == 1 {
-                    cx.warn("an array of one where a single value belongs; read its element");
-                    return cx.index(0, |cx| T::from_json(&items[0], cx)).map(Some);
-                }
-            }
-            T::from_json(v, cx).map(Some)
-        })
+        };
+        cx.leave();
+        out
     }
 
     /// A repeating element. A bare value reads as a list of one; `[]` reads as empty.
     pub fn vec<T: FromJson>(&mut self, key: &'static str, cx: &mut Cx) -> Result<Vec<T>, ModelError> {
         let Some(v) = self.take(key) else { return Ok(Vec::new()) };
-        cx.field(key, |cx| match v {
-            Json::Array(items) => {
-                if items.is_empty() {
-                    cx.warn("empty arrays are not allowed in FHIR JSON; read as absent");
-                }
+        cx.enter(PathSeg::Field(Cow::Borrowed(key)));
+        let out = match list(v, cx) {
+            List::Items(items) => {
                 let mut out = Vec::with_capacity(items.len());
+                let mut failed = None;
                 for (i, item) in items.iter().enumerate() {
-                    if item.is_null() {
-                        cx.index(i, |cx| cx.warn("null array entry skipped"));
+                    if item_is_skipped(item, i, cx) {
                         continue;
                     }
-                    out.push(cx.index(i, |cx| T::from_json(item, cx))?);
+                    cx.enter(PathSeg::Index(i));
+                    let read = T::from_json(item, cx);
+                    cx.leave();
+                    match read {
+                        Ok(x) => out.push(x),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                 }
-                Ok(out)
+                failed.map_or(Ok(out), Err)
             }
-            Json::Null => {
-                cx.warn("null is not allowed in FHIR JSON; read as absent");
-                Ok(Vec::new())
-            }
-            single => {
-                cx.warn("a single value where an array belongs; read as a list of one");
-                Ok(vec![T::from_json(single, cx)?])
-            }
-        })
+            List::Absent => Ok(Vec::new()),
+            List::One(single) => T::from_json(single, cx).map(|x| vec![x]),
+        };
+        cx.leave();
+        out
     }
 
     /// A choice element `prefix[x]`: finds `prefixBoolean`, `prefixCoding`, ...
     pub fn choice<T: Choice>(&mut self, prefix: &'static str, cx: &mut Cx) -> Result<Option<T>, ModelError> {
+        let Some((key, v)) = self.find_choice(prefix, cx)? else { return Ok(None) };
+        cx.enter(PathSeg::Field(Cow::Owned(key.to_owned())));
+        let out = T::from_choice(&key[prefix.len()..], v, cx).map(Some);
+        cx.leave();
+        out
+    }
+
+    /// The one `prefix[x]` key present and its value, consumed (not generic: see `opt`).
+    fn find_choice(&mut self, prefix: &'static str, cx: &mut Cx) -> Result<Option<(&'a str, &'a Json)>, ModelError> {
         let mut found: Option<(&'a str, &'a Json)> = None;
         for (k, v) in self.map.iter() {
             let Some(suffix) = k.strip_prefix(prefix) else { continue };
@@ -496,11 +520,10 @@ impl<'a> Obj<'a> {
             }
             found = Some((k.as_str(), v));
         }
-        let Some((key, v)) = found else { return Ok(None) };
-        self.mark(key);
-        let suffix = &key[prefix.len()..];
-        let key_owned = key.to_owned();
-        cx.field(key_owned, |cx| T::from_choice(suffix, v, cx)).map(Some)
+        if let Some((key, _)) = found {
+            self.mark(key);
+        }
+        Ok(found)
     }
 
     /// Everything not consumed, kept so that unknown content survives a round trip.
@@ -517,6 +540,67 @@ impl<'a> Obj<'a> {
         }
         out
     }
+}
+
+/// What an optional element's JSON reads as (`Obj::opt`), the warnings said.
+enum Single<'v> {
+    Absent,
+    Value(&'v Json),
+    /// A one-element array where a single value belongs: its element, at `[0]`.
+    First(&'v Json),
+}
+
+fn single<'v>(v: &'v Json, cx: &mut Cx) -> Single<'v> {
+    match v {
+        Json::Null => {
+            cx.warn("null is not allowed in FHIR JSON; read as absent");
+            Single::Absent
+        }
+        // Common in hand-written forms.
+        Json::Array(items) if items.len() == 1 => {
+            cx.warn("an array of one where a single value belongs; read its element");
+            Single::First(&items[0])
+        }
+        v => Single::Value(v),
+    }
+}
+
+/// What a repeating element's JSON reads as (`Obj::vec`), the warnings said.
+enum List<'v> {
+    Items(&'v [Json]),
+    Absent,
+    /// A single value where an array belongs: a list of one.
+    One(&'v Json),
+}
+
+fn list<'v>(v: &'v Json, cx: &mut Cx) -> List<'v> {
+    match v {
+        Json::Array(items) => {
+            if items.is_empty() {
+                cx.warn("empty arrays are not allowed in FHIR JSON; read as absent");
+            }
+            List::Items(items)
+        }
+        Json::Null => {
+            cx.warn("null is not allowed in FHIR JSON; read as absent");
+            List::Absent
+        }
+        single => {
+            cx.warn("a single value where an array belongs; read as a list of one");
+            List::One(single)
+        }
+    }
+}
+
+/// Whether entry `i` of an array is `null`, skipped with a warning at its index.
+fn item_is_skipped(item: &Json, i: usize, cx: &mut Cx) -> bool {
+    if !item.is_null() {
+        return false;
+    }
+    cx.enter(PathSeg::Index(i));
+    cx.warn("null array entry skipped");
+    cx.leave();
+    true
 }
 
 /// A FHIR choice type (`value[x]`, `answer[x]`, ...), read from its suffix.
