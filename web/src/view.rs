@@ -975,9 +975,9 @@ fn feet_and_inches(text: &str) -> Option<f64> {
     } else {
         return None;
     };
-    let feet: f64 = feet.trim().parse().ok()?;
+    let feet = intake_text::parse_f64(feet.trim())?;
     let inches_text = rest.trim().trim_end_matches("inches").trim_end_matches("in").trim_end_matches('"').trim();
-    let inches: f64 = if inches_text.is_empty() { 0.0 } else { inches_text.replace(',', ".").parse().ok()? };
+    let inches = if inches_text.is_empty() { 0.0 } else { intake_text::parse_f64(&inches_text.replace(',', "."))? };
     (feet.is_finite() && inches.is_finite() && (0.0..12.0).contains(&inches) && feet >= 0.0 && feet < 10.0).then_some(feet * 12.0 + inches)
 }
 
@@ -1774,8 +1774,8 @@ fn quantity_control(
                 return;
             }
         }
-        match text.trim().replace(',', ".").parse::<f64>() {
-            Ok(v) if v.is_finite() => {
+        match intake_text::parse_f64(&text.trim().replace(',', ".")) {
+            Some(v) if v.is_finite() => {
                 let code = unit_sig.get_untracked();
                 let q = Quantity { value: Some(v), code: (!code.is_empty()).then_some(code), ..Default::default() };
                 ui(r).answer(n, vec![Value::Quantity(q)]);

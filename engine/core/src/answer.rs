@@ -296,7 +296,7 @@ pub fn parse_text(def: &ItemDef, text: &str) -> Result<Value, AnswerError> {
         },
         T::Integer => Value::Integer(t.parse().map_err(|_| bad("a whole number"))?),
         T::Decimal => {
-            let d: f64 = t.replace(',', ".").parse().map_err(|_| bad("a number"))?;
+            let d = intake_text::parse_f64(&t.replace(',', ".")).ok_or_else(|| bad("a number"))?;
             if !d.is_finite() {
                 return Err(bad("a number"));
             }
@@ -314,7 +314,7 @@ pub fn parse_text(def: &ItemDef, text: &str) -> Result<Value, AnswerError> {
                 Some(i) => (t[..i].trim(), Some(t[i..].trim())),
                 None => (t, None),
             };
-            let value: f64 = num.replace(',', ".").parse().map_err(|_| bad("an amount with a unit"))?;
+            let value = intake_text::parse_f64(&num.replace(',', ".")).ok_or_else(|| bad("an amount with a unit"))?;
             Value::Quantity(Quantity { value: Some(value), code: unit.map(str::to_owned), ..Default::default() })
         }
         T::Reference => Value::Reference(Reference::to(t)),

@@ -117,3 +117,19 @@ fn case_mapping_in_the_browser_is_the_standard_librarys() {
     assert_eq!(eval("name.family.lower()"), serde_json::json!("muñoz"));
     assert_eq!(eval("name.family ~ 'MUÑOZ'"), serde_json::json!(true));
 }
+
+/// In wasm a decimal the exact fast path cannot compute is the browser's `parseFloat`
+/// (`intake_text::parse_f64`): every string of the corpus reads to the same bits as the
+/// standard library's parse (which the CLI uses), or is refused by both.
+#[wasm_bindgen_test]
+fn decimals_in_the_browser_parse_as_the_standard_librarys() {
+    for s in intake_text::parse_test_corpus() {
+        let std = s.parse::<f64>().ok();
+        assert!(intake_text::same_parse(intake_text::parse_f64(&s), std), "{s:?}: {:?} != {std:?}", intake_text::parse_f64(&s));
+    }
+    // A patient's typed answer goes through it.
+    let q = serde_json::json!({"resourceType": "Questionnaire", "status": "active", "item": [{"linkId": "t", "type": "decimal"}]});
+    let form = Form::from_json(&q).unwrap();
+    assert_eq!(intake_engine::answer::parse_text(&form.items[0], "37,5").ok(), Some(Value::Decimal(37.5)));
+    assert!(intake_engine::answer::parse_text(&form.items[0], "37.5.1").is_err());
+}

@@ -709,8 +709,8 @@ impl FromJson for f64 {
             Json::Number(n) => n
                 .as_f64()
                 .ok_or_else(|| cx.error(ModelErrorKind::Invalid { expected: "decimal", value: n.to_string() })),
-            Json::String(s) => match s.trim().parse::<f64>() {
-                Ok(f) if f.is_finite() => {
+            Json::String(s) => match intake_text::parse_f64(s.trim()) {
+                Some(f) if f.is_finite() => {
                     cx.warn(format!("a string where a decimal belongs; read \"{s}\" as {f}"));
                     Ok(f)
                 }

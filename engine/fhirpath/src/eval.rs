@@ -757,7 +757,7 @@ impl Cx<'_> {
                 Some(Value::Int(i)) => vec![Item::new(Value::Dec(*i as f64))],
                 Some(Value::Dec(d)) => vec![Item::new(Value::Dec(*d))],
                 Some(Value::Bool(b)) => vec![Item::new(Value::Dec(*b as i64 as f64))],
-                Some(Value::Str(s)) => s.trim().parse::<f64>().ok().map(|d| vec![Item::new(Value::Dec(d))]).unwrap_or_default(),
+                Some(Value::Str(s)) => intake_text::parse_f64(s.trim()).map(|d| vec![Item::new(Value::Dec(d))]).unwrap_or_default(),
                 _ => vec![],
             },
             "toBoolean" => match single(input, at, name)?.map(|x| &x.value) {
@@ -1438,7 +1438,7 @@ fn quantity_of(x: &Item) -> Option<(f64, String)> {
         Value::Str(s) => {
             let s = s.trim();
             let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
-            let value: f64 = s[..end].parse().ok()?;
+            let value = intake_text::parse_f64(&s[..end])?;
             let rest = s[end..].trim();
             let unit = match rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
                 Some(u) => u.to_owned(),

@@ -84,12 +84,12 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                Tok::Dec(text.parse().map_err(|_| Error::syntax(start, format!("bad number {text}")))?)
+                Tok::Dec(intake_text::parse_f64(&text).ok_or_else(|| Error::syntax(start, format!("bad number {text}")))?)
             } else {
                 let text: String = chars[start..i].iter().collect();
                 match text.parse() {
                     Ok(n) => Tok::Int(n),
-                    Err(_) => Tok::Dec(text.parse().map_err(|_| Error::syntax(start, format!("bad number {text}")))?),
+                    Err(_) => Tok::Dec(intake_text::parse_f64(&text).ok_or_else(|| Error::syntax(start, format!("bad number {text}")))?),
                 }
             }
         } else if c == '@' {
