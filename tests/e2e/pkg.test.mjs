@@ -149,6 +149,9 @@ describe('the packed package in a plain-HTML portal', () => {
       out.unknownVisitType = await attempt({ visitType: 'no-such-visit', chart: maria });
       out.malformed = await attempt({ questionnaire: { resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'bogus' }] }, chart: maria });
       out.notJson = await attempt({ questionnaire: '{ "resourceType": "Questionnaire", ', chart: maria });
+      // Given as text over several lines: the module lets the text go once it is parsed, and
+      // takes it again from the options to say which line the problem is on.
+      out.malformedText = await attempt({ questionnaire: JSON.stringify({ resourceType: 'Questionnaire', item: [{ linkId: 'a', type: 'string' }, { linkId: 'b', type: 'bogus' }] }, null, 2), chart: maria });
       out.otherPatient = await attempt({ visitType: htnVt, chart: leo, subject: 'Patient/maria-hernandez' });
       const broken = { ...htnVt, rules: { ...htnVt.rules, 'hypertension.rhai': 'let zero = 0;\nlet x = "a" * zero;\nask("cough", "x");' } };
       const ruleError = await attempt({ visitType: broken, chart: maria, storage: false });
@@ -189,6 +192,7 @@ describe('the packed package in a plain-HTML portal', () => {
     assert.match(result.unknownVisitType.text, /This form cannot be shown/);
     assert.match(result.malformed.message, /Questionnaire\.item\[0\]\.type/);
     assert.match(result.notJson.message, /not valid JSON at line 1/);
+    assert.match(result.malformedText.message, /^questionnaire:10:\d+: error: .*Questionnaire\.item\[1\]\.type/);
     assert.match(result.otherPatient.message, /options\.subject is Patient\/maria-hernandez, but the chart is for Patient\/leo-hernandez/);
     assert.deepEqual(result.ruleError.rendered, true, 'a broken rule does not stop the form');
     assert.ok(result.ruleError.errors.some((e) => /rules\/hypertension\.rhai:2:/.test(e)), JSON.stringify(result.ruleError.errors));

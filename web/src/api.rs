@@ -303,8 +303,8 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
             "options.visitType: \"{id}\" is an id; pass the visit type itself (the JSON `intake catalog` writes, e.g. visit-types/{id}.json)"
         ));
     } else {
-        let q = get(opts, "questionnaire");
-        let q = loader::json_text(&q).ok_or("options: give visitType (an `intake catalog` entry) or questionnaire (a FHIR Questionnaire)")?;
+        let q_value = get(opts, "questionnaire");
+        let q = loader::json_text(&q_value).ok_or("options: give visitType (an `intake catalog` entry) or questionnaire (a FHIR Questionnaire)")?;
         let manifest = loader::json_text(&get(opts, "manifest"));
         let rules_obj = get(opts, "rules");
         let mut rules = Vec::new();
@@ -316,7 +316,7 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
                 rules.push((name, text));
             }
         }
-        loader::host_visit_type(&q, manifest.as_deref(), rules, &library)?
+        loader::host_visit_type(q, &|| loader::json_text(&q_value).unwrap_or_default(), manifest.as_deref(), rules, &library)?
     };
     let chart_opt = get(opts, "chart");
     let subject = get(opts, "subject").as_string();

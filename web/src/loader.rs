@@ -7,7 +7,7 @@ use intake_engine::fhir::Json;
 use intake_engine::rules::RuleSource;
 use intake_engine::value_set::ValueSetLibrary;
 use intake_engine::visit_type::{Manifest, VisitTypeSource};
-use intake_engine::{Chart, Form, VisitType};
+use intake_engine::{Chart, Form, FormError, VisitType};
 
 fn join(ds: Vec<intake_engine::Diagnostic>) -> String {
     ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
@@ -83,8 +83,12 @@ fn order_rules(manifest: &Manifest, rules: &[RuleSource]) -> Result<Vec<RuleSour
 /// A host's own visit type: a Questionnaire (JSON text), optionally a manifest (JSON text) and
 /// rule scripts by file name. Without a manifest the form runs with no rules' gating of lists
 /// and writes back only the response.
+///
+/// `questionnaire` is taken: a bare form's text is let go once it is parsed, before the form is
+/// read (MDS 3.0's is 1.3 MB), and `text_again` gives it back only to say where an error is.
 pub fn host_visit_type(
-    questionnaire: &str,
+    questionnaire: String,
+    text_again: &dyn Fn() -> String,
     manifest: Option<&str>,
     rules: Vec<(String, String)>,
     library: &ValueSetLibrary,
@@ -98,15 +102,17 @@ pub fn host_visit_type(
                 manifest_file: "manifest".into(),
                 manifest_text: m.to_owned(),
                 questionnaire_file: "questionnaire".into(),
-                questionnaire_text: questionnaire.to_owned(),
+                questionnaire_text: questionnaire,
                 rules: ordered,
                 value_sets: library.clone(),
             };
             VisitType::load(&src).map_err(join)
         }
         None => {
-            let form = Form::from_text_with(questionnaire, library)
-                .map_err(|e| intake_engine::visit_type::form_diagnostic("questionnaire", questionnaire, &e).to_string())?;
+            let located = |text: &str, e: &FormError| intake_engine::visit_type::form_diagnostic("questionnaire", text, e).to_string();
+            let json = intake_engine::fhir::json::parse_text(&questionnaire).map_err(|e| located(&questionnaire, &e.into()))?;
+            drop(questionnaire);
+            let form = Form::from_value_with(json, library).map_err(|e| located(&text_again(), &e))?;
             VisitType::from_form(form, &rules).map_err(join)
         }
     }

@@ -444,6 +444,13 @@ impl Form {
         Form::from_json_with(json, &ValueSetLibrary::default())
     }
 
+    /// Index a Questionnaire already parsed, taking the tree: a caller that parsed the text
+    /// itself can let the text go before the form is read (the browser's `prepare`: a large
+    /// form's text and tree are never held at once, and wasm memory never shrinks back).
+    pub fn from_value_with(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        Form::from_json_owned(json, library)
+    }
+
     pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         Form::from_json_owned(json.clone(), library)
     }
