@@ -437,28 +437,25 @@ impl Form {
     /// Parse and index a Questionnaire whose `answerValueSet`s may name sets in `library`.
     pub fn from_text_with(text: &str, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let json = intake_fhir::json::parse_text(text)?;
-        Form::from_json_owned(json, library)
+        Form::from_value_with(json, library)
     }
 
     pub fn from_json(json: &Json) -> Result<Form, FormError> {
         Form::from_json_with(json, &ValueSetLibrary::default())
     }
 
+    pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        Form::from_value_with(json.clone(), library)
+    }
+
     /// Index a Questionnaire already parsed, taking the tree: a caller that parsed the text
     /// itself can let the text go before the form is read (the browser's `prepare`: a large
     /// form's text and tree are never held at once, and wasm memory never shrinks back).
-    pub fn from_value_with(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
-        Form::from_json_owned(json, library)
-    }
-
-    pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
-        Form::from_json_owned(json.clone(), library)
-    }
-
+    ///
     /// The form, and `%questionnaire` for its expressions: the JSON as given (what fhirpath.js
     /// sees in LHC-Forms and Smart Forms), not the model written out and parsed again (a
     /// seventh of MBS 715's load).
-    fn from_json_owned(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
+    pub fn from_value_with(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let mut cx = Cx::new("Questionnaire");
         let q = Questionnaire::from_json(&json, &mut cx)?;
         // The JSON tree was a third of MDS 3.0's peak memory while the form was built (and wasm
@@ -480,7 +477,7 @@ impl Form {
         Form::build(q, library, None)
     }
 
-    /// `json`: the Questionnaire as given, when the caller has it (see `from_json_owned`).
+    /// `json`: the Questionnaire as given, when the caller has it (see `from_value_with`).
     fn build(q: Questionnaire, library: &ValueSetLibrary, json: Option<Json>) -> Result<Form, FormError> {
         let value_sets = Resolver::new(&q.contained, library);
         // Sized at once: an ItemDef is large (680 B native), and a Vec that doubles as it

@@ -122,9 +122,6 @@ fn parse_with(s: &str, slow: fn(&str) -> f64) -> Option<f64> {
         let p = POWERS[power.unsigned_abs() as usize];
         return Some(sign(if power < 0 { m / p } else { m * p }));
     }
-    if mantissa == 0 {
-        return Some(sign(0.0));
-    }
     Some(slow(s))
 }
 
