@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answeredFlatForm, launch, openPage, ROOT, serve } from './lib.mjs';
+import { answeredFlatForm, corpus, launch, onePage, openPage, ROOT, serve } from './lib.mjs';
 
 const build = (...features) => execFileSync('cargo', ['build', '--locked', '-q', '-p', 'intake-web', '--target', 'wasm32-unknown-unknown',
   '--profile', 'wasm', ...features], { cwd: ROOT, stdio: 'inherit' });
@@ -47,11 +47,13 @@ async function mountMarks(q, saved) {
     document.body.append(host);
     const storage = saved ? { getItem: () => JSON.stringify(saved), setItem() {}, removeItem() {} } : false;
     window.form = m.mount(host, { questionnaire: q, chart, storage, now: '2026-11-20T09:00:00Z' });
-    return w.memory.buffer.byteLength;
+    // [live, peak]: the peak is the most the heap held at once since the module started.
+    const [, peak] = m.__allocStats();
+    return { bytes: w.memory.buffer.byteLength, peak };
   }, { q, saved, chart });
   await context.close();
   // The first three marks are this mount's (an idle warm-up mount may follow).
-  return { marks: marks.slice(0, 3), wasm };
+  return { marks: marks.slice(0, 3), wasm: wasm.bytes, peak: wasm.peak };
 }
 
 const N = 2000;
@@ -78,5 +80,15 @@ const mb = (b) => `${(b / 2 ** 20).toFixed(1)} MB`;
 console.log('\n== 5,000 answered questions (bench.mjs), live heap after each step of mount');
 for (const [what, b] of marks) console.log(`${what.padEnd(10)} ${mb(b)}`);
 console.log(`wasm memory after mount: ${mb(wasm)}`);
+// The large real forms of bench.mjs's memory rows: what the mount keeps, what it needed at its
+// peak (reading the text), and the wasm memory that peak left behind.
+for (const [name, file] of [['MDS 3.0', 'questionnaires/fhirpath.js/Minimum-Data-Set---version-3.0.R4.json'],
+  ['MBS 715', 'questionnaires/smart-forms/app-questionnaires/Questionnaire-AboriginalTorresStraitIslanderHealthCheckAssembled-0.4.0.json']]) {
+  const q = onePage(corpus(file));
+  const r = await mountMarks(q, null);
+  console.log(`\n== ${name} all on one page (${(JSON.stringify(q).length / 1024).toFixed(0)} KB of JSON as passed), live heap after each step`);
+  for (const [what, b] of r.marks) console.log(`${what.padEnd(10)} ${mb(b)}`);
+  console.log(`peak live heap ${mb(r.peak)}; wasm memory after mount ${mb(r.wasm)}`);
+}
 await browser.close();
 server.stop();

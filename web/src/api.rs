@@ -296,7 +296,7 @@ pub(crate) fn prepare(opts: &JsValue) -> Result<Prepared, String> {
     let vt_opt = get(opts, "visitType");
     let vt = if vt_opt.is_object() {
         let text = loader::json_text(&vt_opt).ok_or("options.visitType could not be read")?;
-        let entry: Json = serde_json::from_str(&text).map_err(|e| format!("options.visitType: {e}"))?;
+        let entry = intake_engine::fhir::json::Node::parse(&text).map_err(|e| format!("options.visitType: {e}"))?;
         loader::catalog_visit_type(&entry, &library)?
     } else if let Some(id) = vt_opt.as_string() {
         return Err(format!(

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use intake_engine::fhir::json::Node;
 use intake_engine::fhir::Json;
 use intake_engine::rules::RuleSource;
 use intake_engine::value_set::ValueSetLibrary;
@@ -30,22 +31,25 @@ pub fn add_value_sets(lib: &mut ValueSetLibrary, list: Option<&Json>, what: &str
 
 /// A visit type as `intake catalog` writes it: `{ id, manifest, questionnaire, rules: {name: text},
 /// valueSets? }`. `host` holds the host's own ValueSets, which come before the visit type's.
-pub fn catalog_visit_type(entry: &Json, host: &ValueSetLibrary) -> Result<VisitType, String> {
+///
+/// Read from the entry's [`Node`] tree (its strings borrowed from the text), not a
+/// `serde_json::Value`: the form inside is most of it (see `Form::from_node_with`).
+pub fn catalog_visit_type(entry: &Node<'_>, host: &ValueSetLibrary) -> Result<VisitType, String> {
     let mut library = host.clone();
-    add_value_sets(&mut library, entry.get("valueSets"), "visitType.valueSets")?;
+    add_value_sets(&mut library, entry.get("valueSets").map(Node::to_json).as_ref(), "visitType.valueSets")?;
     let questionnaire = entry.get("questionnaire").ok_or("visitType.questionnaire is missing")?;
-    let manifest_text = entry.get("manifest").map(|m| m.to_string());
+    let manifest_text = entry.get("manifest").map(|m| m.to_json().to_string());
     let rules = match entry.get("rules") {
-        Some(Json::Object(m)) => m
+        Some(Node::Object(m)) => m
             .iter()
-            .map(|(k, v)| v.as_str().map(|t| (k.clone(), t.to_owned())).ok_or_else(|| format!("visitType.rules.{k} must be the script text")))
+            .map(|(k, v)| v.as_str().map(|t| (k.to_string(), t.to_owned())).ok_or_else(|| format!("visitType.rules.{k} must be the script text")))
             .collect::<Result<Vec<_>, _>>()?,
         Some(_) => return Err("visitType.rules must map rule file names to script text".into()),
         None => Vec::new(),
     };
     // The questionnaire is already parsed: index it directly (re-serialising and re-parsing a
     // large form costs a patient's phone tens of milliseconds).
-    let form = Form::from_json_with(questionnaire, &library).map_err(|e| e.to_string())?;
+    let form = Form::from_node_with(questionnaire, &library).map_err(|e| e.to_string())?;
     let rule_sources: Vec<RuleSource> = rules.into_iter().map(|(name, text)| RuleSource { name, text }).collect();
     match manifest_text {
         Some(m) => {
@@ -84,8 +88,12 @@ fn order_rules(manifest: &Manifest, rules: &[RuleSource]) -> Result<Vec<RuleSour
 /// rule scripts by file name. Without a manifest the form runs with no rules' gating of lists
 /// and writes back only the response.
 ///
-/// `questionnaire` is taken: a bare form's text is let go once it is parsed, before the form is
-/// read (MDS 3.0's, as the package passes it, is 528 KB), and `text_again` gives it back only to say where an error is.
+/// `questionnaire` is taken: a bare form with expressions keeps its JSON tree for
+/// `%questionnaire`, and its text is let go once that is parsed, before the form is read (MBS
+/// 715's, as the package passes it, is 627 KB); `text_again` gives it back only to say where an
+/// error is. A form without expressions is read from a tree borrowing the text
+/// (`Form::from_text_with`), and the text goes after. With a manifest, the text moves into the
+/// visit type's source.
 pub fn host_visit_type(
     questionnaire: String,
     text_again: &dyn Fn() -> String,
@@ -110,9 +118,13 @@ pub fn host_visit_type(
         }
         None => {
             let located = |text: &str, e: &FormError| intake_engine::visit_type::form_diagnostic("questionnaire", text, e).to_string();
-            let json = intake_engine::fhir::json::parse_text(&questionnaire).map_err(|e| located(&questionnaire, &e.into()))?;
-            drop(questionnaire);
-            let form = Form::from_value_with(json, library).map_err(|e| located(&text_again(), &e))?;
+            let form = if Form::keeps_its_json(&questionnaire) {
+                let json = intake_engine::fhir::json::parse_text(&questionnaire).map_err(|e| located(&questionnaire, &e.into()))?;
+                drop(questionnaire);
+                Form::from_value_with(json, library).map_err(|e| located(&text_again(), &e))?
+            } else {
+                Form::from_text_with(&questionnaire, library).map_err(|e| located(&questionnaire, &e))?
+            };
             VisitType::from_form(form, &rules).map_err(join)
         }
     }

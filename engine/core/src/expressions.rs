@@ -250,11 +250,12 @@ pub struct ExpressionBook {
 impl ExpressionBook {
     /// Parse the expressions of a Questionnaire whose items in pre-order are `raw`. What cannot
     /// be parsed, or is not FHIRPath, is a warning with its path and is not evaluated.
-    /// `json`: the Questionnaire as given, for `%questionnaire` (written from `q` without it).
+    /// `given`: the Questionnaire as given, for `%questionnaire` (written from `q` without it),
+    /// made a `Value` only if an expression will run.
     /// Never an error in this build (the build without FHIRPath refuses any expression).
     pub(crate) fn compile(
         q: &Questionnaire,
-        json: Option<intake_fhir::Json>,
+        given: crate::questionnaire::Given<'_>,
         raw: &[&QuestionnaireItem],
         paths: &[String],
         warnings: &mut Vec<FormWarning>,
@@ -295,7 +296,7 @@ impl ExpressionBook {
         book.host_contexts = host_contexts;
         check_names(&book, &launch, warnings);
         if book.drives || book.initial {
-            book.questionnaire = Env::collection_owning(json.unwrap_or_else(|| tree_of(q)));
+            book.questionnaire = Env::collection_owning(given.into_json().unwrap_or_else(|| tree_of(q)));
             // `%qitem`: each item's own definition, a place in the one shared Questionnaire.
             if let Some(Value::Node(root)) = book.questionnaire.first().map(|i| &i.value) {
                 book.qitems = paths.iter().map(|p| std::rc::Rc::new(vec![Item::new(Value::Node(at_path(root, p)))])).collect();

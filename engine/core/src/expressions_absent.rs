@@ -24,7 +24,7 @@ impl ExpressionBook {
     /// No expression: an empty book. Any expression: refused, naming the first.
     pub(crate) fn compile(
         q: &Questionnaire,
-        _json: Option<intake_fhir::Json>,
+        _given: crate::questionnaire::Given<'_>,
         _raw: &[&QuestionnaireItem],
         _paths: &[String],
         _warnings: &mut Vec<FormWarning>,

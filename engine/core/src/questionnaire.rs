@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use intake_fhir::{
-    find_ext, find_exts, Coding, Cx, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
+    find_ext, find_exts, json::{JsonRef, Node}, Coding, Cx, FromJson, Json, ModelError, PrimitiveElement, Questionnaire,
     QuestionnaireItem, Value,
 };
 
@@ -428,6 +428,31 @@ pub struct Form {
     pub expressions: crate::expressions::ExpressionBook,
 }
 
+/// The Questionnaire's JSON as given, for `%questionnaire`: written out as a `Value` only
+/// when the form's expressions run (`ExpressionBook::compile`; never, in a build without them).
+#[cfg_attr(not(feature = "expressions"), allow(dead_code))]
+pub(crate) enum Given<'a> {
+    Nothing,
+    /// A tree the caller gave up.
+    Owned(Json),
+    /// A tree the caller keeps.
+    Json(&'a Json),
+    /// The parsed text's own tree.
+    Node(&'a Node<'a>),
+}
+
+#[cfg_attr(not(feature = "expressions"), allow(dead_code))]
+impl Given<'_> {
+    pub(crate) fn into_json(self) -> Option<Json> {
+        match self {
+            Given::Nothing => None,
+            Given::Owned(j) => Some(j),
+            Given::Json(j) => Some(j.clone()),
+            Given::Node(n) => Some(n.to_json()),
+        }
+    }
+}
+
 impl Form {
     /// Parse and index a Questionnaire from JSON text.
     pub fn from_text(text: &str) -> Result<Form, FormError> {
@@ -435,33 +460,62 @@ impl Form {
     }
 
     /// Parse and index a Questionnaire whose `answerValueSet`s may name sets in `library`.
+    ///
+    /// A form without expressions is read from a [`Node`] tree borrowing the text's strings,
+    /// never a `serde_json::Value`: MDS 3.0's text (516 KB) made a 2.6 MB `Value` in wasm
+    /// memory beside the model read from it, and wasm memory never shrinks back (see
+    /// `intake_fhir::node`). A form with expressions keeps its JSON as given for
+    /// `%questionnaire` as long as it is filled: that tree is parsed at once, not made twice.
     pub fn from_text_with(text: &str, library: &ValueSetLibrary) -> Result<Form, FormError> {
-        let json = intake_fhir::json::parse_text(text)?;
-        Form::from_value_with(json, library)
+        if Form::keeps_its_json(text) {
+            return Form::from_value_with(intake_fhir::json::parse_text(text)?, library);
+        }
+        let node = intake_fhir::json::parse_node(text)?;
+        Form::from_node_with(&node, library)
+    }
+
+    /// Whether a form's text may carry an expression (an SDC `valueExpression`), so the form
+    /// may keep its JSON as given for `%questionnaire` (see [`Form::from_text_with`]). A
+    /// superset by a substring, checked before anything is parsed: a form it misses still
+    /// reads right, through the other path.
+    pub fn keeps_its_json(text: &str) -> bool {
+        cfg!(feature = "expressions") && text.contains("\"valueExpression\"")
     }
 
     pub fn from_json(json: &Json) -> Result<Form, FormError> {
         Form::from_json_with(json, &ValueSetLibrary::default())
     }
 
+    /// A Questionnaire someone already parsed, read in place.
     pub fn from_json_with(json: &Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
-        Form::from_value_with(json.clone(), library)
+        Form::read(JsonRef::Value(json), library, Given::Json(json))
     }
 
-    /// Index a Questionnaire already parsed, taking the tree: a caller that parsed the text
-    /// itself can let the text go before the form is read (the browser's `prepare`: a large
-    /// form's text and tree are never held at once, and wasm memory never shrinks back).
-    ///
-    /// The form, and `%questionnaire` for its expressions: the JSON as given (what fhirpath.js
-    /// sees in LHC-Forms and Smart Forms), not the model written out and parsed again (a
-    /// seventh of MBS 715's load).
+    /// Index a Questionnaire already parsed as a `Value`, taking the tree: kept as it is for
+    /// `%questionnaire` when an expression may read it, so a caller that parsed the text can
+    /// let the text go before the form is read (wasm memory never shrinks back).
     pub fn from_value_with(json: Json, library: &ValueSetLibrary) -> Result<Form, FormError> {
         let mut cx = Cx::new("Questionnaire");
         let q = Questionnaire::from_json(&json, &mut cx)?;
-        // The JSON tree was a third of MDS 3.0's peak memory while the form was built (and wasm
-        // memory never shrinks back): it goes now unless an expression may read it.
-        let json = crate::expressions::may_read_questionnaire(&q.item).then_some(json);
-        let mut form = Form::build(q, library, json)?;
+        Form::finish(q, cx, library, Given::Owned(json))
+    }
+
+    /// Index a Questionnaire's parsed tree.
+    pub fn from_node_with(node: &Node<'_>, library: &ValueSetLibrary) -> Result<Form, FormError> {
+        Form::read(JsonRef::Node(node), library, Given::Node(node))
+    }
+
+    fn read(tree: JsonRef<'_>, library: &ValueSetLibrary, given: Given<'_>) -> Result<Form, FormError> {
+        let mut cx = Cx::new("Questionnaire");
+        let q = Questionnaire::from_node(tree, &mut cx)?;
+        Form::finish(q, cx, library, given)
+    }
+
+    /// The form from its model, with the model's lenient-read warnings first.
+    fn finish(q: Questionnaire, cx: Cx, library: &ValueSetLibrary, given: Given<'_>) -> Result<Form, FormError> {
+        // A tree given up goes now unless an expression may read it (wasm memory never shrinks back).
+        let given = if crate::expressions::may_read_questionnaire(&q.item) { given } else { Given::Nothing };
+        let mut form = Form::build(q, library, given)?;
         let model_warnings = cx.warnings.into_iter().map(|w| FormWarning { path: w.path.to_string(), message: w.message });
         let mut all: Vec<FormWarning> = model_warnings.collect();
         all.append(&mut form.warnings);
@@ -474,11 +528,11 @@ impl Form {
     }
 
     pub fn from_questionnaire_with(q: Questionnaire, library: &ValueSetLibrary) -> Result<Form, FormError> {
-        Form::build(q, library, None)
+        Form::build(q, library, Given::Nothing)
     }
 
-    /// `json`: the Questionnaire as given, when the caller has it (see `from_value_with`).
-    fn build(q: Questionnaire, library: &ValueSetLibrary, json: Option<Json>) -> Result<Form, FormError> {
+    /// `given`: the Questionnaire as given, when an expression may read it (see `finish`).
+    fn build(q: Questionnaire, library: &ValueSetLibrary, given: Given<'_>) -> Result<Form, FormError> {
         let value_sets = Resolver::new(&q.contained, library);
         // Sized at once: an ItemDef is large (680 B native), and a Vec that doubles as it
         // grows holds up to twice the form (wasm memory never shrinks back).
@@ -547,7 +601,7 @@ impl Form {
             b.warnings.push(FormWarning { path, message });
         }
         let paths: Vec<String> = b.items.iter().map(|d| d.path.clone()).collect();
-        let expressions = crate::expressions::ExpressionBook::compile(&q, json, &raw, &paths, &mut b.warnings)?;
+        let expressions = crate::expressions::ExpressionBook::compile(&q, given, &raw, &paths, &mut b.warnings)?;
         drop(raw);
         // Everything the items and contained resources say is in `items` and `expressions` now;
         // a second copy of the item tree would stay for the session's life (on a 5,000-question

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::fhir_element;
-use crate::json::{decimal_json, Choice, Cx, FromJson, Json, ModelError};
+use crate::json::{decimal_json, Choice, Cx, FromJson, Json, JsonRef, ModelError};
 use crate::temporal::{Date, DateTime, Time};
 
 fhir_element! {
@@ -436,26 +436,26 @@ pub fn format_decimal(d: f64) -> String {
 }
 
 impl Choice for Value {
-    fn from_choice(suffix: &str, v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+    fn from_choice(suffix: &str, v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
         Ok(match suffix {
-            "Boolean" => Value::Boolean(bool::from_json(v, cx)?),
-            "Integer" => Value::Integer(i64::from_json(v, cx)?),
-            "Decimal" => Value::Decimal(f64::from_json(v, cx)?),
-            "String" => Value::String(String::from_json(v, cx)?),
-            "Date" => Value::Date(Date::from_json(v, cx)?),
-            "DateTime" => Value::DateTime(DateTime::from_json(v, cx)?),
-            "Time" => Value::Time(Time::from_json(v, cx)?),
-            "Coding" => Value::Coding(Coding::from_json(v, cx)?),
-            "Quantity" => Value::Quantity(Quantity::from_json(v, cx)?),
-            "Reference" => Value::Reference(Reference::from_json(v, cx)?),
-            "Attachment" => Value::Attachment(Box::new(Attachment::from_json(v, cx)?)),
-            "CodeableConcept" => Value::CodeableConcept(CodeableConcept::from_json(v, cx)?),
-            "Period" => Value::Period(Period::from_json(v, cx)?),
-            "Expression" => Value::Expression(Expression::from_json(v, cx)?),
-            "Identifier" => Value::Identifier(Box::new(Identifier::from_json(v, cx)?)),
+            "Boolean" => Value::Boolean(bool::from_node(v, cx)?),
+            "Integer" => Value::Integer(i64::from_node(v, cx)?),
+            "Decimal" => Value::Decimal(f64::from_node(v, cx)?),
+            "String" => Value::String(String::from_node(v, cx)?),
+            "Date" => Value::Date(Date::from_node(v, cx)?),
+            "DateTime" => Value::DateTime(DateTime::from_node(v, cx)?),
+            "Time" => Value::Time(Time::from_node(v, cx)?),
+            "Coding" => Value::Coding(Coding::from_node(v, cx)?),
+            "Quantity" => Value::Quantity(Quantity::from_node(v, cx)?),
+            "Reference" => Value::Reference(Reference::from_node(v, cx)?),
+            "Attachment" => Value::Attachment(Box::new(Attachment::from_node(v, cx)?)),
+            "CodeableConcept" => Value::CodeableConcept(CodeableConcept::from_node(v, cx)?),
+            "Period" => Value::Period(Period::from_node(v, cx)?),
+            "Expression" => Value::Expression(Expression::from_node(v, cx)?),
+            "Identifier" => Value::Identifier(Box::new(Identifier::from_node(v, cx)?)),
             other => match TEXT_TYPES.iter().find(|t| **t == other) {
-                Some(t) => Value::Text { type_name: t, value: String::from_json(v, cx)? },
-                None => Value::Other { type_name: other.to_owned(), json: v.clone() },
+                Some(t) => Value::Text { type_name: t, value: String::from_node(v, cx)? },
+                None => Value::Other { type_name: other.to_owned(), json: v.to_json() },
             },
         })
     }

@@ -5,8 +5,10 @@
 //! strings, a single object where an array belongs, empty arrays). We want to
 //! read what can be read, record each coercion as a [`Warning`], and fail only
 //! where meaning cannot be recovered, naming the exact JSON path
-//! (`Questionnaire.item[3].enableWhen[0].operator`). Hand-written readers over
-//! `serde_json::Value` also cost far fewer wasm bytes than derived ones.
+//! (`Questionnaire.item[3].enableWhen[0].operator`). Hand-written readers also cost far
+//! fewer wasm bytes than derived ones. They read a [`JsonRef`]: a [`Node`] tree (compact,
+//! its strings borrowed from the text: see `node`), or a `serde_json::Value` someone already
+//! holds ([`FromJson::from_json`]), in place either way.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,6 +16,7 @@ use std::fmt;
 /// A JSON object.
 pub type JsonMap = serde_json::Map<String, Json>;
 pub use serde_json::Value as Json;
+pub use crate::node::{ArrayRef, JsonRef, Members, Node, Num, ObjRef};
 
 /// One step in a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +174,10 @@ impl Cx {
     pub fn wrong_type(&self, expected: &'static str, found: &Json) -> ModelError {
         self.error(ModelErrorKind::WrongType { expected, found: json_kind(found) })
     }
+
+    pub fn wrong_node(&self, expected: &'static str, found: JsonRef) -> ModelError {
+        self.error(ModelErrorKind::WrongType { expected, found: found.kind() })
+    }
 }
 
 /// The JSON kind of a value, for messages.
@@ -187,17 +194,33 @@ pub fn json_kind(v: &Json) -> &'static str {
 
 /// Parse JSON text, turning a syntax error into a [`ModelError`] with line and column.
 pub fn parse_text(text: &str) -> Result<Json, ModelError> {
-    // A byte-order mark (Windows editors add one) is not content.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_json::from_str(text).map_err(|e| ModelError {
-        path: JsonPath::default(),
-        kind: ModelErrorKind::Syntax { line: e.line(), column: e.column(), message: e.to_string() },
-    })
+    serde_json::from_str(without_bom(text)).map_err(syntax_error)
+}
+
+/// Parse JSON text into the tree the model is read from (see `node`), its strings borrowed
+/// from `text`; a syntax error as [`parse_text`] gives it.
+pub fn parse_node(text: &str) -> Result<Node<'_>, ModelError> {
+    Node::parse(without_bom(text)).map_err(syntax_error)
+}
+
+/// A byte-order mark (Windows editors add one) is not content.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+fn syntax_error(e: serde_json::Error) -> ModelError {
+    ModelError { path: JsonPath::default(), kind: ModelErrorKind::Syntax { line: e.line(), column: e.column(), message: e.to_string() } }
 }
 
 /// A type read from FHIR JSON.
 pub trait FromJson: Sized {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError>;
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError>;
+
+    /// Read from a `serde_json` tree someone already holds (a chart kept for its searches, a
+    /// host's object).
+    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
+        Self::from_node(JsonRef::Value(v), cx)
+    }
 }
 
 /// A type written as FHIR JSON.
@@ -222,8 +245,8 @@ pub trait WriteJson {
 /// the common shape stays small: a chart holds 100,000 observations, each with several
 /// references, and every byte of an inline element is copied with each one.
 impl<T: FromJson> FromJson for Box<T> {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-        T::from_json(v, cx).map(Box::new)
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+        T::from_node(v, cx).map(Box::new)
     }
 }
 
@@ -371,14 +394,18 @@ impl WriteJson for Json {
 
 /// Read a whole resource from JSON text, returning it with the lenient-read warnings.
 pub fn from_text<T: FromJson + Resource>(text: &str) -> Result<(T, Vec<Warning>), ModelError> {
-    let json = parse_text(text)?;
-    from_value(&json)
+    from_node(JsonRef::Node(&parse_node(text)?))
 }
 
 /// Read a whole resource from a JSON value, returning it with the lenient-read warnings.
 pub fn from_value<T: FromJson + Resource>(json: &Json) -> Result<(T, Vec<Warning>), ModelError> {
+    from_node(JsonRef::Value(json))
+}
+
+/// Read a whole resource from a parsed tree, returning it with the lenient-read warnings.
+pub fn from_node<T: FromJson + Resource>(node: JsonRef<'_>) -> Result<(T, Vec<Warning>), ModelError> {
     let mut cx = Cx::new(T::RESOURCE_TYPE);
-    let value = T::from_json(json, &mut cx)?;
+    let value = T::from_node(node, &mut cx)?;
     Ok((value, cx.warnings))
 }
 
@@ -389,7 +416,7 @@ pub trait Resource {
 
 /// An object being read: remembers which keys were consumed so the rest survive in `extra`.
 pub struct Obj<'a> {
-    map: &'a JsonMap,
+    map: ObjRef<'a>,
     /// Keys consumed, inline up to [`INLINE_KEYS`] (no allocation for the usual element: a
     /// chart of 100,000 observations reads ~600,000 objects), then in `more`.
     taken: [&'a str; INLINE_KEYS],
@@ -400,10 +427,10 @@ pub struct Obj<'a> {
 const INLINE_KEYS: usize = 16;
 
 impl<'a> Obj<'a> {
-    pub fn new(v: &'a Json, cx: &Cx) -> Result<Self, ModelError> {
-        match v {
-            Json::Object(map) => Ok(Obj { map, taken: [""; INLINE_KEYS], count: 0, more: Vec::new() }),
-            other => Err(cx.wrong_type("an object", other)),
+    pub fn new(v: JsonRef<'a>, cx: &Cx) -> Result<Self, ModelError> {
+        match v.as_object() {
+            Some(map) => Ok(Obj { map, taken: [""; INLINE_KEYS], count: 0, more: Vec::new() }),
+            None => Err(cx.wrong_node("an object", v)),
         }
     }
 
@@ -419,7 +446,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn take(&mut self, key: &'static str) -> Option<&'a Json> {
+    fn take(&mut self, key: &'static str) -> Option<JsonRef<'a>> {
         let (k, v) = self.map.get_key_value(key)?;
         self.mark(k);
         Some(v)
@@ -452,10 +479,10 @@ impl<'a> Obj<'a> {
         cx.enter(PathSeg::Field(Cow::Borrowed(key)));
         let out = match single(v, cx) {
             Single::Absent => Ok(None),
-            Single::Value(v) => T::from_json(v, cx).map(Some),
+            Single::Value(v) => T::from_node(v, cx).map(Some),
             Single::First(v) => {
                 cx.enter(PathSeg::Index(0));
-                let out = T::from_json(v, cx).map(Some);
+                let out = T::from_node(v, cx).map(Some);
                 cx.leave();
                 out
             }
@@ -472,12 +499,13 @@ impl<'a> Obj<'a> {
             List::Items(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut failed = None;
-                for (i, item) in items.iter().enumerate() {
+                for i in 0..items.len() {
+                    let Some(item) = items.get(i) else { break };
                     if item_is_skipped(item, i, cx) {
                         continue;
                     }
                     cx.enter(PathSeg::Index(i));
-                    let read = T::from_json(item, cx);
+                    let read = T::from_node(item, cx);
                     cx.leave();
                     match read {
                         Ok(x) => out.push(x),
@@ -490,7 +518,7 @@ impl<'a> Obj<'a> {
                 failed.map_or(Ok(out), Err)
             }
             List::Absent => Ok(Vec::new()),
-            List::One(single) => T::from_json(single, cx).map(|x| vec![x]),
+            List::One(single) => T::from_node(single, cx).map(|x| vec![x]),
         };
         cx.leave();
         out
@@ -506,19 +534,19 @@ impl<'a> Obj<'a> {
     }
 
     /// The one `prefix[x]` key present and its value, consumed (not generic: see `opt`).
-    fn find_choice(&mut self, prefix: &'static str, cx: &mut Cx) -> Result<Option<(&'a str, &'a Json)>, ModelError> {
-        let mut found: Option<(&'a str, &'a Json)> = None;
-        for (k, v) in self.map.iter() {
+    fn find_choice(&mut self, prefix: &'static str, cx: &mut Cx) -> Result<Option<(&'a str, JsonRef<'a>)>, ModelError> {
+        let mut found: Option<(&'a str, JsonRef<'a>)> = None;
+        for (k, v) in self.map.members() {
             let Some(suffix) = k.strip_prefix(prefix) else { continue };
             if !suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
                 continue;
             }
             if let Some((first, _)) = found {
                 return Err(cx.field(prefix, |cx| {
-                    cx.error(ModelErrorKind::ChoiceConflict { first: first.to_owned(), second: k.clone() })
+                    cx.error(ModelErrorKind::ChoiceConflict { first: first.to_owned(), second: k.to_string() })
                 }));
             }
-            found = Some((k.as_str(), v));
+            found = Some((k, v));
         }
         if let Some((key, _)) = found {
             self.mark(key);
@@ -533,9 +561,9 @@ impl<'a> Obj<'a> {
         if self.count == self.map.len() {
             return out;
         }
-        for (k, v) in self.map {
-            if !self.is_taken(k.as_str()) {
-                out.insert(k.clone(), v.clone());
+        for (k, v) in self.map.members() {
+            if !self.is_taken(k) {
+                out.insert(k.to_owned(), v.to_json());
             }
         }
         out
@@ -545,55 +573,51 @@ impl<'a> Obj<'a> {
 /// What an optional element's JSON reads as (`Obj::opt`), the warnings said.
 enum Single<'v> {
     Absent,
-    Value(&'v Json),
+    Value(JsonRef<'v>),
     /// A one-element array where a single value belongs: its element, at `[0]`.
-    First(&'v Json),
+    First(JsonRef<'v>),
 }
 
-fn single<'v>(v: &'v Json, cx: &mut Cx) -> Single<'v> {
-    match v {
-        Json::Null => {
-            cx.warn("null is not allowed in FHIR JSON; read as absent");
-            Single::Absent
-        }
-        // Common in hand-written forms.
-        Json::Array(items) if items.len() == 1 => {
+fn single<'v>(v: JsonRef<'v>, cx: &mut Cx) -> Single<'v> {
+    if v.is_null() {
+        cx.warn("null is not allowed in FHIR JSON; read as absent");
+        return Single::Absent;
+    }
+    // Common in hand-written forms.
+    match v.as_array().filter(|items| items.len() == 1).and_then(|items| items.get(0)) {
+        Some(first) => {
             cx.warn("an array of one where a single value belongs; read its element");
-            Single::First(&items[0])
+            Single::First(first)
         }
-        v => Single::Value(v),
+        None => Single::Value(v),
     }
 }
 
 /// What a repeating element's JSON reads as (`Obj::vec`), the warnings said.
 enum List<'v> {
-    Items(&'v [Json]),
+    Items(ArrayRef<'v>),
     Absent,
     /// A single value where an array belongs: a list of one.
-    One(&'v Json),
+    One(JsonRef<'v>),
 }
 
-fn list<'v>(v: &'v Json, cx: &mut Cx) -> List<'v> {
-    match v {
-        Json::Array(items) => {
-            if items.is_empty() {
-                cx.warn("empty arrays are not allowed in FHIR JSON; read as absent");
-            }
-            List::Items(items)
+fn list<'v>(v: JsonRef<'v>, cx: &mut Cx) -> List<'v> {
+    if let Some(items) = v.as_array() {
+        if items.is_empty() {
+            cx.warn("empty arrays are not allowed in FHIR JSON; read as absent");
         }
-        Json::Null => {
-            cx.warn("null is not allowed in FHIR JSON; read as absent");
-            List::Absent
-        }
-        single => {
-            cx.warn("a single value where an array belongs; read as a list of one");
-            List::One(single)
-        }
+        List::Items(items)
+    } else if v.is_null() {
+        cx.warn("null is not allowed in FHIR JSON; read as absent");
+        List::Absent
+    } else {
+        cx.warn("a single value where an array belongs; read as a list of one");
+        List::One(v)
     }
 }
 
 /// Whether entry `i` of an array is `null`, skipped with a warning at its index.
-fn item_is_skipped(item: &Json, i: usize, cx: &mut Cx) -> bool {
+fn item_is_skipped(item: JsonRef, i: usize, cx: &mut Cx) -> bool {
     if !item.is_null() {
         return false;
     }
@@ -605,7 +629,7 @@ fn item_is_skipped(item: &Json, i: usize, cx: &mut Cx) -> bool {
 
 /// A FHIR choice type (`value[x]`, `answer[x]`, ...), read from its suffix.
 pub trait Choice: Sized {
-    fn from_choice(suffix: &str, v: &Json, cx: &mut Cx) -> Result<Self, ModelError>;
+    fn from_choice(suffix: &str, v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError>;
     /// The suffix and JSON to write, e.g. `("Coding", {...})`.
     fn to_choice(&self) -> (Cow<'static, str>, Json);
     /// The suffix alone (`Coding`).
@@ -624,23 +648,20 @@ pub fn tree_of<T: WriteJson + ?Sized>(v: &T) -> Json {
 // ---- primitives -------------------------------------------------------------
 
 impl FromJson for String {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-        match v {
-            Json::String(s) => {
-                if s.is_empty() {
-                    cx.warn("empty strings are not allowed in FHIR JSON");
-                }
-                Ok(s.clone())
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+        if let Some(s) = v.as_str() {
+            if s.is_empty() {
+                cx.warn("empty strings are not allowed in FHIR JSON");
             }
-            Json::Number(n) => {
-                cx.warn(format!("a number where a string belongs; read as \"{n}\""));
-                Ok(n.to_string())
-            }
-            Json::Bool(b) => {
-                cx.warn(format!("a boolean where a string belongs; read as \"{b}\""));
-                Ok(b.to_string())
-            }
-            other => Err(cx.wrong_type("a string", other)),
+            Ok(s.to_owned())
+        } else if let Some(n) = v.as_num() {
+            cx.warn(format!("a number where a string belongs; read as \"{n}\""));
+            Ok(n.to_string())
+        } else if let Some(b) = v.as_bool() {
+            cx.warn(format!("a boolean where a string belongs; read as \"{b}\""));
+            Ok(b.to_string())
+        } else {
+            Err(cx.wrong_node("a string", v))
         }
     }
 }
@@ -652,14 +673,16 @@ impl ToJson for String {
 }
 
 impl FromJson for bool {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-        match v {
-            Json::Bool(b) => Ok(*b),
-            Json::String(s) if s == "true" || s == "false" => {
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+        if let Some(b) = v.as_bool() {
+            return Ok(b);
+        }
+        match v.as_str() {
+            Some(s) if s == "true" || s == "false" => {
                 cx.warn(format!("a string where a boolean belongs; read \"{s}\" as {s}"));
                 Ok(s == "true")
             }
-            other => Err(cx.wrong_type("a boolean", other)),
+            _ => Err(cx.wrong_node("a boolean", v)),
         }
     }
 }
@@ -671,28 +694,28 @@ impl ToJson for bool {
 }
 
 impl FromJson for i64 {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-        match v {
-            Json::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    return Ok(i);
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+        if let Some(n) = v.as_num() {
+            let invalid = |cx: &Cx| cx.error(ModelErrorKind::Invalid { expected: "integer", value: n.to_string() });
+            return match n {
+                Num::Int(i) => Ok(i),
+                Num::UInt(u) => i64::try_from(u).map_err(|_| invalid(cx)),
+                Num::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    cx.warn(format!("integer written as {n}; read as {}", f as i64));
+                    Ok(f as i64)
                 }
-                match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                        cx.warn(format!("integer written as {n}; read as {}", f as i64));
-                        Ok(f as i64)
-                    }
-                    _ => Err(cx.error(ModelErrorKind::Invalid { expected: "integer", value: n.to_string() })),
-                }
-            }
-            Json::String(s) => match s.trim().parse::<i64>() {
+                Num::Float(_) => Err(invalid(cx)),
+            };
+        }
+        match v.as_str() {
+            Some(s) => match s.trim().parse::<i64>() {
                 Ok(i) => {
                     cx.warn(format!("a string where an integer belongs; read \"{s}\" as {i}"));
                     Ok(i)
                 }
-                Err(_) => Err(cx.error(ModelErrorKind::Invalid { expected: "integer", value: s.clone() })),
+                Err(_) => Err(cx.error(ModelErrorKind::Invalid { expected: "integer", value: s.to_owned() })),
             },
-            other => Err(cx.wrong_type("an integer", other)),
+            None => Err(cx.wrong_node("an integer", v)),
         }
     }
 }
@@ -704,19 +727,19 @@ impl ToJson for i64 {
 }
 
 impl FromJson for f64 {
-    fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-        match v {
-            Json::Number(n) => n
-                .as_f64()
-                .ok_or_else(|| cx.error(ModelErrorKind::Invalid { expected: "decimal", value: n.to_string() })),
-            Json::String(s) => match intake_text::parse_f64(s.trim()) {
+    fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+        if let Some(n) = v.as_num() {
+            return Ok(n.as_f64());
+        }
+        match v.as_str() {
+            Some(s) => match intake_text::parse_f64(s.trim()) {
                 Some(f) if f.is_finite() => {
                     cx.warn(format!("a string where a decimal belongs; read \"{s}\" as {f}"));
                     Ok(f)
                 }
-                _ => Err(cx.error(ModelErrorKind::Invalid { expected: "decimal", value: s.clone() })),
+                _ => Err(cx.error(ModelErrorKind::Invalid { expected: "decimal", value: s.to_owned() })),
             },
-            other => Err(cx.wrong_type("a decimal", other)),
+            None => Err(cx.wrong_node("a decimal", v)),
         }
     }
 }
@@ -737,8 +760,8 @@ pub fn decimal_json(f: f64) -> Json {
 }
 
 impl FromJson for Json {
-    fn from_json(v: &Json, _cx: &mut Cx) -> Result<Self, ModelError> {
-        Ok(v.clone())
+    fn from_node(v: JsonRef<'_>, _cx: &mut Cx) -> Result<Self, ModelError> {
+        Ok(v.to_json())
     }
 }
 
@@ -771,7 +794,7 @@ macro_rules! fhir_element {
         $( impl $crate::json::Resource for $name { const RESOURCE_TYPE: &'static str = $rt; } )?
 
         impl $crate::json::FromJson for $name {
-            fn from_json(v: &$crate::json::Json, cx: &mut $crate::json::Cx) -> Result<Self, $crate::json::ModelError> {
+            fn from_node(v: $crate::json::JsonRef<'_>, cx: &mut $crate::json::Cx) -> Result<Self, $crate::json::ModelError> {
                 #[allow(unused_mut)]
                 let mut obj = $crate::json::Obj::new(v, cx)?;
                 $( obj.resource_type($rt, cx)?; )?

@@ -11,13 +11,14 @@ pub mod bundle;
 pub mod clinical;
 pub mod datatypes;
 pub mod json;
+pub mod node;
 pub mod questionnaire;
 pub mod temporal;
 
 pub use bundle::{Bundle, BundleEntry, BundleRequest};
 pub use clinical::*;
 pub use datatypes::*;
-pub use json::{from_text, from_value, Choice, Cx, FromJson, Json, JsonMap, JsonPath, ModelError, ModelErrorKind, ToJson, Warning, WriteJson};
+pub use json::{from_node, from_text, from_value, Choice, Cx, FromJson, Json, JsonMap, JsonPath, ModelError, ModelErrorKind, ToJson, Warning, WriteJson};
 pub use questionnaire::*;
 pub use temporal::{Date, DateTime, Precision, Time};
 
@@ -39,17 +40,23 @@ pub enum AnyResource {
 impl AnyResource {
     /// Read a resource of any type; types the engine does not model stay JSON.
     pub fn from_json(v: &Json, cx: &mut Cx) -> Result<AnyResource, ModelError> {
-        let rt = v.get("resourceType").and_then(Json::as_str).unwrap_or("");
+        AnyResource::from_node(json::JsonRef::Value(v), cx)
+    }
+
+    /// [`AnyResource::from_json`] from either tree.
+    pub fn from_node(v: json::JsonRef<'_>, cx: &mut Cx) -> Result<AnyResource, ModelError> {
+        let rt = v.get("resourceType").and_then(json::JsonRef::as_str).unwrap_or("");
         Ok(match rt {
-            "Patient" => AnyResource::Patient(Patient::from_json(v, cx)?),
-            "AllergyIntolerance" => AnyResource::AllergyIntolerance(AllergyIntolerance::from_json(v, cx)?),
-            "MedicationStatement" => AnyResource::MedicationStatement(MedicationStatement::from_json(v, cx)?),
-            "MedicationRequest" => AnyResource::MedicationRequest(MedicationRequest::from_json(v, cx)?),
-            "Condition" => AnyResource::Condition(Condition::from_json(v, cx)?),
-            "Observation" => AnyResource::Observation(Observation::from_json(v, cx)?),
-            "QuestionnaireResponse" => AnyResource::QuestionnaireResponse(QuestionnaireResponse::from_json(v, cx)?),
-            "RelatedPerson" => AnyResource::RelatedPerson(RelatedPerson::from_json(v, cx)?),
-            _ => AnyResource::Other(v.clone()),
+            "Patient" => AnyResource::Patient(Patient::from_node(v, cx)?),
+            "AllergyIntolerance" => AnyResource::AllergyIntolerance(AllergyIntolerance::from_node(v, cx)?),
+            "MedicationStatement" => AnyResource::MedicationStatement(MedicationStatement::from_node(v, cx)?),
+            "MedicationRequest" => AnyResource::MedicationRequest(MedicationRequest::from_node(v, cx)?),
+            "Condition" => AnyResource::Condition(Condition::from_node(v, cx)?),
+            "Observation" => AnyResource::Observation(Observation::from_node(v, cx)?),
+            "QuestionnaireResponse" => AnyResource::QuestionnaireResponse(QuestionnaireResponse::from_node(v, cx)?),
+            "RelatedPerson" => AnyResource::RelatedPerson(RelatedPerson::from_node(v, cx)?),
+            _ => AnyResource::Other(v.to_json()),
         })
     }
 }
+

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::json::{Cx, FromJson, Json, ModelError, ModelErrorKind, ToJson};
+use crate::json::{Cx, FromJson, Json, JsonRef, ModelError, ModelErrorKind, ToJson};
 
 /// A calendar date at year, year-month or full precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -341,12 +341,12 @@ fn civil_from_days(z: i64) -> (i32, u8, u8) {
 macro_rules! string_primitive {
     ($ty:ident, $what:literal) => {
         impl FromJson for $ty {
-            fn from_json(v: &Json, cx: &mut Cx) -> Result<Self, ModelError> {
-                match v {
-                    Json::String(s) => $ty::parse(s.trim()).ok_or_else(|| {
-                        cx.error(ModelErrorKind::Invalid { expected: $what, value: s.clone() })
+            fn from_node(v: JsonRef<'_>, cx: &mut Cx) -> Result<Self, ModelError> {
+                match v.as_str() {
+                    Some(s) => $ty::parse(s.trim()).ok_or_else(|| {
+                        cx.error(ModelErrorKind::Invalid { expected: $what, value: s.to_owned() })
                     }),
-                    other => Err(cx.wrong_type(concat!("a ", $what, " string"), other)),
+                    None => Err(cx.wrong_node(concat!("a ", $what, " string"), v)),
                 }
             }
         }
