@@ -32,7 +32,7 @@ impl Queue {
     pub fn extend(&mut self, nodes: impl IntoIterator<Item = (NodeId, u32)>) {
         self.waiting.extend(nodes);
         // Stable: of a node added twice, the first stays.
-        self.waiting.sort_by_key(|(n, _)| n.0);
+        intake_order::sort_by_key(&mut self.waiting, |(n, _)| n.0);
         self.waiting.dedup_by_key(|(n, _)| n.0);
     }
 

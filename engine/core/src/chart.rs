@@ -230,7 +230,7 @@ impl Chart {
             chart.take(i, full_url, resource_at(&mut cx, i, res)?, &medications);
         }
         // Newest first; undated observations last.
-        crate::small::sort_by_key(&mut chart.observations, |o| {
+        intake_order::sort_by_key(&mut chart.observations, |o| {
             std::cmp::Reverse(observed_at(&o.resource).map(|t| t.epoch_millis()))
         });
         for (i, o) in chart.observations.iter().enumerate() {

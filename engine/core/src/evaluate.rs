@@ -347,7 +347,7 @@ impl Session {
         }
         let mut touched: Vec<ItemId> = self.touched_by(r, &old);
         touched.extend(self.touched_by(r, &self.runs[r].clone()));
-        crate::small::sort_dedup(&mut touched);
+        intake_order::sort_dedup(&mut touched);
         if let RuleRun::Done(o) = &old {
             for i in &o.reads {
                 self.readers[i.index()].retain(|x| *x != r);

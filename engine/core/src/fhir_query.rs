@@ -265,7 +265,7 @@ pub fn search(resources: &[(Option<&str>, &Json)], is_patient: &dyn Fn(&str) -> 
             "_lastUpdated" => r.get("meta").and_then(|m| m.get("lastUpdated")).and_then(Json::as_str).map(str::to_owned),
             _ => date_of(r),
         };
-        hits.sort_by(|a, b| {
+        intake_order::sort_by(&mut hits, |a, b| {
             let (x, y) = (key_of(a.1), key_of(b.1));
             // Undated last either way.
             match (x, y) {

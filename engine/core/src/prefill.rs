@@ -273,7 +273,7 @@ fn current_telecom<'a>(p: &'a Patient, system: &str) -> Option<&'a ContactPoint>
         .filter(|t| t.system.as_deref() == Some(system) && t.period.as_ref().and_then(|p| p.end.as_ref()).is_none())
         .filter(|t| t.use_.as_deref() != Some("old"))
         .collect();
-    crate::small::sort_by_key(&mut candidates, |t| (t.rank.unwrap_or(i64::MAX), if t.use_.as_deref() == Some("mobile") { 0 } else { 1 }));
+    intake_order::sort_by_key(&mut candidates, |t| (t.rank.unwrap_or(i64::MAX), if t.use_.as_deref() == Some("mobile") { 0 } else { 1 }));
     candidates.first().copied()
 }
 

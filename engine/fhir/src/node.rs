@@ -402,43 +402,21 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
 /// `members` sorted by key, a repeated key's last value kept, as in a `serde_json::Map`.
 ///
-/// Sorted through a permutation by a merge sort written here: the standard library's stable
-/// sort, instantiated for this element type, was 6 KB of wasm (each instantiation is its own
-/// copy), where this is a few hundred bytes. Stable, so a repeated key's entries stay in
-/// document order and the last of them is the one kept. O(n log n) whatever the input.
+/// Through `intake-order`'s sort (a permutation of indices, compiled once for the whole
+/// module): the standard library's stable sort, instantiated for this element type, was 6 KB
+/// of wasm. Stable, so a repeated key's entries stay in document order and the last of them is
+/// the one kept.
 fn sorted_members<'t>(members: Vec<(Cow<'t, str>, Node<'t>)>) -> Vec<(Cow<'t, str>, Node<'t>)> {
     // Usual for small objects written by tools that sort their keys, and cheap to see.
     if members.windows(2).all(|w| w[0].0 < w[1].0) {
         return members;
     }
-    let key = |i: u32| members[i as usize].0.as_ref();
-    let mut order: Vec<u32> = (0..members.len() as u32).collect();
-    let mut scratch = order.clone();
-    // Bottom-up: runs of `width` merged pairwise from `order` into `scratch`, then swapped.
-    let mut width = 1;
-    while width < order.len() {
-        for start in (0..order.len()).step_by(2 * width) {
-            let mid = (start + width).min(order.len());
-            let end = (start + 2 * width).min(order.len());
-            let (mut i, mut j) = (start, mid);
-            for slot in &mut scratch[start..end] {
-                // `<=` takes from the left run on a tie: stable.
-                if j >= end || (i < mid && key(order[i]) <= key(order[j])) {
-                    *slot = order[i];
-                    i += 1;
-                } else {
-                    *slot = order[j];
-                    j += 1;
-                }
-            }
-        }
-        std::mem::swap(&mut order, &mut scratch);
-        width *= 2;
-    }
+    let key = |i: usize| members[i].0.as_ref();
+    let order = intake_order::sorted_indices(members.len(), &|a, b| key(a) > key(b));
     // Of a run of one key, the last index is the document's last.
-    let keep: Vec<u32> = order.iter().enumerate().filter(|&(n, &i)| order.get(n + 1).is_none_or(|&next| key(next) != key(i))).map(|(_, &i)| i).collect();
+    let keep: Vec<usize> = order.iter().enumerate().filter(|&(n, &i)| order.get(n + 1).is_none_or(|&next| key(next) != key(i))).map(|(_, &i)| i).collect();
     let mut slots: Vec<Option<(Cow<'t, str>, Node<'t>)>> = members.into_iter().map(Some).collect();
-    keep.iter().filter_map(|&i| slots[i as usize].take()).collect()
+    keep.iter().filter_map(|&i| slots[i].take()).collect()
 }
 
 /// An object key, borrowed from the text when it has no escapes.

@@ -1014,7 +1014,7 @@ impl Cx<'_> {
                     keyed.push((keys, item.clone()));
                 }
                 let descending: Vec<bool> = args.iter().map(|a| matches!(a.kind, Kind::Neg(_))).collect();
-                keyed.sort_by(|(ka, _), (kb, _)| {
+                intake_order::sort_by(&mut keyed, |(ka, _), (kb, _)| {
                     for (i, (a, b)) in ka.iter().zip(kb).enumerate() {
                         // An empty key sorts first either way.
                         let o = match (a.first(), b.first()) {

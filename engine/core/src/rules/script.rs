@@ -118,7 +118,7 @@ impl RuleBook {
     /// `intake explain`: which set matched which chart entry).
     pub fn value_sets_used(&self) -> Vec<crate::value_set::CodeSet> {
         let mut out: Vec<_> = self.code_sets.borrow().values().cloned().collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        intake_order::sort_by(&mut out, |a, b| a.name.cmp(&b.name));
         out
     }
 
@@ -188,7 +188,7 @@ impl RuleBook {
             collect_code_sets(&ast, &src.name, library, &mut code_sets.borrow_mut())?;
             warnings.append(&mut w);
             let mut gates: Vec<ItemId> = mentions.iter().filter(|m| m.function == "ask").map(|m| m.item).collect();
-            crate::small::sort_dedup(&mut gates);
+            intake_order::sort_dedup(&mut gates);
             rules.push(Rule { name: src.name.clone(), mentions, gates });
             asts.push(ast);
         }
@@ -215,7 +215,7 @@ impl RuleBook {
             Some(st) => (st.reads, st.effects),
             None => (Vec::new(), Effects::default()),
         };
-        crate::small::sort_dedup(&mut reads);
+        intake_order::sort_dedup(&mut reads);
         let error = result.err().map(|e| runtime_error(&r.name, &e));
         Outcome { effects, error, reads }
     }
@@ -937,7 +937,7 @@ fn reason_from(ctx: &NativeCallContext, d: &Dynamic) -> HostResult<LocalText> {
     if let Some(m) = d.clone().try_cast::<rhai::Map>() {
         let mut translations: Vec<(String, String)> =
             m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        crate::small::sort_by_key(&mut translations, |(lang, _)| lang.clone());
+        intake_order::sort_by_key(&mut translations, |(lang, _)| lang.clone());
         let text = m
             .get("en")
             .map(|v| v.to_string())
