@@ -131,12 +131,25 @@ pub fn schedule() {
     }
 }
 
+/// The warm-up form read as a host's would be. A form with expressions is read from a
+/// `serde_json` tree it keeps, one without from a tree borrowing its text
+/// (`Form::from_text_with`): where the build has expressions the warm-up form has them, so the
+/// other reader is run on it too, or the first form without expressions (MDS 3.0) paid for
+/// compiling it.
+fn read(text: &str) -> Option<Form> {
+    if Form::keeps_its_json(text) {
+        let node = intake_engine::fhir::json::parse_node(text).ok()?;
+        let _ = Form::from_node_with(&node, &Default::default());
+    }
+    Form::from_text(text).ok()
+}
+
 /// Run the next step; whether one remains.
 pub fn step() -> bool {
     // Taken out while it runs: the step builds and drops views, which must not find it borrowed.
     let stage = STAGE.with(|s| std::mem::replace(&mut *s.borrow_mut(), Stage::Done));
     let next = match stage {
-        Stage::NotStarted => Form::from_text(&form_text()).map_or(Stage::Done, Stage::Read),
+        Stage::NotStarted => read(&form_text()).map_or(Stage::Done, Stage::Read),
         Stage::Read(form) => visit_type(form).map_or(Stage::Done, Stage::Typed),
         Stage::Typed(vt) => warm_ui(vt).map_or(Stage::Done, Stage::Loaded),
         Stage::Loaded(ui) => match off_page_element() {

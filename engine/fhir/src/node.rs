@@ -389,7 +389,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
-        let mut members: Vec<(Cow<'de, str>, Node<'de>)> = Vec::new();
+        // Room for the usual element at once (pushing from empty reallocates at 4 and 8).
+        let mut members: Vec<(Cow<'de, str>, Node<'de>)> = Vec::with_capacity(8);
         while let Some(Key(k)) = map.next_key()? {
             let v = map.next_value()?;
             members.push((k, v));
@@ -402,13 +403,33 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
 /// `members` sorted by key, a repeated key's last value kept, as in a `serde_json::Map`.
 ///
-/// Through `intake-order`'s sort (a permutation of indices, compiled once for the whole
-/// module): the standard library's stable sort, instantiated for this element type, was 6 KB
-/// of wasm. Stable, so a repeated key's entries stay in document order and the last of them is
-/// the one kept.
-fn sorted_members<'t>(members: Vec<(Cow<'t, str>, Node<'t>)>) -> Vec<(Cow<'t, str>, Node<'t>)> {
+/// Stable, so a repeated key's entries stay in document order and the last of them is the one
+/// kept. A small object (nearly all of them) is sorted in place by insertion, allocating
+/// nothing; a larger one through `intake-order`'s sort (a permutation of indices, compiled once
+/// for the whole module: the standard library's stable sort, instantiated for this element
+/// type, was 6 KB of wasm), O(n log n) whatever its size.
+fn sorted_members<'t>(mut members: Vec<(Cow<'t, str>, Node<'t>)>) -> Vec<(Cow<'t, str>, Node<'t>)> {
     // Usual for small objects written by tools that sort their keys, and cheap to see.
     if members.windows(2).all(|w| w[0].0 < w[1].0) {
+        return members;
+    }
+    if members.len() <= 16 {
+        for i in 1..members.len() {
+            // Only past a strictly greater key: equal keys keep their order.
+            let mut j = i;
+            while j > 0 && members[j - 1].0 > members[j].0 {
+                members.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        // Of a run of one key, the last (the document's last) moves into the kept first place.
+        members.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
         return members;
     }
     let key = |i: usize| members[i].0.as_ref();
