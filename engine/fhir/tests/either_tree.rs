@@ -3,26 +3,11 @@
 //! chart kept for its searches, a form with expressions) gives the same model, the same
 //! warnings and the same errors, word for word.
 
-use std::path::{Path, PathBuf};
-
 use intake_fhir::json::{parse_node, JsonRef, Node};
 use intake_fhir::{AnyResource, Cx, FromJson, Json, Questionnaire};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            json_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-}
+mod support;
+use support::{corpus, json_files};
 
 /// What reading `tree` as `T` gives: the model or the error, and the warnings as text.
 fn read<T: FromJson + std::fmt::Debug>(tree: JsonRef, root: &'static str) -> String {

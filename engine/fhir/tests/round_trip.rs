@@ -1,25 +1,10 @@
 //! Unknown content must survive: read every corpus Questionnaire and chart, write it back, and
 //! compare with the original. Files that needed lenient coercions are compared after the coercion.
 
-use std::path::{Path, PathBuf};
-
 use intake_fhir::{AnyResource, Bundle, Cx, FromJson, Json, Questionnaire, ToJson, WriteJson};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            json_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-}
+mod support;
+use support::{corpus, json_files};
 
 #[test]
 fn questionnaires_round_trip_without_loss() {
