@@ -77,17 +77,7 @@ impl<'t> Node<'t> {
                 }
                 Json::Object(out)
             }
-            _ => self.number().map_or(Json::Null, Json::Number),
-        }
-    }
-
-    /// A number as serde_json holds it (for its `Display`: messages read as before).
-    pub fn number(&self) -> Option<serde_json::Number> {
-        match *self {
-            Node::UInt(u) => Some(u.into()),
-            Node::Int(i) => Some(i.into()),
-            Node::Float(f) => serde_json::Number::from_f64(f),
-            _ => None,
+            _ => JsonRef::Node(self).as_num().and_then(Num::to_number).map_or(Json::Null, Json::Number),
         }
     }
 
@@ -405,9 +395,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
 ///
 /// Stable, so a repeated key's entries stay in document order and the last of them is the one
 /// kept. A small object (nearly all of them) is sorted in place by insertion, allocating
-/// nothing; a larger one through `intake-order`'s sort (a permutation of indices, compiled once
-/// for the whole module: the standard library's stable sort, instantiated for this element
-/// type, was 6 KB of wasm), O(n log n) whatever its size.
+/// nothing; a larger one by `intake-order`'s sort (compiled once for the whole module: the
+/// standard library's stable sort, instantiated for this element type, was 6 KB of wasm),
+/// O(n log n) whatever its size. Either way the same dedup keeps the last of a key.
 fn sorted_members<'t>(mut members: Vec<(Cow<'t, str>, Node<'t>)>) -> Vec<(Cow<'t, str>, Node<'t>)> {
     // Usual for small objects written by tools that sort their keys, and cheap to see.
     if members.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -422,22 +412,18 @@ fn sorted_members<'t>(mut members: Vec<(Cow<'t, str>, Node<'t>)>) -> Vec<(Cow<'t
                 j -= 1;
             }
         }
-        // Of a run of one key, the last (the document's last) moves into the kept first place.
-        members.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
-        return members;
+    } else {
+        intake_order::sort_by(&mut members, |a, b| a.0.cmp(&b.0));
     }
-    let key = |i: usize| members[i].0.as_ref();
-    let order = intake_order::sorted_indices(members.len(), &|a, b| key(a) > key(b));
-    // Of a run of one key, the last index is the document's last.
-    let keep: Vec<usize> = order.iter().enumerate().filter(|&(n, &i)| order.get(n + 1).is_none_or(|&next| key(next) != key(i))).map(|(_, &i)| i).collect();
-    let mut slots: Vec<Option<(Cow<'t, str>, Node<'t>)>> = members.into_iter().map(Some).collect();
-    keep.iter().filter_map(|&i| slots[i].take()).collect()
+    // Of a run of one key, the last (the document's last) moves into the kept first place.
+    members.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    members
 }
 
 /// An object key, borrowed from the text when it has no escapes.
