@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the browser bundle: cargo (wasm32, size profile) -> wasm-bindgen (glue: short ASCII
-# strings read without TextDecoder, web/short-strings.mjs) -> wasm-opt (web/wasm-opt.flags).
+# Builds the browser bundle: each build of the module by web/build-module.sh (cargo, wasm32,
+# size profile -> wasm-bindgen -> wasm-opt), then the demo site and the package around them.
 # Output: web/dist (the demo site) and pkg/dist (the npm package's runtime files).
 # Prints the size of everything on the wire, raw and gzip.
 set -euo pipefail
@@ -15,27 +15,13 @@ lean=target/lean-builds
 rm -rf "$lean"
 mkdir -p "$lean"
 
-# wasm-opt's flags: web/wasm-opt.flags says why these.
-read -ra wasm_opt_flags <<< "$(grep -v '^#' web/wasm-opt.flags | tr '\n' ' ')"
-# Without them wasm-opt would still write a (large, unoptimised) module: fail instead.
-if [ "${#wasm_opt_flags[@]}" -eq 0 ]; then echo "build-web.sh: no flags in web/wasm-opt.flags" >&2; exit 1; fi
-
-# build <name> <dir> [cargo flags]: one build of the module as <dir>/<name>.js + <name>_bg.wasm.
-build() {
-  local name=$1 dir=$2; shift 2
-  cargo build --locked -p intake-web --target wasm32-unknown-unknown --profile wasm "$@" >&2
-  wasm-bindgen --target web --out-name "$name" --out-dir "$dir" target/wasm32-unknown-unknown/wasm/intake_web.wasm
-  node web/short-strings.mjs "$dir/$name.js"
-  tests/e2e/node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" --strip-debug --strip-producers \
-    "$dir/${name}_bg.wasm" -o "$dir/${name}_bg.wasm"
-}
-# The package's builds leave out what a form does not carry (pkg/index.js picks one): `basic`
-# has neither the rules engine nor FHIRPath, `rules` has no FHIRPath, `sdc` no rules engine.
+# One build of the module each (web/build-module.sh: cargo, wasm-bindgen, wasm-opt). The
+# package's builds leave out what a form does not carry; pkg/index.js picks one.
 # The full build comes last, so target/ holds it for web/size-attribution.mjs.
-build intake_basic "$lean" --no-default-features
-build intake_rules "$lean" --no-default-features --features rules
-build intake_sdc "$lean" --no-default-features --features expressions
-build intake_web "$out/pkg"
+web/build-module.sh basic "$lean" intake_basic
+web/build-module.sh rules "$lean" intake_rules
+web/build-module.sh sdc "$lean" intake_sdc
+web/build-module.sh full "$out/pkg" intake_web
 lean_builds="intake_sdc intake_rules intake_basic"
 # The demo page loads the build its visit type needs (catalog.json says which: demo.js).
 for name in $lean_builds; do
