@@ -172,7 +172,7 @@ impl Cx {
     }
 
     pub fn wrong_type(&self, expected: &'static str, found: &Json) -> ModelError {
-        self.error(ModelErrorKind::WrongType { expected, found: json_kind(found) })
+        self.wrong_node(expected, JsonRef::Value(found))
     }
 
     pub fn wrong_node(&self, expected: &'static str, found: JsonRef) -> ModelError {
@@ -180,16 +180,9 @@ impl Cx {
     }
 }
 
-/// The JSON kind of a value, for messages.
+/// The JSON kind of a value, for messages (the same words for either tree: [`JsonRef::kind`]).
 pub fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
+    JsonRef::Value(v).kind()
 }
 
 /// Parse JSON text, turning a syntax error into a [`ModelError`] with line and column.
